@@ -1,0 +1,278 @@
+package eas
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// This file is the seam between the protocol and a mail store. The eas
+// package never speaks IMAP: it asks a Backend to open a Mailbox for the
+// authenticated user and works through the interfaces below. The bridge
+// package implements them on IMAP/SMTP; tests can swap in their own.
+
+// Credentials are what the phone sent in its Authorization header, with the
+// user name normalised (see NormalizeUser).
+type Credentials struct {
+	Username string
+	Password string
+}
+
+// Backend opens the mailbox of a user. Open logs in (or reuses a pooled,
+// already authenticated connection) and returns ErrUnauthorized when the
+// upstream refuses the credentials.
+type Backend interface {
+	Open(ctx context.Context, cred Credentials) (Mailbox, error)
+}
+
+// FolderType is the EAS folder type of MS-ASCMD FolderSync (2.2.3.186.3).
+type FolderType int
+
+// Folder types a mail-only server uses.
+const (
+	FolderGeneric    FolderType = 1
+	FolderInbox      FolderType = 2
+	FolderDrafts     FolderType = 3
+	FolderDeleted    FolderType = 4
+	FolderSent       FolderType = 5
+	FolderOutbox     FolderType = 6
+	FolderUserMail   FolderType = 12
+	FolderUnknown    FolderType = 18
+	FolderRecipients FolderType = 19
+)
+
+// IsSpecial reports whether the folder is one of the default folders a phone
+// may not delete or rename.
+func (t FolderType) IsSpecial() bool {
+	switch t {
+	case FolderInbox, FolderDrafts, FolderDeleted, FolderSent, FolderOutbox:
+		return true
+	}
+	return false
+}
+
+// Folder is one mail folder as the backend sees it.
+type Folder struct {
+	// Path is the backend's own key for the folder (for IMAP, the mailbox
+	// name). It changes when the folder is renamed.
+	Path string
+	// Parent is the Path of the parent folder, "" at the top level.
+	Parent string
+	// Name is the display name (the last path element, decoded).
+	Name string
+	Type FolderType
+	// Stamp stays the same when the folder is renamed or moved and changes
+	// when it is deleted and created again (IMAP: UIDVALIDITY). "" when the
+	// backend cannot tell; renames then show as a Delete and an Add.
+	Stamp string
+}
+
+// ChangeKind tells what a server-side change does to the phone's copy.
+type ChangeKind int
+
+const (
+	ChangeAdd ChangeKind = iota + 1
+	ChangeModify
+	ChangeDelete
+	// ChangeSoftDelete: the item left the FilterType window; the phone drops
+	// its copy but the item still exists upstream.
+	ChangeSoftDelete
+)
+
+func (k ChangeKind) String() string {
+	switch k {
+	case ChangeAdd:
+		return "Add"
+	case ChangeModify:
+		return "Change"
+	case ChangeDelete:
+		return "Delete"
+	case ChangeSoftDelete:
+		return "SoftDelete"
+	}
+	return fmt.Sprintf("ChangeKind(%d)", int(k))
+}
+
+// KnownItems is the set of items the phone holds in one collection, each
+// with the version the backend gave it when it was last sent. The backend
+// reads it to find what the phone lacks; eas owns and stores it.
+type KnownItems interface {
+	Len() int
+	Version(serverID string) (version string, ok bool)
+	// Range calls fn for every item in unspecified order until fn returns false.
+	Range(fn func(serverID, version string) bool)
+}
+
+// SyncQuery asks a Mailbox for the changes the phone lacks in one folder.
+type SyncQuery struct {
+	Path string
+	// Cursor is what the previous ChangeSet returned for this folder ("" on
+	// the first sync). It is the backend's own.
+	Cursor string
+	Known  KnownItems
+	// Since bounds the items by date received (FilterType); zero: no bound.
+	Since time.Time
+	// Window is the maximum number of changes to return (1..512).
+	Window int
+	// Body says how Adds render their bodies.
+	Body BodyOptions
+}
+
+// ChangeSet is the backend's answer to a SyncQuery.
+type ChangeSet struct {
+	// Changes in the order they should reach the phone.
+	Changes []ItemChange
+	// More is true when changes beyond Window remain.
+	More bool
+	// Cursor to pass in the next SyncQuery once the phone has these changes.
+	Cursor string
+}
+
+// ItemChange is one server-side change.
+type ItemChange struct {
+	Kind     ChangeKind
+	ServerID string
+	// Version the phone holds after applying the change (Add, Change).
+	Version string
+	// Email is the full item for Add and the changed flag fields (Read,
+	// Flag, Categories) for Change; nil for deletes.
+	Email *Email
+	// Err is set when the item could not be converted completely; Email then
+	// holds what could be read. The item is still sent: a broken message must
+	// never block its folder.
+	Err error
+}
+
+// ItemRef names one item.
+type ItemRef struct {
+	Path     string
+	ServerID string
+}
+
+// SearchQuery is a Mailbox store search (MS-ASCMD Search).
+type SearchQuery struct {
+	// Paths restricts the search to these folders; empty means every mail folder.
+	Paths []string
+	// FreeText is matched against headers and body.
+	FreeText string
+	// Since and Before bound DateReceived; zero values mean no bound.
+	Since, Before time.Time
+}
+
+// AttachmentData is the content of one attachment (ItemOperations Fetch by
+// FileReference).
+type AttachmentData struct {
+	ContentType string
+	Data        []byte
+}
+
+// FlagUpdate carries the writable mail fields of a phone's Sync Change.
+// nil fields are left as they are.
+type FlagUpdate struct {
+	Read       *bool
+	Flag       *Flag
+	Categories *[]string
+}
+
+// Compose is an outgoing message from SendMail, SmartReply or SmartForward.
+type Compose struct {
+	// MIME is the phone's RFC 5322 message.
+	MIME []byte
+	// Source is the original for SmartReply/SmartForward; nil for SendMail.
+	Source *ItemRef
+	// Forward is true for SmartForward.
+	Forward bool
+	// ReplaceMime: MIME is the complete message; do not add the original.
+	ReplaceMime bool
+	// SaveInSent asks for a copy in the Sent folder.
+	SaveInSent bool
+	// Forwardees are extra recipients of a 16.0+ SmartForward.
+	Forwardees []string
+}
+
+// Mailbox is one user's mail store for the duration of a request. It is not
+// safe for concurrent use; Close returns its upstream resources.
+type Mailbox interface {
+	// PrimaryAddress is the user's e-mail address (Settings UserInformation).
+	PrimaryAddress() string
+
+	Folders(ctx context.Context) ([]Folder, error)
+	// CreateFolder returns ErrExists when the name is taken and ErrNotFound
+	// when the parent is missing.
+	CreateFolder(ctx context.Context, parent, name string) (Folder, error)
+	// RenameFolder moves and/or renames path under newParent ("" = top).
+	RenameFolder(ctx context.Context, path, newParent, newName string) (Folder, error)
+	DeleteFolder(ctx context.Context, path string) error
+
+	// Changes returns what the phone lacks. ErrStateInvalid means the
+	// phone's copy cannot be brought up to date (e.g. UIDVALIDITY changed):
+	// the phone must sync the folder from scratch.
+	Changes(ctx context.Context, q SyncQuery) (*ChangeSet, error)
+	// Pending estimates how many changes Changes would return without the
+	// window, cheaply. It returns 0 quickly when nothing moved since cursor.
+	Pending(ctx context.Context, q SyncQuery) (int, error)
+
+	// Fetch returns the full item with bodies as requested.
+	Fetch(ctx context.Context, ref ItemRef, body BodyOptions) (*Email, error)
+	// UpdateFlags applies a phone's change and returns the item's new version.
+	UpdateFlags(ctx context.Context, ref ItemRef, u FlagUpdate) (version string, err error)
+	// Delete moves the item to trash ("" = expunge it).
+	Delete(ctx context.Context, ref ItemRef, trash string) error
+	// Move moves the item and returns its ServerId and version in dst.
+	Move(ctx context.Context, ref ItemRef, dst string) (serverID, version string, err error)
+	// EmptyFolder removes every item of path (and its subfolders when asked).
+	EmptyFolder(ctx context.Context, path string, deleteSubfolders bool) error
+
+	// Attachment returns the bytes named by a FileReference the backend issued.
+	Attachment(ctx context.Context, fileReference string) (*AttachmentData, error)
+	// Search returns matching items, newest first.
+	Search(ctx context.Context, q SearchQuery) ([]ItemRef, error)
+
+	// Send submits a message. Errors are *SendError.
+	Send(ctx context.Context, c Compose) error
+
+	Close() error
+}
+
+// Errors a Backend or Mailbox returns; eas maps them to EAS statuses.
+var (
+	ErrUnauthorized = errors.New("eas: invalid credentials")
+	ErrNotFound     = errors.New("eas: not found")
+	ErrExists       = errors.New("eas: already exists")
+	// ErrStateInvalid: the phone's sync state no longer matches the folder.
+	ErrStateInvalid = errors.New("eas: sync state invalid")
+	// ErrUnavailable: the upstream cannot be reached; the phone should retry.
+	ErrUnavailable = errors.New("eas: upstream unavailable")
+)
+
+// SendError explains why a message was not sent.
+type SendError struct {
+	// Temporary failures (upstream unreachable, 4xx SMTP) may succeed later.
+	Temporary bool
+	// Code is the upstream's reply code, if any (e.g. SMTP 550).
+	Code int
+	Err  error
+}
+
+func (e *SendError) Error() string {
+	if e.Code != 0 {
+		return fmt.Sprintf("send failed (%d): %v", e.Code, e.Err)
+	}
+	return "send failed: " + e.Err.Error()
+}
+
+func (e *SendError) Unwrap() error { return e.Err }
+
+// Subscription delivers change notices for the folders it watches.
+type Subscription interface {
+	// C receives the Path of a watched folder that may have changed.
+	C() <-chan string
+	Close()
+}
+
+// Notifier watches mailboxes for changes (push). One upstream watch per
+// account is shared by every subscription of that account.
+type Notifier interface {
+	Subscribe(ctx context.Context, cred Credentials, paths []string) (Subscription, error)
+}
