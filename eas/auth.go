@@ -1,0 +1,173 @@
+package eas
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// NormalizeUser turns the forms phones put in the user name field into the
+// login the upstream knows: "DOMAIN\user" becomes "user"; "user" and
+// "user@domain" stay as they are.
+func NormalizeUser(u string) string {
+	u = strings.TrimSpace(u)
+	if i := strings.LastIndexByte(u, '\\'); i >= 0 {
+		u = u[i+1:]
+	}
+	return u
+}
+
+// basicCredentials reads HTTP Basic credentials.
+func basicCredentials(r *http.Request) (Credentials, bool) {
+	u, p, ok := r.BasicAuth()
+	if !ok {
+		return Credentials{}, false
+	}
+	u = NormalizeUser(u)
+	if u == "" {
+		return Credentials{}, false
+	}
+	return Credentials{Username: u, Password: p}, true
+}
+
+// authenticator checks credentials against the upstream, remembers
+// successful logins for a short time so that not every request logs in
+// again, and throttles repeated failures per user and per client address.
+//
+// Nothing here is written to disk or logged: remembered logins are salted
+// hashes in memory only.
+type authenticator struct {
+	backend Backend
+	ttl     time.Duration
+	now     func() time.Time
+	salt    [32]byte
+
+	mu       sync.Mutex
+	ok       map[[32]byte]time.Time // hash(user, password) → valid until
+	failures map[string]*failure    // "u:"+user or "a:"+address
+}
+
+type failure struct {
+	count int
+	last  time.Time
+	until time.Time // rejected without asking the upstream until then
+}
+
+// Throttling: after freeFailures failures within failureWindow, each further
+// failure locks the key out for a doubling period, at most maxLockout.
+const (
+	freeFailures  = 5
+	failureWindow = 15 * time.Minute
+	firstLockout  = 10 * time.Second
+	maxLockout    = 5 * time.Minute
+	maxAuthKeys   = 100000
+)
+
+// errThrottled is returned while a user or address is locked out.
+var errThrottled = errors.New("eas: too many failed logins")
+
+func newAuthenticator(b Backend, ttl time.Duration, now func() time.Time) *authenticator {
+	a := &authenticator{backend: b, ttl: ttl, now: now,
+		ok: map[[32]byte]time.Time{}, failures: map[string]*failure{}}
+	if _, err := rand.Read(a.salt[:]); err != nil {
+		panic(fmt.Sprintf("eas: no randomness for the login cache: %v", err))
+	}
+	return a
+}
+
+func (a *authenticator) hash(c Credentials) [32]byte {
+	h := sha256.New()
+	h.Write(a.salt[:])
+	h.Write([]byte(c.Username))
+	h.Write([]byte{0})
+	h.Write([]byte(c.Password))
+	var k [32]byte
+	copy(k[:], h.Sum(nil))
+	return k
+}
+
+// check verifies credentials. It returns ErrUnauthorized, errThrottled, or
+// an error of the upstream (ErrUnavailable …). A successful check may hand
+// back the Mailbox the upstream login opened, so the caller can use it
+// instead of opening another; it is nil when the login was remembered.
+func (a *authenticator) check(ctx context.Context, c Credentials, addr string) (Mailbox, error) {
+	k := a.hash(c)
+	now := a.now()
+	a.mu.Lock()
+	if until, ok := a.ok[k]; ok && now.Before(until) {
+		a.mu.Unlock()
+		return nil, nil
+	}
+	for _, key := range []string{"u:" + c.Username, "a:" + addr} {
+		if f := a.failures[key]; f != nil && now.Before(f.until) {
+			a.mu.Unlock()
+			return nil, errThrottled
+		}
+	}
+	a.mu.Unlock()
+
+	mb, err := a.backend.Open(ctx, c)
+	now = a.now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err != nil {
+		if errors.Is(err, ErrUnauthorized) {
+			a.fail("u:"+c.Username, now)
+			a.fail("a:"+addr, now)
+		}
+		return nil, err
+	}
+	if len(a.ok) >= maxAuthKeys {
+		a.prune(now)
+	}
+	a.ok[k] = now.Add(a.ttl)
+	delete(a.failures, "u:"+c.Username)
+	return mb, nil
+}
+
+func (a *authenticator) fail(key string, now time.Time) {
+	f := a.failures[key]
+	if f == nil || now.Sub(f.last) > failureWindow {
+		if len(a.failures) >= maxAuthKeys {
+			a.prune(now)
+		}
+		f = &failure{}
+		a.failures[key] = f
+	}
+	f.count++
+	f.last = now
+	if f.count >= freeFailures {
+		d := firstLockout << min(f.count-freeFailures, 10)
+		if d > maxLockout {
+			d = maxLockout
+		}
+		f.until = now.Add(d)
+	}
+}
+
+// forget drops a remembered login (the upstream refused it later).
+func (a *authenticator) forget(c Credentials) {
+	k := a.hash(c)
+	a.mu.Lock()
+	delete(a.ok, k)
+	a.mu.Unlock()
+}
+
+func (a *authenticator) prune(now time.Time) {
+	for k, until := range a.ok {
+		if !now.Before(until) {
+			delete(a.ok, k)
+		}
+	}
+	for k, f := range a.failures {
+		if now.Sub(f.last) > failureWindow && !now.Before(f.until) {
+			delete(a.failures, k)
+		}
+	}
+}

@@ -1,0 +1,139 @@
+package eas
+
+import (
+	"context"
+	"sync"
+)
+
+type deviceKey struct{ user, device string }
+
+// deviceLocks serialise the requests of one device, so that two requests
+// never interleave their reads and writes of the device's sync state, and
+// let a new Ping or Sync end the device's waiting request at once.
+type deviceLocks struct {
+	mu    sync.Mutex
+	slots map[deviceKey]*deviceSlot
+}
+
+type deviceSlot struct {
+	// sem holds one token; whoever holds it owns the device's state.
+	sem  chan struct{}
+	refs int
+	// wake is closed to end the device's current waiting request.
+	wake chan struct{}
+}
+
+func newDeviceLocks() *deviceLocks {
+	return &deviceLocks{slots: map[deviceKey]*deviceSlot{}}
+}
+
+func (l *deviceLocks) slot(k deviceKey) *deviceSlot {
+	s := l.slots[k]
+	if s == nil {
+		s = &deviceSlot{sem: make(chan struct{}, 1)}
+		l.slots[k] = s
+	}
+	return s
+}
+
+func (l *deviceLocks) release(k deviceKey, s *deviceSlot) {
+	s.refs--
+	if s.refs == 0 && s.wake == nil {
+		delete(l.slots, k)
+	}
+}
+
+// lock waits for the device to be free, or for ctx.
+func (l *deviceLocks) lock(ctx context.Context, k deviceKey) (unlock func(), err error) {
+	l.mu.Lock()
+	s := l.slot(k)
+	s.refs++
+	l.mu.Unlock()
+	select {
+	case s.sem <- struct{}{}:
+	case <-ctx.Done():
+		l.mu.Lock()
+		l.release(k, s)
+		l.mu.Unlock()
+		return nil, ctx.Err()
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			<-s.sem
+			l.mu.Lock()
+			l.release(k, s)
+			l.mu.Unlock()
+		})
+	}, nil
+}
+
+// supersede ends the device's waiting request, if any.
+func (l *deviceLocks) supersede(k deviceKey) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if s := l.slots[k]; s != nil && s.wake != nil {
+		close(s.wake)
+		s.wake = nil
+		if s.refs == 0 {
+			delete(l.slots, k)
+		}
+	}
+}
+
+// wait registers the caller as the device's waiting request. The returned
+// channel is closed when a newer request supersedes it; done unregisters.
+func (l *deviceLocks) wait(k deviceKey) (woken <-chan struct{}, done func()) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.slot(k)
+	if s.wake != nil {
+		close(s.wake)
+	}
+	w := make(chan struct{})
+	s.wake = w
+	return w, func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if cur := l.slots[k]; cur != nil && cur.wake == w {
+			cur.wake = nil
+			if cur.refs == 0 {
+				delete(l.slots, k)
+			}
+		}
+	}
+}
+
+// keyedMutex is a mutex per string key (per user: the folder id map).
+type keyedMutex struct {
+	mu    sync.Mutex
+	locks map[string]*keyedEntry
+}
+
+type keyedEntry struct {
+	mu   sync.Mutex
+	refs int
+}
+
+func newKeyedMutex() *keyedMutex { return &keyedMutex{locks: map[string]*keyedEntry{}} }
+
+func (m *keyedMutex) lock(k string) (unlock func()) {
+	m.mu.Lock()
+	e := m.locks[k]
+	if e == nil {
+		e = &keyedEntry{}
+		m.locks[k] = e
+	}
+	e.refs++
+	m.mu.Unlock()
+	e.mu.Lock()
+	return func() {
+		e.mu.Unlock()
+		m.mu.Lock()
+		e.refs--
+		if e.refs == 0 {
+			delete(m.locks, k)
+		}
+		m.mu.Unlock()
+	}
+}
