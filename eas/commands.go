@@ -6,4 +6,11 @@ func (s *Server) register() {
 	s.add(&command{name: "Provision", root: root("Provision", "Provision"), handle: s.handleProvision})
 	s.add(&command{name: "Settings", root: root("Settings", "Settings"), provisioned: true, handle: s.handleSettings})
 	s.add(&command{name: "FolderSync", root: root("FolderHierarchy", "FolderSync"), provisioned: true, handle: s.handleFolderSync})
+	s.add(&command{name: "Sync", root: root("AirSync", "Sync"), provisioned: true, supersedes: true, handle: s.handleSync})
+	s.add(&command{name: "GetItemEstimate", root: root("GetItemEstimate", "GetItemEstimate"), provisioned: true, handle: s.handleGetItemEstimate})
+	s.add(&command{name: "ItemOperations", root: root("ItemOperations", "ItemOperations"), provisioned: true, handle: s.handleItemOperations})
+	s.add(&command{name: "MoveItems", root: root("Move", "MoveItems"), provisioned: true, handle: s.handleMoveItems})
+	s.add(&command{name: "Search", root: root("Search", "Search"), provisioned: true, handle: s.handleSearch})
+	s.add(&command{name: "Find", root: root("Find", "Find"), provisioned: true, handle: s.handleFind})
+	s.add(&command{name: "GetAttachment", provisioned: true, handle: s.handleGetAttachment})
 }
