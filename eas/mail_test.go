@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"reflect"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -908,14 +907,4 @@ func TestGetAttachment(t *testing.T) {
 	if _, _, err := g.phone.GetAttachment(context.Background(), "att:2"); !easclient.IsHTTP(err, 500) {
 		t.Fatalf("missing attachment: %v", err)
 	}
-}
-
-// sortedKeys is used by tests that compare id sets.
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -31,7 +31,10 @@ func itemServerID(collectionID, id string) string { return collectionID + ":" + 
 // collectionID; false when it belongs to another collection or is malformed.
 func splitServerID(collectionID, serverID string) (string, bool) {
 	id, ok := strings.CutPrefix(serverID, collectionID+":")
-	return id, ok && id != ""
+	if !ok || id == "" {
+		return "", false
+	}
+	return id, true
 }
 
 // parseServerID splits a ServerId into collection and backend id.
