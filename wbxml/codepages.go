@@ -78,20 +78,31 @@ func MustLookup(namespace, name string) Tag {
 	return t
 }
 
-// The reverse indexes are derived once from the tables; they are read-only.
+// The reverse indexes are derived from the tables; they are read-only.
+// They are variables with initialisers, not filled by init, so that other
+// package-level variables may already look tags up.
 var (
-	pageByName  = map[string]uint8{}
-	tokenByName [NumPages]map[string]uint8
+	pageByName  = buildPageIndex()
+	tokenByName = buildTokenIndex()
 )
 
-func init() {
+func buildPageIndex() map[string]uint8 {
+	m := make(map[string]uint8, NumPages)
 	for p := range NumPages {
-		pageByName[pageNames[p]] = uint8(p)
-		tokenByName[p] = map[string]uint8{}
+		m[pageNames[p]] = uint8(p)
+	}
+	return m
+}
+
+func buildTokenIndex() [NumPages]map[string]uint8 {
+	var idx [NumPages]map[string]uint8
+	for p := range NumPages {
+		idx[p] = map[string]uint8{}
 		for tok, name := range tagNames[p] {
 			if name != "" {
-				tokenByName[p][name] = uint8(tok)
+				idx[p][name] = uint8(tok)
 			}
 		}
 	}
+	return idx
 }

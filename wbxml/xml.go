@@ -136,23 +136,26 @@ var foreignBinary = map[Tag]bool{
 }
 
 var (
-	foreignTokens [NumPages]map[string]uint8
-	// pagePrefixes are the XML prefixes of the namespaces, and the
-	// "xmlns:prefix=…" declarations written on a root.
-	pagePrefixes [NumPages]string
-	pageDecls    [NumPages]string
+	foreignTokens = func() [NumPages]map[string]uint8 {
+		var idx [NumPages]map[string]uint8
+		for p := range NumPages {
+			idx[p] = map[string]uint8{}
+		}
+		for t, name := range foreignNames {
+			idx[t.Page][name] = t.Token
+		}
+		return idx
+	}()
+	// pagePrefixes are the XML prefixes of the namespaces, and pageDecls
+	// the "xmlns:prefix=…" declarations written on a root.
+	pagePrefixes, pageDecls = func() (pre, decl [NumPages]string) {
+		for p := range NumPages {
+			pre[p] = strings.ToLower(pageNames[p])
+			decl[p] = ` xmlns:` + pre[p] + `="` + pageNames[p] + `"`
+		}
+		return pre, decl
+	}()
 )
-
-func init() {
-	for p := range NumPages {
-		foreignTokens[p] = map[string]uint8{}
-		pagePrefixes[p] = strings.ToLower(pageNames[p])
-		pageDecls[p] = ` xmlns:` + pagePrefixes[p] + `="` + pageNames[p] + `"`
-	}
-	for t, name := range foreignNames {
-		foreignTokens[t.Page][name] = t.Token
-	}
-}
 
 // XML renders the tree as indented XML. An element with an unknown tag is
 // rendered as a comment, since XML has no way to name it.

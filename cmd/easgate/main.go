@@ -1,0 +1,40 @@
+// Command easgate is an Exchange ActiveSync gateway in front of an IMAP
+// mail server, and a few tools around it.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+const usage = `usage: easgate <command> [arguments]
+
+commands:
+  wbxml decode [-compact] [FILE]   print a WBXML document as XML
+  wbxml encode [FILE]              turn XML (easgate's or wbxml2xml's) into WBXML
+
+FILE defaults to standard input; output goes to standard output.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run dispatches to a subcommand and returns the process exit status:
+// 0 success, 1 failure, 2 bad usage.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "wbxml":
+		return runWBXML(args[1:], stdin, stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "easgate: unknown command %q\n%s", args[0], usage)
+	return 2
+}

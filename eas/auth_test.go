@@ -1,0 +1,156 @@
+package eas
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+)
+
+// countingBackend accepts one password and counts the logins it is asked for.
+type countingBackend struct {
+	mu       sync.Mutex
+	password string
+	logins   int
+}
+
+func (b *countingBackend) Open(ctx context.Context, c Credentials) (Mailbox, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.logins++
+	if c.Password != b.password {
+		return nil, ErrUnauthorized
+	}
+	return nil, nil
+}
+
+type fakeClock struct{ t time.Time }
+
+func (c *fakeClock) now() time.Time { return c.t }
+
+func TestAuthCacheAndThrottle(t *testing.T) {
+	b := &countingBackend{password: "right"}
+	clk := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	a := newAuthenticator(b, time.Minute, clk.now)
+	ctx := context.Background()
+	good := Credentials{Username: "anna", Password: "right"}
+
+	// A successful login is remembered for the TTL.
+	for i := 0; i < 3; i++ {
+		if _, err := a.check(ctx, good, "198.51.100.7"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if b.logins != 1 {
+		t.Fatalf("%d upstream logins for three requests, want 1", b.logins)
+	}
+	clk.t = clk.t.Add(2 * time.Minute)
+	a.check(ctx, good, "198.51.100.7")
+	if b.logins != 2 {
+		t.Fatalf("login not checked again after the TTL: %d", b.logins)
+	}
+	// A different password is never served from the cache.
+	if _, err := a.check(ctx, Credentials{Username: "anna", Password: "wrong"}, "198.51.100.7"); !errors.Is(err, ErrUnauthorized) {
+		t.Fatalf("wrong password: %v", err)
+	}
+
+	// Failures for one user: after the free ones, the upstream is spared.
+	bad := Credentials{Username: "bob", Password: "guess"}
+	for i := 0; i < freeFailures; i++ {
+		a.check(ctx, bad, "203.0.113.9")
+	}
+	before := b.logins
+	if _, err := a.check(ctx, bad, "203.0.113.9"); !errors.Is(err, errThrottled) {
+		t.Fatalf("after %d failures: %v", freeFailures, err)
+	}
+	if _, err := a.check(ctx, Credentials{Username: "carol", Password: "x"}, "203.0.113.9"); !errors.Is(err, errThrottled) {
+		t.Fatalf("same address, other user: %v", err)
+	}
+	if b.logins != before {
+		t.Fatalf("throttled attempts reached the upstream")
+	}
+	// Another user from another address is unaffected.
+	if _, err := a.check(ctx, good, "192.0.2.1"); err != nil {
+		t.Fatal(err)
+	}
+	// The lockout ends.
+	clk.t = clk.t.Add(maxLockout + time.Second)
+	if _, err := a.check(ctx, bad, "203.0.113.9"); !errors.Is(err, ErrUnauthorized) {
+		t.Fatalf("after the lockout: %v", err)
+	}
+}
+
+func TestDeviceLocks(t *testing.T) {
+	l := newDeviceLocks()
+	k := deviceKey{"anna", "d1"}
+	ctx := context.Background()
+	unlock, err := l.lock(ctx, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A second lock waits until the first is released.
+	got := make(chan struct{})
+	go func() {
+		u, err := l.lock(ctx, k)
+		if err == nil {
+			u()
+		}
+		close(got)
+	}()
+	select {
+	case <-got:
+		t.Fatal("second lock did not wait")
+	case <-time.After(20 * time.Millisecond):
+	}
+	unlock()
+	<-got
+
+	// A waiting request is woken by supersede, and by a newer waiter.
+	w1, done1 := l.wait(k)
+	w2, done2 := l.wait(k)
+	select {
+	case <-w1:
+	default:
+		t.Fatal("older waiter not woken by a newer one")
+	}
+	l.supersede(k)
+	select {
+	case <-w2:
+	default:
+		t.Fatal("waiter not woken by supersede")
+	}
+	done1()
+	done2()
+	l.mu.Lock()
+	n := len(l.slots)
+	l.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d slots left behind", n)
+	}
+	// A canceled lock attempt gives up.
+	unlock, _ = l.lock(ctx, k)
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := l.lock(cctx, k); !errors.Is(err, context.Canceled) {
+		t.Fatalf("canceled lock: %v", err)
+	}
+	unlock()
+}
+
+func TestHierarchyDiff(t *testing.T) {
+	have := []deviceFolder{{ID: "1", ParentID: "0", Name: "Inbox", Type: 2}, {ID: "2", ParentID: "0", Name: "Old", Type: 12},
+		{ID: "3", ParentID: "0", Name: "Keep", Type: 12}}
+	want := []deviceFolder{{ID: "1", ParentID: "0", Name: "Inbox", Type: 2}, {ID: "3", ParentID: "0", Name: "Kept", Type: 12},
+		{ID: "5", ParentID: "4", Name: "Child", Type: 12}, {ID: "4", ParentID: "0", Name: "Parent", Type: 12}}
+	adds, updates, deletes := hierarchyDiff(have, want)
+	if len(adds) != 2 || adds[0].ID != "4" || adds[1].ID != "5" {
+		t.Fatalf("adds %+v (parents must come first)", adds)
+	}
+	if len(updates) != 1 || updates[0].Name != "Kept" {
+		t.Fatalf("updates %+v", updates)
+	}
+	if len(deletes) != 1 || deletes[0].ID != "2" {
+		t.Fatalf("deletes %+v", deletes)
+	}
+}

@@ -1,0 +1,117 @@
+package eas
+
+import (
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestParseQuery(t *testing.T) {
+	tests := []struct {
+		name    string
+		query   string
+		headers map[string]string
+		want    Query
+		err     string
+	}{
+		{
+			name:    "plain, iOS order",
+			query:   "User=anna%40example.com&DeviceId=ApplF17XK1&DeviceType=iPhone&Cmd=Settings",
+			headers: map[string]string{"MS-ASProtocolVersion": "16.1", "X-MS-PolicyKey": "0"},
+			want: Query{Cmd: "Settings", User: "anna@example.com", DeviceID: "ApplF17XK1", DeviceType: "iPhone",
+				Version: V161, HasPolicyKey: true},
+		},
+		{
+			name:    "plain, AOSP with SaveInSent and policy key",
+			query:   "Cmd=SendMail&User=DOM%5Canna&DeviceId=android1234&DeviceType=SAMSUNGSMG991B&SaveInSent=T",
+			headers: map[string]string{"MS-ASProtocolVersion": "14.1", "X-MS-PolicyKey": "3742871234"},
+			want: Query{Cmd: "SendMail", User: `DOM\anna`, DeviceID: "android1234", DeviceType: "SAMSUNGSMG991B",
+				Version: V141, PolicyKey: 3742871234, HasPolicyKey: true, SaveInSent: true},
+		},
+		{
+			name:    "plain, 12.1 SmartReply parameters",
+			query:   "Cmd=SmartReply&User=a&DeviceId=d1&DeviceType=PPC&ItemId=5%3A17&CollectionId=5&SaveInSent=F",
+			headers: map[string]string{"MS-ASProtocolVersion": "12.1", "MS-ASAcceptMultiPart": "T"},
+			want: Query{Cmd: "SmartReply", User: "a", DeviceID: "d1", DeviceType: "PPC", Version: V121,
+				ItemID: "5:17", CollectionID: "5", AcceptMultiPart: true},
+		},
+		{
+			// The example of MS-ASHTTP 2.2.1.1.1.2: 14.0, Sync, en-US.
+			name:  "base64, specification example",
+			query: "jAAJBAp2MTQwRGV2aWNlAApTbWFydFBob25l",
+			want: Query{Cmd: "Sync", DeviceID: "v140Device", DeviceType: "SmartPhone", Version: V140,
+				Locale: 0x0409, Base64: true},
+		},
+		{name: "unsupported version header", query: "Cmd=Sync&User=a&DeviceId=d&DeviceType=t",
+			headers: map[string]string{"MS-ASProtocolVersion": "2.5"}, err: "unsupported protocol version"},
+		{name: "no device", query: "Cmd=Sync&User=a&DeviceType=t", err: "no DeviceId"},
+		{name: "no command", query: "User=a&DeviceId=d&DeviceType=t", err: "no command"},
+		{name: "bad policy key", query: "Cmd=Sync&User=a&DeviceId=d&DeviceType=t",
+			headers: map[string]string{"X-MS-PolicyKey": "abc"}, err: "not a number"},
+		{name: "base64 truncated", query: "jAAJBAp2MTQw", err: "truncated"},
+		{name: "base64 garbage", query: "!!!!", err: "base64"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("POST", "/Microsoft-Server-ActiveSync?"+tt.query, nil)
+			for k, v := range tt.headers {
+				r.Header.Set(k, v)
+			}
+			q, err := ParseQuery(r)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("got %v, want error containing %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if *q != tt.want {
+				t.Fatalf("got  %+v\nwant %+v", *q, tt.want)
+			}
+		})
+	}
+}
+
+func TestBase64QueryRoundTrip(t *testing.T) {
+	in := &Query{Cmd: "ItemOperations", User: "anna", DeviceID: "dev42", DeviceType: "iPhone", Version: V161,
+		PolicyKey: 0xdeadbeef, HasPolicyKey: true, Locale: 0x0407, AcceptMultiPart: true, SaveInSent: true,
+		CollectionID: "7", ItemID: "7:99", LongID: "L1", AttachmentName: "a/b"}
+	s, err := EncodeBase64Query(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(s, "&") {
+		t.Fatalf("base64 query %q contains '&'", s)
+	}
+	r := httptest.NewRequest("POST", "/Microsoft-Server-ActiveSync?"+s, nil)
+	out, err := ParseQuery(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Base64 = true
+	if *out != *in {
+		t.Fatalf("got  %+v\nwant %+v", *out, *in)
+	}
+}
+
+func TestBinaryDeviceID(t *testing.T) {
+	if got := deviceIDString([]byte{0x01, 0xab, 0x20}); got != "01ab20" {
+		t.Fatalf("binary device id: %q", got)
+	}
+	if got := deviceIDString([]byte("Appl123")); got != "Appl123" {
+		t.Fatalf("printable device id: %q", got)
+	}
+}
+
+func TestNormalizeUser(t *testing.T) {
+	for in, want := range map[string]string{
+		`anna`: "anna", `anna@example.com`: "anna@example.com", `EXAMPLE\anna`: "anna",
+		` EXAMPLE\anna@example.com `: "anna@example.com",
+	} {
+		if got := NormalizeUser(in); got != want {
+			t.Errorf("NormalizeUser(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -1,0 +1,187 @@
+// Package store keeps easgate's per-device state in SQLite: devices and
+// their policy and wipe state, each user's folder id map, and the opaque
+// sync-state blobs eas hands it. *Store implements eas.Store.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
+
+	"github.com/easgate/easgate/eas"
+)
+
+var _ eas.Store = (*Store)(nil)
+
+// Store is the SQLite implementation of eas.Store. It is safe for concurrent
+// use.
+//
+// It holds two pools on the same file: one writer connection and a pool of
+// read-only connections. SQLite allows a single writer at a time whatever
+// the number of connections, so letting many connections write only makes
+// them poll each other through the busy handler, which sleeps in growing
+// steps and can time out under a burst of Sync requests. Funnelling writes
+// through one connection makes writers wait in database/sql instead, where
+// each is handed the connection the moment it is free and can give up
+// through its context, while WAL lets readers run alongside the writer. The writer still begins its transactions
+// with BEGIN IMMEDIATE so that another process on the same file (an admin
+// command, a second instance during a restart) cannot drive it into the
+// deferred read-then-write upgrade that SQLite answers with SQLITE_BUSY
+// without waiting.
+type Store struct {
+	w *sql.DB
+	r *sql.DB
+}
+
+// Open opens (creating it if needed) the database at path and brings its
+// schema up to date. A database written by a newer easgate is refused with
+// an error wrapping ErrNewerSchema rather than risk misreading it.
+func Open(ctx context.Context, path string) (*Store, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	w, err := sql.Open("sqlite3", dsn(abs, true))
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	if err := migrate(ctx, w, migrations()); err != nil {
+		return nil, errors.Join(fmt.Errorf("store: open %s: %w", path, err), w.Close())
+	}
+
+	// The readers are opened after the migrations so that the file is
+	// already in WAL mode (a persistent setting) and has its schema.
+	r, err := sql.Open("sqlite3", dsn(abs, false))
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("store: open %s: %w", path, err), w.Close())
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	if err := r.PingContext(ctx); err != nil {
+		return nil, errors.Join(fmt.Errorf("store: open %s for reading: %w", path, err), r.Close(), w.Close())
+	}
+	return &Store{w: w, r: r}, nil
+}
+
+// Close closes the database. Callers must not use the Store afterwards.
+func (s *Store) Close() error {
+	var errs []error
+	if err := s.r.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("store: close readers: %w", err))
+	}
+	// SQLite recommends running optimize before closing a long-lived
+	// connection: it refreshes the query planner's statistics cheaply.
+	if _, err := s.w.ExecContext(context.Background(), "PRAGMA optimize"); err != nil {
+		errs = append(errs, fmt.Errorf("store: optimize: %w", err))
+	}
+	if err := s.w.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("store: close writer: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// dsn builds the go-sqlite3 connection string for path. The "file:" URI
+// form is used so that any path works: the characters URIs give a meaning
+// to are percent-encoded, and SQLite decodes them again.
+func dsn(path string, writer bool) string {
+	q := url.Values{}
+	q.Set("_busy_timeout", "5000")
+	q.Set("_synchronous", "NORMAL")
+	if writer {
+		q.Set("_journal_mode", "WAL")
+		q.Set("_foreign_keys", "on")
+		q.Set("_txlock", "immediate")
+	} else {
+		// Readers never write; query_only turns a mistake into an error
+		// instead of a second writer contending for the lock.
+		q.Set("_query_only", "on")
+	}
+	esc := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(filepath.ToSlash(path))
+	return "file:" + esc + "?" + q.Encode()
+}
+
+// write runs fn in one write transaction.
+func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		return errors.Join(err, rollback(tx))
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func rollback(tx *sql.Tx) error {
+	if err := tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
+		return fmt.Errorf("rollback: %w", err)
+	}
+	return nil
+}
+
+// Times are stored as unix milliseconds in UTC, NULL for the zero time.
+// Integers compare correctly in SQL (pruning by age), which RFC 3339 text
+// with trimmed fractional seconds does not; EAS timestamps never need
+// sub-millisecond precision.
+func millis(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixMilli(), Valid: true}
+}
+
+func fromMillis(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return time.UnixMilli(n.Int64).UTC()
+}
+
+func deviceNotFound(user, deviceID string) error {
+	return fmt.Errorf("device %q of user %q: %w", deviceID, user, eas.ErrNotFound)
+}
+
+// isForeignKeyViolation reports whether err is SQLite refusing a row whose
+// device does not exist.
+func isForeignKeyViolation(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintForeignKey
+}
+
+// mustAffect turns "no row matched" into ErrNotFound for the device.
+func mustAffect(res sql.Result, user, deviceID string) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("rows affected: %w", err)
+	}
+	if n == 0 {
+		return deviceNotFound(user, deviceID)
+	}
+	return nil
+}
+
+func checkKey(user, deviceID string) error {
+	if user == "" {
+		return errors.New("empty user")
+	}
+	if deviceID == "" {
+		return errors.New("empty device id")
+	}
+	return nil
+}
