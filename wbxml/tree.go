@@ -91,7 +91,8 @@ func Parse(data []byte) (*Element, error) {
 }
 
 // ParseLimits decodes a whole document into a tree with the given limits.
-// Data in the tree is copied out of data.
+// Data in the tree is copied out of data into a few shared blocks, so
+// holding on to one element's data keeps its block (up to 32 KB) alive.
 func ParseLimits(data []byte, l Limits) (*Element, error) {
 	d := NewDecoderLimits(data, l)
 	t, err := d.Token()
