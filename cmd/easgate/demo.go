@@ -16,6 +16,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/easgate/easgate/bridge"
 	"github.com/easgate/easgate/bridge/demo"
 )
 
@@ -64,6 +65,7 @@ func demoMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		Listen: *listen, IMAP: up.IMAPAddr, IMAPSecurity: "none", DB: *db,
 		AdminListen: *adminListen, LogFormat: "console", LogLevel: *logLevel,
 		MaxRequest: 64 << 20, MinHeartbeat: 60e9, MaxHeartbeat: 3540e9,
+		FolderCheckInterval: bridge.DefaultCheckInterval,
 	}
 	g, err := startGateway(ctx, c, log, token)
 	if err != nil {

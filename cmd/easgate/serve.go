@@ -39,7 +39,10 @@ type serveConfig struct {
 	MaxRequest     int64
 	MinHeartbeat   time.Duration
 	MaxHeartbeat   time.Duration
-	Domain         string
+	// FolderCheckInterval is how often push compares the watched folders
+	// other than INBOX (and the folder list) with the last look.
+	FolderCheckInterval time.Duration
+	Domain              string
 	// insecureTLS is for tests with self-signed upstreams only; no flag.
 	tlsConfig *tls.Config
 }
@@ -94,6 +97,8 @@ func serveFlags(c *serveConfig, stderr io.Writer) *flag.FlagSet {
 	fs.Int64Var(&c.MaxRequest, "max-request-bytes", 64<<20, "largest request body accepted (HTTP 413 beyond)")
 	fs.DurationVar(&c.MinHeartbeat, "min-heartbeat", 60*time.Second, "shortest Ping/Sync heartbeat accepted")
 	fs.DurationVar(&c.MaxHeartbeat, "max-heartbeat", 3540*time.Second, "longest Ping/Sync heartbeat accepted")
+	fs.DurationVar(&c.FolderCheckInterval, "folder-check-interval", bridge.DefaultCheckInterval,
+		"how often push checks watched folders other than INBOX, and the folder list (INBOX is watched with IDLE)")
 	fs.StringVar(&c.Domain, "domain", "", "mail domain for users who log in without @domain")
 	return fs
 }
@@ -154,6 +159,7 @@ type gateway struct {
 	log     *zap.Logger
 	store   *store.Store
 	backend *bridge.Backend
+	push    *bridge.Notifier
 	eas     *eas.Server
 	easLn   net.Listener
 	admLn   net.Listener
@@ -182,10 +188,11 @@ func startGateway(ctx context.Context, c *serveConfig, log *zap.Logger, adminTok
 		Addr: c.IMAP, Security: sec, TLSConfig: c.tlsConfig, Domain: c.Domain,
 		Logger: log.Named("imap"),
 	})
+	g.push = bridge.NewNotifier(g.backend, bridge.WatchConfig{CheckInterval: c.FolderCheckInterval})
 	g.eas = eas.NewServer(eas.Config{
 		PublicURL: c.PublicURL, MaxRequestBytes: c.MaxRequest, TrustedProxies: c.TrustedProxies,
 		MinHeartbeat: c.MinHeartbeat, MaxHeartbeat: c.MaxHeartbeat, Logger: log.Named("eas"),
-	}, g.backend, st, nil)
+	}, g.backend, st, g.push)
 
 	if g.easLn, err = net.Listen("tcp", c.Listen); err != nil {
 		g.Close()
@@ -215,6 +222,11 @@ func startGateway(ctx context.Context, c *serveConfig, log *zap.Logger, adminTok
 func (g *gateway) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	if g.push != nil {
+		// Ends the waiting Pings first (Status 1), so that Shutdown does not
+		// wait for their heartbeats.
+		g.push.Close()
+	}
 	if g.easSrv != nil {
 		g.easSrv.Shutdown(ctx)
 	}
