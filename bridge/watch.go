@@ -203,7 +203,6 @@ func (n *Notifier) Subscribe(ctx context.Context, cred eas.Credentials, paths []
 	}
 	s.w = w
 	w.add(s)
-	need := !w.seenAll(s.paths)
 	failures := w.failures
 	w.mu.Unlock()
 	n.mu.Unlock()
@@ -211,7 +210,9 @@ func (n *Notifier) Subscribe(ctx context.Context, cred eas.Credentials, paths []
 	if start {
 		n.wg.Add(1)
 		go w.run()
-	} else if need {
+	} else {
+		// Even when every path has a mark, the loop must learn of s: it
+		// may be waiting without periodic checks while nobody watched.
 		w.poke()
 	}
 	if err := w.await(ctx, s, failures); err != nil {

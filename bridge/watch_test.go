@@ -493,6 +493,24 @@ func TestWatchGrace(t *testing.T) {
 	}
 }
 
+// TestWatchResubscribe: a phone's next Ping subscribes to folders the
+// watcher still knows from the previous one (within the grace period); their
+// changes are still found by the periodic check.
+func TestWatchResubscribe(t *testing.T) {
+	e := startWatch(t, watchOptions{watch: WatchConfig{CheckInterval: 100 * time.Millisecond}})
+	a := e.accounts[0]
+	s, err := e.n.Subscribe(context.Background(), a, []string{"INBOX", "Work"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	// Let the watcher settle into waiting with nobody to serve.
+	time.Sleep(300 * time.Millisecond)
+	s = e.subscribe(t, a, "INBOX", "Work")
+	appendTo(t, e.other(t, a), "Work")
+	expectNotice(t, s, "Work")
+}
+
 // TestWatchReconnect: the connection drops, the server cannot be reached
 // for a while, and a change made meanwhile is reported once the watcher is
 // back, in INBOX and in a polled folder.
