@@ -115,3 +115,33 @@ func FuzzRoundTrip(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseXML: any XML input either parses or fails with a *SyntaxError
+// inside the input, and what parses renders back into an equal tree.
+func FuzzParseXML(f *testing.F) {
+	for _, d := range loadCorpus(f) {
+		f.Add(d.xml)
+		if src, err := libwbxmlXML(d.tree); err == nil {
+			f.Add(src)
+		}
+	}
+	f.Add([]byte("<!-- c\r\n --><Body xmlns=\"AirSyncBase:\"><Data><![CDATA[<p>\r\n</p>]]></Data></Body>"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tree, err := ParseXML(bytes.NewReader(data))
+		if err != nil {
+			checkDecodeError(t, data, err)
+			return
+		}
+		var x bytes.Buffer
+		if err := WriteXML(&x, tree, true); err != nil {
+			t.Fatalf("WriteXML: %v", err)
+		}
+		back, err := ParseXML(&x)
+		if err != nil {
+			t.Fatalf("ParseXML of our rendering: %v\n%s", err, x.Bytes())
+		}
+		if !back.Equal(tree) {
+			t.Fatalf("render and parse again differs:\n%s\nparsed:\n%s", x.Bytes(), back.XML())
+		}
+	})
+}

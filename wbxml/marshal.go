@@ -222,15 +222,14 @@ func getTypeInfo(t reflect.Type) (*typeInfo, error) {
 // Marshal encodes v, a struct (or pointer to one) with an XMLName field, as
 // a complete document.
 func Marshal(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := NewEncoder(&b)
+	enc := NewEncoder(nil)
 	if err := enc.Encode(v); err != nil {
 		return nil, err
 	}
 	if err := enc.Close(); err != nil {
 		return nil, err
 	}
-	return b.Bytes(), nil
+	return enc.buf, nil
 }
 
 // Encode writes v as an element; v's XMLName gives its tag.

@@ -337,7 +337,9 @@ type Encoder struct {
 	err     error
 }
 
-// NewEncoder returns an encoder writing to w. Call Flush when done.
+// NewEncoder returns an encoder writing to w. Call Flush or Close when
+// done. With a nil w the encoder only accumulates (as Bytes and Marshal use
+// it).
 func NewEncoder(w io.Writer) *Encoder {
 	return &Encoder{w: w}
 }

@@ -91,7 +91,8 @@ func Parse(data []byte) (*Element, error) {
 }
 
 // ParseLimits decodes a whole document into a tree with the given limits.
-// Data in the tree is copied out of data.
+// Data in the tree is copied out of data into a few shared blocks, so
+// holding on to one element's data keeps its block (up to 32 KB) alive.
 func ParseLimits(data []byte, l Limits) (*Element, error) {
 	d := NewDecoderLimits(data, l)
 	t, err := d.Token()
@@ -123,7 +124,8 @@ func (d *Decoder) ReadElement(start Token) (*Element, error) {
 // readElement is iterative so that nesting depth never grows the Go stack
 // beyond what Limits.MaxDepth already bounds.
 func (d *Decoder) readElement(start Token) (*Element, error) {
-	root := &Element{Tag: start.Tag}
+	var a treeAlloc
+	root := a.element(start.Tag)
 	stack := []*Element{root}
 	for len(stack) > 0 {
 		t, err := d.Token()
@@ -136,33 +138,72 @@ func (d *Decoder) readElement(start Token) (*Element, error) {
 		cur := stack[len(stack)-1]
 		switch t.Kind {
 		case StartElement:
-			c := &Element{Tag: t.Tag}
+			c := a.element(t.Tag)
 			cur.Children = append(cur.Children, c)
 			stack = append(stack, c)
 		case EndElement:
 			stack = stack[:len(stack)-1]
 		case Text, Opaque:
 			if cur.Data == nil {
-				cur.Data = make([]byte, 0, len(t.Data))
+				cur.Data = a.bytes(t.Data)
+			} else {
+				// A second run of data in one element is rare; the
+				// capped slice makes append copy it out of the arena.
+				cur.Data = append(cur.Data, t.Data...)
 			}
-			cur.Data = append(cur.Data, t.Data...)
 			cur.Opaque = cur.Opaque || t.Kind == Opaque
 		}
 	}
 	return root, nil
 }
 
+// treeAlloc hands out the elements and data of one tree from a few large
+// blocks instead of one allocation each, which makes decoding a large
+// document several times cheaper. Every slice it returns has its capacity
+// capped, so that appending to one never writes into another.
+type treeAlloc struct {
+	elems []Element
+	data  []byte
+}
+
+const (
+	elemBlock = 64
+	dataBlock = 32 << 10
+)
+
+func (a *treeAlloc) element(t Tag) *Element {
+	if len(a.elems) == cap(a.elems) {
+		a.elems = make([]Element, 0, elemBlock)
+	}
+	a.elems = append(a.elems, Element{Tag: t})
+	return &a.elems[len(a.elems)-1]
+}
+
+// bytes returns a copy of b, never nil.
+func (a *treeAlloc) bytes(b []byte) []byte {
+	if len(b) > dataBlock/4 {
+		return append(make([]byte, 0, len(b)), b...)
+	}
+	if a.data == nil || len(b) > cap(a.data)-len(a.data) {
+		a.data = make([]byte, 0, dataBlock)
+	}
+	start := len(a.data)
+	a.data = append(a.data, b...)
+	return a.data[start:len(a.data):len(a.data)]
+}
+
 // Bytes encodes the tree as a complete document.
 func (e *Element) Bytes() ([]byte, error) {
-	var b bytes.Buffer
-	enc := NewEncoder(&b)
+	// Without a writer the encoder keeps everything in its buffer, which
+	// saves copying the document into a second one.
+	enc := NewEncoder(nil)
 	if err := enc.WriteElement(e); err != nil {
 		return nil, err
 	}
 	if err := enc.Close(); err != nil {
 		return nil, err
 	}
-	return b.Bytes(), nil
+	return enc.buf, nil
 }
 
 // WriteElement encodes a tree. An element with neither data nor children is

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"strings"
 	"unicode/utf8"
 )
@@ -402,7 +403,7 @@ func appendEscaped(dst, s []byte) []byte {
 // feeds but which mail text depends on. Errors are *SyntaxError with the
 // byte offset in the input.
 func ParseXML(r io.Reader) (*Element, error) {
-	data, err := io.ReadAll(r)
+	data, err := readAll(r)
 	if err != nil {
 		return nil, fmt.Errorf("wbxml: read XML: %w", err)
 	}
@@ -411,7 +412,32 @@ func ParseXML(r io.Reader) (*Element, error) {
 	return p.parse(data)
 }
 
+// readAll is io.ReadAll that sizes its buffer up front when the reader
+// knows its length (files, bytes and strings readers), instead of growing
+// it by copying.
+func readAll(r io.Reader) ([]byte, error) {
+	n := 0
+	switch v := r.(type) {
+	case interface{ Len() int }:
+		n = v.Len()
+	case interface{ Stat() (fs.FileInfo, error) }:
+		if fi, err := v.Stat(); err == nil && fi.Mode().IsRegular() {
+			n = int(fi.Size())
+		}
+	}
+	if n <= 0 {
+		return io.ReadAll(r)
+	}
+	b := bytes.NewBuffer(make([]byte, 0, n+bytes.MinRead))
+	_, err := b.ReadFrom(r)
+	return b.Bytes(), err
+}
+
 type xmlParser struct {
+	alloc treeAlloc
+	// text holds the character data of the open elements, innermost
+	// last, like a stack: each frame knows where its own begins.
+	text []byte
 	// crs are the literal carriage returns protectCR replaced, to map
 	// offsets in the protected input back to the original.
 	crs []crReplacement
@@ -518,11 +544,12 @@ func (p *xmlParser) origOffset(off int) int {
 
 type xmlFrame struct {
 	e *Element
-	// text collects the character data of the element; runStart is where
-	// the current run began, to drop whitespace-only runs between children.
-	text     []byte
-	runStart int
-	children bool
+	// textStart is where the element's character data begins in
+	// xmlParser.text; runStart is where the current run began, to drop
+	// whitespace-only runs between children.
+	textStart int
+	runStart  int
+	children  bool
 	// b64 is set by an opaque= or text= attribute, or by libwbxml's
 	// conventions for binary elements.
 	b64    bool
@@ -649,12 +676,12 @@ func (p *xmlParser) parse(data []byte) (*Element, error) {
 			if libwbxml && !fr.b64 && foreignBinary[tag] {
 				fr.b64, fr.opaque = true, true
 			}
-			fr.e = &Element{Tag: tag}
+			fr.e = p.alloc.element(tag)
 			fr.name = t.Name
 			fr.startOff = d.InputOffset()
 			if len(stack) > 0 {
 				parent := &stack[len(stack)-1]
-				parent.dropSpaceRun()
+				p.dropSpaceRun(parent)
 				parent.children = true
 				parent.e.Children = append(parent.e.Children, fr.e)
 			} else {
@@ -665,6 +692,7 @@ func (p *xmlParser) parse(data []byte) (*Element, error) {
 			if len(stack) >= DefaultLimits.MaxDepth {
 				return nil, p.failAt(off, "elements nested deeper than %d", DefaultLimits.MaxDepth)
 			}
+			fr.textStart, fr.runStart = len(p.text), len(p.text)
 			stack = append(stack, fr)
 		case xml.EndElement:
 			if len(stack) == 0 {
@@ -678,7 +706,11 @@ func (p *xmlParser) parse(data []byte) (*Element, error) {
 				return nil, p.failAt(off, "<%s>: %v", xmlName(t.Name), err)
 			}
 			ns = ns[:len(ns)-fr.nsCount]
+			p.text = p.text[:fr.textStart]
 			stack = stack[:len(stack)-1]
+			if len(stack) > 0 {
+				stack[len(stack)-1].runStart = len(p.text)
+			}
 		case xml.CharData:
 			if len(stack) == 0 {
 				if !isXMLSpace(t) {
@@ -686,8 +718,7 @@ func (p *xmlParser) parse(data []byte) (*Element, error) {
 				}
 				continue
 			}
-			fr := &stack[len(stack)-1]
-			fr.text = append(fr.text, t...)
+			p.text = append(p.text, t...)
 		}
 	}
 	if root == nil {
@@ -721,26 +752,31 @@ func xmlName(n xml.Name) string {
 
 // dropSpaceRun forgets the current run of text if it is only whitespace:
 // indentation between child elements.
-func (f *xmlFrame) dropSpaceRun() {
-	if !f.b64 && isXMLSpace(f.text[f.runStart:]) {
-		f.text = f.text[:f.runStart]
+func (p *xmlParser) dropSpaceRun(f *xmlFrame) {
+	if !f.b64 && isXMLSpace(p.text[f.runStart:]) {
+		p.text = p.text[:f.runStart]
 	}
-	f.runStart = len(f.text)
+	f.runStart = len(p.text)
 }
 
-// finish sets the element's data from the collected text.
+// finish sets the element's data from its collected text.
 func (p *xmlParser) finish(f *xmlFrame, selfClosed bool) error {
 	if f.children {
-		f.dropSpaceRun()
+		p.dropSpaceRun(f)
 	}
+	text := p.text[f.textStart:]
 	switch {
 	case f.b64:
-		f.e.Opaque = f.opaque
 		if selfClosed {
+			// No data: nothing for the attribute to describe, and a tree
+			// without data renders as a plain empty tag.
 			return nil
 		}
-		clean := f.text[:0:0]
-		for _, c := range f.text {
+		f.e.Opaque = f.opaque
+		// Squeeze out line breaks and indentation in place: the text is
+		// dropped right after.
+		clean := text[:0]
+		for _, c := range text {
 			if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
 				clean = append(clean, c)
 			}
@@ -752,14 +788,11 @@ func (p *xmlParser) finish(f *xmlFrame, selfClosed bool) error {
 		}
 		f.e.Data = buf[:n:n]
 	case f.children:
-		if len(f.text) > 0 {
-			f.e.Data = bytes.Clone(f.text)
+		if len(text) > 0 {
+			f.e.Data = p.alloc.bytes(text)
 		}
 	case !selfClosed:
-		f.e.Data = bytes.Clone(f.text)
-		if f.e.Data == nil {
-			f.e.Data = []byte{}
-		}
+		f.e.Data = p.alloc.bytes(text)
 	}
 	return nil
 }

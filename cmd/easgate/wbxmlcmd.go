@@ -1,7 +1,7 @@
 package main
 
 import (
-	"bufio"
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -38,26 +38,23 @@ func runWBXML(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "easgate: wbxml %s: at most one FILE\n", args[0])
 		return 2
 	}
-	in := stdin
-	if fs.NArg() == 1 && fs.Arg(0) != "-" {
-		f, err := os.Open(fs.Arg(0))
-		if err != nil {
-			return fail(stderr, fmt.Errorf("wbxml: %w", err))
-		}
-		defer f.Close()
-		in = f
-	}
-	out := bufio.NewWriterSize(stdout, 64<<10)
+	// Both directions need the whole document; files are read at once
+	// since their size is known.
+	var data []byte
 	var err error
-	if args[0] == "decode" {
-		err = decodeWBXML(in, out, !compact)
+	if fs.NArg() == 1 && fs.Arg(0) != "-" {
+		data, err = os.ReadFile(fs.Arg(0))
 	} else {
-		err = encodeWBXML(in, out)
+		data, err = io.ReadAll(stdin)
 	}
-	if err == nil {
-		if ferr := out.Flush(); ferr != nil {
-			err = fmt.Errorf("wbxml: write: %w", ferr)
-		}
+	if err != nil {
+		return fail(stderr, fmt.Errorf("wbxml: %w", err))
+	}
+	// Both writers buffer on their own, so stdout needs no bufio.
+	if args[0] == "decode" {
+		err = decodeWBXML(data, stdout, !compact)
+	} else {
+		err = encodeWBXML(data, stdout)
 	}
 	if err != nil {
 		return fail(stderr, err)
@@ -65,11 +62,7 @@ func runWBXML(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func decodeWBXML(in io.Reader, out io.Writer, indent bool) error {
-	data, err := io.ReadAll(in)
-	if err != nil {
-		return fmt.Errorf("wbxml: read: %w", err)
-	}
+func decodeWBXML(data []byte, out io.Writer, indent bool) error {
 	tree, err := wbxml.Parse(data)
 	if err != nil {
 		return err
@@ -77,8 +70,8 @@ func decodeWBXML(in io.Reader, out io.Writer, indent bool) error {
 	return wbxml.WriteXML(out, tree, indent)
 }
 
-func encodeWBXML(in io.Reader, out io.Writer) error {
-	tree, err := wbxml.ParseXML(in)
+func encodeWBXML(data []byte, out io.Writer) error {
+	tree, err := wbxml.ParseXML(bytes.NewReader(data))
 	if err != nil {
 		return err
 	}

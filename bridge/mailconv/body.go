@@ -1,0 +1,191 @@
+package mailconv
+
+import (
+	"fmt"
+	"strings"
+)
+
+// content is the readable body of an entity: its plain text and HTML as
+// far as the message has them.
+type content struct {
+	plain, html       string
+	hasPlain, hasHTML bool
+}
+
+func (c content) empty() bool { return !c.hasPlain && !c.hasHTML }
+
+// text is the plain-text rendering: the plain part, else the HTML as text.
+func (c content) text() string {
+	if c.hasPlain {
+		return c.plain
+	}
+	if c.hasHTML {
+		return crlf(htmlToText(c.html))
+	}
+	return ""
+}
+
+// htmlFragment is what goes inside <body>: the HTML part's body, else the
+// plain text as HTML.
+func (c content) htmlFragment() string {
+	if c.hasHTML {
+		return htmlBodyContent(c.html)
+	}
+	return textToHTML(c.plain)
+}
+
+// document is the HTML rendering: the HTML part, else the plain text
+// wrapped in a minimal document.
+func (c content) document() string {
+	if c.hasHTML {
+		return c.html
+	}
+	return htmlDocument(textToHTML(c.plain))
+}
+
+// then appends d after c, as a reader shows consecutive inline parts of a
+// multipart/mixed.
+func (c content) then(d content) content {
+	if d.empty() {
+		return c
+	}
+	if c.empty() {
+		return d
+	}
+	out := content{hasPlain: c.hasPlain || d.hasPlain, hasHTML: c.hasHTML || d.hasHTML}
+	if out.hasPlain {
+		a, b := strings.TrimRight(c.text(), "\r\n"), d.text()
+		out.plain = a + "\r\n\r\n" + b
+	}
+	if out.hasHTML {
+		out.html = appendHTML(c.document(), d.htmlFragment())
+	}
+	return out
+}
+
+// bodyReader finds the body of a message and remembers which parts it
+// used, so that the others are listed as attachments.
+type bodyReader struct {
+	used map[*node]bool
+	errs []error
+}
+
+// isBodyText reports whether a leaf is shown as body text rather than
+// offered as a file: text/plain or text/html that is not marked as an
+// attachment and, unless it is the message's only part, has no file name.
+func isBodyText(n *node) bool {
+	if n.mediaType != "text/plain" && n.mediaType != "text/html" && !n.broken {
+		return false
+	}
+	if n.disposition == "attachment" {
+		return false
+	}
+	return n.root || n.filename() == ""
+}
+
+func (r *bodyReader) read(n *node) content {
+	if !n.isMultipart() {
+		if n.isMessage() || !isBodyText(n) {
+			return content{}
+		}
+		r.used[n] = true
+		text, err := decodeText(n)
+		if err != nil {
+			r.errs = append(r.errs, fmt.Errorf("part %s: %w", n.path, err))
+		}
+		if n.mediaType == "text/html" {
+			return content{html: text, hasHTML: true}
+		}
+		if strings.EqualFold(n.params["format"], "flowed") {
+			text = unflow(text, strings.EqualFold(n.params["delsp"], "yes"))
+		}
+		return content{plain: crlf(text), hasPlain: true}
+	}
+
+	switch n.mediaType {
+	case "multipart/alternative":
+		return r.alternative(n)
+	case "multipart/related":
+		// The root is named by the start parameter, else it is the first
+		// part (RFC 2387 3.2); the other parts are its resources.
+		root := n.children[0]
+		if start := strings.Trim(n.params["start"], "<> "); start != "" {
+			for _, c := range n.children {
+				if strings.Trim(c.header.Get("Content-Id"), "<> ") == start {
+					root = c
+					break
+				}
+			}
+		}
+		return r.read(root)
+	case "multipart/signed":
+		// The first part is the signed content, the second the signature.
+		return r.read(n.children[0])
+	case "multipart/encrypted":
+		return content{}
+	}
+	var out content
+	for _, c := range n.children {
+		out = out.then(r.read(c))
+	}
+	return out
+}
+
+// alternative picks the richest HTML and the richest plain text among the
+// alternatives (the last ones, RFC 2046 5.1.4). Text alternatives that are
+// not picked (text/enriched, Apple's text/watch-html) are dropped rather
+// than offered as files; a calendar or other non-text alternative is left
+// to be listed as an attachment.
+func (r *bodyReader) alternative(n *node) content {
+	type alt struct {
+		c    content
+		used map[*node]bool
+	}
+	alts := make([]alt, len(n.children))
+	for i, c := range n.children {
+		sub := &bodyReader{used: map[*node]bool{}}
+		alts[i] = alt{c: sub.read(c), used: sub.used}
+		r.errs = append(r.errs, sub.errs...)
+	}
+	htmlAt, plainAt := -1, -1
+	for i, a := range alts {
+		if a.c.hasHTML {
+			htmlAt = i
+		}
+		if a.c.hasPlain {
+			plainAt = i
+		}
+	}
+	var out content
+	if htmlAt >= 0 {
+		out.html, out.hasHTML = alts[htmlAt].c.html, true
+		for k := range alts[htmlAt].used {
+			r.used[k] = true
+		}
+		if alts[htmlAt].c.hasPlain && plainAt == htmlAt {
+			out.plain, out.hasPlain = alts[htmlAt].c.plain, true
+		}
+	}
+	if plainAt >= 0 && plainAt != htmlAt {
+		out.plain, out.hasPlain = alts[plainAt].c.plain, true
+		for k := range alts[plainAt].used {
+			r.used[k] = true
+		}
+	}
+	for _, c := range n.children {
+		if !c.isMultipart() && strings.HasPrefix(c.mediaType, "text/") && c.mediaType != "text/calendar" {
+			r.used[c] = true
+		}
+	}
+	return out
+}
+
+// decodeText returns a text part as UTF-8.
+func decodeText(n *node) (string, error) {
+	b, err := decodeTransfer(n.cte(), n.raw)
+	text, cerr := toUTF8(b, n.params["charset"])
+	if err == nil {
+		err = cerr
+	}
+	return text, err
+}
