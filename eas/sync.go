@@ -434,7 +434,7 @@ func (s *Server) handleSync(ctx context.Context, r *request) (*reply, error) {
 		}
 	}
 
-	run := &syncRun{s: s, r: r, folders: newRequestFolders(s, r), window: req.WindowSize, now: s.cfg.Now()}
+	run := &syncRun{s: s, r: r, folders: newRequestFolders(r), window: req.WindowSize, now: s.cfg.Now()}
 	results := make([]collectionResult, 0, len(colls))
 	anything := false
 	for i := range colls {
