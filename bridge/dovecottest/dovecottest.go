@@ -6,6 +6,10 @@
 // package) never share state. The instance is stopped and its directory
 // removed when the test ends.
 //
+// Every user gets INBOX plus Drafts, Sent, Trash, Junk and Archive, created
+// and subscribed on first login and marked with their SPECIAL-USE
+// attributes. Folders are maildirs; the hierarchy separator is '/'.
+//
 // Dovecot must be installed (Debian: dovecot-imapd). A test that cannot find
 // it fails; run ./test.sh to install the test dependencies.
 package dovecottest
@@ -312,7 +316,7 @@ func (s *Server) writePasswd() error {
 
 // Dovecot 2.3's capability list after login, less CONDSTORE and QRESYNC.
 // imap_capability can only replace the list or add to it, so hiding two
-// entries means spelling out the rest; TestNoCondstore checks that this
+// entries means spelling out the rest; TestCapabilities checks that this
 // matches what the installed Dovecot advertises.
 const capsWithoutCondstore = "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT SORT=DISPLAY " +
 	"THREAD=REFERENCES THREAD=REFS THREAD=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT " +

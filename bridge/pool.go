@@ -1,0 +1,270 @@
+package bridge
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// checkIdleAfter: a pooled connection unused for longer is tested with a
+// NOOP before it is handed out, since servers drop idle sessions (Dovecot
+// after 30 minutes, some providers after a few minutes) and NAT boxes forget
+// them silently.
+const checkIdleAfter = 15 * time.Second
+
+// pool keeps the logged-in connections of every account. An account is a
+// user name; its connections, in use and idle together, never exceed
+// MaxConnsPerAccount. An idle connection is only handed to a caller that
+// presents the same password it logged in with.
+type pool struct {
+	b   *Backend
+	key [32]byte // HMAC key for the password fingerprints
+
+	mu       sync.Mutex
+	closed   bool
+	accounts map[string]*account
+}
+
+type account struct {
+	// open counts connections in use, idle and being dialled.
+	open    int
+	waiting int
+	// idle connections, least recently used first.
+	idle []*conn
+	// wake is closed (and replaced) whenever a connection is returned or
+	// dropped, waking every Open waiting for one.
+	wake chan struct{}
+}
+
+func newPool(b *Backend, key [32]byte) *pool {
+	return &pool{b: b, key: key, accounts: make(map[string]*account)}
+}
+
+// mac fingerprints a login so that idle connections can be matched to
+// credentials without keeping passwords in the pool. It is keyed with a
+// per-process secret so that it cannot be checked against guessed
+// passwords offline.
+func (p *pool) mac(user, password string) [32]byte {
+	h := hmac.New(sha256.New, p.key[:])
+	h.Write([]byte(user))
+	h.Write([]byte{0})
+	h.Write([]byte(password))
+	var out [32]byte
+	copy(out[:], h.Sum(nil))
+	return out
+}
+
+func (p *pool) account(user string) *account {
+	a := p.accounts[user]
+	if a == nil {
+		a = &account{wake: make(chan struct{})}
+		p.accounts[user] = a
+	}
+	return a
+}
+
+// signal wakes the waiters of a and forgets a when nobody uses it.
+// The caller holds p.mu.
+func (p *pool) signal(user string, a *account) {
+	close(a.wake)
+	a.wake = make(chan struct{})
+	if a.open == 0 && a.waiting == 0 && len(a.idle) == 0 && p.accounts[user] == a {
+		delete(p.accounts, user)
+	}
+}
+
+// get returns a logged-in connection of user, reusing an idle one with the
+// same password, dialling a new one while the account is below its limit,
+// and otherwise waiting until one is returned (or ctx ends).
+func (p *pool) get(ctx context.Context, user, password string) (*conn, error) {
+	mac := p.mac(user, password)
+	for {
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return nil, errBackendClosed
+		}
+		a := p.account(user)
+
+		if c := a.takeIdle(mac); c != nil {
+			p.mu.Unlock()
+			if err := p.check(ctx, c); err == nil {
+				return c, nil
+			}
+			c.close()
+			p.mu.Lock()
+			a.open--
+			p.signal(user, a)
+			p.mu.Unlock()
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("open IMAP connection of %s: %w", user, err)
+			}
+			continue
+		}
+
+		var evicted *conn
+		if a.open >= p.b.cfg.MaxConnsPerAccount && len(a.idle) > 0 {
+			// Only connections of another password are idle here (e.g. the
+			// user changed it): make room with the oldest.
+			evicted = a.idle[0]
+			a.idle = a.idle[1:]
+			a.open--
+		}
+		if a.open < p.b.cfg.MaxConnsPerAccount {
+			a.open++
+			p.mu.Unlock()
+			if evicted != nil {
+				evicted.close()
+			}
+			c, err := p.b.dial(ctx, user, password)
+			if err != nil {
+				p.mu.Lock()
+				a.open--
+				p.signal(user, a)
+				p.mu.Unlock()
+				return nil, err
+			}
+			c.mac = mac
+			p.b.log.Debug("IMAP connection opened", zap.String("user", user))
+			return c, nil
+		}
+
+		wake := a.wake
+		a.waiting++
+		p.mu.Unlock()
+		select {
+		case <-wake:
+		case <-ctx.Done():
+		}
+		p.mu.Lock()
+		a.waiting--
+		if err := ctx.Err(); err != nil {
+			p.signal(user, a)
+			p.mu.Unlock()
+			return nil, fmt.Errorf("wait for a free IMAP connection of %s: %w", user, err)
+		}
+		p.mu.Unlock()
+	}
+}
+
+// takeIdle removes and returns the most recently used idle connection
+// logged in with mac. The caller holds p.mu.
+func (a *account) takeIdle(mac [32]byte) *conn {
+	for i := len(a.idle) - 1; i >= 0; i-- {
+		if c := a.idle[i]; c.mac == mac {
+			a.idle = append(a.idle[:i], a.idle[i+1:]...)
+			return c
+		}
+	}
+	return nil
+}
+
+// check decides whether an idle connection may be handed out.
+func (p *pool) check(ctx context.Context, c *conn) error {
+	if c.isBroken() {
+		return errConnLost
+	}
+	if time.Since(c.lastUsed) < checkIdleAfter {
+		return nil
+	}
+	return c.noop(ctx)
+}
+
+// redial replaces the broken connection of a Mailbox, keeping its place in
+// the account's limit. On failure the place stays taken until put(nil).
+func (p *pool) redial(ctx context.Context, old *conn, user, password string) (*conn, error) {
+	if old != nil {
+		old.close()
+	}
+	c, err := p.b.dial(ctx, user, password)
+	if err != nil {
+		return nil, err
+	}
+	c.mac = p.mac(user, password)
+	return c, nil
+}
+
+// put returns a Mailbox's connection (nil when it had lost it) to the pool.
+func (p *pool) put(user string, c *conn) {
+	p.mu.Lock()
+	a := p.accounts[user]
+	if a == nil {
+		// Cannot happen while the Mailbox holds its place; be safe anyway.
+		p.mu.Unlock()
+		if c != nil {
+			c.close()
+		}
+		return
+	}
+	if c == nil || p.closed || c.isBroken() {
+		a.open--
+		p.signal(user, a)
+		p.mu.Unlock()
+		if c != nil {
+			c.close()
+		}
+		return
+	}
+	c.lastUsed = time.Now()
+	a.idle = append(a.idle, c)
+	p.signal(user, a)
+	p.mu.Unlock()
+}
+
+// expire closes the connections idle since before deadline.
+func (p *pool) expire(deadline time.Time) {
+	var stale []*conn
+	p.mu.Lock()
+	for user, a := range p.accounts {
+		keep := a.idle[:0]
+		for _, c := range a.idle {
+			if c.lastUsed.Before(deadline) {
+				stale = append(stale, c)
+				a.open--
+			} else {
+				keep = append(keep, c)
+			}
+		}
+		if len(keep) != len(a.idle) {
+			clear(a.idle[len(keep):])
+			a.idle = keep
+			p.signal(user, a)
+		}
+	}
+	p.mu.Unlock()
+	closeAll(stale)
+}
+
+// closeAll closes conns in parallel: each may wait a moment for LOGOUT.
+func closeAll(conns []*conn) {
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.close()
+		}()
+	}
+	wg.Wait()
+}
+
+// close closes every idle connection; connections in use are closed when
+// they come back.
+func (p *pool) close() {
+	var all []*conn
+	p.mu.Lock()
+	p.closed = true
+	for user, a := range p.accounts {
+		all = append(all, a.idle...)
+		a.open -= len(a.idle)
+		a.idle = nil
+		p.signal(user, a)
+	}
+	p.mu.Unlock()
+	closeAll(all)
+}

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/easgate/easgate/bridge/demo"
+	"github.com/easgate/easgate/eas"
+	"github.com/easgate/easgate/eas/easclient"
+)
+
+// The demo starts, prints where to connect, and a phone can provision,
+// list the folders and read the inbox.
+func TestDemo(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out, w := io.Pipe()
+	done := make(chan int)
+	go func() {
+		done <- demoMain(ctx, []string{"--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
+			"--db", filepath.Join(t.TempDir(), "demo.db"), "--log-level", "warn"}, w, io.Discard)
+		w.Close()
+	}()
+	var url, user, password string
+	sc := bufio.NewScanner(out)
+	deadline := time.AfterFunc(20*time.Second, func() { w.CloseWithError(io.ErrUnexpectedEOF) })
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		switch {
+		case strings.HasPrefix(line, "server:") && url == "":
+			url = strings.TrimSuffix(strings.TrimSpace(strings.TrimPrefix(line, "server:")), "/Microsoft-Server-ActiveSync")
+		case strings.HasPrefix(line, "user:"):
+			user = strings.TrimSpace(strings.TrimPrefix(line, "user:"))
+		case strings.HasPrefix(line, "password:"):
+			password = strings.TrimSpace(strings.TrimPrefix(line, "password:"))
+		}
+		if strings.HasPrefix(line, "State:") {
+			break
+		}
+	}
+	deadline.Stop()
+	go io.Copy(io.Discard, out)
+	if url == "" || user != demo.User || password != demo.Password {
+		t.Fatalf("demo printed url=%q user=%q password=%q", url, user, password)
+	}
+
+	c := easclient.New(url, user, password, "demotest1", eas.V161)
+	if _, err := c.Provision(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	fs, err := c.FolderSync(ctx, "0")
+	if err != nil || fs.Status != 1 {
+		t.Fatalf("FolderSync: %+v %v", fs, err)
+	}
+	names := map[string]int{}
+	for _, f := range fs.Changes.Add {
+		names[f.DisplayName] = f.Type
+	}
+	for name, typ := range map[string]int{"Drafts": 3, "Trash": 4, "Sent": 5, "Junk": 12, "Easgate": 12} {
+		if names[name] != typ {
+			t.Errorf("folder %s: type %d, want %d (all: %v)", name, names[name], typ, names)
+		}
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("demo exited %d", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("demo did not stop")
+	}
+}
