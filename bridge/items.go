@@ -72,7 +72,9 @@ type item struct {
 // are missing from the result.
 func (c *conn) fetchItems(ctx context.Context, path string, uidValidity uint32, uids []imap.UID, body eas.BodyOptions) (map[imap.UID]*item, error) {
 	out := make(map[imap.UID]*item, len(uids))
-	if err := c.fetchItemsOnce(ctx, path, uidValidity, uids, body, out); err != nil {
+	// A NO (Dovecot: EXPUNGEISSUED) means some of the messages were
+	// expunged meanwhile; the others came through.
+	if err := c.fetchItemsOnce(ctx, path, uidValidity, uids, body, out); err != nil && !isNo(err) {
 		return nil, err
 	}
 	if len(out) == len(uids) {
@@ -88,7 +90,7 @@ func (c *conn) fetchItems(ctx context.Context, path string, uidValidity uint32, 
 			missing = append(missing, uid)
 		}
 	}
-	if err := c.fetchItemsOnce(ctx, path, uidValidity, missing, body, out); err != nil {
+	if err := c.fetchItemsOnce(ctx, path, uidValidity, missing, body, out); err != nil && !isNo(err) {
 		return nil, err
 	}
 	return out, nil
@@ -223,6 +225,9 @@ func (c *conn) flagsOf(ctx context.Context, uid imap.UID) (mailFlags, []imap.Fla
 		}
 		return err
 	})
+	if isNo(err) {
+		return mailFlags{}, nil, fmt.Errorf("message %d: %w: %w", uid, eas.ErrNotFound, err)
+	}
 	if err != nil {
 		return mailFlags{}, nil, err
 	}
@@ -616,6 +621,9 @@ func (m *Mailbox) Attachment(ctx context.Context, fileReference string) (*eas.At
 			}
 			return err
 		})
+		if isNo(err) {
+			return fmt.Errorf("message %d: %w: %w", ref.uid, eas.ErrNotFound, err)
+		}
 		if err != nil {
 			return err
 		}
