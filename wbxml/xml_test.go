@@ -125,6 +125,9 @@ func TestParseXMLForeign(t *testing.T) {
 				e.Data = []byte("x")
 				return e
 			}()},
+		{"processing instructions and comments holding '>' and '<'",
+			"<?xml version=\"1.0\"?><!-- a > b < c --><Sync xmlns=\"AirSync\"><?pi x > y?><Status>1</Status></Sync>",
+			el("AirSync", "Sync", txt("AirSync", "Status", "1"))},
 		{"text and CDATA in one element",
 			`<Data xmlns="AirSyncBase">a &amp; <![CDATA[<b> & ]]>c</Data>`,
 			el("AirSyncBase", "Data").SetText("a & <b> & c")},

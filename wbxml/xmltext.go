@@ -69,6 +69,16 @@ func splitMarkup(data []byte) ([]byte, []charRun) {
 			end := i + 4 + k + 3
 			markup = append(markup, data[i:end]...)
 			i = end
+		case bytes.HasPrefix(rest, []byte("<?")):
+			// A processing instruction may hold a '>' of its own.
+			k := bytes.Index(rest[2:], []byte("?>"))
+			if k < 0 {
+				markup = append(markup, rest...)
+				return markup, runs
+			}
+			end := i + 2 + k + 2
+			markup = append(markup, data[i:end]...)
+			i = end
 		default:
 			end := markupEnd(data, i)
 			markup = append(markup, data[i:end]...)
