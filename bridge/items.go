@@ -168,7 +168,7 @@ func (c *conn) fetchItemsOnce(ctx context.Context, path string, uidValidity uint
 				case imapclient.FetchItemDataBodySection:
 					gotBody = true
 					if fi.Literal != nil {
-						raw, rerr = io.ReadAll(fi.Literal)
+						raw, rerr = readLiteral(fi.Literal)
 					}
 				}
 			}
@@ -187,6 +187,24 @@ func (c *conn) fetchItemsOnce(ctx context.Context, path string, uidValidity uint
 	close(jobs)
 	wg.Wait()
 	return err
+}
+
+// maxPrealloc bounds the buffer a literal's announced size gets up front,
+// so that a server's wild number cannot claim memory before data arrives.
+const maxPrealloc = 64 << 20
+
+// readLiteral reads a literal into a buffer of its announced size, sparing
+// io.ReadAll's regrowing on every message of a large FETCH.
+func readLiteral(r imap.LiteralReader) ([]byte, error) {
+	size := r.Size()
+	if size <= 0 || size > maxPrealloc {
+		return io.ReadAll(r)
+	}
+	buf := make([]byte, size)
+	if _, err := io.ReadFull(r, buf); err != nil {
+		return nil, err
+	}
+	return buf, nil
 }
 
 // uidSet builds a set of UIDs (any order) as ranges.
