@@ -37,7 +37,9 @@ type conn struct {
 	// sel is what its SELECT reported.
 	selected string
 	sel      imap.SelectData
-	// fresh: a NOOP just brought the selected mailbox's view up to date.
+	// fresh: a SELECT or NOOP of this request brought the selected
+	// mailbox's view up to date, so the next selectFolder needs no NOOP.
+	// Cleared when the connection goes back to the pool.
 	fresh bool
 
 	delim      rune
