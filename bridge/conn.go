@@ -37,7 +37,9 @@ type conn struct {
 	// sel is what its SELECT reported.
 	selected string
 	sel      imap.SelectData
-	// fresh: a NOOP just brought the selected mailbox's view up to date.
+	// fresh: a SELECT or NOOP of this request brought the selected
+	// mailbox's view up to date, so the next selectFolder needs no NOOP.
+	// Cleared when the connection goes back to the pool.
 	fresh bool
 
 	delim      rune
@@ -236,9 +238,7 @@ func (c *conn) guard(ctx context.Context, what string, fn func(progress func()) 
 				fired <- nil
 				return
 			case <-kick:
-				if !t.Stop() {
-					<-t.C
-				}
+				// Since Go 1.23 Reset drops a pending expiry; no drain.
 				t.Reset(c.timeout)
 			case <-ctx.Done():
 				c.broken.Store(true)

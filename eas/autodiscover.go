@@ -1,6 +1,7 @@
 package eas
 
 import (
+	"encoding/json"
 	"encoding/xml"
 	"io"
 	"net/http"
@@ -158,4 +159,39 @@ func (s *Server) writeAutodiscover(w http.ResponseWriter, resp *autodiscoverResp
 	w.WriteHeader(http.StatusOK)
 	io.WriteString(w, xml.Header)
 	w.Write(b)
+}
+
+// serveAutodiscoverJSON answers the newer, unauthenticated discovery
+// ("Autodiscover v2") that Outlook mobile and recent clients use before
+// falling back to the XML form: GET /autodiscover/autodiscover.json with
+// Email and Protocol parameters (or /autodiscover/autodiscover.json/v1.0/
+// <address>?Protocol=…).
+func (s *Server) serveAutodiscoverJSON(w http.ResponseWriter, r *http.Request) {
+	start := s.cfg.Now()
+	q := r.URL.Query()
+	proto := ""
+	for k, v := range q {
+		if strings.EqualFold(k, "Protocol") && len(v) > 0 {
+			proto = v[0]
+		}
+	}
+	base := s.baseURL(r)
+	var body any
+	code := http.StatusOK
+	switch strings.ToLower(proto) {
+	case "activesync":
+		body = map[string]string{"Protocol": "ActiveSync", "Url": base + "/Microsoft-Server-ActiveSync"}
+	case "autodiscoverv1":
+		body = map[string]string{"Protocol": "AutodiscoverV1", "Url": base + "/autodiscover/autodiscover.xml"}
+	default:
+		code = http.StatusBadRequest
+		body = map[string]string{
+			"ErrorCode":    "InvalidProtocol",
+			"ErrorMessage": "The given protocol value '" + proto + "' is invalid. Supported values are 'ActiveSync,AutodiscoverV1'",
+		}
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(body)
+	s.logRequest(r, nil, "", "AutodiscoverJSON", code, 0, start, 0, nil)
 }

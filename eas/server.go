@@ -145,6 +145,8 @@ func (s *Server) Handler() http.Handler {
 	r.Options("/microsoft-server-activesync", s.serveOptions)
 	r.Post("/microsoft-server-activesync", s.serveEAS)
 	r.Post("/autodiscover/autodiscover.xml", s.serveAutodiscover)
+	r.Get("/autodiscover/autodiscover.json", s.serveAutodiscoverJSON)
+	r.Get("/autodiscover/autodiscover.json/*", s.serveAutodiscoverJSON)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not found", http.StatusNotFound)
 	})
