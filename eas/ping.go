@@ -103,13 +103,14 @@ func (s *Server) handlePing(ctx context.Context, r *request) (*reply, error) {
 	if stored != nil {
 		p = *stored
 	}
+	hasHeartbeat := p.Heartbeat != 0
 	if req.HeartbeatInterval != nil {
-		p.Heartbeat = *req.HeartbeatInterval
+		p.Heartbeat, hasHeartbeat = *req.HeartbeatInterval, true
 	}
 	if len(req.Folders) > 0 {
 		p.Folders = req.Folders
 	}
-	if p.Heartbeat == 0 || len(p.Folders) == 0 {
+	if !hasHeartbeat || len(p.Folders) == 0 {
 		return pingStatus(&PingResponse{Status: PingMissingParams}), nil
 	}
 
