@@ -1,0 +1,593 @@
+// Command easgate-pushbench measures push: how many phones can wait in a
+// Ping at once, what each costs the gateway, and how long a message takes
+// from its APPEND upstream to the Ping's answer.
+//
+// The gateway runs in a child process (this same program with -serve), so
+// that its memory and goroutines are its own and not the simulated
+// phones'. The upstream runs in this process: go-imap's in-memory server
+// (-upstream mem, the default) or a throwaway Dovecot (-upstream dovecot,
+// Debian's dovecot-imapd).
+//
+//	easgate-pushbench -accounts 1000 -devices 10
+//	easgate-pushbench -upstream dovecot -accounts 200 -devices 10
+//
+// Every phone provisions, runs FolderSync and syncs INBOX, then pings
+// INBOX. Once all are waiting, the gateway's heap and stacks are measured;
+// then messages are appended, one account at a time, and the time until
+// each of that account's phones has its Ping answered is recorded. A phone
+// whose Ping answered syncs and pings again, as a real one does.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/easgate/easgate/eas"
+	"github.com/easgate/easgate/eas/easclient"
+)
+
+type options struct {
+	upstream    string
+	accounts    int
+	devices     int
+	rounds      int
+	concurrency int
+	heartbeat   int
+	verbose     bool
+	// serve mode (the child)
+	serve  bool
+	imap   string
+	db     string
+	listen string
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.upstream, "upstream", "mem", "upstream IMAP server: mem (go-imap's in-memory server) or dovecot")
+	flag.IntVar(&o.accounts, "accounts", 1000, "accounts")
+	flag.IntVar(&o.devices, "devices", 10, "phones per account")
+	flag.IntVar(&o.rounds, "rounds", 200, "messages appended (one account each) to measure push latency")
+	flag.IntVar(&o.concurrency, "concurrency", 32, "phones set up at once")
+	flag.IntVar(&o.heartbeat, "heartbeat", 1800, "Ping heartbeat in seconds")
+	flag.BoolVar(&o.verbose, "v", false, "print every round")
+	flag.BoolVar(&o.serve, "serve", false, "run the gateway (used by the benchmark itself)")
+	flag.StringVar(&o.imap, "imap", "", "with -serve: the upstream IMAP address")
+	flag.StringVar(&o.db, "db", "", "with -serve: the state file")
+	flag.StringVar(&o.listen, "listen", "127.0.0.1:0", "with -serve: the listener")
+	flag.Parse()
+
+	raiseFileLimit()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	if o.serve {
+		err = serve(ctx, o)
+	} else {
+		err = drive(ctx, o)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "easgate-pushbench:", err)
+		os.Exit(1)
+	}
+}
+
+// raiseFileLimit lifts the soft limit on open files to the hard one: every
+// waiting phone holds a connection.
+func raiseFileLimit() {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return
+	}
+	lim.Cur = lim.Max
+	syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+}
+
+// upstream is the mail server the gateway talks to.
+type upstream interface {
+	Addr() string
+	Close()
+}
+
+func credentials(i int) eas.Credentials {
+	return eas.Credentials{Username: fmt.Sprintf("bench%d@example.com", i), Password: fmt.Sprintf("pw-%d", i)}
+}
+
+// child is the gateway process.
+type child struct {
+	cmd  *exec.Cmd
+	url  string
+	http *http.Client
+}
+
+func startChild(ctx context.Context, imapAddr, dir string) (*child, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, self, "-serve", "-imap", imapAddr, "-db", filepath.Join(dir, "easgate.db"))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		cmd.Process.Kill()
+		return nil, fmt.Errorf("gateway did not start: %w", err)
+	}
+	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "listening ")
+	if !ok {
+		cmd.Process.Kill()
+		return nil, fmt.Errorf("gateway said %q", line)
+	}
+	go io.Copy(io.Discard, out)
+	return &child{cmd: cmd, url: "http://" + addr, http: &http.Client{Timeout: time.Minute}}, nil
+}
+
+func (c *child) stats(gc bool) (*gatewayStats, error) {
+	u := c.url + statsPath
+	if gc {
+		u += "?gc=1"
+	}
+	resp, err := c.http.Get(u)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var s gatewayStats
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// waitSubscriptions waits until the gateway holds n subscriptions.
+func (c *child) waitSubscriptions(ctx context.Context, n int, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		s, err := c.stats(false)
+		if err != nil {
+			return err
+		}
+		if s.Subscriptions == n {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d Pings waiting, want %d", s.Subscriptions, n)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func (c *child) stop() {
+	c.cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { c.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		c.cmd.Process.Kill()
+	}
+}
+
+// phone is one simulated device.
+type phone struct {
+	*easclient.Client
+	account int
+	inbox   string
+	key     string
+}
+
+// answer is a Ping that reported a change.
+type answer struct {
+	account int
+	at      time.Time
+}
+
+func drive(ctx context.Context, o options) error {
+	if o.accounts <= 0 || o.devices <= 0 {
+		return errors.New("-accounts and -devices must be positive")
+	}
+	dir, err := os.MkdirTemp("", "pushbench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	fmt.Printf("starting the %s upstream with %d accounts\n", o.upstream, o.accounts)
+	var up upstream
+	switch o.upstream {
+	case "mem":
+		up, err = startMem(o.accounts)
+	case "dovecot":
+		up, err = startDovecot(o.accounts)
+	default:
+		err = fmt.Errorf("unknown upstream %q", o.upstream)
+	}
+	if err != nil {
+		return err
+	}
+	defer up.Close()
+	senders := &clientCache{addr: up.Addr()}
+	defer senders.close()
+	idlers := &clientCache{addr: up.Addr(), idle: true}
+	defer idlers.close()
+
+	gw, err := startChild(ctx, up.Addr(), dir)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("gateway at %s (profiles under /debug/pprof/)\n", gw.url)
+	defer gw.stop()
+
+	transport := &http.Transport{
+		MaxIdleConns:        o.accounts*o.devices + 16,
+		MaxIdleConnsPerHost: o.accounts*o.devices + 16,
+		IdleConnTimeout:     time.Hour,
+	}
+	hc := &http.Client{Transport: transport}
+	n := o.accounts * o.devices
+	phones := make([]*phone, n)
+	fmt.Printf("setting up %d phones (%d accounts x %d)\n", n, o.accounts, o.devices)
+	start := time.Now()
+	if err := parallel(ctx, n, o.concurrency, func(i int) error {
+		p, err := setUp(ctx, gw.url, hc, i/o.devices, i%o.devices)
+		phones[i] = p
+		return err
+	}); err != nil {
+		return err
+	}
+	fmt.Printf("  took %v\n", time.Since(start).Round(time.Millisecond))
+
+	base, err := gw.stats(true)
+	if err != nil {
+		return err
+	}
+
+	answers := make(chan answer, n)
+	pctx, cancelPings := context.WithCancel(ctx)
+	defer cancelPings()
+	var wg sync.WaitGroup
+	var failures atomic.Int64
+	start = time.Now()
+	for _, p := range phones {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.pingLoop(pctx, o.heartbeat, answers, &failures)
+		}()
+	}
+	if err := gw.waitSubscriptions(ctx, n, 10*time.Minute); err != nil {
+		return err
+	}
+	fmt.Printf("%d Pings waiting after %v\n", n, time.Since(start).Round(time.Millisecond))
+	held, err := gw.stats(true)
+	if err != nil {
+		return err
+	}
+
+	fmt.Printf("appending %d messages, one account at a time\n", o.rounds)
+	var lat, ref []time.Duration
+	for r := range o.rounds {
+		a := rand.IntN(o.accounts)
+		cred := credentials(a)
+		msg := []byte(fmt.Sprintf("From: bench@example.org\r\nTo: %s\r\nSubject: push %d\r\nMessage-ID: <push%d.%d@example.org>\r\n\r\nround %d\r\n",
+			cred.Username, r, r, time.Now().UnixNano(), r))
+		sender, err := senders.client(cred.Username, cred.Password)
+		if err != nil {
+			return fmt.Errorf("log in to append: %w", err)
+		}
+		// A plain IMAP client in IDLE on the same INBOX: how long the
+		// upstream itself takes to tell of the message.
+		idler, err := idlers.client(cred.Username, cred.Password)
+		if err != nil {
+			return fmt.Errorf("log in to idle: %w", err)
+		}
+		idle, err := idler.Idle()
+		if err != nil {
+			return fmt.Errorf("idle: %w", err)
+		}
+		// The memory server starts listening just after it says it idles.
+		time.Sleep(10 * time.Millisecond)
+		idlers.drain(cred.Username)
+		t0 := time.Now()
+		if err := appendWith(sender, msg); err != nil {
+			return fmt.Errorf("append: %w", err)
+		}
+		timeout := time.After(time.Minute)
+		first := len(lat)
+		for got := 0; got < o.devices; {
+			select {
+			case ans := <-answers:
+				if ans.account != a {
+					return fmt.Errorf("a phone of account %d answered for a message to account %d", ans.account, a)
+				}
+				lat = append(lat, ans.at.Sub(t0))
+				got++
+			case <-timeout:
+				return fmt.Errorf("round %d: %d of %d phones answered", r, got, o.devices)
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		select {
+		case at := <-idlers.events(cred.Username):
+			ref = append(ref, at.Sub(t0))
+		case <-time.After(time.Minute):
+			return fmt.Errorf("round %d: the plain IDLE client heard nothing", r)
+		}
+		if err := idle.Close(); err != nil {
+			return err
+		}
+		if err := idle.Wait(); err != nil {
+			return err
+		}
+		if o.verbose {
+			fmt.Printf("round %d, account %d: first answer %v, last %v\n", r, a, lat[first].Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond))
+		}
+		// The phones sync and ping again before the next message.
+		if err := gw.waitSubscriptions(ctx, n, time.Minute); err != nil {
+			return fmt.Errorf("round %d: %w", r, err)
+		}
+	}
+	cancelPings()
+	wg.Wait()
+
+	report(o, n, base, held, lat, ref, failures.Load())
+	return nil
+}
+
+func report(o options, n int, base, held *gatewayStats, lat, ref []time.Duration, failures int64) {
+	mem := func(s *gatewayStats) uint64 { return s.HeapInuse + s.StackInuse }
+	fmt.Println()
+	fmt.Printf("upstream %s, %d accounts x %d phones = %d waiting Pings\n", o.upstream, o.accounts, o.devices, n)
+	fmt.Printf("gateway before the Pings: heap %s, stacks %s, %d goroutines, RSS %s\n",
+		size(base.HeapInuse), size(base.StackInuse), base.Goroutines, size(base.RSS))
+	fmt.Printf("gateway with the Pings:   heap %s, stacks %s, %d goroutines, RSS %s, %d watchers\n",
+		size(held.HeapInuse), size(held.StackInuse), held.Goroutines, size(held.RSS), held.Watchers)
+	per := func(a, b uint64) string { return size(uint64(max(int64(a)-int64(b), 0)) / uint64(n)) }
+	fmt.Printf("per waiting phone: heap+stacks %s (heap %s, stacks %s), RSS %s, %.2f goroutines\n",
+		per(mem(held), mem(base)), per(held.HeapInuse, base.HeapInuse), per(held.StackInuse, base.StackInuse),
+		per(held.RSS, base.RSS), float64(held.Goroutines-base.Goroutines)/float64(n))
+	quantiles("push latency, APPEND to Ping answer", lat)
+	quantiles("upstream's own IDLE notice, APPEND to EXISTS", ref)
+	if failures > 0 {
+		fmt.Printf("%d Pings failed (see above)\n", failures)
+	}
+}
+
+func quantiles(what string, d []time.Duration) {
+	if len(d) == 0 {
+		return
+	}
+	slices.Sort(d)
+	q := func(p float64) time.Duration {
+		return d[min(int(p*float64(len(d))), len(d)-1)].Round(100 * time.Microsecond)
+	}
+	fmt.Printf("%s, %d samples: p50 %v, p90 %v, p99 %v, max %v\n", what, len(d), q(0.5), q(0.9), q(0.99), q(1))
+}
+
+func size(b uint64) string {
+	switch {
+	case b >= 10<<20:
+		return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20))
+	case b >= 10<<10:
+		return fmt.Sprintf("%.1f KiB", float64(b)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", b)
+}
+
+// parallel runs fn(0..n-1), at most width at a time, and returns the first
+// error.
+func parallel(ctx context.Context, n, width int, fn func(i int) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var first error
+	var once sync.Once
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range max(width, 1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := fn(i); err != nil {
+					once.Do(func() { first = err; cancel() })
+				}
+			}
+		}()
+	}
+feed:
+	for i := range n {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if first == nil && ctx.Err() != nil {
+		first = ctx.Err()
+	}
+	return first
+}
+
+func setUp(ctx context.Context, url string, hc *http.Client, account, device int) (*phone, error) {
+	cred := credentials(account)
+	c := easclient.New(url, cred.Username, cred.Password, fmt.Sprintf("bench%dx%d", account, device), eas.V161)
+	c.HTTP = hc
+	if _, err := c.Provision(ctx, nil); err != nil {
+		return nil, fmt.Errorf("provision %s: %w", c.DeviceID, err)
+	}
+	fs, err := c.FolderSync(ctx, "0")
+	if err != nil || fs.Status != eas.FolderSuccess {
+		return nil, fmt.Errorf("FolderSync %s: %+v %w", c.DeviceID, fs, err)
+	}
+	p := &phone{Client: c, account: account}
+	for _, f := range fs.Changes.Add {
+		if f.Type == int(eas.FolderInbox) {
+			p.inbox = f.ServerID
+		}
+	}
+	if p.inbox == "" {
+		return nil, fmt.Errorf("no INBOX for %s", c.DeviceID)
+	}
+	res, err := c.SyncAll(ctx, p.inbox, "0", 0, nil)
+	if err != nil {
+		return nil, fmt.Errorf("sync %s: %w", c.DeviceID, err)
+	}
+	p.key = res.Key
+	return p, nil
+}
+
+// pingLoop pings until ctx ends, reporting every Ping that announces a
+// change and syncing the change before pinging again.
+func (p *phone) pingLoop(ctx context.Context, heartbeat int, answers chan<- answer, failures *atomic.Int64) {
+	for ctx.Err() == nil {
+		resp, err := p.PingFolders(ctx, heartbeat, p.inbox)
+		at := time.Now()
+		if err != nil {
+			if ctx.Err() == nil {
+				failures.Add(1)
+				fmt.Fprintf(os.Stderr, "ping %s: %v\n", p.DeviceID, err)
+				time.Sleep(time.Second)
+			}
+			continue
+		}
+		if resp.Status != eas.PingChanges {
+			continue
+		}
+		answers <- answer{account: p.account, at: at}
+		res, err := p.SyncAll(ctx, p.inbox, p.key, 0, nil)
+		if err != nil {
+			if ctx.Err() == nil {
+				failures.Add(1)
+				fmt.Fprintf(os.Stderr, "sync %s: %v\n", p.DeviceID, err)
+			}
+			continue
+		}
+		p.key = res.Key
+	}
+}
+
+func appendWith(c *imapclient.Client, msg []byte) error {
+	cmd := c.Append("INBOX", int64(len(msg)), &imap.AppendOptions{})
+	if _, err := cmd.Write(msg); err != nil {
+		return err
+	}
+	if err := cmd.Close(); err != nil {
+		return err
+	}
+	_, err := cmd.Wait()
+	return err
+}
+
+// clientCache keeps one logged-in connection per account, so that the time
+// measured from an APPEND has no login in it. With idle, the connections
+// select INBOX and note when the server reports a new message.
+type clientCache struct {
+	addr    string
+	idle    bool
+	mu      sync.Mutex
+	clients map[string]*imapclient.Client
+	exists  map[string]chan time.Time
+}
+
+func (cc *clientCache) events(user string) <-chan time.Time {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	return cc.exists[user]
+}
+
+func (cc *clientCache) drain(user string) {
+	ch := cc.events(user)
+	for {
+		select {
+		case <-ch:
+		default:
+			return
+		}
+	}
+}
+
+func (cc *clientCache) client(user, password string) (*imapclient.Client, error) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if cc.clients == nil {
+		cc.clients = map[string]*imapclient.Client{}
+	}
+	c := cc.clients[user]
+	if c != nil {
+		return c, nil
+	}
+	var opts *imapclient.Options
+	if cc.idle {
+		if cc.exists == nil {
+			cc.exists = map[string]chan time.Time{}
+		}
+		ch := make(chan time.Time, 16)
+		cc.exists[user] = ch
+		opts = &imapclient.Options{UnilateralDataHandler: &imapclient.UnilateralDataHandler{
+			Mailbox: func(m *imapclient.UnilateralDataMailbox) {
+				if m.NumMessages != nil {
+					select {
+					case ch <- time.Now():
+					default:
+					}
+				}
+			},
+		}}
+	}
+	c, err := imapclient.DialInsecure(cc.addr, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Login(user, password).Wait(); err != nil {
+		c.Close()
+		return nil, err
+	}
+	if cc.idle {
+		if _, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
+	cc.clients[user] = c
+	return c, nil
+}
+
+func (cc *clientCache) close() {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	for _, c := range cc.clients {
+		c.Close()
+	}
+}
