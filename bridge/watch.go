@@ -318,6 +318,9 @@ type watcher struct {
 	// and every failed attempt to connect; Subscribe waits on it.
 	progress chan struct{}
 	failures int
+	// down: the last attempt to connect failed, or the connection was lost,
+	// and no pass has been made since. Subscribe does not wait then.
+	down bool
 	// gaveUp is why the watcher stopped for good.
 	gaveUp error
 }
@@ -386,7 +389,9 @@ func (w *watcher) seenAll(paths []string) bool {
 }
 
 // await waits until the watcher has seen every path of s, or an attempt to
-// connect failed, or the time a command may take has passed.
+// connect failed, or the time a command may take has passed. It does not
+// wait while the watcher is known to be cut off: the paths are reported
+// once it is back.
 func (w *watcher) await(ctx context.Context, s *subscription, failures int) error {
 	limit := time.NewTimer(w.n.b.cfg.CommandTimeout)
 	defer limit.Stop()
@@ -397,7 +402,7 @@ func (w *watcher) await(ctx context.Context, s *subscription, failures int) erro
 			w.mu.Unlock()
 			return fmt.Errorf("watch %s: %w", w.user, err)
 		}
-		if w.seenAll(s.paths) || w.failures != failures {
+		if w.seenAll(s.paths) || w.failures != failures || w.down {
 			s.returned = true
 			w.mu.Unlock()
 			return nil
@@ -452,6 +457,7 @@ func (w *watcher) passed(failed bool) {
 	if failed {
 		w.failures++
 	}
+	w.down = failed
 	close(w.progress)
 	w.progress = make(chan struct{})
 }
@@ -607,6 +613,9 @@ func (w *watcher) run() {
 				w.log.Debug("watcher retired")
 				return
 			}
+			w.mu.Lock()
+			w.down = true
+			w.mu.Unlock()
 			if time.Since(started) > w.n.cfg.MaxBackoff {
 				// It worked for a while: a new outage starts from the
 				// shortest wait again.

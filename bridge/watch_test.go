@@ -517,7 +517,10 @@ func TestWatchResubscribe(t *testing.T) {
 func TestWatchReconnect(t *testing.T) {
 	for _, upstream := range []string{"memory", "dovecot"} {
 		t.Run(upstream, func(t *testing.T) {
-			e := startWatch(t, watchOptions{dovecot: upstream == "dovecot", watch: WatchConfig{CheckInterval: time.Hour}})
+			// A command timeout longer than the test waits for anything:
+			// a Subscribe while the server is away must not wait for it.
+			e := startWatch(t, watchOptions{dovecot: upstream == "dovecot", cfg: Config{CommandTimeout: time.Minute},
+				watch: WatchConfig{CheckInterval: time.Hour}})
 			a := e.accounts[0]
 			s := e.subscribe(t, a, "INBOX", "Work")
 			other := e.other(t, a)
@@ -525,18 +528,21 @@ func TestWatchReconnect(t *testing.T) {
 			e.cut()
 			before := e.dials.Load()
 			eventually(t, "retries while the server is away", func() bool { return e.dials.Load() >= before+3 })
+			late := e.subscribe(t, a, "INBOX", "Work")
 			appendTo(t, other, "INBOX")
 			appendTo(t, other, "Work")
 			drain(s)
 			e.refuse.Store(false)
-			got := map[string]bool{}
-			timeout := time.After(noticeWait)
-			for !got["INBOX"] || !got["Work"] {
-				select {
-				case p := <-s.C():
-					got[p] = true
-				case <-timeout:
-					t.Fatalf("after reconnecting got %v", got)
+			for _, sub := range []eas.Subscription{s, late} {
+				got := map[string]bool{}
+				timeout := time.After(noticeWait)
+				for !got["INBOX"] || !got["Work"] {
+					select {
+					case p := <-sub.C():
+						got[p] = true
+					case <-timeout:
+						t.Fatalf("after reconnecting got %v", got)
+					}
 				}
 			}
 			// And IDLE works again.
