@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"testing"
 
 	"github.com/easgate/easgate/bridge/dovecottest"
@@ -41,10 +42,12 @@ type runner struct {
 	cleanups []func()
 }
 
-func (r *runner) Helper()                          {}
-func (r *runner) Fatalf(format string, a ...any)   { panic(fmt.Sprintf(format, a...)) }
-func (r *runner) Fatal(a ...any)                   { panic(fmt.Sprint(a...)) }
-func (r *runner) Errorf(format string, a ...any)   { fmt.Printf("dovecot: "+format+"\n", a...) }
+func (r *runner) Helper()                        {}
+func (r *runner) Fatalf(format string, a ...any) { panic(fmt.Sprintf(format, a...)) }
+func (r *runner) Fatal(a ...any)                 { panic(fmt.Sprint(a...)) }
+func (r *runner) Errorf(format string, a ...any) {
+	fmt.Fprintf(os.Stderr, "dovecot: "+format+"\n", a...)
+}
 func (r *runner) Logf(format string, a ...any)     {}
 func (r *runner) Cleanup(f func())                 { r.cleanups = append(r.cleanups, f) }
 func (r *runner) Name() string                     { return "easgate-pushbench" }

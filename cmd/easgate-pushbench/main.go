@@ -62,7 +62,14 @@ type options struct {
 }
 
 func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is the program; the benchmark's own test calls it too.
+func run(args []string, stdout, stderr io.Writer) int {
 	var o options
+	flag := flag.NewFlagSet("easgate-pushbench", flag.ContinueOnError)
+	flag.SetOutput(stderr)
 	flag.StringVar(&o.upstream, "upstream", "mem", "upstream IMAP server: mem (go-imap's in-memory server) or dovecot")
 	flag.IntVar(&o.accounts, "accounts", 1000, "accounts")
 	flag.IntVar(&o.devices, "devices", 10, "phones per account")
@@ -74,21 +81,27 @@ func main() {
 	flag.StringVar(&o.imap, "imap", "", "with -serve: the upstream IMAP address")
 	flag.StringVar(&o.db, "db", "", "with -serve: the state file")
 	flag.StringVar(&o.listen, "listen", "127.0.0.1:0", "with -serve: the listener")
-	flag.Parse()
+	if err := flag.Parse(args); err != nil {
+		return 2
+	}
 
 	raiseFileLimit()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var err error
 	if o.serve {
-		err = serve(ctx, o)
+		err = serve(ctx, o, stdout)
 	} else {
-		err = drive(ctx, o)
+		var res *result
+		if res, err = drive(ctx, o, stdout); err == nil {
+			res.report(stdout)
+		}
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "easgate-pushbench:", err)
-		os.Exit(1)
+		fmt.Fprintln(stderr, "easgate-pushbench:", err)
+		return 1
 	}
+	return 0
 }
 
 // raiseFileLimit lifts the soft limit on open files to the hard one: every
@@ -211,17 +224,27 @@ type answer struct {
 	at      time.Time
 }
 
-func drive(ctx context.Context, o options) error {
+// result is what a benchmark run measured.
+type result struct {
+	o          options
+	base, held *gatewayStats
+	// lat are the Ping answers' latencies, ref the upstream's own IDLE
+	// notices'.
+	lat, ref []time.Duration
+	failures int64
+}
+
+func drive(ctx context.Context, o options, out io.Writer) (*result, error) {
 	if o.accounts <= 0 || o.devices <= 0 {
-		return errors.New("-accounts and -devices must be positive")
+		return nil, errors.New("-accounts and -devices must be positive")
 	}
 	dir, err := os.MkdirTemp("", "pushbench-")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer os.RemoveAll(dir)
 
-	fmt.Printf("starting the %s upstream with %d accounts\n", o.upstream, o.accounts)
+	fmt.Fprintf(out, "starting the %s upstream with %d accounts\n", o.upstream, o.accounts)
 	var up upstream
 	switch o.upstream {
 	case "mem":
@@ -232,7 +255,7 @@ func drive(ctx context.Context, o options) error {
 		err = fmt.Errorf("unknown upstream %q", o.upstream)
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer up.Close()
 	senders := &clientCache{addr: up.Addr()}
@@ -242,9 +265,9 @@ func drive(ctx context.Context, o options) error {
 
 	gw, err := startChild(ctx, up.Addr(), dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	fmt.Printf("gateway at %s (profiles under /debug/pprof/)\n", gw.url)
+	fmt.Fprintf(out, "gateway at %s (profiles under /debug/pprof/)\n", gw.url)
 	defer gw.stop()
 
 	transport := &http.Transport{
@@ -255,20 +278,20 @@ func drive(ctx context.Context, o options) error {
 	hc := &http.Client{Transport: transport}
 	n := o.accounts * o.devices
 	phones := make([]*phone, n)
-	fmt.Printf("setting up %d phones (%d accounts x %d)\n", n, o.accounts, o.devices)
+	fmt.Fprintf(out, "setting up %d phones (%d accounts x %d)\n", n, o.accounts, o.devices)
 	start := time.Now()
 	if err := parallel(ctx, n, o.concurrency, func(i int) error {
 		p, err := setUp(ctx, gw.url, hc, i/o.devices, i%o.devices)
 		phones[i] = p
 		return err
 	}); err != nil {
-		return err
+		return nil, err
 	}
-	fmt.Printf("  took %v\n", time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(out, "  took %v\n", time.Since(start).Round(time.Millisecond))
 
 	base, err := gw.stats(true)
 	if err != nil {
-		return err
+		return nil, err
 	}
 
 	answers := make(chan answer, n)
@@ -285,15 +308,15 @@ func drive(ctx context.Context, o options) error {
 		}()
 	}
 	if err := gw.waitSubscriptions(ctx, n, 10*time.Minute); err != nil {
-		return err
+		return nil, err
 	}
-	fmt.Printf("%d Pings waiting after %v\n", n, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(out, "%d Pings waiting after %v\n", n, time.Since(start).Round(time.Millisecond))
 	held, err := gw.stats(true)
 	if err != nil {
-		return err
+		return nil, err
 	}
 
-	fmt.Printf("appending %d messages, one account at a time\n", o.rounds)
+	fmt.Fprintf(out, "appending %d messages, one account at a time\n", o.rounds)
 	var lat, ref []time.Duration
 	for r := range o.rounds {
 		a := rand.IntN(o.accounts)
@@ -302,24 +325,24 @@ func drive(ctx context.Context, o options) error {
 			cred.Username, r, r, time.Now().UnixNano(), r))
 		sender, err := senders.client(cred.Username, cred.Password)
 		if err != nil {
-			return fmt.Errorf("log in to append: %w", err)
+			return nil, fmt.Errorf("log in to append: %w", err)
 		}
 		// A plain IMAP client in IDLE on the same INBOX: how long the
 		// upstream itself takes to tell of the message.
 		idler, err := idlers.client(cred.Username, cred.Password)
 		if err != nil {
-			return fmt.Errorf("log in to idle: %w", err)
+			return nil, fmt.Errorf("log in to idle: %w", err)
 		}
 		idle, err := idler.Idle()
 		if err != nil {
-			return fmt.Errorf("idle: %w", err)
+			return nil, fmt.Errorf("idle: %w", err)
 		}
 		// The memory server starts listening just after it says it idles.
 		time.Sleep(10 * time.Millisecond)
 		idlers.drain(cred.Username)
 		t0 := time.Now()
 		if err := appendWith(sender, msg); err != nil {
-			return fmt.Errorf("append: %w", err)
+			return nil, fmt.Errorf("append: %w", err)
 		}
 		timeout := time.After(time.Minute)
 		first := len(lat)
@@ -327,63 +350,64 @@ func drive(ctx context.Context, o options) error {
 			select {
 			case ans := <-answers:
 				if ans.account != a {
-					return fmt.Errorf("a phone of account %d answered for a message to account %d", ans.account, a)
+					return nil, fmt.Errorf("a phone of account %d answered for a message to account %d", ans.account, a)
 				}
 				lat = append(lat, ans.at.Sub(t0))
 				got++
 			case <-timeout:
-				return fmt.Errorf("round %d: %d of %d phones answered", r, got, o.devices)
+				return nil, fmt.Errorf("round %d: %d of %d phones answered", r, got, o.devices)
 			case <-ctx.Done():
-				return ctx.Err()
+				return nil, ctx.Err()
 			}
 		}
 		select {
 		case at := <-idlers.events(cred.Username):
 			ref = append(ref, at.Sub(t0))
 		case <-time.After(time.Minute):
-			return fmt.Errorf("round %d: the plain IDLE client heard nothing", r)
+			return nil, fmt.Errorf("round %d: the plain IDLE client heard nothing", r)
 		}
 		if err := idle.Close(); err != nil {
-			return err
+			return nil, err
 		}
 		if err := idle.Wait(); err != nil {
-			return err
+			return nil, err
 		}
 		if o.verbose {
-			fmt.Printf("round %d, account %d: first answer %v, last %v\n", r, a, lat[first].Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond))
+			fmt.Fprintf(out, "round %d, account %d: first answer %v, last %v\n", r, a, lat[first].Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond))
 		}
 		// The phones sync and ping again before the next message.
 		if err := gw.waitSubscriptions(ctx, n, time.Minute); err != nil {
-			return fmt.Errorf("round %d: %w", r, err)
+			return nil, fmt.Errorf("round %d: %w", r, err)
 		}
 	}
 	cancelPings()
 	wg.Wait()
 
-	report(o, n, base, held, lat, ref, failures.Load())
-	return nil
+	return &result{o: o, base: base, held: held, lat: lat, ref: ref, failures: failures.Load()}, nil
 }
 
-func report(o options, n int, base, held *gatewayStats, lat, ref []time.Duration, failures int64) {
+func (r *result) report(out io.Writer) {
+	o, base, held := r.o, r.base, r.held
+	n := o.accounts * o.devices
 	mem := func(s *gatewayStats) uint64 { return s.HeapInuse + s.StackInuse }
-	fmt.Println()
-	fmt.Printf("upstream %s, %d accounts x %d phones = %d waiting Pings\n", o.upstream, o.accounts, o.devices, n)
-	fmt.Printf("gateway before the Pings: heap %s, stacks %s, %d goroutines, RSS %s\n",
+	fmt.Fprintln(out)
+	fmt.Fprintf(out, "upstream %s, %d accounts x %d phones = %d waiting Pings\n", o.upstream, o.accounts, o.devices, n)
+	fmt.Fprintf(out, "gateway before the Pings: heap %s, stacks %s, %d goroutines, RSS %s\n",
 		size(base.HeapInuse), size(base.StackInuse), base.Goroutines, size(base.RSS))
-	fmt.Printf("gateway with the Pings:   heap %s, stacks %s, %d goroutines, RSS %s, %d watchers\n",
+	fmt.Fprintf(out, "gateway with the Pings:   heap %s, stacks %s, %d goroutines, RSS %s, %d watchers\n",
 		size(held.HeapInuse), size(held.StackInuse), held.Goroutines, size(held.RSS), held.Watchers)
 	per := func(a, b uint64) string { return size(uint64(max(int64(a)-int64(b), 0)) / uint64(n)) }
-	fmt.Printf("per waiting phone: heap+stacks %s (heap %s, stacks %s), RSS %s, %.2f goroutines\n",
+	fmt.Fprintf(out, "per waiting phone: heap+stacks %s (heap %s, stacks %s), RSS %s, %.2f goroutines\n",
 		per(mem(held), mem(base)), per(held.HeapInuse, base.HeapInuse), per(held.StackInuse, base.StackInuse),
 		per(held.RSS, base.RSS), float64(held.Goroutines-base.Goroutines)/float64(n))
-	quantiles("push latency, APPEND to Ping answer", lat)
-	quantiles("upstream's own IDLE notice, APPEND to EXISTS", ref)
-	if failures > 0 {
-		fmt.Printf("%d Pings failed (see above)\n", failures)
+	quantiles(out, "push latency, APPEND to Ping answer", r.lat)
+	quantiles(out, "upstream's own IDLE notice, APPEND to EXISTS", r.ref)
+	if r.failures > 0 {
+		fmt.Fprintf(out, "%d Pings failed (see above)\n", r.failures)
 	}
 }
 
-func quantiles(what string, d []time.Duration) {
+func quantiles(out io.Writer, what string, d []time.Duration) {
 	if len(d) == 0 {
 		return
 	}
@@ -391,7 +415,7 @@ func quantiles(what string, d []time.Duration) {
 	q := func(p float64) time.Duration {
 		return d[min(int(p*float64(len(d))), len(d)-1)].Round(100 * time.Microsecond)
 	}
-	fmt.Printf("%s, %d samples: p50 %v, p90 %v, p99 %v, max %v\n", what, len(d), q(0.5), q(0.9), q(0.99), q(1))
+	fmt.Fprintf(out, "%s, %d samples: p50 %v, p90 %v, p99 %v, max %v\n", what, len(d), q(0.5), q(0.9), q(0.99), q(1))
 }
 
 func size(b uint64) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -34,7 +35,7 @@ type gatewayStats struct {
 
 // serve runs the gateway as `easgate serve` builds it: bridge Backend and
 // Notifier, eas Server, SQLite state; it logs warnings only.
-func serve(ctx context.Context, o options) error {
+func serve(ctx context.Context, o options, stdout io.Writer) error {
 	st, err := store.Open(ctx, o.db)
 	if err != nil {
 		return err
@@ -74,7 +75,7 @@ func serve(ctx context.Context, o options) error {
 	}
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second}
 	go hs.Serve(ln)
-	fmt.Printf("listening %s\n", ln.Addr())
+	fmt.Fprintf(stdout, "listening %s\n", ln.Addr())
 	<-ctx.Done()
 	push.Close()
 	hs.Close()
