@@ -103,7 +103,7 @@ func (b *Backend) dialWith(ctx context.Context, user, password string, do dialOp
 	c := &conn{
 		netConn: raw,
 		timeout: b.cfg.CommandTimeout,
-		log:     b.log.With(zap.String("user", user)),
+		log:     b.log.WithLazy(zap.String("user", user)),
 		user:    user,
 	}
 	opts := &imapclient.Options{
