@@ -307,8 +307,10 @@ type watcher struct {
 	mu       sync.Mutex
 	password string
 	mac      [32]byte
-	byPath   map[string]map[*subscription]struct{}
-	nsubs    int
+	// byPath lists the subscriptions of every watched path (a slice: a
+	// path has a handful of subscribers, one per waiting phone).
+	byPath map[string][]*subscription
+	nsubs  int
 	// emptySince is when the last subscription left.
 	emptySince time.Time
 	// seen holds the last mark of every path being watched. Only the loop
@@ -328,10 +330,10 @@ type watcher struct {
 func (n *Notifier) newWatcher(user string) *watcher {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &watcher{
-		n: n, user: user, log: n.log.With(zap.String("user", user)),
+		n: n, user: user, log: n.log.WithLazy(zap.String("user", user)),
 		ctx: ctx, cancel: cancel,
 		kick: make(chan struct{}, 1), events: make(chan struct{}, 1),
-		byPath: map[string]map[*subscription]struct{}{}, seen: map[string]mark{},
+		byPath: map[string][]*subscription{}, seen: map[string]mark{},
 		progress: make(chan struct{}),
 	}
 }
@@ -346,12 +348,7 @@ func (w *watcher) poke() {
 // add registers s. The caller holds w.mu.
 func (w *watcher) add(s *subscription) {
 	for _, p := range s.paths {
-		set := w.byPath[p]
-		if set == nil {
-			set = map[*subscription]struct{}{}
-			w.byPath[p] = set
-		}
-		set[s] = struct{}{}
+		w.byPath[p] = append(w.byPath[p], s)
 	}
 	w.nsubs++
 }
@@ -364,11 +361,11 @@ func (w *watcher) remove(s *subscription) {
 	}
 	s.done = true
 	for _, p := range s.paths {
-		if set := w.byPath[p]; set != nil {
-			delete(set, s)
-			if len(set) == 0 {
-				delete(w.byPath, p)
-			}
+		subs := slices.DeleteFunc(w.byPath[p], func(x *subscription) bool { return x == s })
+		if len(subs) == 0 {
+			delete(w.byPath, p)
+		} else {
+			w.byPath[p] = subs
 		}
 	}
 	w.nsubs--
@@ -434,7 +431,7 @@ func (w *watcher) record(path string, m mark) {
 	if had && old.same(m) {
 		return
 	}
-	for s := range subs {
+	for _, s := range subs {
 		if had || s.returned {
 			s.notify(path)
 		}
@@ -445,7 +442,7 @@ func (w *watcher) record(path string, m mark) {
 func (w *watcher) changed(path string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for s := range w.byPath[path] {
+	for _, s := range w.byPath[path] {
 		s.notify(path)
 	}
 }
@@ -543,8 +540,8 @@ func (w *watcher) giveUp(why error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.gaveUp = why
-	for _, set := range w.byPath {
-		for s := range set {
+	for _, subs := range w.byPath {
+		for _, s := range subs {
 			if !s.done {
 				s.done = true
 				close(s.ch)

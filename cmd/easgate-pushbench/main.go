@@ -42,6 +42,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
+	"github.com/easgate/easgate/bridge"
 	"github.com/easgate/easgate/eas"
 	"github.com/easgate/easgate/eas/easclient"
 )
@@ -54,6 +55,10 @@ type options struct {
 	concurrency int
 	heartbeat   int
 	verbose     bool
+	// poolIdle is the gateway's IMAP pool IdleTimeout.
+	poolIdle time.Duration
+	// profiles is where to save the gateway's heap and goroutine profiles.
+	profiles string
 	// serve mode (the child)
 	serve  bool
 	imap   string
@@ -77,6 +82,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	flag.IntVar(&o.concurrency, "concurrency", 32, "phones set up at once")
 	flag.IntVar(&o.heartbeat, "heartbeat", 1800, "Ping heartbeat in seconds")
 	flag.BoolVar(&o.verbose, "v", false, "print every round")
+	flag.StringVar(&o.profiles, "profile", "", "save the gateway's heap and goroutine profiles, before and with the Pings, in this directory")
+	flag.DurationVar(&o.poolIdle, "pool-idle", bridge.DefaultIdleTimeout,
+		"the gateway's IMAP pool idle timeout (short: the set-up's pooled connections are gone before the Pings are measured)")
 	flag.BoolVar(&o.serve, "serve", false, "run the gateway (used by the benchmark itself)")
 	flag.StringVar(&o.imap, "imap", "", "with -serve: the upstream IMAP address")
 	flag.StringVar(&o.db, "db", "", "with -serve: the state file")
@@ -132,12 +140,13 @@ type child struct {
 	http *http.Client
 }
 
-func startChild(ctx context.Context, imapAddr, dir string) (*child, error) {
+func startChild(ctx context.Context, imapAddr, dir string, poolIdle time.Duration) (*child, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, self, "-serve", "-imap", imapAddr, "-db", filepath.Join(dir, "easgate.db"))
+	cmd := exec.CommandContext(ctx, self, "-serve", "-imap", imapAddr, "-db", filepath.Join(dir, "easgate.db"),
+		"-pool-idle", poolIdle.String())
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -199,6 +208,32 @@ func (c *child) waitSubscriptions(ctx context.Context, n int, limit time.Duratio
 	}
 }
 
+// saveProfiles stores the gateway's heap and goroutine profiles in dir as
+// heap-<when>.pprof and goroutine-<when>.pprof; nothing when dir is "".
+func (c *child) saveProfiles(dir, when string) error {
+	if dir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, kind := range []string{"heap", "goroutine"} {
+		resp, err := c.http.Get(c.url + "/debug/pprof/" + kind)
+		if err != nil {
+			return fmt.Errorf("%s profile: %w", kind, err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return fmt.Errorf("%s profile: %w", kind, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, kind+"-"+when+".pprof"), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (c *child) stop() {
 	c.cmd.Process.Signal(os.Interrupt)
 	done := make(chan struct{})
@@ -222,6 +257,21 @@ type phone struct {
 type answer struct {
 	account int
 	at      time.Time
+}
+
+// drainPool waits, with a short -pool-idle, until the gateway's pool has
+// closed what it no longer uses, so that the measurement holds what waiting
+// phones cost and not what setting them up left behind.
+func (o options) drainPool(ctx context.Context) error {
+	if o.poolIdle <= 0 || o.poolIdle >= time.Minute {
+		return nil
+	}
+	select {
+	case <-time.After(o.poolIdle * 2):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // result is what a benchmark run measured.
@@ -263,7 +313,7 @@ func drive(ctx context.Context, o options, out io.Writer) (*result, error) {
 	idlers := &clientCache{addr: up.Addr(), idle: true}
 	defer idlers.close()
 
-	gw, err := startChild(ctx, up.Addr(), dir)
+	gw, err := startChild(ctx, up.Addr(), dir, o.poolIdle)
 	if err != nil {
 		return nil, err
 	}
@@ -289,8 +339,14 @@ func drive(ctx context.Context, o options, out io.Writer) (*result, error) {
 	}
 	fmt.Fprintf(out, "  took %v\n", time.Since(start).Round(time.Millisecond))
 
+	if err := o.drainPool(ctx); err != nil {
+		return nil, err
+	}
 	base, err := gw.stats(true)
 	if err != nil {
+		return nil, err
+	}
+	if err := gw.saveProfiles(o.profiles, "before"); err != nil {
 		return nil, err
 	}
 
@@ -311,8 +367,14 @@ func drive(ctx context.Context, o options, out io.Writer) (*result, error) {
 		return nil, err
 	}
 	fmt.Fprintf(out, "%d Pings waiting after %v\n", n, time.Since(start).Round(time.Millisecond))
+	if err := o.drainPool(ctx); err != nil {
+		return nil, err
+	}
 	held, err := gw.stats(true)
 	if err != nil {
+		return nil, err
+	}
+	if err := gw.saveProfiles(o.profiles, "waiting"); err != nil {
 		return nil, err
 	}
 

@@ -48,7 +48,7 @@ func serve(ctx context.Context, o options, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	b := bridge.New(bridge.Config{Addr: o.imap, Security: bridge.SecurityNone, Logger: zl})
+	b := bridge.New(bridge.Config{Addr: o.imap, Security: bridge.SecurityNone, Logger: zl, IdleTimeout: o.poolIdle})
 	defer b.Close()
 	push := bridge.NewNotifier(b, bridge.WatchConfig{})
 	srv := eas.NewServer(eas.Config{Logger: zl}, b, st, push)
