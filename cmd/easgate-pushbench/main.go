@@ -395,7 +395,12 @@ func drive(ctx context.Context, o options, out io.Writer) (*result, error) {
 		if err != nil {
 			return nil, fmt.Errorf("log in to idle: %w", err)
 		}
-		idle, err := idler.Idle()
+		var idle *imapclient.IdleCommand
+		err = bounded(idler, func() error {
+			var err error
+			idle, err = idler.Idle()
+			return err
+		})
 		if err != nil {
 			return nil, fmt.Errorf("idle: %w", err)
 		}
@@ -403,7 +408,7 @@ func drive(ctx context.Context, o options, out io.Writer) (*result, error) {
 		time.Sleep(10 * time.Millisecond)
 		idlers.drain(cred.Username)
 		t0 := time.Now()
-		if err := appendWith(sender, msg); err != nil {
+		if err := bounded(sender, func() error { return appendWith(sender, msg) }); err != nil {
 			return nil, fmt.Errorf("append: %w", err)
 		}
 		timeout := time.After(time.Minute)
@@ -428,10 +433,12 @@ func drive(ctx context.Context, o options, out io.Writer) (*result, error) {
 		case <-time.After(time.Minute):
 			return nil, fmt.Errorf("round %d: the plain IDLE client heard nothing", r)
 		}
-		if err := idle.Close(); err != nil {
-			return nil, err
-		}
-		if err := idle.Wait(); err != nil {
+		if err := bounded(idler, func() error {
+			if err := idle.Close(); err != nil {
+				return err
+			}
+			return idle.Wait()
+		}); err != nil {
 			return nil, err
 		}
 		if o.verbose {
@@ -584,6 +591,23 @@ func (p *phone) pingLoop(ctx context.Context, heartbeat int, answers chan<- answ
 	}
 }
 
+// imapWait bounds the benchmark's own IMAP commands: imapclient has no
+// timeouts, and a server out of processes would hang the run.
+const imapWait = time.Minute
+
+// bounded runs fn, closing c if it takes longer than imapWait.
+func bounded(c *imapclient.Client, fn func() error) error {
+	t := time.AfterFunc(imapWait, func() { c.Close() })
+	defer t.Stop()
+	if err := fn(); err != nil {
+		if !t.Stop() {
+			return fmt.Errorf("no answer from the IMAP server within %v: %w", imapWait, err)
+		}
+		return err
+	}
+	return nil
+}
+
 func appendWith(c *imapclient.Client, msg []byte) error {
 	cmd := c.Append("INBOX", int64(len(msg)), &imap.AppendOptions{})
 	if _, err := cmd.Write(msg); err != nil {
@@ -656,15 +680,19 @@ func (cc *clientCache) client(user, password string) (*imapclient.Client, error)
 	if err != nil {
 		return nil, err
 	}
-	if err := c.Login(user, password).Wait(); err != nil {
+	err = bounded(c, func() error {
+		if err := c.Login(user, password).Wait(); err != nil {
+			return err
+		}
+		if cc.idle {
+			_, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait()
+			return err
+		}
+		return nil
+	})
+	if err != nil {
 		c.Close()
 		return nil, err
-	}
-	if cc.idle {
-		if _, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
-			c.Close()
-			return nil, err
-		}
 	}
 	cc.clients[user] = c
 	return c, nil
