@@ -26,6 +26,14 @@ func startDovecot(accounts int) (up *dovecotUpstream, err error) {
 	for i := range accounts {
 		c := credentials(i)
 		srv.AddUser(r, c.Username, c.Password)
+		// Dovecot makes INBOX at the first login; the gateway's first
+		// logins come several at once, and two sessions making the same
+		// INBOX may give it two UIDVALIDITYs. Log in once first.
+		cl := srv.Dial(r, c.Username, c.Password)
+		if _, err := cl.Select("INBOX", nil).Wait(); err != nil {
+			panic(fmt.Sprintf("select INBOX of %s: %v", c.Username, err))
+		}
+		cl.Close()
 	}
 	return &dovecotUpstream{srv: srv, run: r}, nil
 }

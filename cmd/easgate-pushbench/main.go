@@ -553,11 +553,9 @@ func setUp(ctx context.Context, url string, hc *http.Client, account, device int
 	if p.inbox == "" {
 		return nil, fmt.Errorf("no INBOX for %s", c.DeviceID)
 	}
-	res, err := c.SyncAll(ctx, p.inbox, "0", 0, nil)
-	if err != nil {
-		return nil, fmt.Errorf("sync %s: %w", c.DeviceID, err)
+	if err := p.syncInbox(ctx, "0"); err != nil {
+		return nil, err
 	}
-	p.key = res.Key
 	return p, nil
 }
 
@@ -579,16 +577,27 @@ func (p *phone) pingLoop(ctx context.Context, heartbeat int, answers chan<- answ
 			continue
 		}
 		answers <- answer{account: p.account, at: at}
-		res, err := p.SyncAll(ctx, p.inbox, p.key, 0, nil)
-		if err != nil {
-			if ctx.Err() == nil {
-				failures.Add(1)
-				fmt.Fprintf(os.Stderr, "sync %s: %v\n", p.DeviceID, err)
-			}
-			continue
+		if err := p.syncInbox(ctx, p.key); err != nil && ctx.Err() == nil {
+			failures.Add(1)
+			fmt.Fprintln(os.Stderr, err)
 		}
-		p.key = res.Key
 	}
+}
+
+// syncInbox brings the phone's INBOX up to date from key, starting again
+// from key 0 when the server says the key is no good (Status 3), as a phone
+// does.
+func (p *phone) syncInbox(ctx context.Context, key string) error {
+	res, err := p.SyncAll(ctx, p.inbox, key, 0, nil)
+	var se *easclient.SyncStatusError
+	if errors.As(err, &se) && se.Status == eas.SyncInvalidSyncKey && key != "0" {
+		res, err = p.SyncAll(ctx, p.inbox, "0", 0, nil)
+	}
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", p.DeviceID, err)
+	}
+	p.key = res.Key
+	return nil
 }
 
 // imapWait bounds the benchmark's own IMAP commands: imapclient has no
