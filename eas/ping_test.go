@@ -442,6 +442,11 @@ func TestPingManyAccounts(t *testing.T) {
 	errs := make(chan error, accounts*devices)
 	for i := range all {
 		user, pw := g.newUser(t)
+		// Dovecot makes INBOX at its first use; two sessions doing so at
+		// once can give it two UIDVALIDITYs (and a phone Status 3).
+		if _, err := g.Dovecot.Dial(t, user, pw).Select("INBOX", nil).Wait(); err != nil {
+			t.Fatal(err)
+		}
 		a := &account{user: user, pw: pw, phones: make([]*pushPhone, devices)}
 		all[i] = a
 		for d := range devices {
