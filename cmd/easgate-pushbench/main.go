@@ -310,8 +310,6 @@ func drive(ctx context.Context, o options, out io.Writer) (*result, error) {
 	defer up.Close()
 	senders := &clientCache{addr: up.Addr()}
 	defer senders.close()
-	idlers := &clientCache{addr: up.Addr(), idle: true}
-	defer idlers.close()
 
 	gw, err := startChild(ctx, up.Addr(), dir, o.poolIdle)
 	if err != nil {
@@ -390,8 +388,10 @@ func drive(ctx context.Context, o options, out io.Writer) (*result, error) {
 			return nil, fmt.Errorf("log in to append: %w", err)
 		}
 		// A plain IMAP client in IDLE on the same INBOX: how long the
-		// upstream itself takes to tell of the message.
-		idler, err := idlers.client(cred.Username, cred.Password)
+		// upstream itself takes to tell of the message. One at a time:
+		// every IDLE costs Dovecot an inotify instance, and Linux allows
+		// a user 128 by default.
+		idler, exists, err := dialIdler(up.Addr(), cred.Username, cred.Password)
 		if err != nil {
 			return nil, fmt.Errorf("log in to idle: %w", err)
 		}
@@ -406,7 +406,6 @@ func drive(ctx context.Context, o options, out io.Writer) (*result, error) {
 		}
 		// The memory server starts listening just after it says it idles.
 		time.Sleep(10 * time.Millisecond)
-		idlers.drain(cred.Username)
 		t0 := time.Now()
 		if err := bounded(sender, func() error { return appendWith(sender, msg) }); err != nil {
 			return nil, fmt.Errorf("append: %w", err)
@@ -428,17 +427,19 @@ func drive(ctx context.Context, o options, out io.Writer) (*result, error) {
 			}
 		}
 		select {
-		case at := <-idlers.events(cred.Username):
+		case at := <-exists:
 			ref = append(ref, at.Sub(t0))
 		case <-time.After(time.Minute):
 			return nil, fmt.Errorf("round %d: the plain IDLE client heard nothing", r)
 		}
-		if err := bounded(idler, func() error {
+		err = bounded(idler, func() error {
 			if err := idle.Close(); err != nil {
 				return err
 			}
 			return idle.Wait()
-		}); err != nil {
+		})
+		idler.Close()
+		if err != nil {
 			return nil, err
 		}
 		if o.verbose {
@@ -630,31 +631,11 @@ func appendWith(c *imapclient.Client, msg []byte) error {
 }
 
 // clientCache keeps one logged-in connection per account, so that the time
-// measured from an APPEND has no login in it. With idle, the connections
-// select INBOX and note when the server reports a new message.
+// measured from an APPEND has no login in it.
 type clientCache struct {
 	addr    string
-	idle    bool
 	mu      sync.Mutex
 	clients map[string]*imapclient.Client
-	exists  map[string]chan time.Time
-}
-
-func (cc *clientCache) events(user string) <-chan time.Time {
-	cc.mu.Lock()
-	defer cc.mu.Unlock()
-	return cc.exists[user]
-}
-
-func (cc *clientCache) drain(user string) {
-	ch := cc.events(user)
-	for {
-		select {
-		case <-ch:
-		default:
-			return
-		}
-	}
 }
 
 func (cc *clientCache) client(user, password string) (*imapclient.Client, error) {
@@ -663,43 +644,14 @@ func (cc *clientCache) client(user, password string) (*imapclient.Client, error)
 	if cc.clients == nil {
 		cc.clients = map[string]*imapclient.Client{}
 	}
-	c := cc.clients[user]
-	if c != nil {
+	if c := cc.clients[user]; c != nil {
 		return c, nil
 	}
-	var opts *imapclient.Options
-	if cc.idle {
-		if cc.exists == nil {
-			cc.exists = map[string]chan time.Time{}
-		}
-		ch := make(chan time.Time, 16)
-		cc.exists[user] = ch
-		opts = &imapclient.Options{UnilateralDataHandler: &imapclient.UnilateralDataHandler{
-			Mailbox: func(m *imapclient.UnilateralDataMailbox) {
-				if m.NumMessages != nil {
-					select {
-					case ch <- time.Now():
-					default:
-					}
-				}
-			},
-		}}
-	}
-	c, err := imapclient.DialInsecure(cc.addr, opts)
+	c, err := imapclient.DialInsecure(cc.addr, nil)
 	if err != nil {
 		return nil, err
 	}
-	err = bounded(c, func() error {
-		if err := c.Login(user, password).Wait(); err != nil {
-			return err
-		}
-		if cc.idle {
-			_, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait()
-			return err
-		}
-		return nil
-	})
-	if err != nil {
+	if err := bounded(c, func() error { return c.Login(user, password).Wait() }); err != nil {
 		c.Close()
 		return nil, err
 	}
@@ -713,4 +665,35 @@ func (cc *clientCache) close() {
 	for _, c := range cc.clients {
 		c.Close()
 	}
+}
+
+// dialIdler logs in, selects INBOX and returns the connection with a
+// channel that receives the time of every EXISTS the server sends.
+func dialIdler(addr, user, password string) (*imapclient.Client, <-chan time.Time, error) {
+	exists := make(chan time.Time, 16)
+	c, err := imapclient.DialInsecure(addr, &imapclient.Options{UnilateralDataHandler: &imapclient.UnilateralDataHandler{
+		Mailbox: func(m *imapclient.UnilateralDataMailbox) {
+			if m.NumMessages != nil {
+				select {
+				case exists <- time.Now():
+				default:
+				}
+			}
+		},
+	}})
+	if err != nil {
+		return nil, nil, err
+	}
+	err = bounded(c, func() error {
+		if err := c.Login(user, password).Wait(); err != nil {
+			return err
+		}
+		_, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait()
+		return err
+	})
+	if err != nil {
+		c.Close()
+		return nil, nil, err
+	}
+	return c, exists, nil
 }
