@@ -34,6 +34,11 @@ type account struct {
 	// open counts connections in use, idle and being dialled.
 	open    int
 	waiting int
+	// warm counts the reasons to keep one idle connection past the idle
+	// timeout (a push watcher: the phones it serves check their folders
+	// the moment mail arrives, and a new login would add its time to
+	// every push).
+	warm int
 	// idle connections, least recently used first.
 	idle []*conn
 	// wake is closed (and replaced) whenever a connection is returned or
@@ -73,7 +78,7 @@ func (p *pool) account(user string) *account {
 func (p *pool) signal(user string, a *account) {
 	close(a.wake)
 	a.wake = make(chan struct{})
-	if a.open == 0 && a.waiting == 0 && len(a.idle) == 0 && p.accounts[user] == a {
+	if a.open == 0 && a.waiting == 0 && a.warm == 0 && len(a.idle) == 0 && p.accounts[user] == a {
 		delete(p.accounts, user)
 	}
 }
@@ -217,14 +222,31 @@ func (p *pool) put(user string, c *conn) {
 	p.mu.Unlock()
 }
 
-// expire closes the connections idle since before deadline.
+// keepWarm asks (on) or stops asking (!on) that user keep one idle
+// connection beyond the idle timeout.
+func (p *pool) keepWarm(user string, on bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	a := p.account(user)
+	if on {
+		a.warm++
+		return
+	}
+	a.warm--
+	if a.open == 0 && a.waiting == 0 && a.warm == 0 && len(a.idle) == 0 {
+		delete(p.accounts, user)
+	}
+}
+
+// expire closes the connections idle since before deadline, except the
+// most recently used one of a warm account.
 func (p *pool) expire(deadline time.Time) {
 	var stale []*conn
 	p.mu.Lock()
 	for user, a := range p.accounts {
 		keep := a.idle[:0]
-		for _, c := range a.idle {
-			if c.lastUsed.Before(deadline) {
+		for i, c := range a.idle {
+			if c.isBroken() || c.lastUsed.Before(deadline) && (a.warm == 0 || i < len(a.idle)-1) {
 				stale = append(stale, c)
 				a.open--
 			} else {

@@ -562,6 +562,10 @@ var errRetire = errors.New("watcher retired")
 func (w *watcher) run() {
 	defer w.n.wg.Done()
 	defer w.cancel()
+	// The phones this watcher serves look at their folders through the
+	// pool the moment it reports a change: keep a connection logged in.
+	w.n.b.pool.keepWarm(w.user, true)
+	defer w.n.b.pool.keepWarm(w.user, false)
 	var backoff time.Duration
 	for {
 		if w.retire() {

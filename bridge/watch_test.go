@@ -511,6 +511,39 @@ func TestWatchResubscribe(t *testing.T) {
 	expectNotice(t, s, "Work")
 }
 
+// TestWatchKeepsPoolWarm: while an account is watched, one pooled
+// connection outlives the idle timeout, so that the phones' look at their
+// folders after a notice needs no new login; once the watcher retires, the
+// pool closes it.
+func TestWatchKeepsPoolWarm(t *testing.T) {
+	e := startWatch(t, watchOptions{cfg: Config{IdleTimeout: 100 * time.Millisecond}, watch: WatchConfig{Grace: 200 * time.Millisecond}})
+	a := e.accounts[0]
+	idle := func() int {
+		e.b.pool.mu.Lock()
+		defer e.b.pool.mu.Unlock()
+		if acc := e.b.pool.accounts[a.Username]; acc != nil {
+			return len(acc.idle)
+		}
+		return -1
+	}
+	s, err := e.n.Subscribe(context.Background(), a, []string{"INBOX"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb, err := e.b.Open(context.Background(), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb.Close()
+	// Several rounds of the pool's reaper.
+	time.Sleep(600 * time.Millisecond)
+	if n := idle(); n != 1 {
+		t.Fatalf("%d idle connections while watched, want 1", n)
+	}
+	s.Close()
+	eventually(t, "closing the warm connection after the watcher", func() bool { return idle() == -1 })
+}
+
 // TestWatchReconnect: the connection drops, the server cannot be reached
 // for a while, and a change made meanwhile is reported once the watcher is
 // back, in INBOX and in a polled folder.
