@@ -40,6 +40,9 @@ type serveConfig struct {
 	MinHeartbeat   time.Duration
 	MaxHeartbeat   time.Duration
 	Domain         string
+	SMTP           string
+	SMTPSecurity   string
+	SentCopy       bool
 	// insecureTLS is for tests with self-signed upstreams only; no flag.
 	tlsConfig *tls.Config
 }
@@ -95,6 +98,9 @@ func serveFlags(c *serveConfig, stderr io.Writer) *flag.FlagSet {
 	fs.DurationVar(&c.MinHeartbeat, "min-heartbeat", 60*time.Second, "shortest Ping/Sync heartbeat accepted")
 	fs.DurationVar(&c.MaxHeartbeat, "max-heartbeat", 3540*time.Second, "longest Ping/Sync heartbeat accepted")
 	fs.StringVar(&c.Domain, "domain", "", "mail domain for users who log in without @domain")
+	fs.StringVar(&c.SMTP, "smtp", "", "upstream SMTP submission server HOST:PORT; without it phones cannot send")
+	fs.StringVar(&c.SMTPSecurity, "smtp-security", "starttls", "upstream SMTP security: tls, starttls or none")
+	fs.BoolVar(&c.SentCopy, "sent-copy", true, "file a copy of sent mail in the Sent folder when the phone asks; false for upstreams that file it themselves")
 	return fs
 }
 
@@ -170,6 +176,13 @@ func startGateway(ctx context.Context, c *serveConfig, log *zap.Logger, adminTok
 	if err != nil {
 		return nil, err
 	}
+	if c.SMTPSecurity == "" {
+		c.SMTPSecurity = "starttls"
+	}
+	smtpSec, err := parseSecurity(c.SMTPSecurity)
+	if err != nil {
+		return nil, fmt.Errorf("--smtp-security: %w", err)
+	}
 	if c.MinHeartbeat <= 0 || c.MaxHeartbeat < c.MinHeartbeat {
 		return nil, fmt.Errorf("heartbeat bounds %v..%v are not a range", c.MinHeartbeat, c.MaxHeartbeat)
 	}
@@ -180,7 +193,8 @@ func startGateway(ctx context.Context, c *serveConfig, log *zap.Logger, adminTok
 	g := &gateway{log: log, store: st}
 	g.backend = bridge.New(bridge.Config{
 		Addr: c.IMAP, Security: sec, TLSConfig: c.tlsConfig, Domain: c.Domain,
-		Logger: log.Named("imap"),
+		Logger:   log.Named("imap"),
+		SMTPAddr: c.SMTP, SMTPSecurity: smtpSec, SMTPTLSConfig: c.tlsConfig, NoSentCopy: !c.SentCopy,
 	})
 	g.eas = eas.NewServer(eas.Config{
 		PublicURL: c.PublicURL, MaxRequestBytes: c.MaxRequest, TrustedProxies: c.TrustedProxies,
