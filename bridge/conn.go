@@ -200,9 +200,7 @@ func (c *conn) guard(ctx context.Context, what string, fn func(progress func()) 
 				fired <- nil
 				return
 			case <-kick:
-				if !t.Stop() {
-					<-t.C
-				}
+				// Since Go 1.23 Reset drops a pending expiry; no drain.
 				t.Reset(c.timeout)
 			case <-ctx.Done():
 				c.broken.Store(true)

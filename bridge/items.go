@@ -72,7 +72,9 @@ type item struct {
 // are missing from the result.
 func (c *conn) fetchItems(ctx context.Context, path string, uidValidity uint32, uids []imap.UID, body eas.BodyOptions) (map[imap.UID]*item, error) {
 	out := make(map[imap.UID]*item, len(uids))
-	if err := c.fetchItemsOnce(ctx, path, uidValidity, uids, body, out); err != nil {
+	// A NO (Dovecot: EXPUNGEISSUED) means some of the messages were
+	// expunged meanwhile; the others came through.
+	if err := c.fetchItemsOnce(ctx, path, uidValidity, uids, body, out); err != nil && !isNo(err) {
 		return nil, err
 	}
 	if len(out) == len(uids) {
@@ -88,7 +90,7 @@ func (c *conn) fetchItems(ctx context.Context, path string, uidValidity uint32, 
 			missing = append(missing, uid)
 		}
 	}
-	if err := c.fetchItemsOnce(ctx, path, uidValidity, missing, body, out); err != nil {
+	if err := c.fetchItemsOnce(ctx, path, uidValidity, missing, body, out); err != nil && !isNo(err) {
 		return nil, err
 	}
 	return out, nil
@@ -166,7 +168,7 @@ func (c *conn) fetchItemsOnce(ctx context.Context, path string, uidValidity uint
 				case imapclient.FetchItemDataBodySection:
 					gotBody = true
 					if fi.Literal != nil {
-						raw, rerr = io.ReadAll(fi.Literal)
+						raw, rerr = readLiteral(fi.Literal)
 					}
 				}
 			}
@@ -185,6 +187,24 @@ func (c *conn) fetchItemsOnce(ctx context.Context, path string, uidValidity uint
 	close(jobs)
 	wg.Wait()
 	return err
+}
+
+// maxPrealloc bounds the buffer a literal's announced size gets up front,
+// so that a server's wild number cannot claim memory before data arrives.
+const maxPrealloc = 64 << 20
+
+// readLiteral reads a literal into a buffer of its announced size, sparing
+// io.ReadAll's regrowing on every message of a large FETCH.
+func readLiteral(r imap.LiteralReader) ([]byte, error) {
+	size := r.Size()
+	if size <= 0 || size > maxPrealloc {
+		return io.ReadAll(r)
+	}
+	buf := make([]byte, size)
+	if _, err := io.ReadFull(r, buf); err != nil {
+		return nil, err
+	}
+	return buf, nil
 }
 
 // uidSet builds a set of UIDs (any order) as ranges.
@@ -223,6 +243,9 @@ func (c *conn) flagsOf(ctx context.Context, uid imap.UID) (mailFlags, []imap.Fla
 		}
 		return err
 	})
+	if isNo(err) {
+		return mailFlags{}, nil, fmt.Errorf("message %d: %w: %w", uid, eas.ErrNotFound, err)
+	}
 	if err != nil {
 		return mailFlags{}, nil, err
 	}
@@ -616,6 +639,9 @@ func (m *Mailbox) Attachment(ctx context.Context, fileReference string) (*eas.At
 			}
 			return err
 		})
+		if isNo(err) {
+			return fmt.Errorf("message %d: %w: %w", ref.uid, eas.ErrNotFound, err)
+		}
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -424,5 +425,45 @@ func TestVersion(t *testing.T) {
 	}
 	if a, b := parseFlags(same[0]).version(), parseFlags(same[1]).version(); a != b {
 		t.Errorf("versions %q and %q differ", a, b)
+	}
+}
+
+func TestFetchExpungedMeanwhile(t *testing.T) {
+	ctx := context.Background()
+	u := startDovecot(t, false, Config{})
+	c := u.dial(t)
+	now := time.Now()
+	uids := appendAll(t, c, "INBOX", []msg{
+		{raw: textMessage(1, now, "", ""), date: now},
+		{raw: textMessage(2, now, "", ""), date: now},
+	})
+	mb := u.open(t)
+	conn, err := mb.conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sel, err := conn.selectFolder(ctx, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another client expunges one; this session's view still has it.
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Store(imap.UIDSetNum(uids[0]), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.UIDExpunge(imap.UIDSetNum(uids[0])).Close(); err != nil {
+		t.Fatal(err)
+	}
+	items, err := conn.fetchItems(ctx, "INBOX", sel.UIDValidity, uids, eas.BodyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if items[uids[0]] != nil || items[uids[1]] == nil {
+		t.Errorf("fetched %v; want only %d", items, uids[1])
+	}
+	if _, err := mb.Fetch(ctx, eas.ItemRef{Path: "INBOX", ServerID: uidString(uids[0])}, eas.BodyOptions{}); !errors.Is(err, eas.ErrNotFound) {
+		t.Errorf("Fetch of the expunged message: %v", err)
 	}
 }

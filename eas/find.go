@@ -144,7 +144,7 @@ func (s *Server) handleFind(ctx context.Context, r *request) (*reply, error) {
 		}
 		sq.Paths = []string{path}
 		if deep {
-			if sq.Paths, err = newRequestFolders(s, r).subtree(ctx, path); err != nil {
+			if sq.Paths, err = newRequestFolders(r).subtree(ctx, path); err != nil {
 				return nil, err
 			}
 		}

@@ -232,9 +232,12 @@ func (s *Server) handleItemOperations(ctx context.Context, r *request) (*reply, 
 			v, tag = res, tagIOEmpty
 		case tagIOMove:
 			var m ItemOperationsMove
-			decodeElement(el, &m)
-			// Conversations are an Exchange notion an IMAP store lacks.
-			v, tag = ItemOperationsMoveResult{Status: ItemOpsActionNotSupported, ConversationID: m.ConversationID}, tagIOMove
+			res := ItemOperationsMoveResult{Status: ItemOpsProtocolError}
+			if err := decodeElement(el, &m); err == nil {
+				// Conversations are an Exchange notion an IMAP store lacks.
+				res = ItemOperationsMoveResult{Status: ItemOpsActionNotSupported, ConversationID: m.ConversationID}
+			}
+			v, tag = res, tagIOMove
 		default:
 			r.log.Info("ignoring unknown ItemOperations operation", zap.Stringer("tag", el.Tag))
 			continue

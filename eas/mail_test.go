@@ -908,3 +908,29 @@ func TestGetAttachment(t *testing.T) {
 		t.Fatalf("missing attachment: %v", err)
 	}
 }
+
+func TestSyncLegacyClient(t *testing.T) {
+	// A 12.1 client in the AOSP style: Class first in the collection, the
+	// 2.5-era Truncation instead of BodyPreference.
+	g := startFake(t, eas.V121)
+	inbox := g.id(t, "INBOX")
+	g.mail.add("INBOX", "hello", time.Now())
+	col := g.sync(t, g.phone, eas.SyncCollection{Class: "Email", SyncKey: "0", CollectionID: inbox,
+		Options: []eas.SyncOptions{{FilterType: intp(0), Truncation: intp(0)}}})
+	if col.Class != "Email" {
+		t.Fatalf("12.1 answer lacks Class: %+v", col)
+	}
+	col = g.sync(t, g.phone, eas.SyncCollection{Class: "Email", SyncKey: col.SyncKey, CollectionID: inbox})
+	if col.Class != "Email" || col.Commands == nil || len(col.Commands.Add) != 1 {
+		t.Fatalf("12.1 sync: %+v", col)
+	}
+	if b := col.Commands.Add[0].ApplicationData.Body; b == nil || !b.Truncated || b.Type != eas.BodyPlain || len(b.Data) != 1 {
+		t.Fatalf("legacy truncation gave body %+v", b)
+	}
+	// 14.0 and later never get Class in the collection.
+	g14 := startFake(t, eas.V141)
+	col = g14.sync(t, g14.phone, eas.SyncCollection{Class: "Email", SyncKey: "0", CollectionID: g14.id(t, "INBOX")})
+	if col.Class != "" {
+		t.Fatalf("14.1 answer has Class %q", col.Class)
+	}
+}

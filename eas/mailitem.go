@@ -187,15 +187,14 @@ func emailFromElements(children []*wbxml.Element) (*Email, error) {
 
 // requestFolders caches what one request learns of the user's folders.
 type requestFolders struct {
-	s       *Server
 	r       *request
 	folders []Folder
 	loaded  bool
 	trash   string
 }
 
-func newRequestFolders(s *Server, r *request) *requestFolders {
-	return &requestFolders{s: s, r: r}
+func newRequestFolders(r *request) *requestFolders {
+	return &requestFolders{r: r}
 }
 
 func (f *requestFolders) load(ctx context.Context) error {
@@ -253,11 +252,11 @@ func (f *requestFolders) subtree(ctx context.Context, path string) ([]string, er
 // collectionIDs maps backend paths to collection ids, assigning ids (as
 // FolderSync would) to folders the stored map does not know yet.
 type collectionIDs struct {
-	s        *Server
-	r        *request
-	byPath   map[string]string
-	byID     map[string]string
-	refreshd bool
+	s         *Server
+	r         *request
+	byPath    map[string]string
+	byID      map[string]string
+	refreshed bool
 }
 
 func (s *Server) newCollectionIDs(ctx context.Context, r *request) (*collectionIDs, error) {
@@ -291,10 +290,10 @@ func (c *collectionIDs) id(ctx context.Context, path string) (string, error) {
 	if id, ok := c.byPath[path]; ok {
 		return id, nil
 	}
-	if c.refreshd {
+	if c.refreshed {
 		return "", ErrNotFound
 	}
-	c.refreshd = true
+	c.refreshed = true
 	mapped, err := c.s.folderMap(ctx, c.r)
 	if err != nil {
 		return "", err

@@ -236,7 +236,7 @@ func (s *Server) searchMailbox(ctx context.Context, r *request, req *SearchStore
 	if err != nil {
 		return err
 	}
-	folders := newRequestFolders(s, r)
+	folders := newRequestFolders(r)
 	sq := SearchQuery{FreeText: q.FreeText, Since: q.ReceivedAfter, Before: q.ReceivedBefore}
 	for _, id := range q.CollectionIDs {
 		path, err := ids.path(id)

@@ -434,7 +434,7 @@ func (s *Server) handleSync(ctx context.Context, r *request) (*reply, error) {
 		}
 	}
 
-	run := &syncRun{s: s, r: r, folders: newRequestFolders(s, r), window: req.WindowSize, now: s.cfg.Now()}
+	run := &syncRun{s: s, r: r, folders: newRequestFolders(r), window: req.WindowSize, now: s.cfg.Now()}
 	results := make([]collectionResult, 0, len(colls))
 	anything := false
 	for i := range colls {
@@ -580,6 +580,11 @@ func (run *syncRun) collection(ctx context.Context, c *SyncCollection) (collecti
 	}
 	fail := func(status int) (collectionResult, error) {
 		res.resp.Status = status
+		if status == SyncInvalidSyncKey {
+			// The phone must start again from 0; some clients store
+			// whatever key comes back, so it gets that one.
+			res.resp.SyncKey = "0"
+		}
 		res.something = true
 		return res, nil
 	}

@@ -9,7 +9,6 @@ import (
 	"io"
 	"io/fs"
 	"strings"
-	"unicode/utf8"
 )
 
 // The XML form of a document is what people read and write in tests, logs
@@ -353,22 +352,8 @@ func (x *xmlWriter) base64(data []byte, depth int) {
 // xmlSafe tells whether text survives as XML character data: valid UTF-8
 // without the control characters XML 1.0 forbids.
 func xmlSafe(b []byte) bool {
-	for i := 0; i < len(b); {
-		c := b[i]
-		if c < utf8.RuneSelf {
-			if c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
-				return false
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRune(b[i:])
-		if r == utf8.RuneError && size == 1 || r == 0xFFFE || r == 0xFFFF {
-			return false
-		}
-		i += size
-	}
-	return true
+	_, ok := checkChars(b)
+	return ok
 }
 
 // appendEscaped escapes text for XML. Carriage returns are written as
@@ -407,8 +392,7 @@ func ParseXML(r io.Reader) (*Element, error) {
 	if err != nil {
 		return nil, fmt.Errorf("wbxml: read XML: %w", err)
 	}
-	p := xmlParser{}
-	data = p.protectCR(data)
+	var p xmlParser
 	return p.parse(data)
 }
 
@@ -438,108 +422,21 @@ type xmlParser struct {
 	// text holds the character data of the open elements, innermost
 	// last, like a stack: each frame knows where its own begins.
 	text []byte
-	// crs are the literal carriage returns protectCR replaced, to map
-	// offsets in the protected input back to the original.
-	crs []crReplacement
+	// runs are the character data splitMarkup took out of the input.
+	runs []charRun
 }
 
-type crReplacement struct {
-	orig, out, n int // original offset; offset and length of the replacement
-}
-
-func (p *xmlParser) replaceCR(out []byte, orig int, with string) []byte {
-	p.crs = append(p.crs, crReplacement{orig: orig, out: len(out), n: len(with)})
-	return append(out, with...)
-}
-
-// protectCR replaces the carriage returns in character data by references.
-// It tracks just enough of XML's lexical structure (tags with quoted
-// attribute values, comments, CDATA sections, declarations) to leave
-// markup alone.
-func (p *xmlParser) protectCR(data []byte) []byte {
-	if bytes.IndexByte(data, '\r') < 0 {
-		return data
-	}
-	out := make([]byte, 0, len(data)+64)
-	i := 0
-	for i < len(data) {
-		c := data[i]
-		switch {
-		case c == '\r':
-			out = p.replaceCR(out, i, "&#xD;")
-			i++
-		case c != '<':
-			out = append(out, c)
-			i++
-		case bytes.HasPrefix(data[i:], []byte("<!--")):
-			j := bytes.Index(data[i+4:], []byte("-->"))
-			end := len(data)
-			if j >= 0 {
-				end = i + 4 + j + 3
-			}
-			out = append(out, data[i:end]...)
-			i = end
-		case bytes.HasPrefix(data[i:], []byte("<![CDATA[")):
-			j := bytes.Index(data[i+9:], []byte("]]>"))
-			end := len(data)
-			if j >= 0 {
-				end = i + 9 + j + 3
-			}
-			// Inside CDATA a reference is not recognised: close the
-			// section around each carriage return instead.
-			for k := i; k < end; k++ {
-				if data[k] == '\r' {
-					out = p.replaceCR(out, k, "]]>&#xD;<![CDATA[")
-					continue
-				}
-				out = append(out, data[k])
-			}
-			i = end
-		default:
-			// A tag or declaration: up to the '>' outside quotes and
-			// outside a DOCTYPE's internal subset.
-			var quote byte
-			brackets := 0
-			j := i + 1
-			for ; j < len(data); j++ {
-				b := data[j]
-				if quote != 0 {
-					if b == quote {
-						quote = 0
-					}
-					continue
-				}
-				if b == '"' || b == '\'' {
-					quote = b
-				} else if b == '[' {
-					brackets++
-				} else if b == ']' && brackets > 0 {
-					brackets--
-				} else if b == '>' && brackets == 0 {
-					j++
-					break
-				}
-			}
-			out = append(out, data[i:j]...)
-			i = j
-		}
-	}
-	return out
-}
-
-// origOffset maps an offset in the protected input back to the original.
+// origOffset maps an offset in the markup handed to encoding/xml back to
+// the input: the runs taken out before it count again.
 func (p *xmlParser) origOffset(off int) int {
 	shift := 0
-	for _, r := range p.crs {
-		if off <= r.out {
+	for _, r := range p.runs {
+		if r.at > off {
 			break
 		}
-		if off < r.out+r.n {
-			return r.orig
-		}
-		shift += r.n - 1
+		shift += r.end - r.start
 	}
-	return off - shift
+	return off + shift
 }
 
 type xmlFrame struct {
@@ -599,17 +496,45 @@ func pageOfURI(uri string) (uint8, bool) {
 }
 
 func (p *xmlParser) parse(data []byte) (*Element, error) {
-	d := xml.NewDecoder(bytes.NewReader(data))
+	markup, runs := splitMarkup(data)
+	p.runs = runs
+	d := xml.NewDecoder(bytes.NewReader(markup))
 	d.Strict = true
 	var (
 		stack    []xmlFrame
 		ns       []nsBinding
 		root     *Element
 		libwbxml bool
+		next     int // the first run not yet consumed
 	)
+	// charData consumes the runs that stood before markup offset off.
+	charData := func(off int64) error {
+		for ; next < len(runs) && int64(runs[next].at) <= off; next++ {
+			r := runs[next]
+			if len(stack) == 0 {
+				if r.cdata || !isXMLSpace(data[r.start:r.end]) {
+					return &SyntaxError{Offset: r.start, Msg: "text outside the root element"}
+				}
+				continue
+			}
+			var cerr *charDataError
+			if p.text, cerr = appendCharData(p.text, data, r); cerr != nil {
+				return &SyntaxError{Offset: cerr.off, Msg: cerr.msg}
+			}
+		}
+		return nil
+	}
 	for {
 		off := d.InputOffset()
 		tok, err := d.RawToken()
+		// The end of an empty tag (<X/>) consumes nothing and comes
+		// before the text that follows the tag; any other token comes
+		// after the text before it.
+		if _, end := tok.(xml.EndElement); err != nil || !end || d.InputOffset() != off {
+			if err := charData(off); err != nil {
+				return nil, err
+			}
+		}
 		if err == io.EOF {
 			break
 		}
@@ -719,6 +644,11 @@ func (p *xmlParser) parse(data []byte) (*Element, error) {
 				continue
 			}
 			p.text = append(p.text, t...)
+		}
+	}
+	if len(stack) == 0 {
+		if err := charData(int64(len(markup))); err != nil {
+			return nil, err
 		}
 	}
 	if root == nil {

@@ -115,6 +115,22 @@ func TestParseXMLForeign(t *testing.T) {
 		{"CDATA, comments and a carriage return inside CDATA",
 			"<!-- c\r\n --><Body xmlns=\"AirSyncBase\"><Data><![CDATA[<p>\r\n</p>]]></Data></Body>",
 			el("AirSyncBase", "Body", txt("AirSyncBase", "Data", "<p>\r\n</p>"))},
+		{"character and entity references",
+			`<Subject xmlns="Email">&#65;&#x1F600;&apos;&quot;&lt;&gt;&amp;&#xD;&#10;</Subject>`,
+			el("Email", "Subject").SetText("A\U0001F600'\"<>&\r\n")},
+		{"text after an empty tag belongs to the parent",
+			`<Sync xmlns="AirSync"><Status/>x</Sync>`,
+			func() *Element {
+				e := el("AirSync", "Sync", NewElement("AirSync", "Status"))
+				e.Data = []byte("x")
+				return e
+			}()},
+		{"processing instructions and comments holding '>' and '<'",
+			"<?xml version=\"1.0\"?><!-- a > b < c --><Sync xmlns=\"AirSync\"><?pi x > y?><Status>1</Status></Sync>",
+			el("AirSync", "Sync", txt("AirSync", "Status", "1"))},
+		{"text and CDATA in one element",
+			`<Data xmlns="AirSyncBase">a &amp; <![CDATA[<b> & ]]>c</Data>`,
+			el("AirSyncBase", "Data").SetText("a & <b> & c")},
 		{"prefixes declared below the root",
 			`<m:MoveItems xmlns:m="Move:"><m:Move><m:SrcMsgId>5:1</m:SrcMsgId></m:Move></m:MoveItems>`,
 			el("Move", "MoveItems", el("Move", "Move", txt("Move", "SrcMsgId", "5:1")))},
@@ -148,6 +164,15 @@ func TestParseXMLErrors(t *testing.T) {
 		{"two roots", `<Sync xmlns="AirSync"/><Sync xmlns="AirSync"/>`, 23, "data after the root element"},
 		{"truncated", `<Sync xmlns="AirSync"><Status>`, 30, "unexpected end of document"},
 		{"empty", ``, 0, "no root element"},
+		{"unknown entity", `<Sync xmlns="AirSync"><Status>1&nbsp;</Status></Sync>`, 31, "invalid entity reference &nbsp;"},
+		{"reference to a forbidden character", `<Sync xmlns="AirSync"><Status>&#1;</Status></Sync>`, 30, "invalid entity reference &#1;"},
+		{"bare ampersand", `<Sync xmlns="AirSync"><Status>a & b</Status></Sync>`, 32, "invalid entity reference"},
+		{"control character", "<Sync xmlns=\"AirSync\"><Status>a\x01</Status></Sync>", 31, "illegal character in text"},
+		{"invalid UTF-8", "<Sync xmlns=\"AirSync\"><Status>\xff</Status></Sync>", 30, "illegal character in text"},
+		{"CDATA end in text", `<Sync xmlns="AirSync"><Status>]]></Status></Sync>`, 30, `"]]>" in text`},
+		{"control character in CDATA", "<Sync xmlns=\"AirSync\"><Status><![CDATA[\x02]]></Status></Sync>", 39, "illegal character in CDATA"},
+		{"text after the root", `<Sync xmlns="AirSync"/> x`, 23, "text outside the root element"},
+		{"bad name after text", "<Sync xmlns=\"AirSync\">\n  <1Status/></Sync>", 33, "XML syntax error"},
 		{"offsets count literal carriage returns once", "<Sync xmlns=\"AirSync\">\r\n\r\n<Bad/></Sync>", 26, "unknown element <Bad>"},
 	}
 	for _, tt := range tests {

@@ -50,7 +50,7 @@ func attachments(root *node, used map[*node]bool, body content, ref func(string)
 			DisplayName:       attachmentName(n),
 			FileReference:     n.path,
 			Method:            eas.AttachNormal,
-			EstimatedDataSize: n.size,
+			EstimatedDataSize: n.decodedSize(),
 			ContentID:         contentID(n),
 			ContentLocation:   oneLine(n.header.Get("Content-Location")),
 		}

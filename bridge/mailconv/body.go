@@ -94,6 +94,9 @@ func (r *bodyReader) read(n *node) content {
 			r.errs = append(r.errs, fmt.Errorf("part %s: %w", n.path, err))
 		}
 		if n.mediaType == "text/html" {
+			if cs := normCharset(n.params["charset"]); cs != "" && cs != "utf-8" && cs != "us-ascii" {
+				text = metaCharsetUTF8(text)
+			}
 			return content{html: text, hasHTML: true}
 		}
 		if strings.EqualFold(n.params["format"], "flowed") {

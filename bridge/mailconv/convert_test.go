@@ -188,7 +188,7 @@ var corpus = []corpusCase{
 		date: utc("2026-03-13T00:00:01Z"), importance: 1, class: "IPM.Note", native: 2,
 		root: "<20260313090001.4F2A1@store.example.jp>",
 		text: []string{"いつもご利用いただきありがとうございます。", "春の新商品のご案内です。", "詳しくはこちら <https://store.example.jp/spring>"},
-		html: []string{"<p>春の新商品のご案内です。</p>"},
+		html: []string{"<p>春の新商品のご案内です。</p>", `content="text/html; charset=utf-8"`},
 	},
 	{
 		file: "11-big5.eml",

@@ -223,6 +223,22 @@ func htmlToText(h string) string {
 	return strings.TrimSpace(strings.Join(out, "\r\n"))
 }
 
+var metaCharset = regexp.MustCompile(`(?i)(<meta\b[^>]*?charset\s*=\s*["']?)[a-z0-9_.:-]+`)
+
+// metaCharsetUTF8 makes the <meta> charset of a transcoded HTML document say
+// what it now is. Clients that store the body and load it from a file
+// would otherwise decode the UTF-8 as the sender's charset.
+func metaCharsetUTF8(h string) string {
+	head := h
+	if loc := htmlBodyOpen.FindStringIndex(h); loc != nil {
+		head = h[:loc[0]]
+	}
+	if !metaCharset.MatchString(head) {
+		return h
+	}
+	return metaCharset.ReplaceAllString(head, "${1}utf-8") + h[len(head):]
+}
+
 // textToHTML renders plain text as an HTML fragment.
 func textToHTML(s string) string {
 	s = html.EscapeString(strings.TrimRight(s, "\r\n"))

@@ -45,11 +45,21 @@ type node struct {
 	// for it (and always for message/rfc822 parts).
 	raw  []byte
 	kept bool
-	// size is the decoded size estimate of a leaf in bytes.
+	// size is the decoded size estimate of a leaf in bytes; -1 until
+	// decodedSize computes it for a kept leaf.
 	size int64
 	// broken marks a multipart whose parts could not be found; it is then
 	// read as text.
 	broken bool
+}
+
+// decodedSize is the decoded size estimate of a leaf. Kept leaves are
+// measured only when asked: most are body text, whose size nobody needs.
+func (n *node) decodedSize() int64 {
+	if n.size < 0 {
+		n.size = decodedSize(n.cte(), bytes.NewReader(n.raw))
+	}
+	return n.size
 }
 
 func (n *node) isMultipart() bool {
@@ -190,15 +200,13 @@ func (p *parser) entity(h textproto.Header, r io.Reader, body []byte, num string
 	keep := p.keep == nil || p.keep(n)
 	switch {
 	case r == nil:
-		n.raw, n.kept = body, true
-		n.size = decodedSize(n.cte(), bytes.NewReader(body))
+		n.raw, n.kept, n.size = body, true, -1
 	case keep:
 		raw, err := io.ReadAll(r)
 		if err != nil {
 			p.fail(fmt.Errorf("part %s: %w", n.path, err))
 		}
-		n.raw, n.kept = raw, true
-		n.size = decodedSize(n.cte(), bytes.NewReader(raw))
+		n.raw, n.kept, n.size = raw, true, -1
 	default:
 		n.size = decodedSize(n.cte(), r)
 	}
@@ -292,7 +300,7 @@ var base64Alphabet = func() (t [256]uint8) {
 func decodedSize(cte string, r io.Reader) int64 {
 	switch cte {
 	case "base64":
-		var buf [32 * 1024]byte
+		var buf [4096]byte
 		var chars int64
 		for {
 			n, err := r.Read(buf[:])

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.uber.org/zap"
+
+	"github.com/easgate/easgate/bridge/dovecottest"
+)
+
+// probeGateway runs the gateway as `easgate serve` builds it, in front of a
+// real Dovecot, and returns its base URL.
+func probeGateway(t *testing.T) (*dovecottest.Server, *gateway, string) {
+	t.Helper()
+	dc := dovecottest.Start(t, dovecottest.Options{})
+	dc.AddUser(t, "probe@example.com", "probe-secret")
+	dc.Append(t, "probe@example.com", "probe-secret", "INBOX", []byte("From: a@example.com\r\nTo: probe@example.com\r\n"+
+		"Subject: hello\r\nDate: Wed, 25 Nov 2026 10:00:00 +0000\r\nMessage-ID: <p1@example.com>\r\n\r\nHello there.\r\n"))
+	c := &serveConfig{Listen: "127.0.0.1:0", IMAP: dc.Addr(), IMAPSecurity: "none",
+		DB: filepath.Join(t.TempDir(), "g.db"), AdminListen: "127.0.0.1:0",
+		MaxRequest: 64 << 20, MinHeartbeat: 60e9, MaxHeartbeat: 3540e9}
+	g, err := startGateway(context.Background(), c, zap.NewNop(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	return dc, g, "http://" + g.easLn.Addr().String()
+}
+
+type probeResult struct {
+	OK    bool        `json:"ok"`
+	Steps []probeStep `json:"steps"`
+}
+
+func runProbeTest(t *testing.T, args []string, password string, cfgHTTP func(*probeConfig)) (int, probeResult) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	env := map[string]string{"EASGATE_PROBE_PASSWORD": password}
+	code := probeMainWith(context.Background(), append(args, "--json"), func(k string) string { return env[k] },
+		strings.NewReader(""), &out, &errb, cfgHTTP)
+	var res probeResult
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		t.Fatalf("probe output is not JSON: %v\n%s\n%s", err, out.String(), errb.String())
+	}
+	return code, res
+}
+
+func stepOf(res probeResult, name string) probeStep {
+	for _, s := range res.Steps {
+		if s.Name == name {
+			return s
+		}
+	}
+	return probeStep{}
+}
+
+func TestProbe(t *testing.T) {
+	dc, _, url := probeGateway(t)
+
+	t.Run("every step passes", func(t *testing.T) {
+		code, res := runProbeTest(t, []string{"--url", url, "--user", "probe@example.com"}, "probe-secret", nil)
+		if code != 0 || !res.OK {
+			t.Fatalf("exit %d: %+v", code, res.Steps)
+		}
+		for _, name := range []string{"options", "provision", "settings", "foldersync", "sync", "estimate"} {
+			if s := stepOf(res, name); !s.OK || s.Skipped || s.Name == "" {
+				t.Errorf("step %s: %+v", name, s)
+			}
+		}
+		if d := stepOf(res, "sync").Detail; !strings.Contains(d, "1 messages") {
+			t.Errorf("sync detail %q", d)
+		}
+	})
+
+	t.Run("wrong password", func(t *testing.T) {
+		code, res := runProbeTest(t, []string{"--url", url, "--user", "probe@example.com"}, "nope", nil)
+		s := stepOf(res, "options")
+		if code != 1 || s.OK || !strings.Contains(s.Explain, "wrong user name or password") {
+			t.Fatalf("exit %d, options step %+v", code, s)
+		}
+	})
+
+	t.Run("TLS name mismatch", func(t *testing.T) {
+		_, g2, _ := probeGateway(t)
+		ts := httptest.NewUnstartedServer(g2.eas.Handler())
+		ts.StartTLS()
+		defer ts.Close()
+		// The test certificate names example.com and 127.0.0.1, not localhost.
+		port := ts.Listener.Addr().String()[strings.LastIndex(ts.Listener.Addr().String(), ":"):]
+		code, res := runProbeTest(t, []string{"--url", "https://localhost" + port, "--user", "probe@example.com"}, "probe-secret",
+			func(c *probeConfig) { c.httpClient = ts.Client() })
+		s := stepOf(res, "options")
+		if code != 1 || s.OK || !strings.Contains(s.Explain, `not valid for "localhost"`) || !strings.Contains(s.Explain, "example.com") {
+			t.Fatalf("exit %d, options step %+v", code, s)
+		}
+	})
+
+	t.Run("mail server down", func(t *testing.T) {
+		dc.Stop(t)
+		defer dc.Start(t)
+		// Another password: no login remembered from the steps above.
+		code, res := runProbeTest(t, []string{"--url", url, "--user", "probe@example.com"}, "probe-secret-other", nil)
+		s := stepOf(res, "options")
+		if code != 1 || s.OK || !strings.Contains(s.Explain, "cannot reach the mail server") {
+			t.Fatalf("exit %d, options step %+v", code, s)
+		}
+	})
+}
