@@ -211,6 +211,7 @@ func (p *pool) put(user string, c *conn) {
 		return
 	}
 	c.lastUsed = time.Now()
+	c.fresh = false
 	a.idle = append(a.idle, c)
 	p.signal(user, a)
 	p.mu.Unlock()
