@@ -2,7 +2,6 @@ package eas
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"mime"
@@ -262,77 +261,25 @@ func (s *Server) composeSource(ctx context.Context, r *request, src *ComposeSour
 //
 // A ClientId is recorded only after its message went out, so that a failed
 // send stays retryable, and the device lock keeps a retry from racing the
-// first attempt. The device's own list answers "was this sent?"; the
-// store's MarkSent keeps the lasting record.
-
-const stateSentIDs = "sentClientIds"
+// first attempt.
 
 // sentMemory is how long a ClientId is remembered; phones retry within
 // minutes, but one that was offline for a weekend retries then.
 const sentMemory = 7 * 24 * time.Hour
 
-// maxSentIDs bounds the list; the oldest go first.
-const maxSentIDs = 500
-
-// sentIDs maps a ClientId to when its message went out (Unix ms).
-type sentIDs map[string]int64
-
-func (s *Server) loadSentIDs(ctx context.Context, r *request) (sentIDs, error) {
-	b, err := s.store.DeviceState(ctx, r.user, r.q.DeviceID, stateSentIDs)
-	if err != nil {
-		return nil, fmt.Errorf("read sent ClientIds: %w", err)
-	}
-	ids := sentIDs{}
-	if b != nil {
-		if err := json.Unmarshal(b, &ids); err != nil {
-			r.log.Warn("sent ClientIds unreadable; starting afresh", zap.Error(err))
-			ids = sentIDs{}
-		}
-	}
-	return ids, nil
-}
-
 // wasSent reports whether the device's message with this ClientId went out.
 func (s *Server) wasSent(ctx context.Context, r *request, clientID string) (bool, error) {
-	ids, err := s.loadSentIDs(ctx, r)
+	sent, err := s.store.SentBefore(ctx, r.user, r.q.DeviceID, clientID, s.cfg.Now().Add(-sentMemory))
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("look up ClientId: %w", err)
 	}
-	at, ok := ids[clientID]
-	return ok && s.cfg.Now().Sub(time.UnixMilli(at)) < sentMemory, nil
+	return sent, nil
 }
 
 // recordSent remembers that the message with this ClientId went out.
 func (s *Server) recordSent(ctx context.Context, r *request, clientID string) error {
-	now := s.cfg.Now()
-	ids, err := s.loadSentIDs(ctx, r)
-	if err != nil {
-		return err
-	}
-	for id, at := range ids {
-		if now.Sub(time.UnixMilli(at)) >= sentMemory {
-			delete(ids, id)
-		}
-	}
-	for len(ids) >= maxSentIDs {
-		oldest, first := "", int64(0)
-		for id, at := range ids {
-			if oldest == "" || at < first {
-				oldest, first = id, at
-			}
-		}
-		delete(ids, oldest)
-	}
-	ids[clientID] = now.UnixMilli()
-	b, err := json.Marshal(ids)
-	if err != nil {
-		return err
-	}
-	if err := s.store.PutDeviceState(ctx, r.user, r.q.DeviceID, stateSentIDs, b); err != nil {
-		return fmt.Errorf("save sent ClientIds: %w", err)
-	}
-	if _, err := s.store.MarkSent(ctx, r.user, r.q.DeviceID, clientID, now); err != nil {
-		return err
+	if _, err := s.store.MarkSent(ctx, r.user, r.q.DeviceID, clientID, s.cfg.Now()); err != nil {
+		return fmt.Errorf("record ClientId: %w", err)
 	}
 	return nil
 }

@@ -235,6 +235,19 @@ ON CONFLICT (username, device_id, client_id) DO NOTHING`,
 	return first, nil
 }
 
+// SentBefore implements eas.Store.
+func (s *Store) SentBefore(ctx context.Context, user, deviceID, clientID string, since time.Time) (bool, error) {
+	var n int
+	err := s.r.QueryRowContext(ctx, `
+SELECT count(*) FROM sent_client_ids
+WHERE username = ? AND device_id = ? AND client_id = ? AND sent_at >= ?`,
+		user, deviceID, clientID, since.UnixMilli()).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("store: look up ClientId %q of device %q of user %q: %w", clientID, deviceID, user, err)
+	}
+	return n > 0, nil
+}
+
 func (s *Store) readBlob(ctx context.Context, query string, args ...any) ([]byte, error) {
 	var data []byte
 	err := s.r.QueryRowContext(ctx, query, args...).Scan(&data)
