@@ -404,8 +404,55 @@ func (p *prober) probe(ctx context.Context) {
 	p.extraSteps(ctx)
 }
 
-// extraSteps are the steps of later protocol features (push, sending).
-func (p *prober) extraSteps(ctx context.Context) {}
+// extraSteps are the optional steps: sending, push.
+func (p *prober) extraSteps(ctx context.Context) {
+	if p.cfg.SendTo != "" {
+		p.run(ctx, "sendmail", p.sendMail)
+	}
+}
+
+// sendMail sends a short test message to --send-to.
+func (p *prober) sendMail(ctx context.Context) (string, error) {
+	id := newDeviceID()[len("easgateprobe"):]
+	from := p.cfg.User
+	if !strings.Contains(from, "@") {
+		from = p.cfg.SendTo
+	}
+	msg := "From: " + from + "\r\nTo: " + p.cfg.SendTo + "\r\nSubject: easgate probe " + id +
+		"\r\nDate: " + time.Now().UTC().Format(time.RFC1123Z) + "\r\nMessage-ID: <probe-" + id + "@easgate.invalid>" +
+		"\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" +
+		"This message was sent by easgate probe to check that sending works.\r\n"
+	var err error
+	if p.version.AtLeast(eas.V140) {
+		err = p.c.SendMail(ctx, &eas.SendMailRequest{ClientID: "probe" + id, SaveInSentItems: true, MIME: []byte(msg)})
+	} else {
+		err = p.c.SendMIME(ctx, "SendMail", []byte(msg), easclient.Params{SaveInSent: true})
+	}
+	if err != nil {
+		var ce *easclient.ComposeError
+		if errors.As(err, &ce) {
+			return "", &statusError{cmd: "SendMail", status: ce.Status, explain: sendStatusExplain(ce.Status)}
+		}
+		return "", err
+	}
+	return "sent to " + p.cfg.SendTo + " (subject \"easgate probe " + id + "\")", nil
+}
+
+func sendStatusExplain(status int) string {
+	switch status {
+	case eas.StatusServerErrorRetryLater:
+		return "the server could not hand the message on now (mail server unreachable or a temporary refusal); try later"
+	case eas.StatusRecipientUnresolved:
+		return "the mail server refused the recipient address"
+	case eas.StatusMailSubmissionFailed:
+		return "the mail server refused the message (or sending is not configured on the server)"
+	case eas.StatusAttachmentTooLarge:
+		return "the message is larger than the mail server accepts"
+	case eas.StatusMessageHasNoRecipient:
+		return "the server found no recipient in the message"
+	}
+	return fmt.Sprintf("the server refused to send (status %d)", status)
+}
 
 func (p *prober) passed() bool {
 	for _, s := range p.steps {
