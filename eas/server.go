@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -77,6 +78,9 @@ type Server struct {
 	devices  *deviceLocks
 	users    *keyedMutex
 	commands map[string]*command
+	// gzips keeps gzip writers (each holds about 800 KB of tables) for
+	// reuse between responses.
+	gzips sync.Pool
 }
 
 // command describes how the dispatcher runs one EAS command.
@@ -485,9 +489,18 @@ func (s *Server) writeReply(w http.ResponseWriter, r *request, rep *reply, err e
 	}
 	if len(data) > 1024 && acceptsGzip(r.http) {
 		var b bytes.Buffer
-		zw := gzip.NewWriter(&b)
+		b.Grow(len(data) / 3)
+		zw, _ := s.gzips.Get().(*gzip.Writer)
+		if zw == nil {
+			// Fastest level: responses are mostly text that compresses
+			// well anyway, and the CPU is better spent elsewhere.
+			zw, _ = gzip.NewWriterLevel(&b, gzip.BestSpeed)
+		} else {
+			zw.Reset(&b)
+		}
 		zw.Write(data)
 		zw.Close()
+		s.gzips.Put(zw)
 		h.Set("Content-Encoding", "gzip")
 		h.Add("Vary", "Accept-Encoding")
 		data = b.Bytes()
@@ -588,21 +601,5 @@ func traceXML(b []byte) string {
 	if err != nil {
 		return fmt.Sprintf("(not WBXML: %v; %d bytes)", err, len(b))
 	}
-	var sb strings.Builder
-	writeTrace(&sb, e)
-	return sb.String()
-}
-
-func writeTrace(sb *strings.Builder, e *wbxml.Element) {
-	fmt.Fprintf(sb, "<%s>", e.Tag)
-	switch {
-	case e.Opaque:
-		fmt.Fprintf(sb, "[%d bytes]", len(e.Data))
-	case e.Data != nil:
-		sb.Write(e.Data)
-	}
-	for _, c := range e.Children {
-		writeTrace(sb, c)
-	}
-	fmt.Fprintf(sb, "</%s>", e.Tag)
+	return e.XML()
 }
