@@ -31,7 +31,14 @@ func TestOpenErrors(t *testing.T) {
 	wantErr(t, err, eas.ErrUnauthorized)
 
 	u.dovecot.Stop(t)
-	_, err = u.b.Open(ctx, eas.Credentials{Username: testUser, Password: testPass})
+	// The idle connection may not have noticed the server go yet (its
+	// reader races this test), so Open may still hand it out; the first
+	// command then tells.
+	mb2, err := u.b.Open(ctx, eas.Credentials{Username: testUser, Password: testPass})
+	if err == nil {
+		_, err = mb2.Folders(ctx)
+		mb2.Close()
+	}
 	wantErr(t, err, eas.ErrUnavailable)
 
 	// Back up: the dead pooled connection is replaced.
