@@ -41,6 +41,8 @@ type Config struct {
 	Logger *zap.Logger
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Metrics receive the server's figures; default: unregistered ones.
+	Metrics *Metrics
 }
 
 func (c *Config) setDefaults() {
@@ -64,6 +66,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.Metrics == nil {
+		c.Metrics = NewMetrics()
 	}
 }
 
@@ -590,6 +595,17 @@ func (s *Server) logRequest(hr *http.Request, q *Query, user, cmd string, code, 
 	}
 	fields = append(fields, extra...)
 	s.log.Info("request", fields...)
+	var v Version
+	if q != nil {
+		v = q.Version
+	}
+	if cmd == "" {
+		cmd = "unknown"
+	}
+	if code == http.StatusUnauthorized && user != "" {
+		s.cfg.Metrics.authFails.Inc()
+	}
+	s.cfg.Metrics.request(cmd, v, code, eas, s.cfg.Now().Sub(start))
 }
 
 // traceXML renders a WBXML body for a trace line.
