@@ -54,8 +54,23 @@ var (
 	errTimeout = fmt.Errorf("IMAP server did not answer in time: %w", eas.ErrUnavailable)
 )
 
+// dialOptions adapt a connection to a use other than a Mailbox's.
+type dialOptions struct {
+	// unilateral receives what the server sends unasked; nil drops it.
+	unilateral *imapclient.UnilateralDataHandler
+	// lastRead, when set, records (in Unix nanoseconds) when the server
+	// last sent anything, so that a silent, possibly dead server can be
+	// told from a quiet one: imapclient has no such clock of its own.
+	lastRead *atomic.Int64
+}
+
 // dial connects, protects and logs in one connection.
 func (b *Backend) dial(ctx context.Context, user, password string) (*conn, error) {
+	return b.dialWith(ctx, user, password, dialOptions{})
+}
+
+// dialWith is dial with options.
+func (b *Backend) dialWith(ctx context.Context, user, password string, do dialOptions) (*conn, error) {
 	dctx, cancel := context.WithTimeout(ctx, b.cfg.CommandTimeout)
 	defer cancel()
 	raw, err := b.cfg.DialContext(dctx, "tcp", b.cfg.Addr)
@@ -64,6 +79,10 @@ func (b *Backend) dial(ctx context.Context, user, password string) (*conn, error
 			return nil, fmt.Errorf("connect to IMAP server %s: %w", b.cfg.Addr, ctx.Err())
 		}
 		return nil, fmt.Errorf("connect to IMAP server %s: %w: %w", b.cfg.Addr, eas.ErrUnavailable, err)
+	}
+	if do.lastRead != nil {
+		do.lastRead.Store(time.Now().UnixNano())
+		raw = &readClock{Conn: raw, last: do.lastRead}
 	}
 	var tlsCfg *tls.Config
 	if b.cfg.Security != SecurityNone {
@@ -84,7 +103,7 @@ func (b *Backend) dial(ctx context.Context, user, password string) (*conn, error
 	c := &conn{
 		netConn: raw,
 		timeout: b.cfg.CommandTimeout,
-		log:     b.log.With(zap.String("user", user)),
+		log:     b.log.WithLazy(zap.String("user", user)),
 		user:    user,
 	}
 	opts := &imapclient.Options{
@@ -95,6 +114,9 @@ func (b *Backend) dial(ctx context.Context, user, password string) (*conn, error
 			Expunge: func(uint32) {},
 			Mailbox: func(*imapclient.UnilateralDataMailbox) {},
 		},
+	}
+	if do.unilateral != nil {
+		opts.UnilateralDataHandler = do.unilateral
 	}
 	err = c.guard(ctx, "greeting", func(func()) error {
 		if b.cfg.Security == SecuritySTARTTLS {
@@ -122,6 +144,20 @@ func (b *Backend) dial(ctx context.Context, user, password string) (*conn, error
 		return nil, err
 	}
 	return c, nil
+}
+
+// readClock notes the time of every successful read.
+type readClock struct {
+	net.Conn
+	last *atomic.Int64
+}
+
+func (r *readClock) Read(p []byte) (int, error) {
+	n, err := r.Conn.Read(p)
+	if n > 0 {
+		r.last.Store(time.Now().UnixNano())
+	}
+	return n, err
 }
 
 // unavailable makes sure a failure to set a connection up reads as

@@ -294,6 +294,11 @@ func (e *SendError) Unwrap() error { return e.Err }
 // Subscription delivers change notices for the folders it watches.
 type Subscription interface {
 	// C receives the Path of a watched folder that may have changed.
+	// Notices are coalesced so that the notifier never blocks: a path still
+	// waiting in the channel is not sent again. A receiver therefore keeps
+	// receiving until the channel is empty before it looks at the folders
+	// named. C is closed when the notifier gives up on the account (the
+	// upstream refused the login, or the notifier shut down).
 	C() <-chan string
 	Close()
 }
@@ -301,5 +306,14 @@ type Subscription interface {
 // Notifier watches mailboxes for changes (push). One upstream watch per
 // account is shared by every subscription of that account.
 type Notifier interface {
+	// Subscribe watches paths for cred's account. Every change after
+	// Subscribe returns is noticed; one made just before may not be, so the
+	// caller checks the folders itself once after subscribing.
 	Subscribe(ctx context.Context, cred Credentials, paths []string) (Subscription, error)
 }
+
+// FolderListPath, given among the paths of Subscribe, asks for a notice
+// when the folder list changes upstream (a folder created, deleted or
+// renamed); the notice carries FolderListPath itself. No folder can have
+// this Path: IMAP mailbox names cannot hold NUL.
+const FolderListPath = "\x00folders"

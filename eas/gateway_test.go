@@ -29,6 +29,8 @@ type testGateway struct {
 	Token   string
 	Logs    *observer.ObservedLogs
 	Backend *bridge.Backend
+	// Push is the Notifier when gatewayOptions.Push asked for one.
+	Push *bridge.Notifier
 }
 
 type gatewayOptions struct {
@@ -37,6 +39,8 @@ type gatewayOptions struct {
 	// SMTPAddr is the submission server (plain TCP); "" leaves sending off.
 	SMTPAddr   string
 	NoSentCopy bool
+	// Push, when set, gives the gateway a Notifier with this configuration.
+	Push *bridge.WatchConfig
 }
 
 const testAdminToken = "test-admin-token-0123456789"
@@ -60,7 +64,13 @@ func startGateway(t testing.TB, opt gatewayOptions) *testGateway {
 	t.Cleanup(func() { g.Backend.Close() })
 	cfg := opt.Config
 	cfg.Logger = log.Named("eas")
-	g.Server = eas.NewServer(cfg, g.Backend, st, nil)
+	var notifier eas.Notifier
+	if opt.Push != nil {
+		g.Push = bridge.NewNotifier(g.Backend, *opt.Push)
+		t.Cleanup(func() { g.Push.Close() })
+		notifier = g.Push
+	}
+	g.Server = eas.NewServer(cfg, g.Backend, st, notifier)
 	g.HTTP = httptest.NewServer(g.Server.Handler())
 	t.Cleanup(g.HTTP.Close)
 	g.Admin = httptest.NewServer(g.Server.AdminHandler(g.Token))

@@ -334,7 +334,9 @@ func (s *Server) serveEAS(w http.ResponseWriter, hr *http.Request) {
 		return
 	}
 	r := &request{s: s, http: hr, q: q, cred: cred, user: cred.Username}
-	r.log = s.log.With(zap.String("user", r.user), zap.String("device", q.DeviceID))
+	// WithLazy: a waiting Ping keeps its logger for up to an hour, and
+	// With would encode the fields into a buffer of its own at once.
+	r.log = s.log.WithLazy(zap.String("user", r.user), zap.String("device", q.DeviceID))
 	defer r.releaseMailbox()
 
 	mb, err := s.auth.check(ctx, cred, s.clientAddr(hr).String())

@@ -458,7 +458,7 @@ func (s *Server) handleSync(ctx context.Context, r *request) (*reply, error) {
 			byID[res.resp.CollectionID] = i
 		}
 	}
-	changed, outcome, err := s.waitForChanges(ctx, r, watch, wait)
+	changed, outcome, err := s.waitForChanges(ctx, r, waitSpec{folders: watch, timeout: answerBefore(wait)})
 	if err != nil {
 		return nil, err
 	}

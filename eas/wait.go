@@ -24,6 +24,8 @@ const (
 	waitExpired
 	// waitSuperseded: a newer Ping or Sync of the same device took over.
 	waitSuperseded
+	// waitHierarchy: the folder list changed upstream.
+	waitHierarchy
 )
 
 // pendingChanges tells whether the phone lacks anything in the folder,
@@ -72,25 +74,47 @@ func (s *Server) changedFolders(ctx context.Context, r *request, folders []watch
 	return changed, nil
 }
 
+// answerBefore is how long a request with heartbeat hb waits for changes:
+// a little less than hb. AOSP's Exchange client gives up on a Ping 5 s
+// after its heartbeat and then falls back to a shorter one; answering 5%
+// early (at most 30 s) keeps the answer ahead of that timeout even over a
+// slow network.
+func answerBefore(hb time.Duration) time.Duration {
+	return hb - min(hb/20, 30*time.Second)
+}
+
+// waitSpec is what a waiting request watches.
+type waitSpec struct {
+	folders []watchedFolder
+	timeout time.Duration
+	// hierarchy: also end the wait when the folder list upstream no longer
+	// matches what the device holds (Ping Status 7).
+	hierarchy bool
+}
+
 // waitForChanges holds a request until a watched folder has changes the
 // phone lacks, the timeout passes, a newer Ping or Sync of the same device
 // supersedes it, or the phone hangs up (ctx). It returns the ids of the
 // changed folders.
 //
 // The device is unlocked and the upstream connection handed back for the
-// wait, so a waiting phone costs a goroutine and a subscription to the
-// account's shared watcher, nothing more. Changes are checked once after
+// wait, so a waiting phone costs its HTTP goroutine and a subscription to
+// the account's shared watcher, nothing more. Changes are checked once after
 // subscribing, so that nothing that happened before the wait is missed.
-func (s *Server) waitForChanges(ctx context.Context, r *request, folders []watchedFolder, timeout time.Duration) ([]string, waitOutcome, error) {
+func (s *Server) waitForChanges(ctx context.Context, r *request, spec waitSpec) ([]string, waitOutcome, error) {
 	key := deviceKey{r.user, r.q.DeviceID}
 	woken, done := s.devices.wait(key)
 	defer done()
 
-	byPath := map[string]watchedFolder{}
-	paths := make([]string, 0, len(folders))
+	folders := spec.folders
+	byPath := make(map[string]watchedFolder, len(folders))
+	paths := make([]string, 0, len(folders)+1)
 	for _, f := range folders {
 		byPath[f.Path] = f
 		paths = append(paths, f.Path)
+	}
+	if spec.hierarchy {
+		paths = append(paths, FolderListPath)
 	}
 	var events <-chan string
 	if s.notifier != nil && len(paths) > 0 {
@@ -109,9 +133,10 @@ func (s *Server) waitForChanges(ctx context.Context, r *request, folders []watch
 	r.releaseMailbox()
 	r.unlockDevice()
 
-	timer := time.NewTimer(timeout)
+	timer := time.NewTimer(spec.timeout)
 	defer timer.Stop()
 	for {
+		var first string
 		select {
 		case <-ctx.Done():
 			return nil, 0, ctx.Err()
@@ -121,46 +146,77 @@ func (s *Server) waitForChanges(ctx context.Context, r *request, folders []watch
 			return nil, waitExpired, nil
 		case path, ok := <-events:
 			if !ok {
-				// The watcher gave up (upstream gone for good): let the
-				// phone come back rather than wait on nothing.
+				// The watcher gave up (upstream refused the login, or the
+				// server is shutting down): let the phone come back rather
+				// than wait on nothing.
 				return nil, waitExpired, nil
 			}
-			f, known := byPath[path]
-			if !known {
-				continue
-			}
-			set := map[string]watchedFolder{path: f}
-			// Gather what else arrived at the same moment.
-		drain:
-			for {
-				select {
-				case p := <-events:
-					if g, ok := byPath[p]; ok {
-						set[p] = g
-					}
-				default:
-					break drain
-				}
-			}
-			if err := r.lockDevice(ctx); err != nil {
-				return nil, 0, err
-			}
-			var check []watchedFolder
-			for _, g := range set {
-				check = append(check, g)
-			}
-			changed, err := s.changedFolders(ctx, r, check)
-			if err != nil {
-				r.log.Warn("checking a notified folder", zap.Error(err))
-			}
-			if len(changed) > 0 {
-				return changed, waitChanged, nil
-			}
-			// The notice was for something the phone already has (often
-			// its own change): keep waiting, without the device or the
-			// upstream connection.
-			r.releaseMailbox()
-			r.unlockDevice()
+			first = path
 		}
+		// Take everything that arrived with it: the notifier does not
+		// send a path again while the channel holds notices.
+		set := map[string]watchedFolder{}
+		list := false
+		for path, ok := first, true; ok; {
+			if path == FolderListPath {
+				list = spec.hierarchy
+			} else if f, known := byPath[path]; known {
+				set[path] = f
+			}
+			select {
+			case path, ok = <-events:
+			default:
+				ok = false
+			}
+		}
+		if len(set) == 0 && !list {
+			continue
+		}
+		if err := r.lockDevice(ctx); err != nil {
+			return nil, 0, err
+		}
+		if list {
+			moved, err := s.hierarchyChanged(ctx, r)
+			if err != nil {
+				r.log.Warn("checking the folder list", zap.Error(err))
+			}
+			if moved {
+				return nil, waitHierarchy, nil
+			}
+		}
+		check := make([]watchedFolder, 0, len(set))
+		for _, f := range set {
+			check = append(check, f)
+		}
+		changed, err := s.changedFolders(ctx, r, check)
+		if err != nil {
+			r.log.Warn("checking a notified folder", zap.Error(err))
+		}
+		if len(changed) > 0 {
+			return changed, waitChanged, nil
+		}
+		// The notice was for something the phone already has (often
+		// its own change): keep waiting, without the device or the
+		// upstream connection.
+		r.releaseMailbox()
+		r.unlockDevice()
 	}
+}
+
+// hierarchyChanged reports whether the folder list upstream differs from
+// what the device got in its last FolderSync (or it never ran one).
+func (s *Server) hierarchyChanged(ctx context.Context, r *request) (bool, error) {
+	h, err := s.loadHierarchy(ctx, r)
+	if err != nil {
+		return false, err
+	}
+	if h == nil {
+		return true, nil
+	}
+	mapped, err := s.folderMap(ctx, r)
+	if err != nil {
+		return false, err
+	}
+	adds, updates, deletes := hierarchyDiff(h.Folders, deviceFolders(mapped))
+	return len(adds)+len(updates)+len(deletes) > 0, nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/easgate/easgate/bridge"
 	"github.com/easgate/easgate/bridge/demo"
 )
 
@@ -65,6 +66,7 @@ func demoMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		SMTP: up.SMTPAddr, SMTPSecurity: "none", SentCopy: true,
 		AdminListen: *adminListen, LogFormat: "console", LogLevel: *logLevel,
 		MaxRequest: 64 << 20, MinHeartbeat: 60e9, MaxHeartbeat: 3540e9,
+		FolderCheckInterval: bridge.DefaultCheckInterval,
 	}
 	g, err := startGateway(ctx, c, log, token)
 	if err != nil {

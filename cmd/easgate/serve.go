@@ -39,10 +39,13 @@ type serveConfig struct {
 	MaxRequest     int64
 	MinHeartbeat   time.Duration
 	MaxHeartbeat   time.Duration
-	Domain         string
-	SMTP           string
-	SMTPSecurity   string
-	SentCopy       bool
+	// FolderCheckInterval is how often push compares the watched folders
+	// other than INBOX (and the folder list) with the last look.
+	FolderCheckInterval time.Duration
+	Domain              string
+	SMTP                string
+	SMTPSecurity        string
+	SentCopy            bool
 	// insecureTLS is for tests with self-signed upstreams only; no flag.
 	tlsConfig *tls.Config
 }
@@ -97,6 +100,8 @@ func serveFlags(c *serveConfig, stderr io.Writer) *flag.FlagSet {
 	fs.Int64Var(&c.MaxRequest, "max-request-bytes", 64<<20, "largest request body accepted (HTTP 413 beyond)")
 	fs.DurationVar(&c.MinHeartbeat, "min-heartbeat", 60*time.Second, "shortest Ping/Sync heartbeat accepted")
 	fs.DurationVar(&c.MaxHeartbeat, "max-heartbeat", 3540*time.Second, "longest Ping/Sync heartbeat accepted")
+	fs.DurationVar(&c.FolderCheckInterval, "folder-check-interval", bridge.DefaultCheckInterval,
+		"how often push checks watched folders other than INBOX, and the folder list (INBOX is watched with IDLE)")
 	fs.StringVar(&c.Domain, "domain", "", "mail domain for users who log in without @domain")
 	fs.StringVar(&c.SMTP, "smtp", "", "upstream SMTP submission server HOST:PORT; without it phones cannot send")
 	fs.StringVar(&c.SMTPSecurity, "smtp-security", "starttls", "upstream SMTP security: tls, starttls or none")
@@ -160,6 +165,7 @@ type gateway struct {
 	log     *zap.Logger
 	store   *store.Store
 	backend *bridge.Backend
+	push    *bridge.Notifier
 	eas     *eas.Server
 	easLn   net.Listener
 	admLn   net.Listener
@@ -196,10 +202,11 @@ func startGateway(ctx context.Context, c *serveConfig, log *zap.Logger, adminTok
 		Logger:   log.Named("imap"),
 		SMTPAddr: c.SMTP, SMTPSecurity: smtpSec, SMTPTLSConfig: c.tlsConfig, NoSentCopy: !c.SentCopy,
 	})
+	g.push = bridge.NewNotifier(g.backend, bridge.WatchConfig{CheckInterval: c.FolderCheckInterval})
 	g.eas = eas.NewServer(eas.Config{
 		PublicURL: c.PublicURL, MaxRequestBytes: c.MaxRequest, TrustedProxies: c.TrustedProxies,
 		MinHeartbeat: c.MinHeartbeat, MaxHeartbeat: c.MaxHeartbeat, Logger: log.Named("eas"),
-	}, g.backend, st, nil)
+	}, g.backend, st, g.push)
 
 	if g.easLn, err = net.Listen("tcp", c.Listen); err != nil {
 		g.Close()
@@ -229,6 +236,11 @@ func startGateway(ctx context.Context, c *serveConfig, log *zap.Logger, adminTok
 func (g *gateway) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	if g.push != nil {
+		// Ends the waiting Pings first (Status 1), so that Shutdown does not
+		// wait for their heartbeats.
+		g.push.Close()
+	}
 	if g.easSrv != nil {
 		g.easSrv.Shutdown(ctx)
 	}

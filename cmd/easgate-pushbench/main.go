@@ -1,0 +1,716 @@
+// Command easgate-pushbench measures push: how many phones can wait in a
+// Ping at once, what each costs the gateway, and how long a message takes
+// from its APPEND upstream to the Ping's answer.
+//
+// The gateway runs in a child process (this same program with -serve), so
+// that its memory and goroutines are its own and not the simulated
+// phones'. The upstream runs in this process: go-imap's in-memory server
+// (-upstream mem, the default) or a throwaway Dovecot (-upstream dovecot,
+// Debian's dovecot-imapd).
+//
+//	easgate-pushbench -accounts 1000 -devices 10
+//	easgate-pushbench -upstream dovecot -accounts 200 -devices 10
+//
+// Every phone provisions, runs FolderSync and syncs INBOX, then pings
+// INBOX. Once all are waiting, the gateway's heap and stacks are measured;
+// then messages are appended, one account at a time, and the time until
+// each of that account's phones has its Ping answered is recorded. A phone
+// whose Ping answered syncs and pings again, as a real one does.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/easgate/easgate/bridge"
+	"github.com/easgate/easgate/eas"
+	"github.com/easgate/easgate/eas/easclient"
+)
+
+type options struct {
+	upstream    string
+	accounts    int
+	devices     int
+	rounds      int
+	concurrency int
+	heartbeat   int
+	verbose     bool
+	// poolIdle is the gateway's IMAP pool IdleTimeout.
+	poolIdle time.Duration
+	// profiles is where to save the gateway's heap and goroutine profiles.
+	profiles string
+	// serve mode (the child)
+	serve  bool
+	imap   string
+	db     string
+	listen string
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is the program; the benchmark's own test calls it too.
+func run(args []string, stdout, stderr io.Writer) int {
+	var o options
+	flag := flag.NewFlagSet("easgate-pushbench", flag.ContinueOnError)
+	flag.SetOutput(stderr)
+	flag.StringVar(&o.upstream, "upstream", "mem", "upstream IMAP server: mem (go-imap's in-memory server) or dovecot")
+	flag.IntVar(&o.accounts, "accounts", 1000, "accounts")
+	flag.IntVar(&o.devices, "devices", 10, "phones per account")
+	flag.IntVar(&o.rounds, "rounds", 200, "messages appended (one account each) to measure push latency")
+	flag.IntVar(&o.concurrency, "concurrency", 32, "phones set up at once")
+	flag.IntVar(&o.heartbeat, "heartbeat", 1800, "Ping heartbeat in seconds")
+	flag.BoolVar(&o.verbose, "v", false, "print every round")
+	flag.StringVar(&o.profiles, "profile", "", "save the gateway's heap and goroutine profiles, before and with the Pings, in this directory")
+	flag.DurationVar(&o.poolIdle, "pool-idle", bridge.DefaultIdleTimeout,
+		"the gateway's IMAP pool idle timeout (short: the set-up's pooled connections are gone before the Pings are measured)")
+	flag.BoolVar(&o.serve, "serve", false, "run the gateway (used by the benchmark itself)")
+	flag.StringVar(&o.imap, "imap", "", "with -serve: the upstream IMAP address")
+	flag.StringVar(&o.db, "db", "", "with -serve: the state file")
+	flag.StringVar(&o.listen, "listen", "127.0.0.1:0", "with -serve: the listener")
+	if err := flag.Parse(args); err != nil {
+		return 2
+	}
+
+	raiseFileLimit()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	if o.serve {
+		err = serve(ctx, o, stdout)
+	} else {
+		var res *result
+		if res, err = drive(ctx, o, stdout); err == nil {
+			res.report(stdout)
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "easgate-pushbench:", err)
+		return 1
+	}
+	return 0
+}
+
+// raiseFileLimit lifts the soft limit on open files to the hard one: every
+// waiting phone holds a connection.
+func raiseFileLimit() {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return
+	}
+	lim.Cur = lim.Max
+	syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+}
+
+// upstream is the mail server the gateway talks to.
+type upstream interface {
+	Addr() string
+	Close()
+}
+
+func credentials(i int) eas.Credentials {
+	return eas.Credentials{Username: fmt.Sprintf("bench%d@example.com", i), Password: fmt.Sprintf("pw-%d", i)}
+}
+
+// child is the gateway process.
+type child struct {
+	cmd  *exec.Cmd
+	url  string
+	http *http.Client
+}
+
+func startChild(ctx context.Context, imapAddr, dir string, poolIdle time.Duration) (*child, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, self, "-serve", "-imap", imapAddr, "-db", filepath.Join(dir, "easgate.db"),
+		"-pool-idle", poolIdle.String())
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		cmd.Process.Kill()
+		return nil, fmt.Errorf("gateway did not start: %w", err)
+	}
+	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "listening ")
+	if !ok {
+		cmd.Process.Kill()
+		return nil, fmt.Errorf("gateway said %q", line)
+	}
+	go io.Copy(io.Discard, out)
+	return &child{cmd: cmd, url: "http://" + addr, http: &http.Client{Timeout: time.Minute}}, nil
+}
+
+func (c *child) stats(gc bool) (*gatewayStats, error) {
+	u := c.url + statsPath
+	if gc {
+		u += "?gc=1"
+	}
+	resp, err := c.http.Get(u)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var s gatewayStats
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// waitSubscriptions waits until the gateway holds n subscriptions.
+func (c *child) waitSubscriptions(ctx context.Context, n int, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		s, err := c.stats(false)
+		if err != nil {
+			return err
+		}
+		if s.Subscriptions == n {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d Pings waiting, want %d", s.Subscriptions, n)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// saveProfiles stores the gateway's heap and goroutine profiles in dir as
+// heap-<when>.pprof and goroutine-<when>.pprof; nothing when dir is "".
+func (c *child) saveProfiles(dir, when string) error {
+	if dir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, kind := range []string{"heap", "goroutine"} {
+		resp, err := c.http.Get(c.url + "/debug/pprof/" + kind)
+		if err != nil {
+			return fmt.Errorf("%s profile: %w", kind, err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return fmt.Errorf("%s profile: %w", kind, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, kind+"-"+when+".pprof"), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *child) stop() {
+	c.cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { c.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		c.cmd.Process.Kill()
+	}
+}
+
+// phone is one simulated device.
+type phone struct {
+	*easclient.Client
+	account int
+	inbox   string
+	key     string
+}
+
+// answer is a Ping that reported a change.
+type answer struct {
+	account int
+	at      time.Time
+}
+
+// drainPool waits, with a short -pool-idle, until the gateway's pool has
+// closed what it no longer uses, so that the measurement holds what waiting
+// phones cost and not what setting them up left behind.
+func (o options) drainPool(ctx context.Context) error {
+	if o.poolIdle <= 0 || o.poolIdle >= time.Minute {
+		return nil
+	}
+	select {
+	case <-time.After(o.poolIdle * 2):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// result is what a benchmark run measured.
+type result struct {
+	o          options
+	base, held *gatewayStats
+	// lat are the Ping answers' latencies, ref the upstream's own IDLE
+	// notices'.
+	lat, ref []time.Duration
+	failures int64
+}
+
+func drive(ctx context.Context, o options, out io.Writer) (*result, error) {
+	if o.accounts <= 0 || o.devices <= 0 {
+		return nil, errors.New("-accounts and -devices must be positive")
+	}
+	dir, err := os.MkdirTemp("", "pushbench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+
+	fmt.Fprintf(out, "starting the %s upstream with %d accounts\n", o.upstream, o.accounts)
+	var up upstream
+	switch o.upstream {
+	case "mem":
+		up, err = startMem(o.accounts)
+	case "dovecot":
+		up, err = startDovecot(o.accounts)
+	default:
+		err = fmt.Errorf("unknown upstream %q", o.upstream)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer up.Close()
+	senders := &clientCache{addr: up.Addr()}
+	defer senders.close()
+	idlers := &clientCache{addr: up.Addr(), idle: true}
+	defer idlers.close()
+
+	gw, err := startChild(ctx, up.Addr(), dir, o.poolIdle)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(out, "gateway at %s (profiles under /debug/pprof/)\n", gw.url)
+	defer gw.stop()
+
+	transport := &http.Transport{
+		MaxIdleConns:        o.accounts*o.devices + 16,
+		MaxIdleConnsPerHost: o.accounts*o.devices + 16,
+		IdleConnTimeout:     time.Hour,
+	}
+	hc := &http.Client{Transport: transport}
+	n := o.accounts * o.devices
+	phones := make([]*phone, n)
+	fmt.Fprintf(out, "setting up %d phones (%d accounts x %d)\n", n, o.accounts, o.devices)
+	start := time.Now()
+	if err := parallel(ctx, n, o.concurrency, func(i int) error {
+		p, err := setUp(ctx, gw.url, hc, i/o.devices, i%o.devices)
+		phones[i] = p
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(out, "  took %v\n", time.Since(start).Round(time.Millisecond))
+
+	if err := o.drainPool(ctx); err != nil {
+		return nil, err
+	}
+	base, err := gw.stats(true)
+	if err != nil {
+		return nil, err
+	}
+	if err := gw.saveProfiles(o.profiles, "before"); err != nil {
+		return nil, err
+	}
+
+	answers := make(chan answer, n)
+	pctx, cancelPings := context.WithCancel(ctx)
+	defer cancelPings()
+	var wg sync.WaitGroup
+	var failures atomic.Int64
+	start = time.Now()
+	for _, p := range phones {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.pingLoop(pctx, o.heartbeat, answers, &failures)
+		}()
+	}
+	if err := gw.waitSubscriptions(ctx, n, 10*time.Minute); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(out, "%d Pings waiting after %v\n", n, time.Since(start).Round(time.Millisecond))
+	if err := o.drainPool(ctx); err != nil {
+		return nil, err
+	}
+	held, err := gw.stats(true)
+	if err != nil {
+		return nil, err
+	}
+	if err := gw.saveProfiles(o.profiles, "waiting"); err != nil {
+		return nil, err
+	}
+
+	fmt.Fprintf(out, "appending %d messages, one account at a time\n", o.rounds)
+	var lat, ref []time.Duration
+	for r := range o.rounds {
+		a := rand.IntN(o.accounts)
+		cred := credentials(a)
+		msg := []byte(fmt.Sprintf("From: bench@example.org\r\nTo: %s\r\nSubject: push %d\r\nMessage-ID: <push%d.%d@example.org>\r\n\r\nround %d\r\n",
+			cred.Username, r, r, time.Now().UnixNano(), r))
+		sender, err := senders.client(cred.Username, cred.Password)
+		if err != nil {
+			return nil, fmt.Errorf("log in to append: %w", err)
+		}
+		// A plain IMAP client in IDLE on the same INBOX: how long the
+		// upstream itself takes to tell of the message.
+		idler, err := idlers.client(cred.Username, cred.Password)
+		if err != nil {
+			return nil, fmt.Errorf("log in to idle: %w", err)
+		}
+		var idle *imapclient.IdleCommand
+		err = bounded(idler, func() error {
+			var err error
+			idle, err = idler.Idle()
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("idle: %w", err)
+		}
+		// The memory server starts listening just after it says it idles.
+		time.Sleep(10 * time.Millisecond)
+		idlers.drain(cred.Username)
+		t0 := time.Now()
+		if err := bounded(sender, func() error { return appendWith(sender, msg) }); err != nil {
+			return nil, fmt.Errorf("append: %w", err)
+		}
+		timeout := time.After(time.Minute)
+		first := len(lat)
+		for got := 0; got < o.devices; {
+			select {
+			case ans := <-answers:
+				if ans.account != a {
+					return nil, fmt.Errorf("a phone of account %d answered for a message to account %d", ans.account, a)
+				}
+				lat = append(lat, ans.at.Sub(t0))
+				got++
+			case <-timeout:
+				return nil, fmt.Errorf("round %d: %d of %d phones answered", r, got, o.devices)
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		select {
+		case at := <-idlers.events(cred.Username):
+			ref = append(ref, at.Sub(t0))
+		case <-time.After(time.Minute):
+			return nil, fmt.Errorf("round %d: the plain IDLE client heard nothing", r)
+		}
+		if err := bounded(idler, func() error {
+			if err := idle.Close(); err != nil {
+				return err
+			}
+			return idle.Wait()
+		}); err != nil {
+			return nil, err
+		}
+		if o.verbose {
+			fmt.Fprintf(out, "round %d, account %d: first answer %v, last %v\n", r, a, lat[first].Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond))
+		}
+		// The phones sync and ping again before the next message.
+		if err := gw.waitSubscriptions(ctx, n, time.Minute); err != nil {
+			return nil, fmt.Errorf("round %d: %w", r, err)
+		}
+	}
+	cancelPings()
+	wg.Wait()
+
+	return &result{o: o, base: base, held: held, lat: lat, ref: ref, failures: failures.Load()}, nil
+}
+
+func (r *result) report(out io.Writer) {
+	o, base, held := r.o, r.base, r.held
+	n := o.accounts * o.devices
+	mem := func(s *gatewayStats) uint64 { return s.HeapInuse + s.StackInuse }
+	fmt.Fprintln(out)
+	fmt.Fprintf(out, "upstream %s, %d accounts x %d phones = %d waiting Pings\n", o.upstream, o.accounts, o.devices, n)
+	fmt.Fprintf(out, "gateway before the Pings: heap %s, stacks %s, %d goroutines, RSS %s\n",
+		size(base.HeapInuse), size(base.StackInuse), base.Goroutines, size(base.RSS))
+	fmt.Fprintf(out, "gateway with the Pings:   heap %s, stacks %s, %d goroutines, RSS %s, %d watchers\n",
+		size(held.HeapInuse), size(held.StackInuse), held.Goroutines, size(held.RSS), held.Watchers)
+	per := func(a, b uint64) string { return size(uint64(max(int64(a)-int64(b), 0)) / uint64(n)) }
+	fmt.Fprintf(out, "per waiting phone: heap+stacks %s (heap %s, stacks %s), RSS %s, %.2f goroutines\n",
+		per(mem(held), mem(base)), per(held.HeapInuse, base.HeapInuse), per(held.StackInuse, base.StackInuse),
+		per(held.RSS, base.RSS), float64(held.Goroutines-base.Goroutines)/float64(n))
+	quantiles(out, "push latency, APPEND to Ping answer", r.lat)
+	quantiles(out, "upstream's own IDLE notice, APPEND to EXISTS", r.ref)
+	if r.failures > 0 {
+		fmt.Fprintf(out, "%d Pings failed (see above)\n", r.failures)
+	}
+}
+
+func quantiles(out io.Writer, what string, d []time.Duration) {
+	if len(d) == 0 {
+		return
+	}
+	slices.Sort(d)
+	q := func(p float64) time.Duration {
+		return d[min(int(p*float64(len(d))), len(d)-1)].Round(100 * time.Microsecond)
+	}
+	fmt.Fprintf(out, "%s, %d samples: p50 %v, p90 %v, p99 %v, max %v\n", what, len(d), q(0.5), q(0.9), q(0.99), q(1))
+}
+
+func size(b uint64) string {
+	switch {
+	case b >= 10<<20:
+		return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20))
+	case b >= 10<<10:
+		return fmt.Sprintf("%.1f KiB", float64(b)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", b)
+}
+
+// parallel runs fn(0..n-1), at most width at a time, and returns the first
+// error.
+func parallel(ctx context.Context, n, width int, fn func(i int) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var first error
+	var once sync.Once
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range max(width, 1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := fn(i); err != nil {
+					once.Do(func() { first = err; cancel() })
+				}
+			}
+		}()
+	}
+feed:
+	for i := range n {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if first == nil && ctx.Err() != nil {
+		first = ctx.Err()
+	}
+	return first
+}
+
+func setUp(ctx context.Context, url string, hc *http.Client, account, device int) (*phone, error) {
+	cred := credentials(account)
+	c := easclient.New(url, cred.Username, cred.Password, fmt.Sprintf("bench%dx%d", account, device), eas.V161)
+	c.HTTP = hc
+	if _, err := c.Provision(ctx, nil); err != nil {
+		return nil, fmt.Errorf("provision %s: %w", c.DeviceID, err)
+	}
+	fs, err := c.FolderSync(ctx, "0")
+	if err != nil || fs.Status != eas.FolderSuccess {
+		return nil, fmt.Errorf("FolderSync %s: %+v %w", c.DeviceID, fs, err)
+	}
+	p := &phone{Client: c, account: account}
+	for _, f := range fs.Changes.Add {
+		if f.Type == int(eas.FolderInbox) {
+			p.inbox = f.ServerID
+		}
+	}
+	if p.inbox == "" {
+		return nil, fmt.Errorf("no INBOX for %s", c.DeviceID)
+	}
+	if err := p.syncInbox(ctx, "0"); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// pingLoop pings until ctx ends, reporting every Ping that announces a
+// change and syncing the change before pinging again.
+func (p *phone) pingLoop(ctx context.Context, heartbeat int, answers chan<- answer, failures *atomic.Int64) {
+	for ctx.Err() == nil {
+		resp, err := p.PingFolders(ctx, heartbeat, p.inbox)
+		at := time.Now()
+		if err != nil {
+			if ctx.Err() == nil {
+				failures.Add(1)
+				fmt.Fprintf(os.Stderr, "ping %s: %v\n", p.DeviceID, err)
+				time.Sleep(time.Second)
+			}
+			continue
+		}
+		if resp.Status != eas.PingChanges {
+			continue
+		}
+		answers <- answer{account: p.account, at: at}
+		if err := p.syncInbox(ctx, p.key); err != nil && ctx.Err() == nil {
+			failures.Add(1)
+			fmt.Fprintln(os.Stderr, err)
+		}
+	}
+}
+
+// syncInbox brings the phone's INBOX up to date from key, starting again
+// from key 0 when the server says the key is no good (Status 3), as a phone
+// does.
+func (p *phone) syncInbox(ctx context.Context, key string) error {
+	res, err := p.SyncAll(ctx, p.inbox, key, 0, nil)
+	var se *easclient.SyncStatusError
+	if errors.As(err, &se) && se.Status == eas.SyncInvalidSyncKey && key != "0" {
+		res, err = p.SyncAll(ctx, p.inbox, "0", 0, nil)
+	}
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", p.DeviceID, err)
+	}
+	p.key = res.Key
+	return nil
+}
+
+// imapWait bounds the benchmark's own IMAP commands: imapclient has no
+// timeouts, and a server out of processes would hang the run.
+const imapWait = time.Minute
+
+// bounded runs fn, closing c if it takes longer than imapWait.
+func bounded(c *imapclient.Client, fn func() error) error {
+	t := time.AfterFunc(imapWait, func() { c.Close() })
+	defer t.Stop()
+	if err := fn(); err != nil {
+		if !t.Stop() {
+			return fmt.Errorf("no answer from the IMAP server within %v: %w", imapWait, err)
+		}
+		return err
+	}
+	return nil
+}
+
+func appendWith(c *imapclient.Client, msg []byte) error {
+	cmd := c.Append("INBOX", int64(len(msg)), &imap.AppendOptions{})
+	if _, err := cmd.Write(msg); err != nil {
+		return err
+	}
+	if err := cmd.Close(); err != nil {
+		return err
+	}
+	_, err := cmd.Wait()
+	return err
+}
+
+// clientCache keeps one logged-in connection per account, so that the time
+// measured from an APPEND has no login in it. With idle, the connections
+// select INBOX and note when the server reports a new message.
+type clientCache struct {
+	addr    string
+	idle    bool
+	mu      sync.Mutex
+	clients map[string]*imapclient.Client
+	exists  map[string]chan time.Time
+}
+
+func (cc *clientCache) events(user string) <-chan time.Time {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	return cc.exists[user]
+}
+
+func (cc *clientCache) drain(user string) {
+	ch := cc.events(user)
+	for {
+		select {
+		case <-ch:
+		default:
+			return
+		}
+	}
+}
+
+func (cc *clientCache) client(user, password string) (*imapclient.Client, error) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if cc.clients == nil {
+		cc.clients = map[string]*imapclient.Client{}
+	}
+	c := cc.clients[user]
+	if c != nil {
+		return c, nil
+	}
+	var opts *imapclient.Options
+	if cc.idle {
+		if cc.exists == nil {
+			cc.exists = map[string]chan time.Time{}
+		}
+		ch := make(chan time.Time, 16)
+		cc.exists[user] = ch
+		opts = &imapclient.Options{UnilateralDataHandler: &imapclient.UnilateralDataHandler{
+			Mailbox: func(m *imapclient.UnilateralDataMailbox) {
+				if m.NumMessages != nil {
+					select {
+					case ch <- time.Now():
+					default:
+					}
+				}
+			},
+		}}
+	}
+	c, err := imapclient.DialInsecure(cc.addr, opts)
+	if err != nil {
+		return nil, err
+	}
+	err = bounded(c, func() error {
+		if err := c.Login(user, password).Wait(); err != nil {
+			return err
+		}
+		if cc.idle {
+			_, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait()
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	cc.clients[user] = c
+	return c, nil
+}
+
+func (cc *clientCache) close() {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	for _, c := range cc.clients {
+		c.Close()
+	}
+}

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMain lets the test binary stand in for the gateway process the
+// benchmark starts: it runs itself with -serve.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "-serve" {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// TestDrive runs the whole benchmark with a few phones: every message
+// reaches every phone of its account, and the numbers are reported.
+func TestDrive(t *testing.T) {
+	for _, upstream := range []string{"mem", "dovecot"} {
+		t.Run(upstream, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			o := options{upstream: upstream, accounts: 3, devices: 2, rounds: 4, concurrency: 4, heartbeat: 600}
+			var out bytes.Buffer
+			res, err := drive(ctx, o, &out)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, out.String())
+			}
+			if len(res.lat) != o.rounds*o.devices || len(res.ref) != o.rounds || res.failures != 0 {
+				t.Fatalf("%d answers, %d upstream notices, %d failures", len(res.lat), len(res.ref), res.failures)
+			}
+			if res.held.Subscriptions != 6 || res.held.Watchers != 3 {
+				t.Errorf("gateway held %d subscriptions on %d watchers, want 6 on 3", res.held.Subscriptions, res.held.Watchers)
+			}
+			res.report(&out)
+			for _, want := range []string{"per waiting phone: heap+stacks", "push latency, APPEND to Ping answer, 8 samples"} {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("report lacks %q:\n%s", want, out.String())
+				}
+			}
+		})
+	}
+}

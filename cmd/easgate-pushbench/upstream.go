@@ -1,0 +1,87 @@
+package main
+
+import (
+	"fmt"
+	"log"
+	"net"
+	"os"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
+)
+
+// memUpstream is go-imap's in-memory server with the benchmark's accounts.
+type memUpstream struct {
+	srv *imapserver.Server
+	ln  net.Listener
+}
+
+func startMem(accounts int) (*memUpstream, error) {
+	mem := imapmemserver.New()
+	for i := range accounts {
+		c := credentials(i)
+		u := imapmemserver.NewUser(c.Username, c.Password)
+		if err := u.Create("INBOX", nil); err != nil {
+			return nil, err
+		}
+		mem.AddUser(u)
+	}
+	srv := imapserver.New(&imapserver.Options{
+		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+			sess, ok := mem.NewSession().(imapserver.SessionIMAP4rev2)
+			if !ok {
+				return nil, nil, fmt.Errorf("memory server session lacks MOVE")
+			}
+			return roundIdle{sess}, nil, nil
+		},
+		Caps:         imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapUIDPlus: {}, imap.CapListStatus: {}, imap.CapMove: {}},
+		InsecureAuth: true,
+		Logger:       log.New(os.Stderr, "memory upstream: ", log.LstdFlags),
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	go srv.Serve(ln)
+	return &memUpstream{srv: srv, ln: ln}, nil
+}
+
+func (u *memUpstream) Addr() string { return u.ln.Addr().String() }
+func (u *memUpstream) Close()       { u.srv.Close() }
+
+// roundIdle works around a race in the memory server's IDLE (it listens for
+// updates only after telling the client it idles, so a message delivered in
+// between waits for the next change): IDLE runs in rounds with a poll
+// between them, as the demo upstream does.
+type roundIdle struct{ imapserver.SessionIMAP4rev2 }
+
+const idleRound = time.Second
+
+func (s roundIdle) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
+	for {
+		round := make(chan struct{})
+		timer := time.NewTimer(idleRound)
+		go func() {
+			defer close(round)
+			select {
+			case <-stop:
+			case <-timer.C:
+			}
+		}()
+		if err := s.SessionIMAP4rev2.Idle(w, round); err != nil {
+			timer.Stop()
+			return err
+		}
+		<-round
+		select {
+		case <-stop:
+			return nil
+		default:
+		}
+		if err := s.SessionIMAP4rev2.Poll(w, true); err != nil {
+			return fmt.Errorf("poll between IDLE rounds: %w", err)
+		}
+	}
+}

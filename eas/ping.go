@@ -1,0 +1,202 @@
+package eas
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/easgate/easgate/wbxml"
+)
+
+// PingRequest is the Ping command's request (MS-ASCMD 2.2.1.13). An empty
+// HTTP body, or a Ping without either element, stands for the device's
+// previous parameters.
+type PingRequest struct {
+	XMLName wbxml.Name `wbxml:"Ping:Ping"`
+	// HeartbeatInterval is in seconds.
+	HeartbeatInterval *int         `wbxml:"HeartbeatInterval,omitempty"`
+	Folders           []PingFolder `wbxml:"Folders>Folder"`
+}
+
+// PingFolder is one folder a Ping watches.
+type PingFolder struct {
+	ID    string `wbxml:"Id"`
+	Class string `wbxml:"Class"`
+}
+
+// PingResponse is the Ping command's response, its elements in the order
+// of the schema.
+type PingResponse struct {
+	XMLName wbxml.Name `wbxml:"Ping:Ping"`
+	Status  int        `wbxml:"Status"`
+	// Folders are the ids of the folders that changed (Status 2).
+	Folders []string `wbxml:"Folders>Folder"`
+	// MaxFolders comes with Status 6.
+	MaxFolders int `wbxml:"MaxFolders,omitempty"`
+	// HeartbeatInterval comes with Status 5: the bound the request passed.
+	HeartbeatInterval int `wbxml:"HeartbeatInterval,omitempty"`
+}
+
+const statePing = "ping"
+
+// pingParams are a device's Ping parameters, kept for Pings that omit them
+// (MS-ASCMD 3.1.5.8).
+type pingParams struct {
+	Heartbeat int          `json:"heartbeat"`
+	Folders   []PingFolder `json:"folders"`
+}
+
+// maxPingFolderID is the longest folder Id the schema allows.
+const maxPingFolderID = 64
+
+func pingStatus(resp *PingResponse) *reply {
+	return &reply{body: resp, easStatus: resp.Status}
+}
+
+func (s *Server) loadPingParams(ctx context.Context, r *request) (*pingParams, error) {
+	b, err := s.store.DeviceState(ctx, r.user, r.q.DeviceID, statePing)
+	if err != nil {
+		return nil, fmt.Errorf("read ping parameters: %w", err)
+	}
+	if b == nil {
+		return nil, nil
+	}
+	var p pingParams
+	if err := json.Unmarshal(b, &p); err != nil {
+		// Unreadable parameters are missing ones: the phone sends them
+		// again after Status 3.
+		return nil, nil
+	}
+	return &p, nil
+}
+
+func (s *Server) savePingParams(ctx context.Context, r *request, p *pingParams) error {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	if err := s.store.PutDeviceState(ctx, r.user, r.q.DeviceID, statePing, b); err != nil {
+		return fmt.Errorf("save ping parameters: %w", err)
+	}
+	return nil
+}
+
+func (s *Server) handlePing(ctx context.Context, r *request) (*reply, error) {
+	start := time.Now()
+	var req PingRequest
+	if len(bytes.TrimSpace(r.body)) > 0 {
+		if err := r.decode(&req); err != nil {
+			r.log.Info("malformed Ping", zap.Error(err))
+			return pingStatus(&PingResponse{Status: PingSyntaxError}), nil
+		}
+	}
+	stored, err := s.loadPingParams(ctx, r)
+	if err != nil {
+		return pingFailure(r, err)
+	}
+	p := pingParams{}
+	if stored != nil {
+		p = *stored
+	}
+	hasHeartbeat := p.Heartbeat != 0
+	if req.HeartbeatInterval != nil {
+		p.Heartbeat, hasHeartbeat = *req.HeartbeatInterval, true
+	}
+	if len(req.Folders) > 0 {
+		p.Folders = req.Folders
+	}
+	if !hasHeartbeat || len(p.Folders) == 0 {
+		return pingStatus(&PingResponse{Status: PingMissingParams}), nil
+	}
+
+	lo, hi := int(s.cfg.MinHeartbeat/time.Second), int(s.cfg.MaxHeartbeat/time.Second)
+	switch {
+	case p.Heartbeat < lo:
+		return pingStatus(&PingResponse{Status: PingInvalidInterval, HeartbeatInterval: lo}), nil
+	case p.Heartbeat > hi:
+		return pingStatus(&PingResponse{Status: PingInvalidInterval, HeartbeatInterval: hi}), nil
+	}
+	if len(p.Folders) > s.cfg.MaxPingFolders {
+		return pingStatus(&PingResponse{Status: PingTooManyFolders, MaxFolders: s.cfg.MaxPingFolders}), nil
+	}
+	seen := make(map[string]bool, len(p.Folders))
+	for _, f := range p.Folders {
+		if f.ID == "" || len(f.ID) > maxPingFolderID || seen[f.ID] {
+			return pingStatus(&PingResponse{Status: PingSyntaxError}), nil
+		}
+		seen[f.ID] = true
+	}
+	if req.HeartbeatInterval != nil || len(req.Folders) > 0 {
+		if err := s.savePingParams(ctx, r, &p); err != nil {
+			return pingFailure(r, err)
+		}
+	}
+
+	// A folder the device names but the server no longer has, or a folder
+	// list that moved since the device's FolderSync: the phone must run
+	// FolderSync before its Ping means anything.
+	folders := make([]watchedFolder, 0, len(p.Folders))
+	for _, f := range p.Folders {
+		path, err := s.folderPath(ctx, r.user, f.ID)
+		if errors.Is(err, ErrNotFound) {
+			return pingStatus(&PingResponse{Status: PingHierarchyChanged}), nil
+		}
+		if err != nil {
+			return pingFailure(r, err)
+		}
+		folders = append(folders, watchedFolder{ID: f.ID, Path: path})
+	}
+	moved, err := s.hierarchyChanged(ctx, r)
+	if err != nil {
+		return pingFailure(r, err)
+	}
+	if moved {
+		return pingStatus(&PingResponse{Status: PingHierarchyChanged}), nil
+	}
+
+	wait := answerBefore(time.Duration(p.Heartbeat)*time.Second) - time.Since(start)
+	changed, outcome, err := s.waitForChanges(ctx, r, waitSpec{folders: folders, timeout: max(wait, 0), hierarchy: true})
+	if err != nil {
+		return pingFailure(r, err)
+	}
+	switch outcome {
+	case waitChanged:
+		return pingStatus(&PingResponse{Status: PingChanges, Folders: inRequestOrder(changed, p.Folders)}), nil
+	case waitHierarchy:
+		return pingStatus(&PingResponse{Status: PingHierarchyChanged}), nil
+	}
+	// Expired, or superseded by a newer Ping or Sync of the device: Status 1
+	// makes the phone simply go on.
+	return pingStatus(&PingResponse{Status: PingExpired}), nil
+}
+
+// pingFailure answers a failed Ping: the phone went away (no answer), its
+// credentials are refused (HTTP 401 through the dispatcher), anything else
+// is Status 8 and the phone retries.
+func pingFailure(r *request, err error) (*reply, error) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, ErrUnauthorized) {
+		return nil, err
+	}
+	r.log.Warn("ping failed", zap.Error(err))
+	return pingStatus(&PingResponse{Status: PingServerError}), nil
+}
+
+// inRequestOrder lists the changed ids in the order the phone listed them.
+func inRequestOrder(changed []string, folders []PingFolder) []string {
+	set := make(map[string]bool, len(changed))
+	for _, id := range changed {
+		set[id] = true
+	}
+	out := make([]string, 0, len(changed))
+	for _, f := range folders {
+		if set[f.ID] {
+			out = append(out, f.ID)
+		}
+	}
+	return out
+}
