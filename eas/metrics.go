@@ -46,7 +46,7 @@ func NewMetrics() *Metrics {
 		}, []string{"kind"}),
 		pushLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "easgate_push_latency_seconds",
-			Help:    "Time from a change noticed upstream to the waiting request answering with it.",
+			Help:    "Time from the watcher's notice of an upstream change to the waiting request answering with it.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}),
 		authFails: prometheus.NewCounter(prometheus.CounterOpts{
