@@ -61,6 +61,8 @@ type prober struct {
 	inboxID  string
 	inboxKey string
 	version  eas.Version
+	// minHeartbeat is the shortest heartbeat the server accepts, in seconds.
+	minHeartbeat int
 }
 
 func (p *prober) run(ctx context.Context, name string, fn func(ctx context.Context) (string, error)) bool {
@@ -401,13 +403,66 @@ func (p *prober) probe(ctx context.Context) {
 		return
 	}
 	p.run(ctx, "estimate", p.estimate)
+	p.run(ctx, "ping", p.ping)
 	p.extraSteps(ctx)
+}
+
+// ping checks that the server takes a Ping for the Inbox without waiting a
+// whole heartbeat: a heartbeat of one second is below every server's
+// minimum, so the answer is Status 5 with the shortest one it accepts.
+func (p *prober) ping(ctx context.Context) (string, error) {
+	resp, err := p.c.PingFolders(ctx, 1, p.inboxID)
+	if err != nil {
+		return "", err
+	}
+	switch resp.Status {
+	case eas.PingInvalidInterval:
+		p.minHeartbeat = resp.HeartbeatInterval
+		return fmt.Sprintf("heartbeats from %d s accepted", resp.HeartbeatInterval), nil
+	case eas.PingExpired, eas.PingChanges:
+		p.minHeartbeat = 1
+		return fmt.Sprintf("answered status %d at once", resp.Status), nil
+	}
+	return "", commandStatus("Ping", resp.Status)
+}
+
+// push waits by Ping for a message to arrive in the Inbox.
+func (p *prober) push(ctx context.Context) (string, error) {
+	hb := max(p.minHeartbeat, 60)
+	deadline := time.Now().Add(p.cfg.PushWait)
+	for {
+		start := time.Now()
+		resp, err := p.c.PingFolders(ctx, hb, p.inboxID)
+		if err != nil {
+			return "", err
+		}
+		switch resp.Status {
+		case eas.PingChanges:
+			return fmt.Sprintf("new mail pushed %.1f s after the Ping started", time.Since(start).Seconds()), nil
+		case eas.PingExpired:
+			if time.Now().After(deadline) {
+				return "", &statusError{cmd: "Ping", status: resp.Status,
+					explain: fmt.Sprintf("no new message arrived within %v (send one to the account while the probe waits)", p.cfg.PushWait)}
+			}
+		case eas.PingInvalidInterval:
+			hb = resp.HeartbeatInterval
+		default:
+			return "", commandStatus("Ping", resp.Status)
+		}
+	}
 }
 
 // extraSteps are the optional steps: sending, push.
 func (p *prober) extraSteps(ctx context.Context) {
 	if p.cfg.SendTo != "" {
 		p.run(ctx, "sendmail", p.sendMail)
+	}
+	if p.cfg.Push {
+		// The wait has its own bound; a step's usual timeout would cut it.
+		timeout := p.cfg.Timeout
+		p.cfg.Timeout = p.cfg.PushWait + time.Hour
+		p.run(ctx, "push", p.push)
+		p.cfg.Timeout = timeout
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-smtp"
 	"go.uber.org/zap"
@@ -114,6 +115,48 @@ func TestProbe(t *testing.T) {
 			"probe-secret", nil)
 		if s := stepOf(res, "sendmail"); code != 1 || s.OK || !strings.Contains(s.Explain, "refused the recipient") {
 			t.Fatalf("refused recipient: exit %d, step %+v", code, s)
+		}
+	})
+
+	t.Run("push", func(t *testing.T) {
+		dcp, g, url := probeGateway(t)
+		type result struct {
+			code int
+			res  probeResult
+		}
+		done := make(chan result, 1)
+		go func() {
+			code, res := runProbeTest(t, []string{"--url", url, "--user", "probe@example.com", "--push", "--push-wait", "30s"},
+				"probe-secret", nil)
+			done <- result{code, res}
+		}()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			if _, subs := g.push.Watching(); subs == 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the probe's Ping never waited")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		select {
+		case r := <-done:
+			t.Fatalf("probe ended before any mail came: %+v", r)
+		default:
+		}
+		dcp.Append(t, "probe@example.com", "probe-secret", "INBOX", []byte("From: b@example.com\r\n"+
+			"To: probe@example.com\r\nSubject: pushed\r\nMessage-ID: <p2@example.com>\r\n\r\nNew.\r\n"))
+		select {
+		case r := <-done:
+			if s := stepOf(r.res, "push"); r.code != 0 || !s.OK || !strings.Contains(s.Detail, "pushed") {
+				t.Fatalf("exit %d, push step %+v", r.code, s)
+			}
+			if s := stepOf(r.res, "ping"); !s.OK || !strings.Contains(s.Detail, "from 60 s") {
+				t.Fatalf("ping step %+v", s)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("the probe did not see the pushed message")
 		}
 	})
 
