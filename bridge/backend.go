@@ -77,9 +77,27 @@ type Config struct {
 	Domain string
 	// Logger receives connection and conversion problems; nil discards.
 	Logger *zap.Logger
-	// DialContext opens the TCP connection to Addr; nil uses net.Dialer.
-	// It lets a deployment route through a proxy and tests watch the wire.
+	// DialContext opens the TCP connections to Addr and SMTPAddr; nil uses
+	// net.Dialer. It lets a deployment route through a proxy and tests
+	// watch the wire.
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	// SMTPAddr is the submission server's "host:port"; "" disables sending.
+	// Messages go out with the user's own credentials (AUTH PLAIN, or LOGIN
+	// when only that is offered).
+	SMTPAddr string
+	// SMTPSecurity protects the submission connection. Its zero value is
+	// implicit TLS (port 465); `easgate serve` defaults to STARTTLS (587).
+	SMTPSecurity Security
+	// SMTPTLSConfig overrides the TLS settings for SMTP. nil verifies the
+	// server's certificate against the system roots for the host of
+	// SMTPAddr.
+	SMTPTLSConfig *tls.Config
+	// NoSentCopy skips the copy in the Sent folder even when the phone asks
+	// for one: for upstreams that file submitted mail themselves (Gmail,
+	// Exchange Online, servers with a Sieve or milter doing it), where a
+	// second copy would be a duplicate.
+	NoSentCopy bool
 }
 
 // Backend opens IMAP mailboxes. It is safe for concurrent use.
@@ -184,16 +202,22 @@ func (b *Backend) primaryAddress(user string) string {
 }
 
 func (b *Backend) tlsConfig() (*tls.Config, error) {
+	return clientTLSConfig(b.cfg.TLSConfig, b.cfg.Addr, "IMAP")
+}
+
+// clientTLSConfig is base (or a default that verifies against the system
+// roots) with the server name taken from addr.
+func clientTLSConfig(base *tls.Config, addr, what string) (*tls.Config, error) {
 	var cfg *tls.Config
-	if b.cfg.TLSConfig != nil {
-		cfg = b.cfg.TLSConfig.Clone()
+	if base != nil {
+		cfg = base.Clone()
 	} else {
 		cfg = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
 	if cfg.ServerName == "" && !cfg.InsecureSkipVerify {
-		host, _, err := net.SplitHostPort(b.cfg.Addr)
+		host, _, err := net.SplitHostPort(addr)
 		if err != nil {
-			return nil, fmt.Errorf("IMAP address %q: %w", b.cfg.Addr, err)
+			return nil, fmt.Errorf("%s address %q: %w", what, addr, err)
 		}
 		cfg.ServerName = host
 	}

@@ -399,13 +399,14 @@ func (c *conn) status(ctx context.Context, path string) (*imap.StatusData, error
 	return data, nil
 }
 
-// counters reads UIDVALIDITY, UIDNEXT, MESSAGES and HIGHESTMODSEQ. For a
-// mailbox not selected that is one STATUS. The selected mailbox needs a new
-// SELECT for fresh numbers (see status), and SELECT costs Dovecot a sync
-// of the whole folder (tens of milliseconds for 10,000 messages), so
-// unless fresh is asked for, it gets a NOOP and the numbers of its last
-// SELECT. Older numbers are safe in a cursor: they only make the next sync
-// compare more.
+// counters reads UIDVALIDITY, UIDNEXT, MESSAGES and HIGHESTMODSEQ in one
+// command. For a mailbox not selected that is a STATUS. The selected
+// mailbox needs a new SELECT (STATUS of it may be stale, see status); to
+// Dovecot that costs about what a STATUS of an unselected folder costs
+// (both open the folder's index: some milliseconds for 10,000 messages),
+// and it keeps the selection a comparison needs next. When fresh numbers
+// are not needed, a NOOP and the numbers of the last SELECT do: older
+// numbers are safe in a cursor, they only make the next sync compare more.
 func (c *conn) counters(ctx context.Context, path string, fresh bool) (folderState, error) {
 	if c.selected == path && !c.isBroken() {
 		sel := &c.sel

@@ -343,13 +343,13 @@ func (c *conn) folder(ctx context.Context, path string, delim rune) (eas.Folder,
 
 func validFolderName(name string, delim rune) error {
 	if name == "" || strings.TrimSpace(name) == "" {
-		return fmt.Errorf("empty folder name")
+		return fmt.Errorf("empty folder name: %w", eas.ErrInvalidName)
 	}
 	if delim != 0 && strings.ContainsRune(name, delim) {
-		return fmt.Errorf("folder name %q contains the hierarchy separator %q", name, delim)
+		return fmt.Errorf("folder name %q contains the hierarchy separator %q: %w", name, delim, eas.ErrInvalidName)
 	}
 	if strings.ContainsAny(name, "*%\r\n") {
-		return fmt.Errorf("folder name %q contains a character IMAP does not allow", name)
+		return fmt.Errorf("folder name %q contains a character IMAP does not allow: %w", name, eas.ErrInvalidName)
 	}
 	return nil
 }

@@ -37,12 +37,6 @@ func (m *Mailbox) Close() error {
 	return nil
 }
 
-// Send is not available yet: submission needs an SMTP server, which the
-// Config does not describe.
-func (m *Mailbox) Send(ctx context.Context, c eas.Compose) error {
-	return &eas.SendError{Err: errors.New("sending is not configured")}
-}
-
 // conn returns a working connection, replacing one that broke.
 func (m *Mailbox) conn(ctx context.Context) (*conn, error) {
 	if m.closed {

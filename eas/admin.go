@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 )
 
@@ -21,6 +22,9 @@ func (s *Server) AdminHandler(token string) http.Handler {
 		w.Header().Set("Content-Type", "text/plain")
 		w.Write([]byte("ok\n"))
 	})
+	// Metrics need no token either: a scraper reaches the admin listener,
+	// which is on the loopback address unless configured otherwise.
+	r.Handle("/metrics", promhttp.HandlerFor(s.cfg.Metrics.Registry(), promhttp.HandlerOpts{}))
 	r.Route("/api", func(r chi.Router) {
 		r.Use(bearer(token))
 		r.Get("/devices", s.adminList)

@@ -198,10 +198,11 @@ type Mailbox interface {
 	PrimaryAddress() string
 
 	Folders(ctx context.Context) ([]Folder, error)
-	// CreateFolder returns ErrExists when the name is taken and ErrNotFound
-	// when the parent is missing.
+	// CreateFolder returns ErrExists when the name is taken, ErrNotFound
+	// when the parent is missing and ErrInvalidName for a name it cannot use.
 	CreateFolder(ctx context.Context, parent, name string) (Folder, error)
-	// RenameFolder moves and/or renames path under newParent ("" = top).
+	// RenameFolder moves and/or renames path under newParent ("" = top),
+	// with the errors of CreateFolder (ErrNotFound also for a missing path).
 	RenameFolder(ctx context.Context, path, newParent, newName string) (Folder, error)
 	DeleteFolder(ctx context.Context, path string) error
 
@@ -244,6 +245,9 @@ var (
 	ErrStateInvalid = errors.New("eas: sync state invalid")
 	// ErrUnavailable: the upstream cannot be reached; the phone should retry.
 	ErrUnavailable = errors.New("eas: upstream unavailable")
+	// ErrInvalidName: a folder name the backend cannot store (empty, or
+	// holding a character the upstream reserves).
+	ErrInvalidName = errors.New("eas: invalid folder name")
 )
 
 // SendError explains why a message was not sent.
@@ -252,8 +256,31 @@ type SendError struct {
 	Temporary bool
 	// Code is the upstream's reply code, if any (e.g. SMTP 550).
 	Code int
-	Err  error
+	// Reason says what was wrong when the backend can tell; it picks the
+	// status the phone sees. Zero: the submission failed.
+	Reason SendFailure
+	Err    error
 }
+
+// SendFailure classifies a failed send.
+type SendFailure int
+
+const (
+	// SendSubmissionFailed: the upstream refused or lost the message.
+	SendSubmissionFailed SendFailure = iota
+	// SendInvalidMIME: the phone's message cannot be read.
+	SendInvalidMIME
+	// SendNoRecipient: the message names nobody to send it to.
+	SendNoRecipient
+	// SendRecipientRejected: the upstream refused a recipient.
+	SendRecipientRejected
+	// SendTooLarge: the message exceeds the upstream's size limit.
+	SendTooLarge
+	// SendSourceNotFound: the original of a reply or forward is gone.
+	SendSourceNotFound
+	// SendComposeFailed: the reply or forward could not be put together.
+	SendComposeFailed
+)
 
 func (e *SendError) Error() string {
 	if e.Code != 0 {

@@ -15,4 +15,10 @@ func (s *Server) register() {
 	s.add(&command{name: "Search", root: root("Search", "Search"), provisioned: true, handle: s.handleSearch})
 	s.add(&command{name: "Find", root: root("Find", "Find"), provisioned: true, handle: s.handleFind})
 	s.add(&command{name: "GetAttachment", provisioned: true, handle: s.handleGetAttachment})
+	s.add(&command{name: "SendMail", root: root("ComposeMail", "SendMail"), provisioned: true, handle: s.handleSendMail})
+	s.add(&command{name: "SmartReply", root: root("ComposeMail", "SmartReply"), provisioned: true, handle: s.handleSmartReply})
+	s.add(&command{name: "SmartForward", root: root("ComposeMail", "SmartForward"), provisioned: true, handle: s.handleSmartForward})
+	s.add(&command{name: "FolderCreate", root: root("FolderHierarchy", "FolderCreate"), provisioned: true, handle: s.handleFolderCreate})
+	s.add(&command{name: "FolderUpdate", root: root("FolderHierarchy", "FolderUpdate"), provisioned: true, handle: s.handleFolderUpdate})
+	s.add(&command{name: "FolderDelete", root: root("FolderHierarchy", "FolderDelete"), provisioned: true, handle: s.handleFolderDelete})
 }

@@ -655,3 +655,9 @@ func (s *memStore) MarkSent(ctx context.Context, user, deviceID, clientID string
 	s.sent[k] = true
 	return true, nil
 }
+
+func (s *memStore) SentBefore(ctx context.Context, user, deviceID, clientID string, since time.Time) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sent[[3]string{user, deviceID, clientID}], nil
+}

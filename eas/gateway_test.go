@@ -36,6 +36,9 @@ type testGateway struct {
 type gatewayOptions struct {
 	NoCondstore bool
 	Config      eas.Config
+	// SMTPAddr is the submission server (plain TCP); "" leaves sending off.
+	SMTPAddr   string
+	NoSentCopy bool
 	// Push, when set, gives the gateway a Notifier with this configuration.
 	Push *bridge.WatchConfig
 }
@@ -56,7 +59,8 @@ func startGateway(t testing.TB, opt gatewayOptions) *testGateway {
 	core, logs := observer.New(zap.DebugLevel)
 	g.Logs = logs
 	log := zap.New(core)
-	g.Backend = bridge.New(bridge.Config{Addr: g.Dovecot.Addr(), Security: bridge.SecurityNone, Logger: log.Named("imap")})
+	g.Backend = bridge.New(bridge.Config{Addr: g.Dovecot.Addr(), Security: bridge.SecurityNone, Logger: log.Named("imap"),
+		SMTPAddr: opt.SMTPAddr, SMTPSecurity: bridge.SecurityNone, NoSentCopy: opt.NoSentCopy})
 	t.Cleanup(func() { g.Backend.Close() })
 	cfg := opt.Config
 	cfg.Logger = log.Named("eas")

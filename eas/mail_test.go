@@ -32,8 +32,12 @@ const fakeUser = "user@example.com"
 
 func startFake(t *testing.T, v eas.Version) *fakeGateway {
 	t.Helper()
+	return startFakeConfig(t, v, eas.Config{MinHeartbeat: time.Second, MaxHeartbeat: 10 * time.Second})
+}
+
+func startFakeConfig(t *testing.T, v eas.Version, cfg eas.Config) *fakeGateway {
+	t.Helper()
 	g := &fakeGateway{mail: newFakeMail(), store: newMemStore()}
-	cfg := eas.Config{MinHeartbeat: time.Second, MaxHeartbeat: 10 * time.Second}
 	g.server = eas.NewServer(cfg, fakeBackend{g.mail}, g.store, fakeNotifier{g.mail})
 	hs := httptest.NewServer(g.server.Handler())
 	t.Cleanup(hs.Close)

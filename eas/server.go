@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -40,6 +41,8 @@ type Config struct {
 	Logger *zap.Logger
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Metrics receive the server's figures; default: unregistered ones.
+	Metrics *Metrics
 }
 
 func (c *Config) setDefaults() {
@@ -64,6 +67,9 @@ func (c *Config) setDefaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.Metrics == nil {
+		c.Metrics = NewMetrics()
+	}
 }
 
 // Server is the ActiveSync endpoint. It is safe for concurrent use.
@@ -77,6 +83,9 @@ type Server struct {
 	devices  *deviceLocks
 	users    *keyedMutex
 	commands map[string]*command
+	// gzips keeps gzip writers (each holds about 800 KB of tables) for
+	// reuse between responses.
+	gzips sync.Pool
 }
 
 // command describes how the dispatcher runs one EAS command.
@@ -487,9 +496,18 @@ func (s *Server) writeReply(w http.ResponseWriter, r *request, rep *reply, err e
 	}
 	if len(data) > 1024 && acceptsGzip(r.http) {
 		var b bytes.Buffer
-		zw := gzip.NewWriter(&b)
+		b.Grow(len(data) / 3)
+		zw, _ := s.gzips.Get().(*gzip.Writer)
+		if zw == nil {
+			// Fastest level: responses are mostly text that compresses
+			// well anyway, and the CPU is better spent elsewhere.
+			zw, _ = gzip.NewWriterLevel(&b, gzip.BestSpeed)
+		} else {
+			zw.Reset(&b)
+		}
 		zw.Write(data)
 		zw.Close()
+		s.gzips.Put(zw)
 		h.Set("Content-Encoding", "gzip")
 		h.Add("Vary", "Accept-Encoding")
 		data = b.Bytes()
@@ -579,6 +597,17 @@ func (s *Server) logRequest(hr *http.Request, q *Query, user, cmd string, code, 
 	}
 	fields = append(fields, extra...)
 	s.log.Info("request", fields...)
+	var v Version
+	if q != nil {
+		v = q.Version
+	}
+	if cmd == "" {
+		cmd = "unknown"
+	}
+	if code == http.StatusUnauthorized && user != "" {
+		s.cfg.Metrics.authFails.Inc()
+	}
+	s.cfg.Metrics.request(cmd, v, code, eas, s.cfg.Now().Sub(start))
 }
 
 // traceXML renders a WBXML body for a trace line.
@@ -590,21 +619,5 @@ func traceXML(b []byte) string {
 	if err != nil {
 		return fmt.Sprintf("(not WBXML: %v; %d bytes)", err, len(b))
 	}
-	var sb strings.Builder
-	writeTrace(&sb, e)
-	return sb.String()
-}
-
-func writeTrace(sb *strings.Builder, e *wbxml.Element) {
-	fmt.Fprintf(sb, "<%s>", e.Tag)
-	switch {
-	case e.Opaque:
-		fmt.Fprintf(sb, "[%d bytes]", len(e.Data))
-	case e.Data != nil:
-		sb.Write(e.Data)
-	}
-	for _, c := range e.Children {
-		writeTrace(sb, c)
-	}
-	fmt.Fprintf(sb, "</%s>", e.Tag)
+	return e.XML()
 }

@@ -66,10 +66,14 @@ type Store interface {
 	// CollectionIDs lists the collections with a stored state for the device.
 	CollectionIDs(ctx context.Context, user, deviceID string) ([]string, error)
 
-	// MarkSent records a ComposeMail ClientId; it returns false when the id
-	// was already recorded for the device (the phone retried a message that
-	// was sent). Old ids may be forgotten after a few days.
+	// MarkSent records a ComposeMail ClientId whose message went out; it
+	// returns false when the id was already recorded for the device. Old
+	// ids may be forgotten after a few days.
 	MarkSent(ctx context.Context, user, deviceID, clientID string, at time.Time) (first bool, err error)
+	// SentBefore reports whether the device's message with this ClientId
+	// was recorded as sent at or after since (the phone retries a message
+	// whose answer it lost).
+	SentBefore(ctx context.Context, user, deviceID, clientID string, since time.Time) (bool, error)
 }
 
 // Device is what the store knows of one phone of one user.

@@ -41,6 +41,7 @@ const (
 	StatusItemsLostAfterMove      = 153
 	StatusFailureInMoveOperation  = 154
 	StatusInvalidAccountID        = 166
+	StatusIRMFeatureDisabled      = 168
 	StatusMaximumDevicesReached   = 177
 )
 

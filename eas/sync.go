@@ -762,6 +762,11 @@ func (run *syncRun) collection(ctx context.Context, c *SyncCollection) (collecti
 				log.Error("backend returned an unknown change kind", zap.Stringer("kind", ch.Kind))
 			}
 		}
+		m := s.cfg.Metrics
+		m.itemsSent("Add", len(cmds.Add))
+		m.itemsSent("Change", len(cmds.Change))
+		m.itemsSent("Delete", len(cmds.Delete))
+		m.itemsSent("SoftDelete", len(cmds.SoftDelete))
 		if st.Meta.Cursor != cs.Cursor {
 			st.Meta.Cursor = cs.Cursor
 			dirty = true

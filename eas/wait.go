@@ -133,6 +133,9 @@ func (s *Server) waitForChanges(ctx context.Context, r *request, spec waitSpec) 
 	r.releaseMailbox()
 	r.unlockDevice()
 
+	waiting := s.cfg.Metrics.waiting.WithLabelValues(r.cmd.name)
+	waiting.Inc()
+	defer waiting.Dec()
 	timer := time.NewTimer(spec.timeout)
 	defer timer.Stop()
 	for {
@@ -153,6 +156,7 @@ func (s *Server) waitForChanges(ctx context.Context, r *request, spec waitSpec) 
 			}
 			first = path
 		}
+		noticed := s.cfg.Now()
 		// Take everything that arrived with it: the notifier does not
 		// send a path again while the channel holds notices.
 		set := map[string]watchedFolder{}
@@ -193,6 +197,7 @@ func (s *Server) waitForChanges(ctx context.Context, r *request, spec waitSpec) 
 			r.log.Warn("checking a notified folder", zap.Error(err))
 		}
 		if len(changed) > 0 {
+			s.cfg.Metrics.pushLatency.Observe(s.cfg.Now().Sub(noticed).Seconds())
 			return changed, waitChanged, nil
 		}
 		// The notice was for something the phone already has (often

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/easgate/easgate/eas"
@@ -61,10 +60,10 @@ func (s *Store) Device(ctx context.Context, user, deviceID string) (*eas.Device,
 		user, deviceID)
 	d, err := scanDevice(row)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("store: %w", deviceNotFound(user, deviceID))
+		return nil, s.fail("store: %w", deviceNotFound(user, deviceID))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("store: read device %q of user %q: %w", deviceID, user, err)
+		return nil, s.fail("store: read device %q of user %q: %w", deviceID, user, err)
 	}
 	return &d, nil
 }
@@ -74,19 +73,19 @@ func (s *Store) Devices(ctx context.Context) ([]eas.Device, error) {
 	rows, err := s.r.QueryContext(ctx,
 		`SELECT `+deviceColumns+` FROM devices ORDER BY username, device_id`)
 	if err != nil {
-		return nil, fmt.Errorf("store: list devices: %w", err)
+		return nil, s.fail("store: list devices: %w", err)
 	}
 	defer rows.Close()
 	var out []eas.Device
 	for rows.Next() {
 		d, err := scanDevice(rows)
 		if err != nil {
-			return nil, fmt.Errorf("store: list devices: %w", err)
+			return nil, s.fail("store: list devices: %w", err)
 		}
 		out = append(out, d)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: list devices: %w", err)
+		return nil, s.fail("store: list devices: %w", err)
 	}
 	return out, nil
 }
@@ -96,7 +95,7 @@ func (s *Store) Devices(ctx context.Context) ([]eas.Device, error) {
 // wipe, trace and error state are left alone.
 func (s *Store) TouchDevice(ctx context.Context, seen eas.DeviceSeen) error {
 	if err := checkKey(seen.User, seen.DeviceID); err != nil {
-		return fmt.Errorf("store: touch device: %w", err)
+		return s.fail("store: touch device: %w", err)
 	}
 	at := millis(seen.At)
 	_, err := s.w.ExecContext(ctx, `
@@ -110,7 +109,7 @@ ON CONFLICT (username, device_id) DO UPDATE SET
 	last_seen    = excluded.last_seen`,
 		seen.User, seen.DeviceID, seen.DeviceType, seen.UserAgent, seen.Protocol, seen.Command, at, at)
 	if err != nil {
-		return fmt.Errorf("store: touch device %q of user %q: %w", seen.DeviceID, seen.User, err)
+		return s.fail("store: touch device %q of user %q: %w", seen.DeviceID, seen.User, err)
 	}
 	return nil
 }
@@ -123,7 +122,7 @@ func (s *Store) updateDevice(ctx context.Context, what, user, deviceID, query st
 		err = mustAffect(res, user, deviceID)
 	}
 	if err != nil {
-		return fmt.Errorf("store: %s: %w", what, err)
+		return s.fail("store: %s: %w", what, err)
 	}
 	return nil
 }
@@ -201,7 +200,7 @@ func (s *Store) ResetDevice(ctx context.Context, user, deviceID string) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("store: reset device %q of user %q: %w", deviceID, user, err)
+		return s.fail("store: reset device %q of user %q: %w", deviceID, user, err)
 	}
 	return nil
 }

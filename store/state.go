@@ -21,19 +21,19 @@ func (s *Store) FolderIDs(ctx context.Context, user string) ([]eas.FolderID, err
 	rows, err := s.r.QueryContext(ctx,
 		`SELECT folder_id, path, stamp FROM folder_ids WHERE username = ? ORDER BY position`, user)
 	if err != nil {
-		return nil, fmt.Errorf("store: folder ids of user %q: %w", user, err)
+		return nil, s.fail("store: folder ids of user %q: %w", user, err)
 	}
 	defer rows.Close()
 	var out []eas.FolderID
 	for rows.Next() {
 		var f eas.FolderID
 		if err := rows.Scan(&f.ID, &f.Path, &f.Stamp); err != nil {
-			return nil, fmt.Errorf("store: folder ids of user %q: %w", user, err)
+			return nil, s.fail("store: folder ids of user %q: %w", user, err)
 		}
 		out = append(out, f)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: folder ids of user %q: %w", user, err)
+		return nil, s.fail("store: folder ids of user %q: %w", user, err)
 	}
 	return out, nil
 }
@@ -49,10 +49,10 @@ func (s *Store) SaveFolderIDs(ctx context.Context, user string, ids []eas.Folder
 	var highest uint64
 	for _, f := range ids {
 		if f.ID == "" {
-			return fmt.Errorf("store: save folder ids of user %q: empty id for %q", user, f.Path)
+			return s.fail("store: save folder ids of user %q: empty id for %q", user, f.Path)
 		}
 		if seen[f.ID] {
-			return fmt.Errorf("store: save folder ids of user %q: duplicate id %q", user, f.ID)
+			return s.fail("store: save folder ids of user %q: duplicate id %q", user, f.ID)
 		}
 		seen[f.ID] = true
 		if n, err := strconv.ParseUint(f.ID, 10, 63); err == nil && n > highest {
@@ -86,7 +86,7 @@ ON CONFLICT (username) DO UPDATE SET last_id = max(last_id, excluded.last_id)`,
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("store: save folder ids of user %q: %w", user, err)
+		return s.fail("store: save folder ids of user %q: %w", user, err)
 	}
 	return nil
 }
@@ -104,7 +104,7 @@ INSERT INTO folder_id_counters (username, last_id) VALUES (?, 1)
 ON CONFLICT (username) DO UPDATE SET last_id = last_id + 1
 RETURNING last_id`, user).Scan(&id)
 	if err != nil {
-		return "", fmt.Errorf("store: next folder id of user %q: %w", user, err)
+		return "", s.fail("store: next folder id of user %q: %w", user, err)
 	}
 	return strconv.FormatInt(id, 10), nil
 }
@@ -116,7 +116,7 @@ func (s *Store) DeviceState(ctx context.Context, user, deviceID, kind string) ([
 		`SELECT data FROM device_states WHERE username = ? AND device_id = ? AND kind = ?`,
 		user, deviceID, kind)
 	if err != nil {
-		return nil, fmt.Errorf("store: %s state of device %q of user %q: %w", kind, deviceID, user, err)
+		return nil, s.fail("store: %s state of device %q of user %q: %w", kind, deviceID, user, err)
 	}
 	return data, nil
 }
@@ -130,7 +130,7 @@ INSERT INTO device_states (username, device_id, kind, data) VALUES (?, ?, ?, ?)
 ON CONFLICT (username, device_id, kind) DO UPDATE SET data = excluded.data`,
 		user, deviceID, kind, nonNil(data))
 	if err != nil {
-		return fmt.Errorf("store: put %s state of device %q of user %q: %w", kind, deviceID, user, err)
+		return s.fail("store: put %s state of device %q of user %q: %w", kind, deviceID, user, err)
 	}
 	return nil
 }
@@ -142,7 +142,7 @@ func (s *Store) CollectionState(ctx context.Context, user, deviceID, collectionI
 		`SELECT data FROM collection_states WHERE username = ? AND device_id = ? AND collection_id = ?`,
 		user, deviceID, collectionID)
 	if err != nil {
-		return nil, fmt.Errorf("store: state of collection %q of device %q of user %q: %w", collectionID, deviceID, user, err)
+		return nil, s.fail("store: state of collection %q of device %q of user %q: %w", collectionID, deviceID, user, err)
 	}
 	return data, nil
 }
@@ -155,7 +155,7 @@ INSERT INTO collection_states (username, device_id, collection_id, data) VALUES 
 ON CONFLICT (username, device_id, collection_id) DO UPDATE SET data = excluded.data`,
 		user, deviceID, collectionID, nonNil(data))
 	if err != nil {
-		return fmt.Errorf("store: put state of collection %q of device %q of user %q: %w", collectionID, deviceID, user, err)
+		return s.fail("store: put state of collection %q of device %q of user %q: %w", collectionID, deviceID, user, err)
 	}
 	return nil
 }
@@ -167,7 +167,7 @@ func (s *Store) DeleteCollectionState(ctx context.Context, user, deviceID, colle
 		`DELETE FROM collection_states WHERE username = ? AND device_id = ? AND collection_id = ?`,
 		user, deviceID, collectionID)
 	if err != nil {
-		return fmt.Errorf("store: delete state of collection %q of device %q of user %q: %w", collectionID, deviceID, user, err)
+		return s.fail("store: delete state of collection %q of device %q of user %q: %w", collectionID, deviceID, user, err)
 	}
 	return nil
 }
@@ -179,19 +179,19 @@ func (s *Store) CollectionIDs(ctx context.Context, user, deviceID string) ([]str
 		`SELECT collection_id FROM collection_states WHERE username = ? AND device_id = ? ORDER BY collection_id`,
 		user, deviceID)
 	if err != nil {
-		return nil, fmt.Errorf("store: collections of device %q of user %q: %w", deviceID, user, err)
+		return nil, s.fail("store: collections of device %q of user %q: %w", deviceID, user, err)
 	}
 	defer rows.Close()
 	var out []string
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("store: collections of device %q of user %q: %w", deviceID, user, err)
+			return nil, s.fail("store: collections of device %q of user %q: %w", deviceID, user, err)
 		}
 		out = append(out, id)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: collections of device %q of user %q: %w", deviceID, user, err)
+		return nil, s.fail("store: collections of device %q of user %q: %w", deviceID, user, err)
 	}
 	return out, nil
 }
@@ -204,7 +204,7 @@ func (s *Store) MarkSent(ctx context.Context, user, deviceID, clientID string, a
 	// An empty id would make every later message without one look like a
 	// retry, and dropping those would lose mail.
 	if clientID == "" {
-		return false, fmt.Errorf("store: mark sent for device %q of user %q: empty ClientId", deviceID, user)
+		return false, s.fail("store: mark sent for device %q of user %q: empty ClientId", deviceID, user)
 	}
 	var first bool
 	err := s.write(ctx, func(tx *sql.Tx) error {
@@ -230,9 +230,22 @@ ON CONFLICT (username, device_id, client_id) DO NOTHING`,
 		return nil
 	})
 	if err != nil {
-		return false, fmt.Errorf("store: mark ClientId %q sent for device %q of user %q: %w", clientID, deviceID, user, err)
+		return false, s.fail("store: mark ClientId %q sent for device %q of user %q: %w", clientID, deviceID, user, err)
 	}
 	return first, nil
+}
+
+// SentBefore implements eas.Store.
+func (s *Store) SentBefore(ctx context.Context, user, deviceID, clientID string, since time.Time) (bool, error) {
+	var n int
+	err := s.r.QueryRowContext(ctx, `
+SELECT count(*) FROM sent_client_ids
+WHERE username = ? AND device_id = ? AND client_id = ? AND sent_at >= ?`,
+		user, deviceID, clientID, since.UnixMilli()).Scan(&n)
+	if err != nil {
+		return false, s.fail("store: look up ClientId %q of device %q of user %q: %w", clientID, deviceID, user, err)
+	}
+	return n > 0, nil
 }
 
 func (s *Store) readBlob(ctx context.Context, query string, args ...any) ([]byte, error) {

@@ -351,3 +351,30 @@ func TestUsersAreIsolated(t *testing.T) {
 		t.Errorf("alice's retry = %v, %v; want false", first, err)
 	}
 }
+
+func TestSentBefore(t *testing.T) {
+	ctx := t.Context()
+	s := openTest(t)
+	touch(t, s, "alice", "dev1", t0)
+	touch(t, s, "bob", "dev1", t0)
+	if _, err := s.MarkSent(ctx, "alice", "dev1", "c1", t0); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		user, dev, id string
+		since         time.Time
+		want          bool
+	}{
+		{"alice", "dev1", "c1", t0.Add(-time.Hour), true},
+		{"alice", "dev1", "c1", t0, true},
+		{"alice", "dev1", "c1", t0.Add(time.Second), false},
+		{"alice", "dev1", "c2", t0.Add(-time.Hour), false},
+		{"bob", "dev1", "c1", t0.Add(-time.Hour), false},
+	}
+	for _, tt := range tests {
+		got, err := s.SentBefore(ctx, tt.user, tt.dev, tt.id, tt.since)
+		if err != nil || got != tt.want {
+			t.Errorf("SentBefore(%s, %s, %s, %v) = %v, %v; want %v", tt.user, tt.dev, tt.id, tt.since, got, err, tt.want)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -39,6 +40,8 @@ var _ eas.Store = (*Store)(nil)
 type Store struct {
 	w *sql.DB
 	r *sql.DB
+	// errs counts failed operations (Errors).
+	errs atomic.Uint64
 }
 
 // Open opens (creating it if needed) the database at path and brings its
@@ -185,3 +188,18 @@ func checkKey(user, deviceID string) error {
 	}
 	return nil
 }
+
+// fail builds a store error and counts it, unless it only says that a
+// device does not exist or that the caller gave up: those are answers, not
+// failures of the database.
+func (s *Store) fail(format string, args ...any) error {
+	err := fmt.Errorf(format, args...)
+	if !errors.Is(err, eas.ErrNotFound) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		s.errs.Add(1)
+	}
+	return err
+}
+
+// Errors is the number of failed database operations since Open, for
+// monitoring.
+func (s *Store) Errors() uint64 { return s.errs.Load() }

@@ -307,7 +307,7 @@ func readOriginal(raw []byte) *parsedMessage {
 
 func originalDate(h textproto.Header) string {
 	v := strings.TrimSpace(h.Get("Date"))
-	if t, err := mail.ParseDate(v); err == nil {
+	if t, err := parseDate(v); err == nil {
 		return t.Format("Mon, 2 Jan 2006 15:04 -0700")
 	}
 	return oneLine(v)

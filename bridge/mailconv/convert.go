@@ -126,7 +126,7 @@ func convert(raw []byte, opt Options) (*eas.Email, error) {
 	importance := importance(&h)
 	e.Importance = &importance
 
-	date, _ := mail.ParseDate(strings.TrimSpace(h.Get("Date")))
+	date, _ := parseDate(h.Get("Date"))
 	switch {
 	case !opt.Received.IsZero():
 		e.DateReceived = opt.Received.UTC()
@@ -402,4 +402,20 @@ func partstat(cal string) string {
 		}
 	}
 	return ""
+}
+
+// dateLayouts are the Date forms nearly every message uses (RFC 5322 with
+// and without the day name). Trying them first spares net/mail's long list
+// of layouts, every failed try of which allocates an error.
+var dateLayouts = []string{"Mon, 2 Jan 2006 15:04:05 -0700", "2 Jan 2006 15:04:05 -0700"}
+
+// parseDate reads a Date header field.
+func parseDate(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	for _, l := range dateLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return t, nil
+		}
+	}
+	return mail.ParseDate(s)
 }

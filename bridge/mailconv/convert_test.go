@@ -757,3 +757,27 @@ func TestConvertNeverNil(t *testing.T) {
 		}
 	}
 }
+
+func TestParseDate(t *testing.T) {
+	tests := []struct {
+		in   string
+		want string
+	}{
+		{"Mon, 05 Jan 2026 10:00:00 +0000", "2026-01-05T10:00:00Z"},
+		{"Mon, 5 Jan 2026 10:00:00 +0100", "2026-01-05T09:00:00Z"},
+		{"5 Jan 2026 10:00:00 -0500", "2026-01-05T15:00:00Z"},
+		// Forms only net/mail's wider list knows.
+		{"Mon, 05 Jan 2026 10:00:00 +0000 (UTC)", "2026-01-05T10:00:00Z"},
+		{"Mon, 05 Jan 2026 10:00 GMT", "2026-01-05T10:00:00Z"},
+		{"  Tue, 6 Jan 26 08:30:00 +0000 ", "2026-01-06T08:30:00Z"},
+	}
+	for _, tt := range tests {
+		got, err := parseDate(tt.in)
+		if err != nil || got.UTC().Format(time.RFC3339) != tt.want {
+			t.Errorf("parseDate(%q) = %v, %v; want %s", tt.in, got.UTC(), err, tt.want)
+		}
+	}
+	if _, err := parseDate("yesterday"); err == nil {
+		t.Error("parseDate accepted garbage")
+	}
+}

@@ -63,6 +63,7 @@ func demoMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	token := hex.EncodeToString(tok[:])
 	c := &serveConfig{
 		Listen: *listen, IMAP: up.IMAPAddr, IMAPSecurity: "none", DB: *db,
+		SMTP: up.SMTPAddr, SMTPSecurity: "none", SentCopy: true,
 		AdminListen: *adminListen, LogFormat: "console", LogLevel: *logLevel,
 		MaxRequest: 64 << 20, MinHeartbeat: 60e9, MaxHeartbeat: 3540e9,
 		FolderCheckInterval: bridge.DefaultCheckInterval,

@@ -61,6 +61,8 @@ type prober struct {
 	inboxID  string
 	inboxKey string
 	version  eas.Version
+	// minHeartbeat is the shortest heartbeat the server accepts, in seconds.
+	minHeartbeat int
 }
 
 func (p *prober) run(ctx context.Context, name string, fn func(ctx context.Context) (string, error)) bool {
@@ -401,11 +403,111 @@ func (p *prober) probe(ctx context.Context) {
 		return
 	}
 	p.run(ctx, "estimate", p.estimate)
+	p.run(ctx, "ping", p.ping)
 	p.extraSteps(ctx)
 }
 
-// extraSteps are the steps of later protocol features (push, sending).
-func (p *prober) extraSteps(ctx context.Context) {}
+// ping checks that the server takes a Ping for the Inbox without waiting a
+// whole heartbeat: a heartbeat of one second is below every server's
+// minimum, so the answer is Status 5 with the shortest one it accepts.
+func (p *prober) ping(ctx context.Context) (string, error) {
+	resp, err := p.c.PingFolders(ctx, 1, p.inboxID)
+	if err != nil {
+		return "", err
+	}
+	switch resp.Status {
+	case eas.PingInvalidInterval:
+		p.minHeartbeat = resp.HeartbeatInterval
+		return fmt.Sprintf("heartbeats from %d s accepted", resp.HeartbeatInterval), nil
+	case eas.PingExpired, eas.PingChanges:
+		p.minHeartbeat = 1
+		return fmt.Sprintf("answered status %d at once", resp.Status), nil
+	}
+	return "", commandStatus("Ping", resp.Status)
+}
+
+// push waits by Ping for a message to arrive in the Inbox.
+func (p *prober) push(ctx context.Context) (string, error) {
+	hb := max(p.minHeartbeat, 60)
+	deadline := time.Now().Add(p.cfg.PushWait)
+	for {
+		start := time.Now()
+		resp, err := p.c.PingFolders(ctx, hb, p.inboxID)
+		if err != nil {
+			return "", err
+		}
+		switch resp.Status {
+		case eas.PingChanges:
+			return fmt.Sprintf("new mail pushed %.1f s after the Ping started", time.Since(start).Seconds()), nil
+		case eas.PingExpired:
+			if time.Now().After(deadline) {
+				return "", &statusError{cmd: "Ping", status: resp.Status,
+					explain: fmt.Sprintf("no new message arrived within %v (send one to the account while the probe waits)", p.cfg.PushWait)}
+			}
+		case eas.PingInvalidInterval:
+			hb = resp.HeartbeatInterval
+		default:
+			return "", commandStatus("Ping", resp.Status)
+		}
+	}
+}
+
+// extraSteps are the optional steps: sending, push.
+func (p *prober) extraSteps(ctx context.Context) {
+	if p.cfg.SendTo != "" {
+		p.run(ctx, "sendmail", p.sendMail)
+	}
+	if p.cfg.Push {
+		// The wait has its own bound; a step's usual timeout would cut it.
+		timeout := p.cfg.Timeout
+		p.cfg.Timeout = p.cfg.PushWait + time.Hour
+		p.run(ctx, "push", p.push)
+		p.cfg.Timeout = timeout
+	}
+}
+
+// sendMail sends a short test message to --send-to.
+func (p *prober) sendMail(ctx context.Context) (string, error) {
+	id := newDeviceID()[len("easgateprobe"):]
+	from := p.cfg.User
+	if !strings.Contains(from, "@") {
+		from = p.cfg.SendTo
+	}
+	msg := "From: " + from + "\r\nTo: " + p.cfg.SendTo + "\r\nSubject: easgate probe " + id +
+		"\r\nDate: " + time.Now().UTC().Format(time.RFC1123Z) + "\r\nMessage-ID: <probe-" + id + "@easgate.invalid>" +
+		"\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" +
+		"This message was sent by easgate probe to check that sending works.\r\n"
+	var err error
+	if p.version.AtLeast(eas.V140) {
+		err = p.c.SendMail(ctx, &eas.SendMailRequest{ClientID: "probe" + id, SaveInSentItems: true, MIME: []byte(msg)})
+	} else {
+		err = p.c.SendMIME(ctx, "SendMail", []byte(msg), easclient.Params{SaveInSent: true})
+	}
+	if err != nil {
+		var ce *easclient.ComposeError
+		if errors.As(err, &ce) {
+			return "", &statusError{cmd: "SendMail", status: ce.Status, explain: sendStatusExplain(ce.Status)}
+		}
+		return "", err
+	}
+	return "sent to " + p.cfg.SendTo + " (subject \"easgate probe " + id + "\")", nil
+}
+
+func sendStatusExplain(status int) string {
+	switch status {
+	case eas.StatusServerErrorRetryLater:
+		return "the server could not hand the message on now (mail server unreachable or a temporary refusal); try later"
+	case eas.StatusRecipientUnresolved:
+		return "the mail server refused the recipient address"
+	case eas.StatusMailSubmissionFailed:
+		return "the mail server refused the message (or sending is not configured on the server)"
+	case eas.StatusAttachmentTooLarge:
+		return "the message is larger than the mail server accepts"
+	case eas.StatusMessageHasNoRecipient:
+		return "the server found no recipient in the message"
+	}
+	return fmt.Sprintf("the server refused to send (status %d)", status)
+}
 
 func (p *prober) passed() bool {
 	for _, s := range p.steps {

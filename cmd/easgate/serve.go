@@ -43,6 +43,9 @@ type serveConfig struct {
 	// other than INBOX (and the folder list) with the last look.
 	FolderCheckInterval time.Duration
 	Domain              string
+	SMTP                string
+	SMTPSecurity        string
+	SentCopy            bool
 	// insecureTLS is for tests with self-signed upstreams only; no flag.
 	tlsConfig *tls.Config
 }
@@ -100,6 +103,9 @@ func serveFlags(c *serveConfig, stderr io.Writer) *flag.FlagSet {
 	fs.DurationVar(&c.FolderCheckInterval, "folder-check-interval", bridge.DefaultCheckInterval,
 		"how often push checks watched folders other than INBOX, and the folder list (INBOX is watched with IDLE)")
 	fs.StringVar(&c.Domain, "domain", "", "mail domain for users who log in without @domain")
+	fs.StringVar(&c.SMTP, "smtp", "", "upstream SMTP submission server HOST:PORT; without it phones cannot send")
+	fs.StringVar(&c.SMTPSecurity, "smtp-security", "starttls", "upstream SMTP security: tls, starttls or none")
+	fs.BoolVar(&c.SentCopy, "sent-copy", true, "file a copy of sent mail in the Sent folder when the phone asks; false for upstreams that file it themselves")
 	return fs
 }
 
@@ -176,6 +182,13 @@ func startGateway(ctx context.Context, c *serveConfig, log *zap.Logger, adminTok
 	if err != nil {
 		return nil, err
 	}
+	if c.SMTPSecurity == "" {
+		c.SMTPSecurity = "starttls"
+	}
+	smtpSec, err := parseSecurity(c.SMTPSecurity)
+	if err != nil {
+		return nil, fmt.Errorf("--smtp-security: %w", err)
+	}
 	if c.MinHeartbeat <= 0 || c.MaxHeartbeat < c.MinHeartbeat {
 		return nil, fmt.Errorf("heartbeat bounds %v..%v are not a range", c.MinHeartbeat, c.MaxHeartbeat)
 	}
@@ -186,7 +199,8 @@ func startGateway(ctx context.Context, c *serveConfig, log *zap.Logger, adminTok
 	g := &gateway{log: log, store: st}
 	g.backend = bridge.New(bridge.Config{
 		Addr: c.IMAP, Security: sec, TLSConfig: c.tlsConfig, Domain: c.Domain,
-		Logger: log.Named("imap"),
+		Logger:   log.Named("imap"),
+		SMTPAddr: c.SMTP, SMTPSecurity: smtpSec, SMTPTLSConfig: c.tlsConfig, NoSentCopy: !c.SentCopy,
 	})
 	g.push = bridge.NewNotifier(g.backend, bridge.WatchConfig{CheckInterval: c.FolderCheckInterval})
 	g.eas = eas.NewServer(eas.Config{
