@@ -102,9 +102,10 @@ type Config struct {
 
 // Backend opens IMAP mailboxes. It is safe for concurrent use.
 type Backend struct {
-	cfg  Config
-	log  *zap.Logger
-	pool *pool
+	cfg      Config
+	log      *zap.Logger
+	pool     *pool
+	counters upstreamCounters
 
 	stop     chan struct{}
 	stopOnce sync.Once

@@ -71,6 +71,12 @@ func (b *Backend) dial(ctx context.Context, user, password string) (*conn, error
 
 // dialWith is dial with options.
 func (b *Backend) dialWith(ctx context.Context, user, password string, do dialOptions) (*conn, error) {
+	c, err := b.dialOnce(ctx, user, password, do)
+	b.countDial(ctx, err)
+	return c, err
+}
+
+func (b *Backend) dialOnce(ctx context.Context, user, password string, do dialOptions) (*conn, error) {
 	dctx, cancel := context.WithTimeout(ctx, b.cfg.CommandTimeout)
 	defer cancel()
 	raw, err := b.cfg.DialContext(dctx, "tcp", b.cfg.Addr)

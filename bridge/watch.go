@@ -120,6 +120,8 @@ type Notifier struct {
 	closed   bool
 	watchers map[string]*watcher
 	wg       sync.WaitGroup
+	// reconnects counts watching connections lost and dialled again.
+	reconnects atomic.Uint64
 }
 
 var _ eas.Notifier = (*Notifier)(nil)
@@ -292,11 +294,13 @@ func (a mark) same(b mark) bool {
 
 // watcher watches the folders of one account.
 type watcher struct {
-	n      *Notifier
-	user   string
-	log    *zap.Logger
-	ctx    context.Context
-	cancel context.CancelFunc
+	n    *Notifier
+	user string
+	log  *zap.Logger
+	// connected is true while the watching connection is up.
+	connected atomic.Bool
+	ctx       context.Context
+	cancel    context.CancelFunc
 	// kick wakes the loop when the subscriptions changed.
 	kick chan struct{}
 	// events is signalled by the connection's reader when the server
@@ -604,7 +608,9 @@ func (w *watcher) run() {
 			w.log.Info("watcher cannot connect; will retry", zap.Error(err), zap.Duration("in", backoff))
 		} else {
 			started := time.Now()
+			w.connected.Store(true)
 			err = w.session(c)
+			w.connected.Store(false)
 			c.close()
 			switch {
 			case w.ctx.Err() != nil:
@@ -617,6 +623,7 @@ func (w *watcher) run() {
 			w.mu.Lock()
 			w.down = true
 			w.mu.Unlock()
+			w.n.reconnects.Add(1)
 			if time.Since(started) > w.n.cfg.MaxBackoff {
 				// It worked for a while: a new outage starts from the
 				// shortest wait again.

@@ -37,13 +37,15 @@ func probeGatewaySMTP(t *testing.T) (*dovecottest.Server, *gateway, string, *smt
 		DB: filepath.Join(t.TempDir(), "g.db"), AdminListen: "127.0.0.1:0",
 		SMTP: sink.Addr, SMTPSecurity: "none", SentCopy: true,
 		MaxRequest: 64 << 20, MinHeartbeat: 60e9, MaxHeartbeat: 3540e9}
-	g, err := startGateway(context.Background(), c, zap.NewNop(), "")
+	g, err := startGateway(context.Background(), c, zap.NewNop(), testAdminToken)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { g.Close() })
 	return dc, g, "http://" + g.easLn.Addr().String(), sink
 }
+
+const testAdminToken = "gateway-admin-token-for-tests"
 
 type probeResult struct {
 	OK    bool        `json:"ok"`

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -166,6 +167,7 @@ type gateway struct {
 	store   *store.Store
 	backend *bridge.Backend
 	push    *bridge.Notifier
+	metrics *eas.Metrics
 	eas     *eas.Server
 	easLn   net.Listener
 	admLn   net.Listener
@@ -203,9 +205,12 @@ func startGateway(ctx context.Context, c *serveConfig, log *zap.Logger, adminTok
 		SMTPAddr: c.SMTP, SMTPSecurity: smtpSec, SMTPTLSConfig: c.tlsConfig, NoSentCopy: !c.SentCopy,
 	})
 	g.push = bridge.NewNotifier(g.backend, bridge.WatchConfig{CheckInterval: c.FolderCheckInterval})
+	g.metrics = eas.NewMetrics()
+	registerUpstreamMetrics(g.metrics.Registry(), g.backend, g.push, st)
 	g.eas = eas.NewServer(eas.Config{
 		PublicURL: c.PublicURL, MaxRequestBytes: c.MaxRequest, TrustedProxies: c.TrustedProxies,
 		MinHeartbeat: c.MinHeartbeat, MaxHeartbeat: c.MaxHeartbeat, Logger: log.Named("eas"),
+		Metrics: g.metrics,
 	}, g.backend, st, g.push)
 
 	if g.easLn, err = net.Listen("tcp", c.Listen); err != nil {
@@ -309,4 +314,31 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// registerUpstreamMetrics reports the IMAP side and the state store, read
+// from their own counters at each scrape.
+func registerUpstreamMetrics(reg prometheus.Registerer, b *bridge.Backend, n *bridge.Notifier, st *store.Store) {
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "easgate_upstream_connections",
+			Help: "IMAP connections open: pooled for requests and watching for push.",
+		}, func() float64 { return float64(b.Stats().Connections + n.Stats().Connected) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "easgate_upstream_watchers",
+			Help: "Accounts with an IMAP IDLE watcher for waiting phones.",
+		}, func() float64 { return float64(n.Stats().Watchers) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "easgate_upstream_errors_total",
+			Help: "IMAP connection attempts that failed (server down, TLS, timeout); refused logins not counted.",
+		}, func() float64 { return float64(b.Stats().DialFailures) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "easgate_upstream_reconnects_total",
+			Help: "Watching IMAP connections lost and dialled again.",
+		}, func() float64 { return float64(n.Stats().Reconnects) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "easgate_store_errors_total",
+			Help: "Failed SQLite operations.",
+		}, func() float64 { return float64(st.Errors()) }),
+	)
 }
