@@ -247,7 +247,7 @@ func (s *Server) composeSource(ctx context.Context, r *request, src *ComposeSour
 	default:
 		return nil, nil
 	}
-	path, err := s.folderPath(ctx, r.user, coll)
+	path, err := s.folderPath(ctx, r, coll)
 	if errors.Is(err, ErrNotFound) {
 		return nil, nil
 	}

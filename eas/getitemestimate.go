@@ -85,7 +85,7 @@ func (s *Server) estimate(ctx context.Context, r *request, c *GetItemEstimateCol
 		res.Status = EstimateInvalidCollection
 		return res, nil
 	}
-	path, err := s.folderPath(ctx, r.user, c.CollectionID)
+	path, err := s.folderPath(ctx, r, c.CollectionID)
 	if errors.Is(err, ErrNotFound) {
 		res.Status = EstimateInvalidCollection
 		return res, nil

@@ -45,6 +45,7 @@ func (s *Server) folderMap(ctx context.Context, r *request) ([]mappedFolder, err
 			return nil, fmt.Errorf("save folder ids: %w", err)
 		}
 	}
+	r.folderIDs = newIDs
 	return mapped, nil
 }
 
@@ -110,12 +111,28 @@ func (s *Server) reconcileFolders(ctx context.Context, user string, folders []Fo
 	return mapped, out, changed, nil
 }
 
+// folderIDs returns the user's folder id map, read from the store once per
+// request.
+func (s *Server) folderIDs(ctx context.Context, r *request) ([]FolderID, error) {
+	if r.folderIDs == nil {
+		ids, err := s.store.FolderIDs(ctx, r.user)
+		if err != nil {
+			return nil, fmt.Errorf("read folder ids: %w", err)
+		}
+		if ids == nil {
+			ids = []FolderID{}
+		}
+		r.folderIDs = ids
+	}
+	return r.folderIDs, nil
+}
+
 // folderPath returns the backend path of a collection id from the stored
 // map (no upstream round trip), or ErrNotFound.
-func (s *Server) folderPath(ctx context.Context, user, id string) (string, error) {
-	ids, err := s.store.FolderIDs(ctx, user)
+func (s *Server) folderPath(ctx context.Context, r *request, id string) (string, error) {
+	ids, err := s.folderIDs(ctx, r)
 	if err != nil {
-		return "", fmt.Errorf("read folder ids: %w", err)
+		return "", err
 	}
 	for _, f := range ids {
 		if f.ID == id {
@@ -123,20 +140,6 @@ func (s *Server) folderPath(ctx context.Context, user, id string) (string, error
 		}
 	}
 	return "", ErrNotFound
-}
-
-// folderIDOf returns the collection id of a backend path, or "".
-func (s *Server) folderIDOf(ctx context.Context, user, path string) (string, error) {
-	ids, err := s.store.FolderIDs(ctx, user)
-	if err != nil {
-		return "", fmt.Errorf("read folder ids: %w", err)
-	}
-	for _, f := range ids {
-		if f.Path == path {
-			return f.ID, nil
-		}
-	}
-	return "", nil
 }
 
 // hierarchyState is what a device holds of the folder hierarchy after a

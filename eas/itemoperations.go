@@ -338,7 +338,7 @@ func (o *itemOps) fetch(ctx context.Context, f *ItemOperationsFetch) (ItemOperat
 // fetchItem fetches a whole message for the phone.
 func (o *itemOps) fetchItem(ctx context.Context, res ItemOperationsFetchResult, collectionID, id string, opts *ItemOperationsFetchOptions) (ItemOperationsFetchResult, error) {
 	s, r := o.s, o.r
-	path, err := s.folderPath(ctx, r.user, collectionID)
+	path, err := s.folderPath(ctx, r, collectionID)
 	if errors.Is(err, ErrNotFound) {
 		res.Status = ItemOpsNotFound
 		return res, nil
@@ -446,7 +446,7 @@ func (o *itemOps) fetchAttachment(ctx context.Context, f *ItemOperationsFetch) (
 func (o *itemOps) emptyFolder(ctx context.Context, e *ItemOperationsEmptyFolder) (ItemOperationsEmptyResult, error) {
 	s, r := o.s, o.r
 	res := ItemOperationsEmptyResult{CollectionID: e.CollectionID}
-	path, err := s.folderPath(ctx, r.user, e.CollectionID)
+	path, err := s.folderPath(ctx, r, e.CollectionID)
 	if errors.Is(err, ErrNotFound) {
 		res.Status = ItemOpsNotFound
 		return res, nil

@@ -60,7 +60,7 @@ func (s *Server) handleMoveItems(ctx context.Context, r *request) (*reply, error
 
 func (s *Server) moveItem(ctx context.Context, r *request, m MoveItem) (MoveResult, error) {
 	res := MoveResult{SrcMsgID: m.SrcMsgID}
-	src, err := s.folderPath(ctx, r.user, m.SrcFldID)
+	src, err := s.folderPath(ctx, r, m.SrcFldID)
 	if errors.Is(err, ErrNotFound) {
 		res.Status = MoveInvalidSource
 		return res, nil
@@ -73,7 +73,7 @@ func (s *Server) moveItem(ctx context.Context, r *request, m MoveItem) (MoveResu
 		res.Status = MoveInvalidSource
 		return res, nil
 	}
-	dst, err := s.folderPath(ctx, r.user, m.DstFldID)
+	dst, err := s.folderPath(ctx, r, m.DstFldID)
 	if errors.Is(err, ErrNotFound) {
 		res.Status = MoveInvalidDestination
 		return res, nil

@@ -142,7 +142,7 @@ func (s *Server) handlePing(ctx context.Context, r *request) (*reply, error) {
 	// FolderSync before its Ping means anything.
 	folders := make([]watchedFolder, 0, len(p.Folders))
 	for _, f := range p.Folders {
-		path, err := s.folderPath(ctx, r.user, f.ID)
+		path, err := s.folderPath(ctx, r, f.ID)
 		if errors.Is(err, ErrNotFound) {
 			return pingStatus(&PingResponse{Status: PingHierarchyChanged}), nil
 		}

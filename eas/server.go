@@ -253,6 +253,8 @@ type request struct {
 	// holding the device while it waits; lockDevice takes it again.
 	unlockDevice func()
 	lockDevice   func(ctx context.Context) error
+	// folderIDs caches the user's folder id map for the request.
+	folderIDs []FolderID
 }
 
 // Mailbox opens the user's mailbox on first use; the dispatcher closes it.

@@ -592,7 +592,7 @@ func (run *syncRun) collection(ctx context.Context, c *SyncCollection) (collecti
 		// easgate serves mail folders only.
 		return fail(SyncProtocolError)
 	}
-	path, err := s.folderPath(ctx, r.user, c.CollectionID)
+	path, err := s.folderPath(ctx, r, c.CollectionID)
 	if errors.Is(err, ErrNotFound) {
 		return fail(SyncHierarchyChanged)
 	}
