@@ -45,11 +45,12 @@ type WipeAck struct {
 	Status int `wbxml:"Status"`
 }
 
-// ProvisionResponse is the Provision command's response.
+// ProvisionResponse is the Provision command's response, in the order of
+// MS-ASPROV's schema (a sequence): DeviceInformation comes before Status.
 type ProvisionResponse struct {
 	XMLName           wbxml.Name               `wbxml:"Provision:Provision"`
-	Status            int                      `wbxml:"Status"`
 	DeviceInformation *DeviceInformationStatus `wbxml:"Settings:DeviceInformation,omitempty"`
+	Status            int                      `wbxml:"Status"`
 	Policies          *Policies                `wbxml:"Policies,omitempty"`
 	RemoteWipe        bool                     `wbxml:"RemoteWipe,empty"`
 	AccountOnlyWipe   bool                     `wbxml:"AccountOnlyRemoteWipe,empty"`
