@@ -144,7 +144,10 @@ const (
 )
 
 func parseBase64Query(raw string) (*Query, error) {
-	s, err := url.QueryUnescape(raw)
+	// PathUnescape, not QueryUnescape: '+' belongs to the base64 alphabet
+	// and clients send it as it is (grommunio and Z-Push decode the raw
+	// query), so it must not become a space.
+	s, err := url.PathUnescape(raw)
 	if err != nil {
 		return nil, badQuery("base64 query: %v", err)
 	}

@@ -42,6 +42,20 @@ func TestParseQuery(t *testing.T) {
 			want: Query{Cmd: "Sync", DeviceID: "v140Device", DeviceType: "SmartPhone", Version: V140,
 				Locale: 0x0409, Base64: true},
 		},
+		{
+			// Clients put the base64 alphabet in the query as it is; a
+			// literal '+' is part of the value, not an encoded space.
+			name:  "base64 with literal + and /",
+			query: "jQAJBApBcHBsRjE3WEsxBPu+7/sGaVBob25l",
+			want: Query{Cmd: "Sync", DeviceID: "ApplF17XK1", DeviceType: "iPhone", Version: V141,
+				Locale: 0x0409, PolicyKey: 0xfbefbefb, HasPolicyKey: true, Base64: true},
+		},
+		{
+			name:  "base64 percent-encoded",
+			query: "jQAJBApBcHBsRjE3WEsxBPu%2B7%2FsGaVBob25l",
+			want: Query{Cmd: "Sync", DeviceID: "ApplF17XK1", DeviceType: "iPhone", Version: V141,
+				Locale: 0x0409, PolicyKey: 0xfbefbefb, HasPolicyKey: true, Base64: true},
+		},
 		{name: "unsupported version header", query: "Cmd=Sync&User=a&DeviceId=d&DeviceType=t",
 			headers: map[string]string{"MS-ASProtocolVersion": "2.5"}, err: "unsupported protocol version"},
 		{name: "no device", query: "Cmd=Sync&User=a&DeviceType=t", err: "no DeviceId"},
