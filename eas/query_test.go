@@ -129,3 +129,24 @@ func TestNormalizeUser(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseQuery feeds request lines of either form to ParseQuery: it must
+// return a query or an error, never panic.
+func FuzzParseQuery(f *testing.F) {
+	for _, s := range []string{
+		"jAAJBAp2MTQwRGV2aWNlAApTbWFydFBob25l",
+		"jQAJBApBcHBsRjE3WEsxBPu+7/sGaVBob25l",
+		"Cmd=Sync&User=a&DeviceId=d&DeviceType=t",
+		"jAAJBAp2MTQw", "%zz", "",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		r := httptest.NewRequest("POST", "/Microsoft-Server-ActiveSync", nil)
+		r.URL.RawQuery = raw
+		q, err := ParseQuery(r)
+		if err == nil && (q.Cmd == "" || q.DeviceID == "" || q.DeviceType == "") {
+			t.Fatalf("%q: accepted without command or device: %+v", raw, q)
+		}
+	})
+}
