@@ -66,6 +66,9 @@ func ParseQuery(r *http.Request) (*Query, error) {
 	// (it may end in '=' padding, so '=' tells nothing).
 	if raw != "" && !strings.Contains(raw, "&") {
 		q, err = parseBase64Query(raw)
+		if err == nil {
+			err = headerFallback(q, r.Header)
+		}
 	} else {
 		q, err = parsePlainQuery(raw, r.Header)
 	}
@@ -130,6 +133,24 @@ func parsePlainQuery(raw string, h http.Header) (*Query, error) {
 	}
 	q.AcceptMultiPart = strings.EqualFold(h.Get("MS-ASAcceptMultiPart"), "T")
 	return q, nil
+}
+
+// headerFallback reads X-MS-PolicyKey and MS-ASAcceptMultiPart for a
+// base64 query that does not carry them itself. MS-ASHTTP only says a
+// client SHOULD NOT send these headers with the base64 form, so one that
+// does still means them.
+func headerFallback(q *Query, h http.Header) error {
+	if v := strings.TrimSpace(h.Get("X-MS-PolicyKey")); v != "" && !q.HasPolicyKey {
+		k, err := strconv.ParseUint(v, 10, 32)
+		if err != nil {
+			return badQuery("X-MS-PolicyKey %q is not a number", v)
+		}
+		q.PolicyKey, q.HasPolicyKey = uint32(k), true
+	}
+	if strings.EqualFold(h.Get("MS-ASAcceptMultiPart"), "T") {
+		q.AcceptMultiPart = true
+	}
+	return nil
 }
 
 // Base64 query parameter tags.

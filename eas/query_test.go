@@ -56,6 +56,22 @@ func TestParseQuery(t *testing.T) {
 			want: Query{Cmd: "Sync", DeviceID: "ApplF17XK1", DeviceType: "iPhone", Version: V141,
 				Locale: 0x0409, PolicyKey: 0xfbefbefb, HasPolicyKey: true, Base64: true},
 		},
+		{
+			// The base64 form carries no policy key; a client that sends it
+			// as a header anyway (MS-ASHTTP says only SHOULD NOT) means it.
+			name:    "base64 with the policy key and multipart as headers",
+			query:   "jAAJBAp2MTQwRGV2aWNlAApTbWFydFBob25l",
+			headers: map[string]string{"X-MS-PolicyKey": "3742871234", "MS-ASAcceptMultiPart": "T"},
+			want: Query{Cmd: "Sync", DeviceID: "v140Device", DeviceType: "SmartPhone", Version: V140,
+				Locale: 0x0409, PolicyKey: 3742871234, HasPolicyKey: true, AcceptMultiPart: true, Base64: true},
+		},
+		{
+			name:    "base64 policy key wins over the header",
+			query:   "jQAJBApBcHBsRjE3WEsxBPu+7/sGaVBob25l",
+			headers: map[string]string{"X-MS-PolicyKey": "1"},
+			want: Query{Cmd: "Sync", DeviceID: "ApplF17XK1", DeviceType: "iPhone", Version: V141,
+				Locale: 0x0409, PolicyKey: 0xfbefbefb, HasPolicyKey: true, Base64: true},
+		},
 		{name: "unsupported version header", query: "Cmd=Sync&User=a&DeviceId=d&DeviceType=t",
 			headers: map[string]string{"MS-ASProtocolVersion": "2.5"}, err: "unsupported protocol version"},
 		{name: "no device", query: "Cmd=Sync&User=a&DeviceType=t", err: "no DeviceId"},
