@@ -1,8 +1,6 @@
 package eas
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -12,7 +10,6 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -83,9 +80,9 @@ type Server struct {
 	devices  *deviceLocks
 	users    *keyedMutex
 	commands map[string]*command
-	// gzips keeps gzip writers (each holds about 800 KB of tables) for
-	// reuse between responses.
-	gzips sync.Pool
+	// buffers are reused between responses, gzip writers (about 800 KB
+	// of tables each) among them.
+	buffers *responseBuffers
 }
 
 // command describes how the dispatcher runs one EAS command.
@@ -113,6 +110,7 @@ func NewServer(cfg Config, backend Backend, store Store, notifier Notifier) *Ser
 		log:      cfg.Logger,
 		devices:  newDeviceLocks(),
 		users:    newKeyedMutex(),
+		buffers:  newResponseBuffers(),
 	}
 	s.auth = newAuthenticator(backend, cfg.AuthCacheTTL, cfg.Now)
 	s.commands = map[string]*command{}
@@ -466,10 +464,11 @@ func (s *Server) writeReply(w http.ResponseWriter, r *request, rep *reply, err e
 	if rep.body != nil {
 		var merr error
 		if e, ok := rep.body.(*wbxml.Element); ok {
-			data, merr = e.Bytes()
+			data, merr = e.AppendBytes(s.buffers.buffer())
 		} else {
-			data, merr = wbxml.Marshal(rep.body)
+			data, merr = wbxml.MarshalAppend(s.buffers.buffer(), rep.body)
 		}
+		defer s.buffers.release(data)
 		if merr != nil {
 			r.log.Error("encode response", zap.String("cmd", r.q.Cmd), zap.Error(merr))
 			http.Error(w, "internal error", http.StatusInternalServerError)
@@ -497,22 +496,10 @@ func (s *Server) writeReply(w http.ResponseWriter, r *request, rep *reply, err e
 		code = http.StatusOK
 	}
 	if len(data) > 1024 && acceptsGzip(r.http) {
-		var b bytes.Buffer
-		b.Grow(len(data) / 3)
-		zw, _ := s.gzips.Get().(*gzip.Writer)
-		if zw == nil {
-			// Fastest level: responses are mostly text that compresses
-			// well anyway, and the CPU is better spent elsewhere.
-			zw, _ = gzip.NewWriterLevel(&b, gzip.BestSpeed)
-		} else {
-			zw.Reset(&b)
-		}
-		zw.Write(data)
-		zw.Close()
-		s.gzips.Put(zw)
+		data = s.buffers.gzip(data)
+		defer s.buffers.release(data)
 		h.Set("Content-Encoding", "gzip")
 		h.Add("Vary", "Accept-Encoding")
-		data = b.Bytes()
 	}
 	h.Set("Content-Length", strconv.Itoa(len(data)))
 	w.WriteHeader(code)

@@ -260,6 +260,40 @@ func TestMarshalRoundTrip(t *testing.T) {
 	}
 }
 
+func TestMarshalAppend(t *testing.T) {
+	in := testSync{Status: 1, Collections: []testCollection{{SyncKey: "k2", CollectionID: "7"}}}
+	want, err := Marshal(&in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree, err := Parse(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		dst  []byte
+	}{
+		{"nil", nil},
+		{"empty with room", make([]byte, 0, 4096)},
+		{"prefix", []byte("prefix")},
+		{"prefix with room", append(make([]byte, 0, 4096), "prefix"...)},
+		{"reused buffer", append(make([]byte, 0, 4096), "stale bytes beyond the length"...)[:0]},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			expect := append(append([]byte{}, tt.dst...), want...)
+			got, err := MarshalAppend(tt.dst, &in)
+			if err != nil || !bytes.Equal(got, expect) {
+				t.Fatalf("MarshalAppend: %v\n got % x\nwant % x", err, got, expect)
+			}
+			got, err = tree.AppendBytes(tt.dst)
+			if err != nil || !bytes.Equal(got, expect) {
+				t.Fatalf("AppendBytes: %v\n got % x\nwant % x", err, got, expect)
+			}
+		})
+	}
+}
+
 func TestUnmarshalLenient(t *testing.T) {
 	// Unknown children land in ,any or are skipped; GetChanges as "0";
 	// Mime sent as a string instead of opaque (some clients do).

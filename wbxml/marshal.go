@@ -222,7 +222,13 @@ func getTypeInfo(t reflect.Type) (*typeInfo, error) {
 // Marshal encodes v, a struct (or pointer to one) with an XMLName field, as
 // a complete document.
 func Marshal(v any) ([]byte, error) {
-	enc := NewEncoder(nil)
+	return MarshalAppend(nil, v)
+}
+
+// MarshalAppend is Marshal appending the document to dst, so that a caller
+// can reuse one buffer for many documents.
+func MarshalAppend(dst []byte, v any) ([]byte, error) {
+	enc := &Encoder{buf: dst}
 	if err := enc.Encode(v); err != nil {
 		return nil, err
 	}

@@ -194,9 +194,14 @@ func (a *treeAlloc) bytes(b []byte) []byte {
 
 // Bytes encodes the tree as a complete document.
 func (e *Element) Bytes() ([]byte, error) {
+	return e.AppendBytes(nil)
+}
+
+// AppendBytes is Bytes appending the document to dst.
+func (e *Element) AppendBytes(dst []byte) ([]byte, error) {
 	// Without a writer the encoder keeps everything in its buffer, which
 	// saves copying the document into a second one.
-	enc := NewEncoder(nil)
+	enc := &Encoder{buf: dst}
 	if err := enc.WriteElement(e); err != nil {
 		return nil, err
 	}
