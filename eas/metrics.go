@@ -19,6 +19,7 @@ type Metrics struct {
 	items       *prometheus.CounterVec
 	pushLatency prometheus.Histogram
 	authFails   prometheus.Counter
+	prefetches  *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics in a new registry, with the Go runtime's
@@ -53,8 +54,12 @@ func NewMetrics() *Metrics {
 			Name: "easgate_auth_failures_total",
 			Help: "Logins refused by the upstream or throttled.",
 		}),
+		prefetches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "easgate_sync_prefetches_total",
+			Help: "Sync windows computed ahead of the phone's next Sync, by result: used, unused (the phone asked something else, or nothing within a minute) or failed.",
+		}, []string{"result"}),
 	}
-	m.reg.MustRegister(m.requests, m.duration, m.waiting, m.items, m.pushLatency, m.authFails,
+	m.reg.MustRegister(m.requests, m.duration, m.waiting, m.items, m.pushLatency, m.authFails, m.prefetches,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -75,4 +80,8 @@ func (m *Metrics) itemsSent(kind string, n int) {
 	if n > 0 {
 		m.items.WithLabelValues(kind).Add(float64(n))
 	}
+}
+
+func (m *Metrics) prefetch(result string) {
+	m.prefetches.WithLabelValues(result).Inc()
 }

@@ -83,6 +83,8 @@ type Server struct {
 	// buffers are reused between responses, gzip writers (about 800 KB
 	// of tables each) among them.
 	buffers *responseBuffers
+	// prefetches hold the next window of devices in the middle of a sync.
+	prefetches *prefetches
 }
 
 // command describes how the dispatcher runs one EAS command.
@@ -103,14 +105,15 @@ type command struct {
 func NewServer(cfg Config, backend Backend, store Store, notifier Notifier) *Server {
 	cfg.setDefaults()
 	s := &Server{
-		cfg:      cfg,
-		backend:  backend,
-		store:    store,
-		notifier: notifier,
-		log:      cfg.Logger,
-		devices:  newDeviceLocks(),
-		users:    newKeyedMutex(),
-		buffers:  newResponseBuffers(),
+		cfg:        cfg,
+		backend:    backend,
+		store:      store,
+		notifier:   notifier,
+		log:        cfg.Logger,
+		devices:    newDeviceLocks(),
+		users:      newKeyedMutex(),
+		buffers:    newResponseBuffers(),
+		prefetches: newPrefetches(cfg.Metrics),
 	}
 	s.auth = newAuthenticator(backend, cfg.AuthCacheTTL, cfg.Now)
 	s.commands = map[string]*command{}
@@ -253,6 +256,9 @@ type request struct {
 	lockDevice   func(ctx context.Context) error
 	// folderIDs caches the user's folder id map for the request.
 	folderIDs []FolderID
+	// prefetched is the device's prefetched Sync window, taken from the
+	// server when the request got hold of the device.
+	prefetched *prefetch
 }
 
 // Mailbox opens the user's mailbox on first use; the dispatcher closes it.
@@ -414,6 +420,13 @@ func (s *Server) run(ctx context.Context, r *request) (*reply, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Any request of the device ends its prefetch; only a Sync may use it.
+	r.prefetched = s.prefetches.take(key)
+	defer func() {
+		if r.prefetched != nil {
+			s.cfg.Metrics.prefetch("unused")
+		}
+	}()
 	locked := true
 	r.unlockDevice = func() {
 		if locked {

@@ -317,6 +317,9 @@ type syncRun struct {
 	// window is the request-level WindowSize, 0 when absent.
 	window *int
 	now    time.Time
+	// plan is the next Sync of the first collection answered with
+	// MoreAvailable, to be prefetched once the answer is complete.
+	plan *prefetchPlan
 }
 
 // collectionResult is what syncing one collection gave.
@@ -446,6 +449,7 @@ func (s *Server) handleSync(ctx context.Context, r *request) (*reply, error) {
 		results = append(results, res)
 	}
 	if anything || wait == 0 {
+		run.startPrefetch(ctx)
 		return syncAnswer(results), nil
 	}
 
@@ -481,6 +485,7 @@ func (s *Server) handleSync(ctx context.Context, r *request) (*reply, error) {
 		}
 		again = append(again, res)
 	}
+	run.startPrefetch(ctx)
 	return syncAnswer(again), nil
 }
 
@@ -640,9 +645,25 @@ func (run *syncRun) collection(ctx context.Context, c *SyncCollection) (collecti
 	body := st.Meta.Options.Body
 	body.Version = v
 
-	mb, err := r.mailbox(ctx)
-	if err != nil {
-		return res, err
+	getChanges := c.GetChanges == nil || *c.GetChanges
+	query := SyncQuery{
+		Path:   path,
+		Cursor: st.Meta.Cursor,
+		Known:  st.Items(),
+		Since:  st.Meta.Options.since(run.now),
+		Window: windowSize(c.WindowSize, run.window),
+		Body:   body,
+	}
+	hasCommands := c.Commands != nil && len(c.Commands.Items) > 0
+	var cs *ChangeSet
+	if getChanges && !hasCommands && !replay {
+		cs = run.prefetched(ctx, c.CollectionID, c.SyncKey, query, st.Meta.Options.FilterType)
+	}
+	var mb Mailbox
+	if cs == nil {
+		if mb, err = r.mailbox(ctx); err != nil {
+			return res, err
+		}
 	}
 
 	// The phone's commands apply to the generation it holds, before the
@@ -650,7 +671,7 @@ func (run *syncRun) collection(ctx context.Context, c *SyncCollection) (collecti
 	// back to it.
 	var responses *SyncResponses
 	mutated := false
-	if c.Commands != nil && len(c.Commands.Items) > 0 {
+	if hasCommands {
 		hash, err := commandsHash(c.Commands)
 		if err != nil {
 			return res, fmt.Errorf("hash sync commands: %w", err)
@@ -687,17 +708,8 @@ func (run *syncRun) collection(ctx context.Context, c *SyncCollection) (collecti
 		}
 	}
 
-	getChanges := c.GetChanges == nil || *c.GetChanges
-	var cs *ChangeSet
-	if getChanges {
-		cs, err = mb.Changes(ctx, SyncQuery{
-			Path:   path,
-			Cursor: st.Meta.Cursor,
-			Known:  st.Items(),
-			Since:  st.Meta.Options.since(run.now),
-			Window: windowSize(c.WindowSize, run.window),
-			Body:   body,
-		})
+	if getChanges && cs == nil {
+		cs, err = mb.Changes(ctx, query)
 		switch {
 		case err == nil:
 		case errors.Is(err, ErrStateInvalid):
@@ -724,9 +736,8 @@ func (run *syncRun) collection(ctx context.Context, c *SyncCollection) (collecti
 
 	var cmds SyncServerCommands
 	if mutated || (cs != nil && len(cs.Changes) > 0) {
-		hadCommands := c.Commands != nil && len(c.Commands.Items) > 0
 		st.Begin()
-		if !hadCommands {
+		if !hasCommands {
 			st.Meta.Replay = nil
 		}
 		dirty = true
@@ -777,6 +788,9 @@ func (run *syncRun) collection(ctx context.Context, c *SyncCollection) (collecti
 		if err := s.saveCollection(ctx, r.user, r.q.DeviceID, c.CollectionID, st); err != nil {
 			return res, err
 		}
+	}
+	if res.resp.MoreAvailable && res.resp.Status == SyncSuccess {
+		run.planPrefetch(c.CollectionID, st, query)
 	}
 	if cmds.Len() > 0 {
 		res.resp.Commands = &cmds
