@@ -35,6 +35,9 @@ var systemKeywords = map[string]bool{
 // mailFlags is what the sync needs of a message's IMAP flags.
 type mailFlags struct {
 	seen, flagged, answered, forwarded, deleted bool
+	// draft is \Draft; it is no part of the version, as phones do not
+	// change it.
+	draft bool
 	// keywords that are categories, as the server spells them, sorted.
 	keywords []string
 }
@@ -52,6 +55,8 @@ func parseFlags(flags []imap.Flag) mailFlags {
 			f.answered = true
 		case `\deleted`:
 			f.deleted = true
+		case `\draft`:
+			f.draft = true
 		case "$forwarded":
 			f.forwarded = true
 		default:
@@ -144,6 +149,10 @@ func (f mailFlags) apply(e *eas.Email) {
 	e.Flag = f.flag()
 	e.Categories = &eas.Categories{Category: f.categories()}
 	e.LastVerbExecuted = f.lastVerb()
+	// Sent to 16.0+ phones only (emailForVersion), which read it on every
+	// message, as Exchange sends it.
+	draft := f.draft
+	e.IsDraft = &draft
 }
 
 // change is the ApplicationData of a server-side flag change.

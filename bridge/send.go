@@ -42,6 +42,16 @@ func (m *Mailbox) Send(ctx context.Context, c eas.Compose) error {
 	if m.closed {
 		return &eas.SendError{Temporary: true, Err: errMailboxClosed}
 	}
+	if c.Draft != nil {
+		raw, err := m.rawMessage(ctx, *c.Draft)
+		switch {
+		case errors.Is(err, eas.ErrNotFound):
+			return &eas.SendError{Reason: eas.SendSourceNotFound, Err: err}
+		case err != nil:
+			return &eas.SendError{Temporary: errors.Is(err, eas.ErrUnavailable) || ctx.Err() != nil, Err: err}
+		}
+		c.MIME = raw
+	}
 	rcpts, err := mailconv.Recipients(c.MIME)
 	if err != nil {
 		return &eas.SendError{Reason: eas.SendInvalidMIME, Err: err}
@@ -97,6 +107,11 @@ func (m *Mailbox) Send(ctx context.Context, c eas.Compose) error {
 		if err := m.markOriginal(after, *c.Source, c.Forward); err != nil {
 			log.Warn("message sent, but the original was not flagged", zap.String("folder", c.Source.Path),
 				zap.String("item", c.Source.ServerID), zap.Error(err))
+		}
+	}
+	if c.Draft != nil {
+		if err := m.Delete(after, *c.Draft, ""); err != nil && !errors.Is(err, eas.ErrNotFound) {
+			log.Warn("draft sent, but it is still in Drafts", zap.String("item", c.Draft.ServerID), zap.Error(err))
 		}
 	}
 	return nil

@@ -189,6 +189,51 @@ type Compose struct {
 	SaveInSent bool
 	// Forwardees are extra recipients of a 16.0+ SmartForward.
 	Forwardees []string
+	// Draft names a stored draft to send as it is instead of MIME; once
+	// sent it leaves the Drafts folder (16.0+ Sync with email2:Send).
+	Draft *ItemRef
+}
+
+// Draft is a draft as a 16.0+ phone writes it in the Drafts folder with
+// Sync. Fields left "" (or nil) keep those of the draft it replaces.
+type Draft struct {
+	To, Cc, Bcc, Subject string
+	// Importance: 0 low, 1 normal, 2 high.
+	Importance *int
+	// Body replaces the text; its Type is BodyPlain or BodyHTML.
+	Body *DraftBody
+	// AddAttachments are new attachments.
+	AddAttachments []DraftAttachment
+	// DeleteAttachments name attachments of the replaced draft by the
+	// FileReference the phone got for them.
+	DeleteAttachments []string
+}
+
+// DraftBody is a draft's text.
+type DraftBody struct {
+	Type int
+	Data string
+}
+
+// DraftAttachment is an attachment a phone adds to a draft.
+type DraftAttachment struct {
+	ClientID        string
+	DisplayName     string
+	ContentType     string
+	ContentID       string
+	ContentLocation string
+	Method          int
+	IsInline        bool
+	Content         []byte
+}
+
+// SavedDraft is a draft as stored.
+type SavedDraft struct {
+	ServerID string
+	Version  string
+	// FileReferences of the added attachments, in the order of
+	// Draft.AddAttachments.
+	FileReferences []string
 }
 
 // Mailbox is one user's mail store for the duration of a request. It is not
@@ -232,6 +277,11 @@ type Mailbox interface {
 
 	// Send submits a message. Errors are *SendError.
 	Send(ctx context.Context, c Compose) error
+	// SaveDraft stores d in path as a draft, replacing the draft replaces
+	// ("" for a new one), whose fields and attachments it keeps unless d
+	// changes them. The stored draft has a new ServerId. ErrNotFound:
+	// replaces is gone; ErrInvalidDraft: d cannot be written as a message.
+	SaveDraft(ctx context.Context, path, replaces string, d *Draft) (*SavedDraft, error)
 
 	Close() error
 }
@@ -248,6 +298,9 @@ var (
 	// ErrInvalidName: a folder name the backend cannot store (empty, or
 	// holding a character the upstream reserves).
 	ErrInvalidName = errors.New("eas: invalid folder name")
+	// ErrInvalidDraft: a phone's draft that cannot be written as a message
+	// (an address that is none, say).
+	ErrInvalidDraft = errors.New("eas: invalid draft")
 )
 
 // SendError explains why a message was not sent.

@@ -99,6 +99,46 @@ const (
 // Attachments lists an item's attachments.
 type Attachments struct {
 	Attachment []Attachment `wbxml:"AirSyncBase:Attachment"`
+	// A 16.0+ phone's changes to a draft's attachments.
+	Add    []AttachmentAdd    `wbxml:"AirSyncBase:Add"`
+	Delete []AttachmentDelete `wbxml:"AirSyncBase:Delete"`
+}
+
+// AttachmentAdd is an attachment a phone adds to a draft (MS-ASAIRS
+// 2.2.2.2).
+type AttachmentAdd struct {
+	ClientID        string `wbxml:"AirSyncBase:ClientId"`
+	Method          int    `wbxml:"AirSyncBase:Method,omitempty"`
+	Content         []byte `wbxml:"AirSyncBase:Content,opaque"`
+	DisplayName     string `wbxml:"AirSyncBase:DisplayName,omitempty"`
+	ContentID       string `wbxml:"AirSyncBase:ContentId,omitempty"`
+	ContentLocation string `wbxml:"AirSyncBase:ContentLocation,omitempty"`
+	ContentType     string `wbxml:"AirSyncBase:ContentType,omitempty"`
+	IsInline        bool   `wbxml:"AirSyncBase:IsInline,omitempty"`
+}
+
+// AttachmentDelete removes an attachment from a draft.
+type AttachmentDelete struct {
+	FileReference string `wbxml:"AirSyncBase:FileReference"`
+}
+
+// SavedAttachments tell a phone the FileReference of each attachment it
+// added to a draft, in Sync Responses.
+type SavedAttachments struct {
+	Attachment []SavedAttachment `wbxml:"AirSyncBase:Attachment"`
+}
+
+// SavedAttachment pairs an added attachment's ClientId with its
+// FileReference.
+type SavedAttachment struct {
+	ClientID      string `wbxml:"AirSyncBase:ClientId" json:"c"`
+	FileReference string `wbxml:"AirSyncBase:FileReference" json:"f"`
+}
+
+// SavedDraftData is the ApplicationData of a Sync response to a draft
+// with attachments added.
+type SavedDraftData struct {
+	Attachments *SavedAttachments `wbxml:"AirSyncBase:Attachments"`
 }
 
 // Attachment is an AirSyncBase Attachment (MS-ASAIRS 2.2.2.7).

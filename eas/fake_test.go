@@ -445,6 +445,11 @@ func (f *fakeMailbox) Send(ctx context.Context, c eas.Compose) error {
 	return &eas.SendError{Err: errors.New("not supported")}
 }
 
+// SaveDraft is tested against Dovecot (drafts_test.go).
+func (f *fakeMailbox) SaveDraft(ctx context.Context, path, replaces string, d *eas.Draft) (*eas.SavedDraft, error) {
+	return nil, errors.New("not supported")
+}
+
 func (f *fakeMailbox) Close() error { return nil }
 
 // fakeSub is a Subscription of fakeMail.

@@ -227,6 +227,20 @@ func (f *requestFolders) trashPath(ctx context.Context) (string, error) {
 	return f.trash, nil
 }
 
+// folderType is the type of the folder at path, ErrNotFound when there is
+// none.
+func (f *requestFolders) folderType(ctx context.Context, path string) (FolderType, error) {
+	if err := f.load(ctx); err != nil {
+		return 0, err
+	}
+	for _, x := range f.folders {
+		if x.Path == path {
+			return x.Type, nil
+		}
+	}
+	return 0, fmt.Errorf("folder %q: %w", path, ErrNotFound)
+}
+
 // subtree returns path and every folder below it.
 func (f *requestFolders) subtree(ctx context.Context, path string) ([]string, error) {
 	if err := f.load(ctx); err != nil {

@@ -32,8 +32,8 @@ type sendEnv struct {
 	user  string
 	pw    string
 	phone *easclient.Client
-	// inbox and sent are collection ids.
-	inbox, sent string
+	// inbox, sent and drafts are collection ids.
+	inbox, sent, drafts string
 }
 
 var sendDevice atomic.Int64
@@ -57,6 +57,8 @@ func newSendEnv(t *testing.T, v eas.Version, opt gatewayOptions) *sendEnv {
 			e.inbox = f.ServerID
 		case int(eas.FolderSent):
 			e.sent = f.ServerID
+		case int(eas.FolderDrafts):
+			e.drafts = f.ServerID
 		}
 	}
 	if e.inbox == "" || e.sent == "" {

@@ -84,6 +84,8 @@ type SyncClientAdd struct {
 type SyncItem struct {
 	ServerID        string `wbxml:"ServerId"`
 	ApplicationData *Email `wbxml:"ApplicationData,omitempty"`
+	// Send, in a 16.0+ phone's Change of a draft, sends it.
+	Send bool `wbxml:"Email2:Send,empty"`
 }
 
 // SyncItemID names an item: a phone's Delete or Fetch, a server Delete or
@@ -106,6 +108,12 @@ func (c *SyncCommands) AddCommand(a SyncClientAdd) error { return c.append(tagSy
 // ChangeCommand appends a phone's Change.
 func (c *SyncCommands) ChangeCommand(serverID string, data *Email) error {
 	return c.append(tagSyncChange, SyncItem{ServerID: serverID, ApplicationData: data})
+}
+
+// SendDraftCommand appends a 16.0+ phone's Change of a draft that sends
+// it (email2:Send); data holds the draft's last edits, if any.
+func (c *SyncCommands) SendDraftCommand(serverID string, data *Email) error {
+	return c.append(tagSyncChange, SyncItem{ServerID: serverID, ApplicationData: data, Send: true})
 }
 
 // DeleteCommand appends a phone's Delete.
@@ -187,16 +195,19 @@ type SyncResponses struct {
 
 // SyncAddResponse answers a phone's Add.
 type SyncAddResponse struct {
-	Class    string `wbxml:"Class,omitempty"`
-	ClientID string `wbxml:"ClientId"`
-	ServerID string `wbxml:"ServerId,omitempty"`
-	Status   int    `wbxml:"Status"`
+	Class           string          `wbxml:"Class,omitempty"`
+	ClientID        string          `wbxml:"ClientId"`
+	ServerID        string          `wbxml:"ServerId,omitempty"`
+	Status          int             `wbxml:"Status"`
+	ApplicationData *SavedDraftData `wbxml:"ApplicationData,omitempty"`
 }
 
-// SyncStatusResponse answers a failed Change or Delete.
+// SyncStatusResponse answers a failed Change or Delete, or a Change of a
+// draft that added attachments.
 type SyncStatusResponse struct {
-	ServerID string `wbxml:"ServerId"`
-	Status   int    `wbxml:"Status"`
+	ServerID        string          `wbxml:"ServerId"`
+	Status          int             `wbxml:"Status"`
+	ApplicationData *SavedDraftData `wbxml:"ApplicationData,omitempty"`
 }
 
 // SyncFetchResponse answers a phone's Fetch.
@@ -290,6 +301,8 @@ type commandOutcome struct {
 	ClientID string `json:"cid,omitempty"`
 	// Status 0: a Change or Delete that succeeded, which gets no response.
 	Status int `json:"st,omitempty"`
+	// Atts are the attachments a phone added to a draft.
+	Atts []SavedAttachment `json:"a,omitempty"`
 }
 
 // commandsHash identifies a request's commands.
@@ -699,7 +712,7 @@ func (run *syncRun) collection(ctx context.Context, c *SyncCollection) (collecti
 		}
 		dirty = true
 		for _, o := range outcomes {
-			if o.Kind == "change" || o.Kind == "delete" {
+			if o.Kind == "change" || o.Kind == "delete" || (o.Kind == "add" && o.Status == SyncSuccess) {
 				mutated = true
 			}
 		}
@@ -838,6 +851,19 @@ func (run *syncRun) apply(ctx context.Context, mb Mailbox, st *collectionState, 
 				out = append(out, o)
 				continue
 			}
+			if isDraftEdit(ch.ApplicationData, ch.Send) {
+				drafts, err := run.draftsCollection(ctx, path)
+				if err != nil {
+					return nil, err
+				}
+				if drafts {
+					if err := run.saveDraft(ctx, mb, st, c, path, id, ch.ApplicationData, ch.Send, &o); err != nil {
+						return nil, err
+					}
+					out = append(out, o)
+					continue
+				}
+			}
 			u, status := flagUpdate(ch.ApplicationData, v)
 			if status != 0 {
 				o.Status = status
@@ -916,11 +942,23 @@ func (run *syncRun) apply(ctx context.Context, mb Mailbox, st *collectionState, 
 		case tagSyncAdd:
 			var a SyncClientAdd
 			o := commandOutcome{Kind: "add", Status: SyncConversionError}
-			if err := decodeElement(el, &a); err == nil {
-				o.ClientID = a.ClientID
+			if err := decodeElement(el, &a); err != nil {
+				out = append(out, o)
+				continue
 			}
-			// Mail cannot be created by Sync (16.x drafts are not
-			// supported): the phone stops retrying on Status 6.
+			o.ClientID = a.ClientID
+			drafts, err := run.draftsCollection(ctx, path)
+			if err != nil {
+				return nil, err
+			}
+			// Mail is created by Sync only as a 16.0+ draft; any other
+			// Add gets Status 6, and the phone stops retrying it.
+			if drafts && a.ApplicationData != nil && a.ClientID != "" {
+				o.Status = 0
+				if err := run.saveDraft(ctx, mb, st, c, path, "", a.ApplicationData, a.Send, &o); err != nil {
+					return nil, err
+				}
+			}
 			out = append(out, o)
 		default:
 			log.Info("ignoring unknown sync command", zap.Stringer("tag", el.Tag))
@@ -962,8 +1000,17 @@ func (run *syncRun) responses(ctx context.Context, mb Mailbox, collectionID, pat
 	for _, o := range outcomes {
 		switch o.Kind {
 		case "change":
-			if o.Status != 0 {
-				rs.Change = append(rs.Change, SyncStatusResponse{ServerID: o.ServerID, Status: o.Status})
+			// A changed draft with attachments added learns their
+			// FileReferences; other successful changes get no answer.
+			if o.Status != 0 || len(o.Atts) > 0 {
+				r := SyncStatusResponse{ServerID: o.ServerID, Status: o.Status}
+				if r.Status == 0 {
+					r.Status = SyncSuccess
+				}
+				if len(o.Atts) > 0 {
+					r.ApplicationData = &SavedDraftData{Attachments: &SavedAttachments{Attachment: o.Atts}}
+				}
+				rs.Change = append(rs.Change, r)
 				n++
 			}
 		case "delete":
@@ -972,7 +1019,11 @@ func (run *syncRun) responses(ctx context.Context, mb Mailbox, collectionID, pat
 				n++
 			}
 		case "add":
-			rs.Add = append(rs.Add, SyncAddResponse{ClientID: o.ClientID, Status: o.Status})
+			r := SyncAddResponse{ClientID: o.ClientID, ServerID: o.ServerID, Status: o.Status}
+			if len(o.Atts) > 0 && o.Status == SyncSuccess {
+				r.ApplicationData = &SavedDraftData{Attachments: &SavedAttachments{Attachment: o.Atts}}
+			}
+			rs.Add = append(rs.Add, r)
 			n++
 		case "fetch":
 			fr, err := run.fetchResponse(ctx, mb, collectionID, path, body, o)

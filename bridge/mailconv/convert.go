@@ -116,6 +116,11 @@ func convert(raw []byte, opt Options) (*eas.Email, error) {
 	// grommunio-sync and Z-Push send them (and Outlook shows them).
 	e.ReplyTo = clean(formatAddressList(replyTo, badReplyTo, "; "))
 	e.DisplayTo = clean(displayNames(to, badTo))
+	// Only a draft keeps Bcc in its header; 16.0 phones edit it there.
+	if h.Get("Bcc") != "" {
+		bcc, badBcc := addresses("Bcc")
+		e.Bcc = clean(formatAddressList(bcc, badBcc, ", "))
+	}
 	if sender, badSender := addresses("Sender"); len(sender) > 0 {
 		if len(from) == 0 || !strings.EqualFold(sender[0].Address, from[0].Address) {
 			e.Sender = clean(formatAddressList(sender, badSender, ", "))

@@ -1,0 +1,132 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"go.uber.org/zap"
+
+	"github.com/easgate/easgate/bridge/mailconv"
+	"github.com/easgate/easgate/eas"
+)
+
+// SaveDraft writes a phone's draft as a message, APPENDs it to path with
+// \Draft and \Seen, and then expunges the draft it replaces. A failure
+// before the APPEND leaves the old draft as it was; one after it leaves
+// both, which the phone sees as two drafts rather than none.
+func (m *Mailbox) SaveDraft(ctx context.Context, path, replaces string, d *eas.Draft) (*eas.SavedDraft, error) {
+	var base []byte
+	if replaces != "" {
+		raw, err := m.rawMessage(ctx, eas.ItemRef{Path: path, ServerID: replaces})
+		if err != nil {
+			return nil, err
+		}
+		base = raw
+	}
+	md := mailconv.Draft{From: m.PrimaryAddress(), To: d.To, Cc: d.Cc, Bcc: d.Bcc, Subject: d.Subject, Importance: d.Importance}
+	if d.Body != nil {
+		md.Body = &mailconv.DraftBody{HTML: d.Body.Type == eas.BodyHTML, Text: d.Body.Data}
+	}
+	for _, a := range d.AddAttachments {
+		md.Attach = append(md.Attach, mailconv.NewAttachment{
+			Name: a.DisplayName, ContentType: a.ContentType, ContentID: a.ContentID,
+			ContentLocation: a.ContentLocation, Inline: a.IsInline, Data: a.Content,
+		})
+	}
+	for _, ref := range d.DeleteAttachments {
+		// Only the replaced draft's own attachments can go; a reference
+		// to anything else names nothing in it.
+		f, err := parseFileRef(ref)
+		if err == nil && f.path == path && formatUID(f.uid) == replaces {
+			md.Drop = append(md.Drop, f.part)
+		}
+	}
+	msg, parts, err := mailconv.ComposeDraft(base, md)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", eas.ErrInvalidDraft, err)
+	}
+
+	var saved eas.SavedDraft
+	err = m.do(ctx, false, func(c *conn) error {
+		uid, uidValidity, err := c.appendMessage(ctx, path, msg, []imap.Flag{imap.FlagDraft, imap.FlagSeen})
+		if err != nil {
+			return err
+		}
+		saved.ServerID = formatUID(uid)
+		saved.Version = parseFlags([]imap.Flag{imap.FlagDraft, imap.FlagSeen}).version()
+		for _, p := range parts {
+			saved.FileReferences = append(saved.FileReferences, fileRef{uidValidity: uidValidity, uid: uid, part: p, path: path}.String())
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("save draft in %q: %w", path, err)
+	}
+	if replaces != "" {
+		if err := m.Delete(ctx, eas.ItemRef{Path: path, ServerID: replaces}, ""); err != nil && !errors.Is(err, eas.ErrNotFound) {
+			m.b.log.Warn("draft saved, but the draft it replaces is still there", zap.String("user", m.user), zap.Error(err))
+		}
+	}
+	return &saved, nil
+}
+
+// appendMessage stores msg in path and finds its UID: from APPENDUID
+// (UIDPLUS), else by its Message-ID among the messages path received
+// meanwhile. It is not repeated on a new connection: the first may have
+// landed.
+func (c *conn) appendMessage(ctx context.Context, path string, msg []byte, flags []imap.Flag) (imap.UID, uint32, error) {
+	uidPlus := c.caps.Has(imap.CapUIDPlus)
+	var next imap.UID
+	var uidValidity uint32
+	if !uidPlus {
+		st, err := c.status(ctx, path)
+		if err != nil {
+			return 0, 0, err
+		}
+		next, uidValidity = max(st.UIDNext, 1), st.UIDValidity
+	}
+	var data *imap.AppendData
+	err := c.guard(ctx, "APPEND "+path, func(progress func()) error {
+		cmd := c.client.Append(path, int64(len(msg)), &imap.AppendOptions{Flags: flags, Time: time.Now()})
+		for rest := msg; len(rest) > 0; {
+			n := min(len(rest), 64<<10)
+			if _, err := cmd.Write(rest[:n]); err != nil {
+				cmd.Close()
+				return err
+			}
+			rest = rest[n:]
+			progress()
+		}
+		if err := cmd.Close(); err != nil {
+			return err
+		}
+		var err error
+		data, err = cmd.Wait()
+		return err
+	})
+	if err != nil {
+		return 0, 0, c.missing(ctx, err, path)
+	}
+	if data != nil && data.UID != 0 {
+		return data.UID, data.UIDValidity, nil
+	}
+	msgID, err := mailconv.MessageID(msg)
+	if err != nil {
+		return 0, 0, err
+	}
+	uid, err := c.findCopy(ctx, path, msgID, next)
+	if err != nil {
+		return 0, 0, err
+	}
+	if uidValidity == 0 {
+		st, err := c.status(ctx, path)
+		if err != nil {
+			return 0, 0, err
+		}
+		uidValidity = st.UIDValidity
+	}
+	return uid, uidValidity, nil
+}

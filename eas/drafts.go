@@ -1,0 +1,150 @@
+package eas
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.uber.org/zap"
+)
+
+// Drafts sync (MS-ASCMD Sync, MS-ASEMAIL 16.0): a 16.0+ phone adds and
+// edits drafts in the Drafts folder with Sync Add and Change, and sends one
+// with email2:Send. IMAP cannot edit a message, so every save stores a new
+// message and removes the old one: a changed draft gets a new ServerId,
+// and the phone learns of it the usual way, a Delete of the old item and
+// an Add of the new one in the same answer. A draft to send is stored
+// first and only then submitted, so that a failed submission leaves it in
+// Drafts rather than losing it.
+
+// draftsCollection reports whether phone commands on path may write
+// drafts: a 16.0+ phone in the Drafts folder.
+func (run *syncRun) draftsCollection(ctx context.Context, path string) (bool, error) {
+	if !run.r.version().AtLeast(V160) {
+		return false, nil
+	}
+	t, err := run.folders.folderType(ctx, path)
+	if err != nil {
+		return false, err
+	}
+	return t == FolderDrafts, nil
+}
+
+// isDraftEdit tells a Change of a draft's content from a flag change.
+func isDraftEdit(e *Email, send bool) bool {
+	if send {
+		return true
+	}
+	if e == nil {
+		return false
+	}
+	return e.To != "" || e.Cc != "" || e.Bcc != "" || e.Subject != "" || e.Importance != nil ||
+		e.Body != nil || (e.Attachments != nil && (len(e.Attachments.Add) > 0 || len(e.Attachments.Delete) > 0))
+}
+
+// draftFrom reads a phone's draft; ok is false for data a draft cannot
+// hold (a body that is neither plain nor HTML).
+func draftFrom(e *Email) (d *Draft, ok bool) {
+	d = &Draft{}
+	if e == nil {
+		return d, true
+	}
+	d.To, d.Cc, d.Bcc, d.Subject, d.Importance = e.To, e.Cc, e.Bcc, e.Subject, e.Importance
+	if d.Importance != nil && (*d.Importance < 0 || *d.Importance > 2) {
+		return nil, false
+	}
+	if b := e.Body; b != nil {
+		if b.Type != BodyPlain && b.Type != BodyHTML {
+			return nil, false
+		}
+		d.Body = &DraftBody{Type: b.Type, Data: b.Data}
+	}
+	if a := e.Attachments; a != nil {
+		for _, add := range a.Add {
+			if add.ClientID == "" {
+				return nil, false
+			}
+			d.AddAttachments = append(d.AddAttachments, DraftAttachment{
+				ClientID: add.ClientID, DisplayName: add.DisplayName, ContentType: add.ContentType,
+				ContentID: add.ContentID, ContentLocation: add.ContentLocation, Method: add.Method,
+				IsInline: add.IsInline, Content: add.Content,
+			})
+		}
+		for _, del := range a.Delete {
+			d.DeleteAttachments = append(d.DeleteAttachments, del.FileReference)
+		}
+	}
+	return d, true
+}
+
+// saveDraft stores a phone's new draft (replaces "") or its edit of one,
+// sends it when asked, and fills in the outcome: the status, the new
+// ServerId of an added draft and the FileReferences of added attachments.
+func (run *syncRun) saveDraft(ctx context.Context, mb Mailbox, st *collectionState, c *SyncCollection, path, replaces string, e *Email, send bool, o *commandOutcome) error {
+	log := run.r.log.With(zap.String("collection", c.CollectionID))
+	d, ok := draftFrom(e)
+	if !ok {
+		o.Status = SyncConversionError
+		return nil
+	}
+	var saved *SavedDraft
+	var err error
+	if replaces != "" && send && !isDraftEdit(e, false) {
+		// Sent as it is: no new copy to store first.
+		saved = &SavedDraft{ServerID: replaces}
+	} else {
+		saved, err = mb.SaveDraft(ctx, path, replaces, d)
+	}
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrNotFound):
+		o.Status = SyncObjectNotFound
+		return nil
+	case errors.Is(err, ErrInvalidDraft):
+		log.Info("refusing a phone's draft", zap.Error(err))
+		o.Status = SyncConversionError
+		return nil
+	case fatal(err):
+		return fmt.Errorf("save draft: %w", err)
+	default:
+		log.Error("saving a phone's draft failed", zap.Error(err))
+		o.Status = SyncServerError
+		return nil
+	}
+	for i, ref := range saved.FileReferences {
+		if i < len(d.AddAttachments) {
+			o.Atts = append(o.Atts, SavedAttachment{ClientID: d.AddAttachments[i].ClientID, FileReference: ref})
+		}
+	}
+	added := replaces == ""
+	if added {
+		o.ServerID = itemServerID(c.CollectionID, saved.ServerID)
+	}
+	if send {
+		err := mb.Send(ctx, Compose{Draft: &ItemRef{Path: path, ServerID: saved.ServerID}, SaveInSent: true})
+		if err != nil {
+			if fatal(err) {
+				return fmt.Errorf("send draft: %w", err)
+			}
+			// The draft stays in Drafts, and comes to the phone as a
+			// server Add of this very answer.
+			log.Warn("sending a phone's draft failed", zap.Error(err))
+			o.Status = SyncServerError
+			if added {
+				o.ServerID = ""
+			}
+			return nil
+		}
+	}
+	if added {
+		// The phone holds the new draft under its ServerId; a sent one is
+		// gone again, which the next diff tells it with a Delete.
+		st.SetBoth(saved.ServerID, saved.Version)
+	}
+	if o.Status == 0 && added {
+		o.Status = SyncSuccess
+	}
+	// An edited draft: the phone still holds the old ServerId, which the
+	// diff of this answer deletes, and it gets the new one as an Add.
+	return nil
+}
