@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"mime"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -119,11 +120,20 @@ func TestDraftsSync(t *testing.T) {
 		t.Fatal(err)
 	}
 	col := e.draftSync(t, key, &cmds)
-	key = col.SyncKey
 	if col.Responses == nil || len(col.Responses.Add) != 1 {
 		t.Fatalf("no Add response: %+v", col.Responses)
 	}
 	add := col.Responses.Add[0]
+	// The answer was lost: the phone sends the same request with the same
+	// key, and gets the same answer without a second draft.
+	again := e.draftSync(t, key, &cmds)
+	if again.Responses == nil || len(again.Responses.Add) != 1 || again.Responses.Add[0].ServerID != add.ServerID ||
+		!reflect.DeepEqual(again.Responses.Add[0].ApplicationData, add.ApplicationData) {
+		t.Fatalf("replayed Add answered %+v, first %+v", again.Responses, col.Responses)
+	}
+	// The phone goes on with the replayed answer's key.
+	col = again
+	key = col.SyncKey
 	if add.Status != eas.SyncSuccess || add.ClientID != "draft-1" || !strings.HasPrefix(add.ServerID, e.drafts+":") {
 		t.Fatalf("Add answered %+v", add)
 	}
