@@ -50,7 +50,7 @@ func (m *Mailbox) Send(ctx context.Context, c eas.Compose) error {
 		case err != nil:
 			return &eas.SendError{Temporary: errors.Is(err, eas.ErrUnavailable) || ctx.Err() != nil, Err: err}
 		}
-		c.MIME = raw
+		c.MIME = mailconv.Redated(raw, time.Now())
 	}
 	rcpts, err := mailconv.Recipients(c.MIME)
 	if err != nil {

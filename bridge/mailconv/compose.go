@@ -68,8 +68,20 @@ func normalizeAddress(addr string) string {
 // (Recipients) is what delivers to Bcc recipients, and the others must not
 // see them.
 func WithoutBcc(raw []byte) []byte {
+	return withoutField(raw, "Bcc")
+}
+
+// Redated gives a stored draft the moment it is sent as its Date.
+func Redated(raw []byte, t time.Time) []byte {
+	out := withoutField(raw, "Date")
+	return append([]byte("Date: "+t.Format(time.RFC1123Z)+"\r\n"), out...)
+}
+
+// withoutField removes every header field named key, keeping the rest of
+// the message byte for byte.
+func withoutField(raw []byte, key string) []byte {
 	h, body, err := splitHeader(raw)
-	if err != nil || !h.Has("Bcc") {
+	if err != nil || !h.Has(key) {
 		return raw
 	}
 	head := raw[:len(raw)-len(body)]
@@ -88,7 +100,7 @@ func WithoutBcc(raw []byte) []byte {
 			continue
 		}
 		name, _, ok := bytes.Cut(line, []byte(":"))
-		skipping = ok && strings.EqualFold(strings.TrimSpace(string(name)), "Bcc")
+		skipping = ok && strings.EqualFold(strings.TrimSpace(string(name)), key)
 		if !skipping {
 			out = append(out, line...)
 		}

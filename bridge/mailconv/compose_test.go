@@ -467,3 +467,21 @@ func TestComposeRejectsBrokenPhoneMessage(t *testing.T) {
 		t.Errorf("forward of a damaged original: %v\n%s", err, out)
 	}
 }
+
+func TestRedated(t *testing.T) {
+	at := time.Date(2026, 11, 26, 9, 30, 0, 0, time.UTC)
+	for _, tc := range []struct{ name, in, want string }{
+		{"folded old Date replaced",
+			"Date: Mon, 2 Nov 2026\r\n 08:00:00 +0000\r\nSubject: x\r\n\r\nDate: in the body stays\r\n",
+			"Date: Thu, 26 Nov 2026 09:30:00 +0000\r\nSubject: x\r\n\r\nDate: in the body stays\r\n"},
+		{"no Date",
+			"Subject: x\r\n\r\nbody\r\n",
+			"Date: Thu, 26 Nov 2026 09:30:00 +0000\r\nSubject: x\r\n\r\nbody\r\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := string(Redated([]byte(tc.in), at)); got != tc.want {
+				t.Errorf("Redated:\n%q\nwant\n%q", got, tc.want)
+			}
+		})
+	}
+}
