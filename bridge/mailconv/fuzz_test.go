@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/easgate/easgate/eas"
@@ -59,5 +60,19 @@ func FuzzConvert(f *testing.F) {
 		_, _ = reply(phone, raw)
 		_, _ = forward(phone, raw)
 		_, _ = forward(raw, phone)
+		_ = Redated(raw, time.Time{})
+		// A stored draft the phone edits: what comes out is a message
+		// Convert reads, with the added attachment where it was said to be.
+		msg, parts, err := composeDraft(raw, Draft{From: "me@example.com", Subject: "edited",
+			Drop: []string{"2"}, Attach: []NewAttachment{{Name: "n.bin", Data: []byte{0, 1, 2}}}})
+		if err == nil {
+			if len(parts) != 1 {
+				t.Fatalf("parts %v", parts)
+			}
+			data, err := attachment(msg, parts[0])
+			if err != nil || string(data.Data) != "\x00\x01\x02" {
+				t.Fatalf("added attachment at %s: %v %+v", parts[0], err, data)
+			}
+		}
 	})
 }
