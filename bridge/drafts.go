@@ -88,25 +88,7 @@ func (c *conn) appendMessage(ctx context.Context, path string, msg []byte, flags
 		}
 		next, uidValidity = max(st.UIDNext, 1), st.UIDValidity
 	}
-	var data *imap.AppendData
-	err := c.guard(ctx, "APPEND "+path, func(progress func()) error {
-		cmd := c.client.Append(path, int64(len(msg)), &imap.AppendOptions{Flags: flags, Time: time.Now()})
-		for rest := msg; len(rest) > 0; {
-			n := min(len(rest), 64<<10)
-			if _, err := cmd.Write(rest[:n]); err != nil {
-				cmd.Close()
-				return err
-			}
-			rest = rest[n:]
-			progress()
-		}
-		if err := cmd.Close(); err != nil {
-			return err
-		}
-		var err error
-		data, err = cmd.Wait()
-		return err
-	})
+	data, err := c.append(ctx, path, msg, flags)
 	if err != nil {
 		return 0, 0, c.missing(ctx, err, path)
 	}
@@ -129,4 +111,29 @@ func (c *conn) appendMessage(ctx context.Context, path string, msg []byte, flags
 		uidValidity = st.UIDValidity
 	}
 	return uid, uidValidity, nil
+}
+
+// append stores msg in path, written in pieces so that a large message
+// keeps the command's deadline moving.
+func (c *conn) append(ctx context.Context, path string, msg []byte, flags []imap.Flag) (*imap.AppendData, error) {
+	var data *imap.AppendData
+	err := c.guard(ctx, "APPEND "+path, func(progress func()) error {
+		cmd := c.client.Append(path, int64(len(msg)), &imap.AppendOptions{Flags: flags, Time: time.Now()})
+		for rest := msg; len(rest) > 0; {
+			n := min(len(rest), 64<<10)
+			if _, err := cmd.Write(rest[:n]); err != nil {
+				cmd.Close()
+				return err
+			}
+			rest = rest[n:]
+			progress()
+		}
+		if err := cmd.Close(); err != nil {
+			return err
+		}
+		var err error
+		data, err = cmd.Wait()
+		return err
+	})
+	return data, err
 }

@@ -44,11 +44,8 @@ func (m *Mailbox) Send(ctx context.Context, c eas.Compose) error {
 	}
 	if c.Draft != nil {
 		raw, err := m.rawMessage(ctx, *c.Draft)
-		switch {
-		case errors.Is(err, eas.ErrNotFound):
-			return &eas.SendError{Reason: eas.SendSourceNotFound, Err: err}
-		case err != nil:
-			return &eas.SendError{Temporary: errors.Is(err, eas.ErrUnavailable) || ctx.Err() != nil, Err: err}
+		if err != nil {
+			return sourceError(ctx, err)
 		}
 		c.MIME = mailconv.Redated(raw, time.Now())
 	}
@@ -68,11 +65,8 @@ func (m *Mailbox) Send(ctx context.Context, c eas.Compose) error {
 		}
 	} else {
 		orig, err := m.rawMessage(ctx, *c.Source)
-		switch {
-		case errors.Is(err, eas.ErrNotFound):
-			return &eas.SendError{Reason: eas.SendSourceNotFound, Err: err}
-		case err != nil:
-			return &eas.SendError{Temporary: errors.Is(err, eas.ErrUnavailable) || ctx.Err() != nil, Err: err}
+		if err != nil {
+			return sourceError(ctx, err)
 		}
 		if c.Forward {
 			out, err = mailconv.Forward(c.MIME, orig)
@@ -115,6 +109,15 @@ func (m *Mailbox) Send(ctx context.Context, c eas.Compose) error {
 		}
 	}
 	return nil
+}
+
+// sourceError is the SendError for a message to send or quote that could
+// not be read.
+func sourceError(ctx context.Context, err error) *eas.SendError {
+	if errors.Is(err, eas.ErrNotFound) {
+		return &eas.SendError{Reason: eas.SendSourceNotFound, Err: err}
+	}
+	return &eas.SendError{Temporary: errors.Is(err, eas.ErrUnavailable) || ctx.Err() != nil, Err: err}
 }
 
 // addForwardees adds the 16.0 SmartForward Forwardees to the recipients,
@@ -198,26 +201,8 @@ func (m *Mailbox) saveSent(ctx context.Context, msg []byte) error {
 			}
 			c.subscribe(ctx, path, true)
 		}
-		return c.guard(ctx, "APPEND "+path, func(progress func()) error {
-			cmd := c.client.Append(path, int64(len(msg)), &imap.AppendOptions{
-				Flags: []imap.Flag{imap.FlagSeen},
-				Time:  time.Now(),
-			})
-			for rest := msg; len(rest) > 0; {
-				n := min(len(rest), 64<<10)
-				if _, err := cmd.Write(rest[:n]); err != nil {
-					cmd.Close()
-					return err
-				}
-				rest = rest[n:]
-				progress()
-			}
-			if err := cmd.Close(); err != nil {
-				return err
-			}
-			_, err := cmd.Wait()
-			return err
-		})
+		_, err = c.append(ctx, path, msg, []imap.Flag{imap.FlagSeen})
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("save sent copy: %w", err)
