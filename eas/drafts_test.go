@@ -351,3 +351,29 @@ func TestDraftSendRefused(t *testing.T) {
 		t.Fatal("the refused message was delivered")
 	}
 }
+
+// email2:Send outside Drafts (or before 16.0) sends nothing and says so.
+func TestDraftSendOutsideDrafts(t *testing.T) {
+	e := newSendEnv(t, eas.V161, gatewayOptions{})
+	id, _ := e.original(t, phoneMessage("a@example.org", e.user, "", "", "Not a draft", "Hi"), "Not a draft")
+	ctx := context.Background()
+	res, err := e.phone.SyncAll(ctx, e.inbox, "0", 100, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cmds eas.SyncCommands
+	if err := cmds.SendDraftCommand(id, nil); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := e.phone.Sync(ctx, &eas.SyncRequest{Collections: []eas.SyncCollection{{SyncKey: res.Key, CollectionID: e.inbox, Commands: &cmds}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	col, err := resp.Collection(e.inbox)
+	if err != nil || col.Responses == nil || len(col.Responses.Change) != 1 || col.Responses.Change[0].Status != eas.SyncConversionError {
+		t.Fatalf("Send of an inbox message answered %v %+v", err, col)
+	}
+	if n := len(e.sink.Messages()); n != 0 {
+		t.Fatalf("%d messages sent", n)
+	}
+}

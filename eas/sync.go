@@ -863,6 +863,13 @@ func (run *syncRun) apply(ctx context.Context, mb Mailbox, st *collectionState, 
 					out = append(out, o)
 					continue
 				}
+				if ch.Send {
+					// Only a draft can be sent this way; saying nothing
+					// would let the phone believe it went out.
+					o.Status = SyncConversionError
+					out = append(out, o)
+					continue
+				}
 			}
 			u, status := flagUpdate(ch.ApplicationData, v)
 			if status != 0 {
