@@ -123,11 +123,9 @@ func (run *syncRun) saveDraft(ctx context.Context, mb Mailbox, st *collectionSta
 	if send {
 		err := mb.Send(ctx, Compose{Draft: &ItemRef{Path: path, ServerID: saved.ServerID}, SaveInSent: true})
 		if err != nil {
-			if fatal(err) {
-				return fmt.Errorf("send draft: %w", err)
-			}
-			// The draft stays in Drafts, and comes to the phone as a
-			// server Add of this very answer.
+			// Never fatal: the draft is stored, and failing the request
+			// would have the phone store it again. It stays in Drafts and
+			// comes to the phone as a server Add of this very answer.
 			log.Warn("sending a phone's draft failed", zap.Error(err))
 			o.Status = SyncServerError
 			if added {
