@@ -1,6 +1,7 @@
 package eas
 
 import (
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -366,12 +367,15 @@ func (s *Server) serveEAS(w http.ResponseWriter, hr *http.Request) {
 		s.logRequest(hr, q, r.user, q.Cmd, http.StatusBadRequest, 0, start, 0, err)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, hr.Body, s.cfg.MaxRequestBytes))
+	body, err := s.readBody(w, hr)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		code := http.StatusBadRequest
-		if errors.As(err, &mbe) {
+		switch {
+		case errors.As(err, &mbe):
 			code = http.StatusRequestEntityTooLarge
+		case errors.Is(err, errUnsupportedEncoding):
+			code = http.StatusUnsupportedMediaType
 		}
 		http.Error(w, http.StatusText(code), code)
 		s.logRequest(hr, q, r.user, q.Cmd, code, 0, start, len(body), err)
@@ -447,6 +451,33 @@ func (s *Server) run(ctx context.Context, r *request) (*reply, error) {
 	}
 	defer r.unlockDevice()
 	return r.cmd.handle(ctx, r)
+}
+
+var errUnsupportedEncoding = errors.New("unsupported Content-Encoding")
+
+// readBody reads a request's body, gunzipping one that comes compressed;
+// the limit applies to what is read on the wire and to what it expands to.
+func (s *Server) readBody(w http.ResponseWriter, hr *http.Request) ([]byte, error) {
+	r := io.Reader(http.MaxBytesReader(w, hr.Body, s.cfg.MaxRequestBytes))
+	switch enc := strings.ToLower(strings.TrimSpace(hr.Header.Get("Content-Encoding"))); enc {
+	case "", "identity":
+	case "gzip", "x-gzip":
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			return nil, fmt.Errorf("gzip request body: %w", err)
+		}
+		defer zr.Close()
+		var mbe http.MaxBytesError
+		mbe.Limit = s.cfg.MaxRequestBytes
+		body, err := io.ReadAll(io.LimitReader(zr, s.cfg.MaxRequestBytes+1))
+		if err == nil && int64(len(body)) > s.cfg.MaxRequestBytes {
+			return nil, &mbe
+		}
+		return body, err
+	default:
+		return nil, fmt.Errorf("%w %q", errUnsupportedEncoding, enc)
+	}
+	return io.ReadAll(r)
 }
 
 // writeReply sends a handler's answer, or maps its error to an HTTP status.

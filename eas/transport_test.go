@@ -2,6 +2,7 @@ package eas_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"net/http"
 	"strconv"
@@ -92,6 +93,7 @@ func TestTransportErrors(t *testing.T) {
 		return resp
 	}
 	v141 := map[string]string{"MS-ASProtocolVersion": "14.1", "X-MS-PolicyKey": strconv.FormatUint(uint64(g.phone.PolicyKey), 10)}
+	gz := withHeader(v141, "Content-Encoding", "gzip")
 	const folderSync = "Cmd=FolderSync&User=u&DeviceId=phone1&DeviceType=iPhone"
 	tests := []struct {
 		name   string
@@ -108,6 +110,10 @@ func TestTransportErrors(t *testing.T) {
 		{"truncated WBXML", folderSync, v141, "\x03\x01\x6a\x00\x00\x07\x56\x52\x03\x30", http.StatusBadRequest},
 		{"wrong root element", folderSync, v141, "\x03\x01\x6a\x00\x45\x01", http.StatusBadRequest},
 		{"too large", folderSync, v141, strings.Repeat("x", 2<<20), http.StatusRequestEntityTooLarge},
+		{"gzip", folderSync, gz, gzipped(t, "\x03\x01\x6a\x00\x00\x07\x56\x52\x03\x30\x00\x01\x01"), http.StatusOK},
+		{"gzip expanding past the limit", folderSync, gz, gzipped(t, strings.Repeat("\x00", 2<<20)), http.StatusRequestEntityTooLarge},
+		{"not gzip", folderSync, gz, "\x03\x01\x6a\x00", http.StatusBadRequest},
+		{"unknown encoding", folderSync, withHeader(v141, "Content-Encoding", "br"), "x", http.StatusUnsupportedMediaType},
 	}
 	for _, tt := range tests {
 		if resp := post(tt.query, tt.header, tt.body); resp.StatusCode != tt.code {
@@ -119,4 +125,25 @@ func TestTransportErrors(t *testing.T) {
 	if _, err := c.FolderSync(ctx, "0"); !easclient.IsHTTP(err, http.StatusUnauthorized) {
 		t.Fatalf("wrong password: %v", err)
 	}
+}
+
+func gzipped(t *testing.T, s string) string {
+	t.Helper()
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	if _, err := zw.Write([]byte(s)); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+func withHeader(h map[string]string, k, v string) map[string]string {
+	out := map[string]string{k: v}
+	for hk, hv := range h {
+		out[hk] = hv
+	}
+	return out
 }
