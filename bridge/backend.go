@@ -110,6 +110,8 @@ type Backend struct {
 	stop     chan struct{}
 	stopOnce sync.Once
 	reaper   sync.WaitGroup
+	// bg counts the pool's background logins, which Close waits for.
+	bg sync.WaitGroup
 }
 
 var _ eas.Backend = (*Backend)(nil)
@@ -172,6 +174,7 @@ func (b *Backend) Close() error {
 		close(b.stop)
 		b.reaper.Wait()
 		b.pool.close()
+		b.bg.Wait()
 	})
 	return nil
 }

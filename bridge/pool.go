@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -34,11 +35,8 @@ type account struct {
 	// open counts connections in use, idle and being dialled.
 	open    int
 	waiting int
-	// warm counts the reasons to keep one idle connection past the idle
-	// timeout (a push watcher: the phones it serves check their folders
-	// the moment mail arrives, and a new login would add its time to
-	// every push).
-	warm int
+	// warming is true while prewarm dials for the account.
+	warming bool
 	// idle connections, least recently used first.
 	idle []*conn
 	// wake is closed (and replaced) whenever a connection is returned or
@@ -78,7 +76,7 @@ func (p *pool) account(user string) *account {
 func (p *pool) signal(user string, a *account) {
 	close(a.wake)
 	a.wake = make(chan struct{})
-	if a.open == 0 && a.waiting == 0 && a.warm == 0 && len(a.idle) == 0 && p.accounts[user] == a {
+	if a.open == 0 && a.waiting == 0 && len(a.idle) == 0 && p.accounts[user] == a {
 		delete(p.accounts, user)
 	}
 }
@@ -222,31 +220,65 @@ func (p *pool) put(user string, c *conn) {
 	p.mu.Unlock()
 }
 
-// keepWarm asks (on) or stops asking (!on) that user keep one idle
-// connection beyond the idle timeout.
-func (p *pool) keepWarm(user string, on bool) {
+// prewarm has an idle connection of user, logged in with password, ready
+// soon: it dials one in the background unless there is one already or the
+// account is at its limit. A push watcher calls it when it tells phones of
+// new mail, which they look at a moment later; the login then runs while
+// the answer travels to the phone, and no connection is held logged in the
+// rest of the time.
+func (p *pool) prewarm(user, password string) {
+	mac := p.mac(user, password)
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	a := p.account(user)
-	if on {
-		a.warm++
+	if p.closed {
+		p.mu.Unlock()
 		return
 	}
-	a.warm--
-	if a.open == 0 && a.waiting == 0 && a.warm == 0 && len(a.idle) == 0 {
-		delete(p.accounts, user)
+	a := p.account(user)
+	if a.warming || a.open >= p.b.cfg.MaxConnsPerAccount || slices.ContainsFunc(a.idle, func(c *conn) bool { return c.mac == mac }) {
+		p.signal(user, a)
+		p.mu.Unlock()
+		return
 	}
+	a.open++
+	a.warming = true
+	p.mu.Unlock()
+	p.b.bg.Add(1)
+	go func() {
+		defer p.b.bg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), p.b.cfg.CommandTimeout)
+		defer cancel()
+		// Backend.Close ends the login too.
+		go func() {
+			select {
+			case <-p.b.stop:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		c, err := p.b.dial(ctx, user, password)
+		p.mu.Lock()
+		a.warming = false
+		if err != nil {
+			a.open--
+			p.signal(user, a)
+			p.mu.Unlock()
+			p.b.log.Debug("prewarming an IMAP connection failed", zap.String("user", user), zap.Error(err))
+			return
+		}
+		p.mu.Unlock()
+		c.mac = mac
+		p.put(user, c)
+	}()
 }
 
-// expire closes the connections idle since before deadline, except the
-// most recently used one of a warm account.
+// expire closes the connections idle since before deadline.
 func (p *pool) expire(deadline time.Time) {
 	var stale []*conn
 	p.mu.Lock()
 	for user, a := range p.accounts {
 		keep := a.idle[:0]
-		for i, c := range a.idle {
-			if c.isBroken() || c.lastUsed.Before(deadline) && (a.warm == 0 || i < len(a.idle)-1) {
+		for _, c := range a.idle {
+			if c.isBroken() || c.lastUsed.Before(deadline) {
 				stale = append(stale, c)
 				a.open--
 			} else {

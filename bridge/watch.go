@@ -435,10 +435,15 @@ func (w *watcher) record(path string, m mark) {
 	if had && old.same(m) {
 		return
 	}
+	told := false
 	for _, s := range subs {
 		if had || s.returned {
 			s.notify(path)
+			told = true
 		}
+	}
+	if told {
+		w.prewarm()
 	}
 }
 
@@ -449,6 +454,15 @@ func (w *watcher) changed(path string) {
 	for _, s := range w.byPath[path] {
 		s.notify(path)
 	}
+	if len(w.byPath[path]) > 0 {
+		w.prewarm()
+	}
+}
+
+// prewarm has a pooled connection logged in by the time the phones just
+// told of a change look at their folders. The caller holds w.mu.
+func (w *watcher) prewarm() {
+	w.n.b.pool.prewarm(w.user, w.password)
 }
 
 // passed ends a pass over the folders, or a failed attempt to connect.
@@ -566,10 +580,6 @@ var errRetire = errors.New("watcher retired")
 func (w *watcher) run() {
 	defer w.n.wg.Done()
 	defer w.cancel()
-	// The phones this watcher serves look at their folders through the
-	// pool the moment it reports a change: keep a connection logged in.
-	w.n.b.pool.keepWarm(w.user, true)
-	defer w.n.b.pool.keepWarm(w.user, false)
 	var backoff time.Duration
 	for {
 		if w.retire() {

@@ -327,9 +327,9 @@ func TestWatchInbox(t *testing.T) {
 				st.do()
 				expectNotice(t, s, "INBOX")
 			}
-			if n := e.dials.Load(); n != 1 {
-				t.Errorf("%d connections dialled, want 1", n)
-			}
+			// The watcher's own, and the pooled one logged in at the first
+			// notice for the phones (the later ones find it idle).
+			eventually(t, "two connections dialled", func() bool { return e.dials.Load() == 2 })
 		})
 	}
 }
@@ -405,9 +405,8 @@ func TestWatchAccountsApart(t *testing.T) {
 			}
 		}
 	}
-	if n := e.dials.Load(); n != 3 {
-		t.Errorf("%d connections dialled for 3 accounts, want 3", n)
-	}
+	// A watcher and a connection logged in at its notice, per account.
+	eventually(t, "six connections dialled for 3 accounts", func() bool { return e.dials.Load() == 6 })
 }
 
 // TestSubscriptionCoalesces: notices never block the watcher and a path is
@@ -488,9 +487,8 @@ func TestWatchGrace(t *testing.T) {
 	s := e.subscribe(t, a, "INBOX")
 	appendTo(t, e.other(t, a), "INBOX")
 	expectNotice(t, s, "INBOX")
-	if n := e.dials.Load(); n != 2 {
-		t.Errorf("%d connections in all, want 2", n)
-	}
+	// Two watchers, and the connection logged in at the notice.
+	eventually(t, "three connections in all", func() bool { return e.dials.Load() == 3 })
 }
 
 // TestWatchResubscribe: a phone's next Ping subscribes to folders the
@@ -511,12 +509,11 @@ func TestWatchResubscribe(t *testing.T) {
 	expectNotice(t, s, "Work")
 }
 
-// TestWatchKeepsPoolWarm: while an account is watched, one pooled
-// connection outlives the idle timeout, so that the phones' look at their
-// folders after a notice needs no new login; once the watcher retires, the
-// pool closes it.
-func TestWatchKeepsPoolWarm(t *testing.T) {
-	e := startWatch(t, watchOptions{cfg: Config{IdleTimeout: 100 * time.Millisecond}, watch: WatchConfig{Grace: 200 * time.Millisecond}})
+// TestWatchPrewarmsPool: a watched account holds no pooled connection past
+// the idle timeout, but the moment the watcher tells of new mail it logs one
+// in, so that the phones' look at their folders finds it ready.
+func TestWatchPrewarmsPool(t *testing.T) {
+	e := startWatch(t, watchOptions{cfg: Config{IdleTimeout: 100 * time.Millisecond}})
 	a := e.accounts[0]
 	idle := func() int {
 		e.b.pool.mu.Lock()
@@ -524,24 +521,30 @@ func TestWatchKeepsPoolWarm(t *testing.T) {
 		if acc := e.b.pool.accounts[a.Username]; acc != nil {
 			return len(acc.idle)
 		}
-		return -1
+		return 0
 	}
-	s, err := e.n.Subscribe(context.Background(), a, []string{"INBOX"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := e.subscribe(t, a, "INBOX")
 	mb, err := e.b.Open(context.Background(), a)
 	if err != nil {
 		t.Fatal(err)
 	}
 	mb.Close()
-	// Several rounds of the pool's reaper.
-	time.Sleep(600 * time.Millisecond)
-	if n := idle(); n != 1 {
-		t.Fatalf("%d idle connections while watched, want 1", n)
+	eventually(t, "the idle connection closing while watched", func() bool { return idle() == 0 })
+	appendTo(t, e.other(t, a), "INBOX")
+	expectNotice(t, s, "INBOX")
+	eventually(t, "a connection logged in after the notice", func() bool { return idle() == 1 })
+	// It serves the next Open without a new login.
+	e.b.pool.mu.Lock()
+	warm := e.b.pool.accounts[a.Username].idle[0]
+	e.b.pool.mu.Unlock()
+	mb, err = e.b.Open(context.Background(), a)
+	if err != nil {
+		t.Fatal(err)
 	}
-	s.Close()
-	eventually(t, "closing the warm connection after the watcher", func() bool { return idle() == -1 })
+	defer mb.Close()
+	if mb.(*Mailbox).c != warm {
+		t.Fatal("Open after the notice did not get the connection logged in for it")
+	}
 }
 
 // TestWatchReconnect: the connection drops, the server cannot be reached
