@@ -299,9 +299,16 @@ func (m *Mailbox) UpdateFlags(ctx context.Context, ref eas.ItemRef, u eas.FlagUp
 		if err != nil {
 			return err
 		}
+		// Another client changed the message since the phone last saw it:
+		// the phone keeps the version it had, and the next Sync brings it
+		// the flags as they are, its own change included.
+		stale := u.Known != "" && f.version() != u.Known
 		add, del := flagEdits(f, raw, u)
 		if len(add) == 0 && len(del) == 0 {
 			version = f.version()
+			if stale {
+				version = u.Known
+			}
 			return nil
 		}
 		var last []imap.Flag
@@ -333,6 +340,10 @@ func (m *Mailbox) UpdateFlags(ctx context.Context, ref eas.ItemRef, u eas.FlagUp
 		})
 		if err != nil {
 			return err
+		}
+		if stale {
+			version = u.Known
+			return nil
 		}
 		if got {
 			if nf := parseFlags(last); !nf.deleted {

@@ -173,6 +173,12 @@ type FlagUpdate struct {
 	Read       *bool
 	Flag       *Flag
 	Categories *[]string
+	// Known is the version of the item the phone holds ("" when it holds
+	// none). When the item no longer has it (another client changed it
+	// meanwhile), UpdateFlags returns Known rather than the new version,
+	// so that the next Sync sends the phone the item's flags as they are:
+	// the new version would claim the phone knows the other change too.
+	Known string
 }
 
 // Compose is an outgoing message from SendMail, SmartReply or SmartForward.
@@ -261,7 +267,8 @@ type Mailbox interface {
 
 	// Fetch returns the full item with bodies as requested.
 	Fetch(ctx context.Context, ref ItemRef, body BodyOptions) (*Email, error)
-	// UpdateFlags applies a phone's change and returns the item's new version.
+	// UpdateFlags applies a phone's change and returns the version the
+	// phone holds afterwards (see FlagUpdate.Known).
 	UpdateFlags(ctx context.Context, ref ItemRef, u FlagUpdate) (version string, err error)
 	// Delete moves the item to trash ("" = expunge it).
 	Delete(ctx context.Context, ref ItemRef, trash string) error

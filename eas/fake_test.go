@@ -326,6 +326,7 @@ func (f *fakeMailbox) UpdateFlags(ctx context.Context, ref eas.ItemRef, u eas.Fl
 		f.m.mu.Unlock()
 		return "", err
 	}
+	stale := u.Known != "" && msg.version() != u.Known
 	if u.Read != nil {
 		msg.read = *u.Read
 	}
@@ -337,6 +338,9 @@ func (f *fakeMailbox) UpdateFlags(ctx context.Context, ref eas.ItemRef, u eas.Fl
 	}
 	msg.ver++
 	v := msg.version()
+	if stale {
+		v = u.Known
+	}
 	f.m.mu.Unlock()
 	f.m.notify(ref.Path)
 	return v, nil

@@ -108,10 +108,19 @@ func (s *Server) moveItem(ctx context.Context, r *request, m MoveItem) (MoveResu
 	// The phone made this change itself: neither folder's next Sync may
 	// send it back (a Delete in the source, an Add in the destination),
 	// whichever key the phone uses next.
-	if err := s.updateState(ctx, r, m.SrcFldID, func(st *collectionState) { st.ForgetBoth(id) }); err != nil {
+	// The destination records the flags the phone knew of the item, not
+	// those it has now: MOVE keeps them, and a change another client made
+	// that the phone has not seen yet must still reach it.
+	known := version
+	if err := s.updateState(ctx, r, m.SrcFldID, func(st *collectionState) {
+		if v, ok := st.Known[id]; ok {
+			known = v
+		}
+		st.ForgetBoth(id)
+	}); err != nil {
 		return res, err
 	}
-	if err := s.updateState(ctx, r, m.DstFldID, func(st *collectionState) { st.SetBoth(newID, version) }); err != nil {
+	if err := s.updateState(ctx, r, m.DstFldID, func(st *collectionState) { st.SetBoth(newID, known) }); err != nil {
 		return res, err
 	}
 	return res, nil

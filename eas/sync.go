@@ -881,6 +881,7 @@ func (run *syncRun) apply(ctx context.Context, mb Mailbox, st *collectionState, 
 				out = append(out, o)
 				continue
 			}
+			u.Known = st.Known[id]
 			version, err := mb.UpdateFlags(ctx, ItemRef{Path: path, ServerID: id}, u)
 			switch {
 			case err == nil:
