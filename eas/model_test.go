@@ -7,14 +7,28 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 
 	"github.com/easgate/easgate/eas"
+	"github.com/easgate/easgate/eas/easclient"
 )
 
 // modelItem is what a phone holds of one message.
-type modelItem struct{ read, flagged bool }
+type modelItem struct {
+	read, flagged bool
+	categories    string // sorted, comma-separated
+}
+
+func categoriesOf(c *eas.Categories) string {
+	if c == nil {
+		return ""
+	}
+	names := slices.Clone(c.Category)
+	slices.Sort(names)
+	return strings.Join(names, ",")
+}
 
 // modelPhone is a phone's copy of several collections, kept the way a
 // phone keeps it: from the answers it gets and the changes it makes
@@ -22,6 +36,13 @@ type modelItem struct{ read, flagged bool }
 type modelPhone struct {
 	t     *testing.T
 	e     *mailEnv
+	name  string
+	c     *easclient.Client
+	// options go with every Sync, as iOS sends them; nil: none, as AOSP
+	// relies on the ones stored with the key.
+	options *eas.SyncOptions
+	// since drops older messages from what the phone should hold.
+	since time.Time
 	keys  map[string]string               // collection id -> SyncKey
 	items map[string]map[string]modelItem // collection id -> ServerId -> item
 }
@@ -51,7 +72,8 @@ func (p *modelPhone) apply(coll string, col *eas.SyncCollectionResponse) {
 			if d == nil || d.Read == nil || d.Flag == nil {
 				t.Fatalf("sync %s: Add of %s without Read or Flag: %+v", coll, it.ServerID, d)
 			}
-			items[it.ServerID] = modelItem{read: *d.Read, flagged: d.Flag.Status != nil && *d.Flag.Status == eas.FlagActive}
+			items[it.ServerID] = modelItem{read: *d.Read, flagged: d.Flag.Status != nil && *d.Flag.Status == eas.FlagActive,
+				categories: categoriesOf(d.Categories)}
 		}
 		for _, it := range c.Change {
 			m, ok := items[it.ServerID]
@@ -64,6 +86,9 @@ func (p *modelPhone) apply(coll string, col *eas.SyncCollectionResponse) {
 				}
 				if d.Flag != nil {
 					m.flagged = d.Flag.Status != nil && *d.Flag.Status == eas.FlagActive
+				}
+				if d.Categories != nil {
+					m.categories = categoriesOf(d.Categories)
 				}
 			}
 			items[it.ServerID] = m
@@ -83,9 +108,24 @@ func (p *modelPhone) apply(coll string, col *eas.SyncCollectionResponse) {
 // sync runs one Sync of coll with a small window and the given commands.
 func (p *modelPhone) sync(coll string, cmds *eas.SyncCommands) bool {
 	p.t.Helper()
-	col := p.e.sync(p.t, eas.SyncCollection{SyncKey: p.keys[coll], CollectionID: coll, WindowSize: intp(3), Commands: cmds})
-	p.apply(coll, col)
-	return col.MoreAvailable
+	return p.syncCollection(eas.SyncCollection{SyncKey: p.keys[coll], CollectionID: coll, WindowSize: intp(3), Commands: cmds}).MoreAvailable
+}
+
+func (p *modelPhone) syncCollection(c eas.SyncCollection) *eas.SyncCollectionResponse {
+	p.t.Helper()
+	if p.options != nil {
+		c.Options = []eas.SyncOptions{*p.options}
+	}
+	resp, err := p.c.Sync(context.Background(), &eas.SyncRequest{Collections: []eas.SyncCollection{c}})
+	if err != nil || resp == nil {
+		p.t.Fatalf("%s: sync: %v", p.name, err)
+	}
+	col, err := resp.Collection(c.CollectionID)
+	if err != nil {
+		p.t.Fatalf("%s: sync: %v", p.name, err)
+	}
+	p.apply(c.CollectionID, col)
+	return col
 }
 
 // random returns a random ServerId the phone holds in coll, "" for none.
@@ -102,12 +142,13 @@ func (p *modelPhone) random(r *rand.Rand, coll string) string {
 }
 
 // TestMailRandomized drives the gateway with a seeded random mix of what
-// other clients do on Dovecot (append, flag, expunge, move) and what the
-// phone does (sync in small windows, mark read, flag, delete, move), then
-// syncs to the end: the phone must hold exactly each folder's messages
-// with their flags, and never get an answer it cannot apply.
+// other clients do on Dovecot (append, flags, keywords, expunge, move) and
+// what two phones of the account do (sync in small windows, mark read,
+// flag, set categories, delete, move), then syncs to the end: each phone
+// must hold exactly each folder's messages with their flags and
+// categories, and never get an answer it cannot apply.
 func TestMailRandomized(t *testing.T) {
-	// Seeds 1 to 100 passed when this was written; CI runs a few.
+	// Seeds 1 to 120 passed when this was written; CI runs a few.
 	seeds := []uint64{1, 2, 3, 4, 5, 6}
 	bothModes(t, func(t *testing.T, noCondstore bool) {
 		for _, seed := range seeds {
@@ -122,15 +163,30 @@ func runModel(t *testing.T, noCondstore bool, seed uint64) {
 	r := rand.New(rand.NewPCG(seed, 0x5eed))
 	e := newMailEnv(t, noCondstore, eas.V141, "Work")
 	folders := []string{"INBOX", "Work", "Trash"}
-	p := &modelPhone{t: t, e: e, keys: map[string]string{}, items: map[string]map[string]modelItem{}}
-	for _, f := range folders {
-		coll := e.id(t, f)
-		p.items[coll] = map[string]modelItem{}
-		p.apply(coll, e.sync(t, eas.SyncCollection{SyncKey: "0", CollectionID: coll}))
+	second := e.g.provisioned(t, e.user, e.pw, "mailphone-b", eas.V141)
+	if _, err := second.FolderSync(context.Background(), "0"); err != nil {
+		t.Fatal(err)
+	}
+	var phones []*modelPhone
+	for i, c := range []*easclient.Client{e.phone, second} {
+		p := &modelPhone{t: t, e: e, name: fmt.Sprintf("phone %c", 'A'+i), c: c, keys: map[string]string{}, items: map[string]map[string]modelItem{}}
+		if i == 1 {
+			// Three days of mail: old messages, and changes to them, never
+			// reach this phone.
+			p.options = &eas.SyncOptions{FilterType: intp(2)}
+			p.since = time.Now().Add(-3 * 24 * time.Hour)
+		}
+		for _, f := range folders {
+			coll := e.id(t, f)
+			p.items[coll] = map[string]modelItem{}
+			p.syncCollection(eas.SyncCollection{SyncKey: "0", CollectionID: coll})
+		}
+		phones = append(phones, p)
 	}
 	e.appendN(t, "INBOX", 1, 8)
 	next := 100
 	ctx := context.Background()
+	categories := []string{"Blue", "Red"}
 
 	// serverUID picks a random message of mailbox through the independent
 	// connection, 0 when it is empty.
@@ -141,37 +197,42 @@ func runModel(t *testing.T, noCondstore bool, seed uint64) {
 		}
 		return uids[r.IntN(len(uids))]
 	}
+	store := func(uid imap.UID, op imap.StoreFlagsOp, flag imap.Flag) {
+		if err := e.imap.Store(imap.UIDSetNum(uid), &imap.StoreFlags{Op: op, Flags: []imap.Flag{flag}, Silent: true}, nil).Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var log []string
 	defer func() {
 		if t.Failed() {
 			t.Logf("seed %d steps:\n%s", seed, strings.Join(log, "\n"))
 		}
 	}()
-	for step := range 60 {
+	for step := range 80 {
 		f := folders[r.IntN(2)] // INBOX or Work
 		coll := e.id(t, f)
-		switch op := r.IntN(9); op {
+		p := phones[r.IntN(len(phones))]
+		switch op := r.IntN(10); op {
 		case 0:
-			e.appendN(t, f, next, 1+r.IntN(3))
+			if r.IntN(3) == 0 {
+				date := time.Now().Add(-10 * 24 * time.Hour).UTC().Truncate(time.Second)
+				appendRaw(t, e.imap, f, [][]byte{mailMessage(next, fmt.Sprintf("Old %d", next), "Old news.", date)}, []time.Time{date})
+				log = append(log, fmt.Sprintf("%d server append old %s", step, f))
+			} else {
+				e.appendN(t, f, next, 1+r.IntN(3))
+				log = append(log, fmt.Sprintf("%d server append %s", step, f))
+			}
 			next += 10
-			log = append(log, fmt.Sprintf("%d server append %s", step, f))
 		case 1, 2:
 			if uid := serverUID(f); uid != 0 {
-				flag := []imap.Flag{imap.FlagSeen, imap.FlagFlagged}[r.IntN(2)]
-				opName := imap.StoreFlagsAdd
-				if r.IntN(2) == 0 {
-					opName = imap.StoreFlagsDel
-				}
-				if err := e.imap.Store(imap.UIDSetNum(uid), &imap.StoreFlags{Op: opName, Flags: []imap.Flag{flag}, Silent: true}, nil).Close(); err != nil {
-					t.Fatal(err)
-				}
-				log = append(log, fmt.Sprintf("%d server store %v %s %s/%d", step, opName, flag, f, uid))
+				flag := []imap.Flag{imap.FlagSeen, imap.FlagFlagged, imap.Flag(categories[0]), imap.Flag(categories[1])}[r.IntN(4)]
+				op := []imap.StoreFlagsOp{imap.StoreFlagsAdd, imap.StoreFlagsDel}[r.IntN(2)]
+				store(uid, op, flag)
+				log = append(log, fmt.Sprintf("%d server store %v %s %s/%d", step, op, flag, f, uid))
 			}
 		case 3:
 			if uid := serverUID(f); uid != 0 {
-				if err := e.imap.Store(imap.UIDSetNum(uid), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: []imap.Flag{imap.FlagDeleted}, Silent: true}, nil).Close(); err != nil {
-					t.Fatal(err)
-				}
+				store(uid, imap.StoreFlagsAdd, imap.FlagDeleted)
 				if err := e.imap.UIDExpunge(imap.UIDSetNum(uid)).Close(); err != nil {
 					t.Fatal(err)
 				}
@@ -187,7 +248,7 @@ func runModel(t *testing.T, noCondstore bool, seed uint64) {
 			}
 		case 5, 6:
 			more := p.sync(coll, nil)
-			log = append(log, fmt.Sprintf("%d phone sync %s (more %v)", step, f, more))
+			log = append(log, fmt.Sprintf("%d %s sync %s (more %v)", step, p.name, f, more))
 		case 7:
 			// The phone changes or deletes one of its items.
 			id := p.random(r, coll)
@@ -196,12 +257,12 @@ func runModel(t *testing.T, noCondstore bool, seed uint64) {
 			}
 			var cmds eas.SyncCommands
 			m := p.items[coll][id]
-			switch r.IntN(3) {
+			deleted := false
+			switch r.IntN(4) {
 			case 0:
 				m.read = !m.read
 				cmds.ChangeCommand(id, &eas.Email{Read: boolp(m.read)})
-				p.items[coll][id] = m
-				log = append(log, fmt.Sprintf("%d phone read=%v %s", step, m.read, id))
+				log = append(log, fmt.Sprintf("%d %s read=%v %s", step, p.name, m.read, id))
 			case 1:
 				m.flagged = !m.flagged
 				fl := &eas.Flag{}
@@ -209,12 +270,27 @@ func runModel(t *testing.T, noCondstore bool, seed uint64) {
 					fl = &eas.Flag{Status: intp(eas.FlagActive), FlagType: "Flag for follow up"}
 				}
 				cmds.ChangeCommand(id, &eas.Email{Flag: fl})
-				p.items[coll][id] = m
-				log = append(log, fmt.Sprintf("%d phone flagged=%v %s", step, m.flagged, id))
+				log = append(log, fmt.Sprintf("%d %s flagged=%v %s", step, p.name, m.flagged, id))
+			case 2:
+				var names []string
+				for _, c := range categories {
+					if r.IntN(2) == 0 {
+						names = append(names, c)
+					}
+				}
+				cats := &eas.Categories{Category: names}
+				m.categories = categoriesOf(cats)
+				cmds.ChangeCommand(id, &eas.Email{Categories: cats})
+				log = append(log, fmt.Sprintf("%d %s categories=%q %s", step, p.name, m.categories, id))
 			default:
 				cmds.DeleteCommand(id)
+				deleted = true
+				log = append(log, fmt.Sprintf("%d %s delete %s", step, p.name, id))
+			}
+			if deleted {
 				delete(p.items[coll], id)
-				log = append(log, fmt.Sprintf("%d phone delete %s", step, id))
+			} else {
+				p.items[coll][id] = m
 			}
 			p.sync(coll, &cmds)
 		case 8:
@@ -223,12 +299,12 @@ func runModel(t *testing.T, noCondstore bool, seed uint64) {
 				continue
 			}
 			dst := e.id(t, folders[1-slices.Index(folders, f)])
-			resp, err := e.phone.MoveItems(ctx, eas.MoveItem{SrcMsgID: id, SrcFldID: coll, DstFldID: dst})
+			resp, err := p.c.MoveItems(ctx, eas.MoveItem{SrcMsgID: id, SrcFldID: coll, DstFldID: dst})
 			if err != nil || len(resp.Response) != 1 {
 				t.Fatalf("MoveItems: %v %+v", err, resp)
 			}
 			res := resp.Response[0]
-			log = append(log, fmt.Sprintf("%d phone move %s to %s: status %d -> %s", step, id, dst, res.Status, res.DstMsgID))
+			log = append(log, fmt.Sprintf("%d %s move %s to %s: status %d -> %s", step, p.name, id, dst, res.Status, res.DstMsgID))
 			switch res.Status {
 			case eas.MoveSuccess:
 				p.items[dst][res.DstMsgID] = p.items[coll][id]
@@ -237,6 +313,16 @@ func runModel(t *testing.T, noCondstore bool, seed uint64) {
 				// Gone upstream meanwhile: the next Sync deletes it.
 			default:
 				t.Fatalf("MoveItems answered %+v", res)
+			}
+		case 9:
+			// Trash is emptied by another client now and then.
+			if uid := serverUID("Trash"); uid != 0 {
+				e.imapSelect(t, "Trash")
+				store(uid, imap.StoreFlagsAdd, imap.FlagDeleted)
+				if err := e.imap.UIDExpunge(imap.UIDSetNum(uid)).Close(); err != nil {
+					t.Fatal(err)
+				}
+				log = append(log, fmt.Sprintf("%d server expunge Trash/%d", step, uid))
 			}
 		}
 	}
@@ -247,39 +333,56 @@ func runModel(t *testing.T, noCondstore bool, seed uint64) {
 	// brings it, and a Ping would have said so at once.
 	for _, f := range folders {
 		coll := e.id(t, f)
-		for round := 0; ; round++ {
-			if round == 20 {
-				t.Fatalf("%s: still not quiet after %d Syncs", f, round)
-			}
-			key := p.keys[coll]
-			if !p.sync(coll, nil) && p.keys[coll] == key {
-				break
-			}
-		}
-		e.quiet(t, coll, p.keys[coll])
 		want := map[string]modelItem{}
-		e.imapSelect(t, f)
+		dates := map[string]time.Time{}
 		uids := e.uids(t, f)
 		if len(uids) > 0 {
-			msgs, err := e.imap.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, Flags: true}).Collect()
+			msgs, err := e.imap.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, Flags: true, InternalDate: true}).Collect()
 			if err != nil {
 				t.Fatal(err)
 			}
 			for _, m := range msgs {
-				want[fmt.Sprintf("%s:%d", coll, m.UID)] = modelItem{read: hasFlag(m.Flags, imap.FlagSeen), flagged: hasFlag(m.Flags, imap.FlagFlagged)}
+				var cats []string
+				for _, fl := range m.Flags {
+					if slices.Contains(categories, string(fl)) {
+						cats = append(cats, string(fl))
+					}
+				}
+				slices.Sort(cats)
+				want[fmt.Sprintf("%s:%d", coll, m.UID)] = modelItem{read: hasFlag(m.Flags, imap.FlagSeen),
+					flagged: hasFlag(m.Flags, imap.FlagFlagged), categories: strings.Join(cats, ",")}
+				dates[fmt.Sprintf("%s:%d", coll, m.UID)] = m.InternalDate
 			}
 		}
-		got := p.items[coll]
-		for id, w := range want {
-			if g, ok := got[id]; !ok {
-				t.Errorf("%s: the phone lacks %s", f, id)
-			} else if g != w {
-				t.Errorf("%s: %s is %+v on the phone, %+v upstream", f, id, g, w)
+		for _, p := range phones {
+			for round := 0; ; round++ {
+				if round == 20 {
+					t.Fatalf("%s, %s: still not quiet after %d Syncs", p.name, f, round)
+				}
+				key := p.keys[coll]
+				if !p.sync(coll, nil) && p.keys[coll] == key {
+					break
+				}
 			}
-		}
-		for id := range got {
-			if _, ok := want[id]; !ok {
-				t.Errorf("%s: the phone has %s, which is gone upstream", f, id)
+			got := p.items[coll]
+			for id, w := range want {
+				if dates[id].Before(p.since) {
+					if _, ok := got[id]; ok {
+						t.Errorf("%s, %s: the phone has %s, older than its filter", p.name, f, id)
+					}
+					delete(got, id)
+					continue
+				}
+				if g, ok := got[id]; !ok {
+					t.Errorf("%s, %s: the phone lacks %s", p.name, f, id)
+				} else if g != w {
+					t.Errorf("%s, %s: %s is %+v on the phone, %+v upstream", p.name, f, id, g, w)
+				}
+			}
+			for id := range got {
+				if _, ok := want[id]; !ok {
+					t.Errorf("%s, %s: the phone has %s, which is gone upstream", p.name, f, id)
+				}
 			}
 		}
 	}
