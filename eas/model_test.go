@@ -34,10 +34,10 @@ func categoriesOf(c *eas.Categories) string {
 // phone keeps it: from the answers it gets and the changes it makes
 // itself. It fails the test on any answer a phone could not apply.
 type modelPhone struct {
-	t     *testing.T
-	e     *mailEnv
-	name  string
-	c     *easclient.Client
+	t    *testing.T
+	e    *mailEnv
+	name string
+	c    *easclient.Client
 	// options go with every Sync, as iOS sends them; nil: none, as AOSP
 	// relies on the ones stored with the key.
 	options *eas.SyncOptions
