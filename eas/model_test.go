@@ -111,7 +111,21 @@ func (p *modelPhone) sync(coll string, cmds *eas.SyncCommands) bool {
 	return p.syncCollection(eas.SyncCollection{SyncKey: p.keys[coll], CollectionID: coll, WindowSize: intp(3), Commands: cmds}).MoreAvailable
 }
 
+// lose sends a Sync whose answer never reaches the phone: it will send the
+// same request again.
+func (p *modelPhone) lose(coll string, cmds *eas.SyncCommands) {
+	p.t.Helper()
+	p.send(eas.SyncCollection{SyncKey: p.keys[coll], CollectionID: coll, WindowSize: intp(3), Commands: cmds})
+}
+
 func (p *modelPhone) syncCollection(c eas.SyncCollection) *eas.SyncCollectionResponse {
+	p.t.Helper()
+	col := p.send(c)
+	p.apply(c.CollectionID, col)
+	return col
+}
+
+func (p *modelPhone) send(c eas.SyncCollection) *eas.SyncCollectionResponse {
 	p.t.Helper()
 	if p.options != nil {
 		c.Options = []eas.SyncOptions{*p.options}
@@ -124,7 +138,6 @@ func (p *modelPhone) syncCollection(c eas.SyncCollection) *eas.SyncCollectionRes
 	if err != nil {
 		p.t.Fatalf("%s: sync: %v", p.name, err)
 	}
-	p.apply(c.CollectionID, col)
 	return col
 }
 
@@ -144,7 +157,8 @@ func (p *modelPhone) random(r *rand.Rand, coll string) string {
 // TestMailRandomized drives the gateway with a seeded random mix of what
 // other clients do on Dovecot (append, flags, keywords, expunge, move) and
 // what two phones of the account do (sync in small windows, mark read,
-// flag, set categories, delete, move), then syncs to the end: each phone
+// flag, set categories, delete, move, and send a Sync again when its
+// answer was lost), then syncs to the end: each phone
 // must hold exactly each folder's messages with their flags and
 // categories, and never get an answer it cannot apply.
 func TestMailRandomized(t *testing.T) {
@@ -247,6 +261,10 @@ func runModel(t *testing.T, noCondstore bool, seed uint64) {
 				log = append(log, fmt.Sprintf("%d server move %s/%d to %s", step, f, uid, dst))
 			}
 		case 5, 6:
+			if r.IntN(4) == 0 {
+				p.lose(coll, nil)
+				log = append(log, fmt.Sprintf("%d %s sync %s, answer lost", step, p.name, f))
+			}
 			more := p.sync(coll, nil)
 			log = append(log, fmt.Sprintf("%d %s sync %s (more %v)", step, p.name, f, more))
 		case 7:
@@ -291,6 +309,10 @@ func runModel(t *testing.T, noCondstore bool, seed uint64) {
 				delete(p.items[coll], id)
 			} else {
 				p.items[coll][id] = m
+			}
+			if r.IntN(4) == 0 {
+				p.lose(coll, &cmds)
+				log = append(log, fmt.Sprintf("%d %s answer lost, sent again", step, p.name))
 			}
 			p.sync(coll, &cmds)
 		case 8:
