@@ -111,6 +111,20 @@ func (p *modelPhone) sync(coll string, cmds *eas.SyncCommands) bool {
 	return p.syncCollection(eas.SyncCollection{SyncKey: p.keys[coll], CollectionID: coll, WindowSize: intp(3), Commands: cmds}).MoreAvailable
 }
 
+// estimate asks GetItemEstimate for coll with the phone's key.
+func (p *modelPhone) estimate(coll string) int {
+	p.t.Helper()
+	c := eas.GetItemEstimateCollection{SyncKey: p.keys[coll], CollectionID: coll}
+	if p.options != nil {
+		c.Options = []eas.SyncOptions{*p.options}
+	}
+	resp, err := p.c.GetItemEstimate(context.Background(), &eas.GetItemEstimateRequest{Collections: []eas.GetItemEstimateCollection{c}})
+	if err != nil || len(resp.Response) != 1 || resp.Response[0].Status != 1 || resp.Response[0].Collection == nil || resp.Response[0].Collection.Estimate == nil {
+		p.t.Fatalf("%s: GetItemEstimate: %v %+v", p.name, err, resp)
+	}
+	return *resp.Response[0].Collection.Estimate
+}
+
 // lose sends a Sync whose answer never reaches the phone: it will send the
 // same request again.
 func (p *modelPhone) lose(coll string, cmds *eas.SyncCommands) {
@@ -158,7 +172,8 @@ func (p *modelPhone) random(r *rand.Rand, coll string) string {
 // other clients do on Dovecot (append, flags, keywords, expunge, move) and
 // what two phones of the account do (sync in small windows, mark read,
 // flag, set categories, delete, move, and send a Sync again when its
-// answer was lost), then syncs to the end: each phone
+// answer was lost; GetItemEstimate must count what the Syncs then bring),
+// then syncs to the end: each phone
 // must hold exactly each folder's messages with their flags and
 // categories, and never get an answer it cannot apply.
 func TestMailRandomized(t *testing.T) {
@@ -261,6 +276,21 @@ func runModel(t *testing.T, noCondstore bool, seed uint64) {
 				log = append(log, fmt.Sprintf("%d server move %s/%d to %s", step, f, uid, dst))
 			}
 		case 5, 6:
+			if r.IntN(3) == 0 {
+				// GetItemEstimate counts what syncing to the end brings.
+				est := p.estimate(coll)
+				n := 0
+				for more := true; more; {
+					col := p.syncCollection(eas.SyncCollection{SyncKey: p.keys[coll], CollectionID: coll, WindowSize: intp(3)})
+					n += col.Commands.Len()
+					more = col.MoreAvailable
+				}
+				log = append(log, fmt.Sprintf("%d %s estimate %s: %d, synced %d", step, p.name, f, est, n))
+				if est != n {
+					t.Fatalf("%s, %s: GetItemEstimate said %d, the Syncs brought %d", p.name, f, est, n)
+				}
+				continue
+			}
 			if r.IntN(4) == 0 {
 				p.lose(coll, nil)
 				log = append(log, fmt.Sprintf("%d %s sync %s, answer lost", step, p.name, f))
