@@ -44,7 +44,7 @@ type modelPhone struct {
 	// since drops older messages from what the phone should hold.
 	since time.Time
 	// v is the protocol version; before 14.0 there are no categories.
-	v eas.Version
+	v     eas.Version
 	keys  map[string]string               // collection id -> SyncKey
 	items map[string]map[string]modelItem // collection id -> ServerId -> item
 }
