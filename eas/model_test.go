@@ -449,3 +449,56 @@ func runModel(t *testing.T, noCondstore bool, seed uint64) {
 		}
 	}
 }
+
+// A change another client made is not hidden by the phone acting on the
+// same message before it synced: neither by its own flag change nor by its
+// move to another folder.
+func TestMailConcurrentChange(t *testing.T) {
+	bothModes(t, func(t *testing.T, noCondstore bool) {
+		e := newMailEnv(t, noCondstore, eas.V141, "Work")
+		inbox, work := e.id(t, "INBOX"), e.id(t, "Work")
+		uid := e.appendN(t, "INBOX", 1, 1)[0]
+		key, cmds := e.syncAll(t, inbox, "0")
+		if len(cmds.Add) != 1 {
+			t.Fatalf("adds %+v", cmds.Add)
+		}
+		id := cmds.Add[0].ServerID
+		workKey, _ := e.syncAll(t, work, "0")
+		e.imapSelect(t, "INBOX")
+		flag := func(op imap.StoreFlagsOp, f imap.Flag) {
+			if err := e.imap.Store(imap.UIDSetNum(uid), &imap.StoreFlags{Op: op, Flags: []imap.Flag{f}, Silent: true}, nil).Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+
+		// Flagged elsewhere; the phone, not knowing, marks it read.
+		flag(imap.StoreFlagsAdd, imap.FlagFlagged)
+		var read eas.SyncCommands
+		read.ChangeCommand(id, &eas.Email{Read: boolp(true)})
+		col := e.sync(t, eas.SyncCollection{SyncKey: key, CollectionID: inbox, Commands: &read})
+		if col.Commands == nil || len(col.Commands.Change) != 1 {
+			t.Fatalf("the other client's flag did not come: %+v", col.Commands)
+		}
+		if d := col.Commands.Change[0].ApplicationData; d.Flag == nil || d.Flag.Status == nil || *d.Flag.Status != eas.FlagActive || d.Read == nil || !*d.Read {
+			t.Fatalf("Change %+v", d)
+		}
+		key = col.SyncKey
+		e.quiet(t, inbox, key)
+
+		// Marked unread elsewhere; the phone, not knowing, moves it.
+		flag(imap.StoreFlagsDel, imap.FlagSeen)
+		resp, err := e.phone.MoveItems(context.Background(), eas.MoveItem{SrcMsgID: id, SrcFldID: inbox, DstFldID: work})
+		if err != nil || len(resp.Response) != 1 || resp.Response[0].Status != eas.MoveSuccess {
+			t.Fatalf("MoveItems: %v %+v", err, resp)
+		}
+		moved := resp.Response[0].DstMsgID
+		col = e.sync(t, eas.SyncCollection{SyncKey: workKey, CollectionID: work})
+		if col.Commands == nil || len(col.Commands.Add) != 0 || len(col.Commands.Change) != 1 || col.Commands.Change[0].ServerID != moved {
+			t.Fatalf("after the move: %+v", col.Commands)
+		}
+		if d := col.Commands.Change[0].ApplicationData; d.Read == nil || *d.Read {
+			t.Fatalf("Change %+v", d)
+		}
+		e.quiet(t, inbox, key)
+	})
+}
