@@ -226,6 +226,10 @@ func (c *conn) message(ctx context.Context, ref eas.ItemRef) (imap.UID, *imap.Se
 	if err != nil {
 		return 0, nil, err
 	}
+	if cur, err := parseCursor(ref.Cursor); err == nil && cur.valid && cur.uidValidity != sel.UIDValidity {
+		return 0, nil, fmt.Errorf("item %q: %q was made anew since the phone synced it (UIDVALIDITY %d, was %d): %w",
+			ref.ServerID, ref.Path, sel.UIDValidity, cur.uidValidity, eas.ErrNotFound)
+	}
 	return uid, sel, nil
 }
 

@@ -148,6 +148,12 @@ type ItemChange struct {
 type ItemRef struct {
 	Path     string
 	ServerID string
+	// Cursor is that of the phone's sync state of Path, when it has one. A
+	// ServerId does not say which incarnation of the folder it belongs to:
+	// given the cursor, a backend refuses (ErrNotFound) an item of a folder
+	// made anew since (IMAP UIDVALIDITY), rather than act on another
+	// message that has the same id now.
+	Cursor string
 }
 
 // SearchQuery is a Mailbox store search (MS-ASCMD Search).

@@ -254,7 +254,11 @@ func (s *Server) composeSource(ctx context.Context, r *request, src *ComposeSour
 	if err != nil {
 		return nil, err
 	}
-	return &ItemRef{Path: path, ServerID: id}, nil
+	cursor, err := s.cursorOf(ctx, r, coll)
+	if err != nil {
+		return nil, err
+	}
+	return &ItemRef{Path: path, ServerID: id, Cursor: cursor}, nil
 }
 
 // Sent ClientIds.

@@ -346,15 +346,19 @@ func (o *itemOps) fetchItem(ctx context.Context, res ItemOperationsFetchResult, 
 	if err != nil {
 		return res, err
 	}
+	st, err := s.loadCollection(ctx, r.user, r.q.DeviceID, collectionID)
+	if err != nil {
+		return res, err
+	}
 	var body BodyOptions
+	cursor := ""
+	if st != nil {
+		cursor = st.Meta.Cursor
+	}
 	if opts != nil && (len(opts.BodyPreference) > 0 || opts.MIMESupport != nil) {
 		body = bodyOptions(opts.BodyPreference, opts.MIMESupport, nil, nil, r.version())
 	} else {
 		// Without preferences, the ones the phone syncs the folder with.
-		st, err := s.loadCollection(ctx, r.user, r.q.DeviceID, collectionID)
-		if err != nil {
-			return res, err
-		}
 		if st != nil {
 			body = st.Meta.Options.Body
 		}
@@ -364,7 +368,7 @@ func (o *itemOps) fetchItem(ctx context.Context, res ItemOperationsFetchResult, 
 	if err != nil {
 		return res, err
 	}
-	e, err := mb.Fetch(ctx, ItemRef{Path: path, ServerID: id}, body)
+	e, err := mb.Fetch(ctx, ItemRef{Path: path, ServerID: id, Cursor: cursor}, body)
 	switch {
 	case err == nil:
 	case errors.Is(err, ErrNotFound):

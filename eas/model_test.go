@@ -502,3 +502,60 @@ func TestMailConcurrentChange(t *testing.T) {
 		e.quiet(t, inbox, key)
 	})
 }
+
+// A folder deleted and made again upstream has a new UIDVALIDITY, and its
+// new messages the UIDs the old ones had. The phone's commands on what it
+// still holds of the old folder must not act on the new messages.
+func TestMailFolderMadeAnew(t *testing.T) {
+	e := newMailEnv(t, false, eas.V141, "Work")
+	ctx := context.Background()
+	inbox, work := e.id(t, "INBOX"), e.id(t, "Work")
+	e.appendN(t, "Work", 1, 2)
+	key, cmds := e.syncAll(t, work, "0")
+	if len(cmds.Add) != 2 {
+		t.Fatalf("adds %+v", cmds.Add)
+	}
+	e.syncAll(t, inbox, "0")
+
+	e.imapSelect(t, "INBOX")
+	if err := e.imap.Delete("Work").Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.imap.Create("Work", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	fresh := e.appendN(t, "Work", 10, 2)
+	if fresh[0] != 1 || fresh[1] != 2 {
+		t.Fatalf("the new folder's UIDs are %v", fresh)
+	}
+	old1, old2 := work+":1", work+":2"
+
+	resp, err := e.phone.MoveItems(ctx, eas.MoveItem{SrcMsgID: old1, SrcFldID: work, DstFldID: inbox})
+	if err != nil || len(resp.Response) != 1 || resp.Response[0].Status != eas.MoveInvalidSource {
+		t.Fatalf("MoveItems of an item of the old folder: %v %+v", err, resp)
+	}
+	var req eas.ItemOperationsRequest
+	req.AddFetch(eas.ItemOperationsFetch{Store: "Mailbox", CollectionID: work, ServerID: old2})
+	res, err := e.phone.ItemOperations(ctx, &req, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fs, err := res.Response.Fetches(); err != nil || len(fs) != 1 || fs[0].Status == 1 {
+		t.Fatalf("ItemOperations of an item of the old folder: %v %+v", err, fs)
+	}
+	var del eas.SyncCommands
+	del.DeleteCommand(old2)
+	col := e.sync(t, eas.SyncCollection{SyncKey: key, CollectionID: work, Commands: &del})
+	if col.Status != eas.SyncInvalidSyncKey {
+		t.Fatalf("Sync of the old folder answered status %d", col.Status)
+	}
+	if n := e.imapCount(t, "Work"); n != 2 {
+		t.Fatalf("Work holds %d messages, want the 2 new ones", n)
+	}
+	if n := e.imapCount(t, "Trash"); n != 0 {
+		t.Fatalf("Trash holds %d messages", n)
+	}
+	if _, cmds := e.syncAll(t, work, "0"); len(cmds.Add) != 2 {
+		t.Fatalf("the new folder synced %+v", cmds)
+	}
+}

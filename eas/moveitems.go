@@ -89,7 +89,11 @@ func (s *Server) moveItem(ctx context.Context, r *request, m MoveItem) (MoveResu
 	if err != nil {
 		return res, err
 	}
-	newID, version, err := mb.Move(ctx, ItemRef{Path: src, ServerID: id}, dst)
+	cursor, err := s.cursorOf(ctx, r, m.SrcFldID)
+	if err != nil {
+		return res, err
+	}
+	newID, version, err := mb.Move(ctx, ItemRef{Path: src, ServerID: id, Cursor: cursor}, dst)
 	switch {
 	case err == nil:
 	case errors.Is(err, ErrNotFound):

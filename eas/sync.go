@@ -716,7 +716,7 @@ func (run *syncRun) collection(ctx context.Context, c *SyncCollection) (collecti
 				mutated = true
 			}
 		}
-		if responses, err = run.responses(ctx, mb, c.CollectionID, path, body, outcomes); err != nil {
+		if responses, err = run.responses(ctx, mb, c.CollectionID, path, st.Meta.Cursor, body, outcomes); err != nil {
 			return res, err
 		}
 	}
@@ -882,7 +882,7 @@ func (run *syncRun) apply(ctx context.Context, mb Mailbox, st *collectionState, 
 				continue
 			}
 			u.Known = st.Known[id]
-			version, err := mb.UpdateFlags(ctx, ItemRef{Path: path, ServerID: id}, u)
+			version, err := mb.UpdateFlags(ctx, ItemRef{Path: path, ServerID: id, Cursor: st.Meta.Cursor}, u)
 			switch {
 			case err == nil:
 				// Only an item the phone holds gets the new version; one it
@@ -924,7 +924,7 @@ func (run *syncRun) apply(ctx context.Context, mb Mailbox, st *collectionState, 
 					trash = t
 				}
 			}
-			err := mb.Delete(ctx, ItemRef{Path: path, ServerID: id}, trash)
+			err := mb.Delete(ctx, ItemRef{Path: path, ServerID: id, Cursor: st.Meta.Cursor}, trash)
 			switch {
 			case err == nil:
 				st.ForgetBoth(id)
@@ -1002,7 +1002,7 @@ func flagUpdate(e *Email, v Version) (FlagUpdate, int) {
 
 // responses builds the Responses element from the commands' outcomes,
 // fetching the items of Fetch commands.
-func (run *syncRun) responses(ctx context.Context, mb Mailbox, collectionID, path string, body BodyOptions, outcomes []commandOutcome) (*SyncResponses, error) {
+func (run *syncRun) responses(ctx context.Context, mb Mailbox, collectionID, path, cursor string, body BodyOptions, outcomes []commandOutcome) (*SyncResponses, error) {
 	var rs SyncResponses
 	n := 0
 	for _, o := range outcomes {
@@ -1034,7 +1034,7 @@ func (run *syncRun) responses(ctx context.Context, mb Mailbox, collectionID, pat
 			rs.Add = append(rs.Add, r)
 			n++
 		case "fetch":
-			fr, err := run.fetchResponse(ctx, mb, collectionID, path, body, o)
+			fr, err := run.fetchResponse(ctx, mb, collectionID, path, cursor, body, o)
 			if err != nil {
 				return nil, err
 			}
@@ -1049,7 +1049,7 @@ func (run *syncRun) responses(ctx context.Context, mb Mailbox, collectionID, pat
 }
 
 // fetchResponse answers one Fetch command.
-func (run *syncRun) fetchResponse(ctx context.Context, mb Mailbox, collectionID, path string, body BodyOptions, o commandOutcome) (SyncFetchResponse, error) {
+func (run *syncRun) fetchResponse(ctx context.Context, mb Mailbox, collectionID, path, cursor string, body BodyOptions, o commandOutcome) (SyncFetchResponse, error) {
 	fr := SyncFetchResponse{ServerID: o.ServerID, Status: o.Status}
 	if fr.Status != SyncSuccess {
 		return fr, nil
@@ -1059,7 +1059,7 @@ func (run *syncRun) fetchResponse(ctx context.Context, mb Mailbox, collectionID,
 		fr.Status = SyncObjectNotFound
 		return fr, nil
 	}
-	e, err := mb.Fetch(ctx, ItemRef{Path: path, ServerID: id}, body)
+	e, err := mb.Fetch(ctx, ItemRef{Path: path, ServerID: id, Cursor: cursor}, body)
 	switch {
 	case err == nil:
 		fr.ApplicationData = emailForVersion(e, run.r.version(), true)

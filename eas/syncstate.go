@@ -302,6 +302,16 @@ func decodeCollectionState(b []byte) (*collectionState, error) {
 
 // loadCollection reads a device's state of a collection; nil when there is
 // none or it is unreadable (the phone then resyncs that collection).
+// cursorOf is the cursor of the device's sync state of a collection, ""
+// when it has none: what an ItemRef into the collection carries.
+func (s *Server) cursorOf(ctx context.Context, r *request, collectionID string) (string, error) {
+	st, err := s.loadCollection(ctx, r.user, r.q.DeviceID, collectionID)
+	if err != nil || st == nil {
+		return "", err
+	}
+	return st.Meta.Cursor, nil
+}
+
 func (s *Server) loadCollection(ctx context.Context, user, device, collectionID string) (*collectionState, error) {
 	b, err := s.store.CollectionState(ctx, user, device, collectionID)
 	if err != nil {
