@@ -113,6 +113,34 @@ func (p *modelPhone) sync(coll string, cmds *eas.SyncCommands) bool {
 	return p.syncCollection(eas.SyncCollection{SyncKey: p.keys[coll], CollectionID: coll, WindowSize: intp(3), Commands: cmds}).MoreAvailable
 }
 
+// syncBoth syncs several collections in one request, as phones do.
+func (p *modelPhone) syncBoth(colls ...string) {
+	p.t.Helper()
+	var req eas.SyncRequest
+	for _, coll := range colls {
+		c := eas.SyncCollection{SyncKey: p.keys[coll], CollectionID: coll, WindowSize: intp(3)}
+		if p.options != nil {
+			c.Options = []eas.SyncOptions{*p.options}
+		}
+		req.Collections = append(req.Collections, c)
+	}
+	resp, err := p.c.Sync(context.Background(), &req)
+	if err != nil {
+		p.t.Fatalf("%s: sync: %v", p.name, err)
+	}
+	if resp == nil {
+		// Nothing changed in any: the empty answer keeps every key.
+		return
+	}
+	for _, coll := range colls {
+		col, err := resp.Collection(coll)
+		if err != nil {
+			continue // no news in this one
+		}
+		p.apply(coll, col)
+	}
+}
+
 // estimate asks GetItemEstimate for coll with the phone's key.
 func (p *modelPhone) estimate(coll string) int {
 	p.t.Helper()
@@ -293,6 +321,11 @@ func runModel(t *testing.T, noCondstore bool, seed uint64) {
 				if est != n {
 					t.Fatalf("%s, %s: GetItemEstimate said %d, the Syncs brought %d", p.name, f, est, n)
 				}
+				continue
+			}
+			if r.IntN(4) == 0 {
+				p.syncBoth(e.id(t, "INBOX"), e.id(t, "Work"))
+				log = append(log, fmt.Sprintf("%d %s sync INBOX and Work", step, p.name))
 				continue
 			}
 			if r.IntN(4) == 0 {
