@@ -324,6 +324,33 @@ func runModel(t *testing.T, noCondstore bool, seed uint64) {
 				continue
 			}
 			if r.IntN(4) == 0 {
+				// A Ping answers at once, naming exactly the folders with
+				// something for the phone, when there are any.
+				var pending []string
+				for _, f := range []string{"INBOX", "Work"} {
+					if p.estimate(e.id(t, f)) > 0 {
+						pending = append(pending, e.id(t, f))
+					}
+				}
+				if len(pending) == 0 {
+					continue
+				}
+				pctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+				resp, err := p.c.PingFolders(pctx, 60, e.id(t, "INBOX"), e.id(t, "Work"))
+				cancel()
+				log = append(log, fmt.Sprintf("%d %s ping: %v %+v", step, p.name, err, resp))
+				if err != nil || resp.Status != 2 {
+					t.Fatalf("%s: Ping with %v pending: %v %+v", p.name, pending, err, resp)
+				}
+				got := slices.Clone(resp.Folders)
+				slices.Sort(got)
+				slices.Sort(pending)
+				if !slices.Equal(got, pending) {
+					t.Fatalf("%s: Ping named %v, pending are %v", p.name, got, pending)
+				}
+				continue
+			}
+			if r.IntN(4) == 0 {
 				p.syncBoth(e.id(t, "INBOX"), e.id(t, "Work"))
 				log = append(log, fmt.Sprintf("%d %s sync INBOX and Work", step, p.name))
 				continue
