@@ -120,6 +120,10 @@ func runFolderModel(t *testing.T, seed uint64) {
 	ctx := context.Background()
 	m := &folderModel{t: t, c: e.phone, key: "0", folders: map[string]eas.FolderEntry{}}
 	m.sync()
+	// A second phone of the account only watches: it learns every change,
+	// the first phone's among them, from FolderSync.
+	other := &folderModel{t: t, c: e.g.provisioned(t, e.user, e.pw, "folders-b", eas.V161), key: "0", folders: map[string]eas.FolderEntry{}}
+	other.sync()
 	names := []string{"Projects", "Receipts", "Travel", "Family", "Archive 2025", "Ünïcode"}
 	var log []string
 	defer func() {
@@ -189,9 +193,12 @@ func runFolderModel(t *testing.T, seed uint64) {
 				err := e.imap.Delete(p).Wait()
 				log = append(log, fmt.Sprintf("%d server delete %q: %v", step, p, err))
 			}
-		case 3, 4:
+		case 3:
 			m.sync()
 			log = append(log, fmt.Sprintf("%d phone FolderSync: %v", step, m.userFolders()))
+		case 4:
+			other.sync()
+			log = append(log, fmt.Sprintf("%d other phone FolderSync: %v", step, other.userFolders()))
 		case 5: // the phone creates one, maybe below one of its folders
 			parent := "0"
 			if p := pick(m.userFolders()); p != "" && r.IntN(2) == 0 {
@@ -253,6 +260,15 @@ func runFolderModel(t *testing.T, seed uint64) {
 				m.folders[id] = f
 				m.key = res.SyncKey
 			case eas.FolderExists, eas.FolderNotFound, eas.FolderParentNotFound:
+			case eas.FolderMalformed:
+				// Only right when the new parent is inside the folder now
+				// (another client moved it there; this phone has not
+				// synced since), as a phone set up afresh sees.
+				probe := &folderModel{t: t, c: e.g.provisioned(t, e.user, e.pw, fmt.Sprintf("probe-%d", step), eas.V141), key: "0", folders: map[string]eas.FolderEntry{}}
+				probe.sync()
+				if !strings.HasPrefix(probe.path(parent)+"/", probe.path(id)+"/") {
+					t.Fatalf("FolderUpdate of %q into %q answered Status 10", probe.path(id), probe.path(parent))
+				}
 			default:
 				t.Fatalf("FolderUpdate answered %+v", res)
 			}
@@ -260,8 +276,18 @@ func runFolderModel(t *testing.T, seed uint64) {
 	}
 	m.sync()
 	m.sync()
+	other.sync()
 	if got, want := m.userFolders(), upstream(); !slices.Equal(got, want) {
 		t.Fatalf("the phone has\n%q\nDovecot has\n%q", got, want)
+	}
+	if got, want := other.paths(), m.paths(); len(got) != len(want) {
+		t.Fatalf("the other phone has %v, the first %v", got, want)
+	} else {
+		for p, id := range want {
+			if got[p] != id {
+				t.Errorf("the other phone has %q as %s, the first as %s", p, got[p], id)
+			}
+		}
 	}
 	// A FolderSync from scratch, as some Android apps send now and then,
 	// keeps every id.
