@@ -308,6 +308,20 @@ func runModel(t *testing.T, noCondstore bool, seed uint64) {
 				log = append(log, fmt.Sprintf("%d server move %s/%d to %s", step, f, uid, dst))
 			}
 		case 5, 6:
+			if p.options != nil && r.IntN(6) == 0 {
+				// The user changes how much mail the phone keeps.
+				if *p.options.FilterType == 0 {
+					p.options = &eas.SyncOptions{FilterType: intp(2)}
+					p.since = time.Now().Add(-3 * 24 * time.Hour)
+				} else {
+					p.options = &eas.SyncOptions{FilterType: intp(0)}
+					p.since = time.Time{}
+				}
+				// It syncs every folder with the new filter at once.
+				p.syncBoth(e.id(t, "INBOX"), e.id(t, "Work"))
+				log = append(log, fmt.Sprintf("%d %s filter now %d, synced", step, p.name, *p.options.FilterType))
+				continue
+			}
 			if r.IntN(3) == 0 {
 				// GetItemEstimate counts what syncing to the end brings.
 				est := p.estimate(coll)
