@@ -17,6 +17,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 
+	"github.com/easgate/easgate/bridge/demo"
 	"github.com/easgate/easgate/bridge/dovecottest"
 	"github.com/easgate/easgate/eas"
 )
@@ -103,7 +104,7 @@ func startIdleMemServer(t *testing.T, accounts []eas.Credentials) string {
 	}
 	srv := imapserver.New(&imapserver.Options{
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return roundIdle{mem.NewSession()}, nil, nil
+			return demo.IdleInRounds{SessionIMAP4rev2: mem.NewSession().(imapserver.SessionIMAP4rev2), Round: 50 * time.Millisecond}, nil, nil
 		},
 		Caps:         imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIdle: {}, imap.CapListStatus: {}},
 		InsecureAuth: true,
@@ -116,36 +117,6 @@ func startIdleMemServer(t *testing.T, accounts []eas.Credentials) string {
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	return ln.Addr().String()
-}
-
-type roundIdle struct{ imapserver.Session }
-
-func (s roundIdle) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
-	for {
-		round := make(chan struct{})
-		timer := time.AfterFunc(50*time.Millisecond, func() { close(round) })
-		go func() {
-			select {
-			case <-stop:
-				if timer.Stop() {
-					close(round)
-				}
-			case <-round:
-			}
-		}()
-		if err := s.Session.Idle(w, round); err != nil {
-			return err
-		}
-		<-round
-		select {
-		case <-stop:
-			return nil
-		default:
-		}
-		if err := s.Session.Poll(w, true); err != nil {
-			return err
-		}
-	}
 }
 
 // dial is the Backend's dialer: it counts, can refuse, and keeps the

@@ -98,7 +98,7 @@ func Start(ctx context.Context) (*Upstream, error) {
 			if !ok {
 				return nil, nil, errors.New("demo: memory server session lacks NAMESPACE and MOVE")
 			}
-			return idleSession{sess}, nil, nil
+			return IdleInRounds{SessionIMAP4rev2: sess, Round: idleRound}, nil, nil
 		},
 		// IMAP4rev1 plus what the memory server implements. Not IMAP4rev2:
 		// real servers easgate meets speak rev1, and rev2 changes replies
@@ -267,22 +267,23 @@ func (s *submissionSession) Logout() error { return nil }
 // literal adapts a byte slice to imap.LiteralReader.
 func literal(b []byte) imap.LiteralReader { return bytes.NewReader(b) }
 
-// idleRound bounds how long a message delivered just as a client starts IDLE
-// can go unannounced.
-const idleRound = time.Second
-
-// idleSession works around a race in the memory server's IDLE: it tells the
-// client it is idling before it subscribes to mailbox updates, so a message
-// delivered in between would only be announced with the next change. Idling
-// in rounds, with a poll between them, delivers it within idleRound.
-type idleSession struct {
+// IdleInRounds works around a race in the memory server's IDLE: it tells
+// the client it is idling before it subscribes to mailbox updates, so a
+// message delivered in between would only be announced with the next
+// change. Idling in rounds of Round, with a poll between them, delivers it
+// within a round. The demo, the push benchmark and the push tests use it.
+type IdleInRounds struct {
 	imapserver.SessionIMAP4rev2
+	Round time.Duration
 }
 
-func (s idleSession) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
+// idleRound is the demo's round.
+const idleRound = time.Second
+
+func (s IdleInRounds) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
 	for {
 		round := make(chan struct{})
-		timer := time.NewTimer(idleRound)
+		timer := time.NewTimer(s.Round)
 		go func() {
 			defer close(round)
 			select {

@@ -10,6 +10,8 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
+
+	"github.com/easgate/easgate/bridge/demo"
 )
 
 // memUpstream is go-imap's in-memory server with the benchmark's accounts.
@@ -34,7 +36,9 @@ func startMem(accounts int) (*memUpstream, error) {
 			if !ok {
 				return nil, nil, fmt.Errorf("memory server session lacks MOVE")
 			}
-			return roundIdle{sess}, nil, nil
+			// IDLE in rounds: the memory server may miss a message delivered
+			// just as a client starts idling.
+			return demo.IdleInRounds{SessionIMAP4rev2: sess, Round: time.Second}, nil, nil
 		},
 		Caps:         imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapUIDPlus: {}, imap.CapListStatus: {}, imap.CapMove: {}},
 		InsecureAuth: true,
@@ -50,38 +54,3 @@ func startMem(accounts int) (*memUpstream, error) {
 
 func (u *memUpstream) Addr() string { return u.ln.Addr().String() }
 func (u *memUpstream) Close()       { u.srv.Close() }
-
-// roundIdle works around a race in the memory server's IDLE (it listens for
-// updates only after telling the client it idles, so a message delivered in
-// between waits for the next change): IDLE runs in rounds with a poll
-// between them, as the demo upstream does.
-type roundIdle struct{ imapserver.SessionIMAP4rev2 }
-
-const idleRound = time.Second
-
-func (s roundIdle) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
-	for {
-		round := make(chan struct{})
-		timer := time.NewTimer(idleRound)
-		go func() {
-			defer close(round)
-			select {
-			case <-stop:
-			case <-timer.C:
-			}
-		}()
-		if err := s.SessionIMAP4rev2.Idle(w, round); err != nil {
-			timer.Stop()
-			return err
-		}
-		<-round
-		select {
-		case <-stop:
-			return nil
-		default:
-		}
-		if err := s.SessionIMAP4rev2.Poll(w, true); err != nil {
-			return fmt.Errorf("poll between IDLE rounds: %w", err)
-		}
-	}
-}
