@@ -49,16 +49,8 @@ func (c *Client) Autodiscover(ctx context.Context, url, email string) (string, e
 	if err != nil {
 		return "", err
 	}
-	req.SetBasicAuth(c.User, c.Password)
 	req.Header.Set("Content-Type", "text/xml")
-	if c.UserAgent != "" {
-		req.Header.Set("User-Agent", c.UserAgent)
-	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
+	resp, err := c.do(req)
 	if err != nil {
 		return "", err
 	}

@@ -124,15 +124,11 @@ func (c *Client) Raw(ctx context.Context, cmd string, body []byte, p Params) (*R
 	if err != nil {
 		return nil, err
 	}
-	req.SetBasicAuth(c.User, c.Password)
 	ct := p.ContentType
 	if ct == "" {
 		ct = "application/vnd.ms-sync.wbxml"
 	}
 	req.Header.Set("Content-Type", ct)
-	if c.UserAgent != "" {
-		req.Header.Set("User-Agent", c.UserAgent)
-	}
 	if !c.Base64Query {
 		req.Header.Set("MS-ASProtocolVersion", c.Version.String())
 		if c.PolicyKey != 0 {
@@ -146,11 +142,7 @@ func (c *Client) Raw(ctx context.Context, cmd string, body []byte, p Params) (*R
 		// Set explicitly, so the transport hands us the gzip bytes as they are.
 		req.Header.Set("Accept-Encoding", "gzip")
 	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
+	resp, err := c.do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -219,15 +211,7 @@ func (c *Client) Options(ctx context.Context) (http.Header, error) {
 	if err != nil {
 		return nil, err
 	}
-	req.SetBasicAuth(c.User, c.Password)
-	if c.UserAgent != "" {
-		req.Header.Set("User-Agent", c.UserAgent)
-	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
+	resp, err := c.do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -237,4 +221,18 @@ func (c *Client) Options(ctx context.Context) (http.Header, error) {
 		return resp.Header, &HTTPError{Code: resp.StatusCode, Header: resp.Header, Body: string(b)}
 	}
 	return resp.Header, nil
+}
+
+// do sends req as the phone: with its credentials and User-Agent, through
+// its HTTP client.
+func (c *Client) do(req *http.Request) (*http.Response, error) {
+	req.SetBasicAuth(c.User, c.Password)
+	if c.UserAgent != "" {
+		req.Header.Set("User-Agent", c.UserAgent)
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	return hc.Do(req)
 }
