@@ -2,7 +2,6 @@ package eas
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
 )
@@ -165,31 +164,14 @@ type deviceFolder struct {
 
 const stateHierarchy = "hierarchy"
 
+// loadHierarchy returns the device's hierarchy state; a corrupt one is one
+// the phone must rebuild, not a failure.
 func (s *Server) loadHierarchy(ctx context.Context, r *request) (*hierarchyState, error) {
-	b, err := s.store.DeviceState(ctx, r.user, r.q.DeviceID, stateHierarchy)
-	if err != nil {
-		return nil, fmt.Errorf("read hierarchy state: %w", err)
-	}
-	if b == nil {
-		return nil, nil
-	}
-	var h hierarchyState
-	if err := json.Unmarshal(b, &h); err != nil {
-		// A corrupt state is a state the phone must rebuild, not a failure.
-		return nil, nil
-	}
-	return &h, nil
+	return loadDeviceState[hierarchyState](ctx, s, r, stateHierarchy, "hierarchy state")
 }
 
 func (s *Server) saveHierarchy(ctx context.Context, r *request, h *hierarchyState) error {
-	b, err := json.Marshal(h)
-	if err != nil {
-		return err
-	}
-	if err := s.store.PutDeviceState(ctx, r.user, r.q.DeviceID, stateHierarchy, b); err != nil {
-		return fmt.Errorf("save hierarchy state: %w", err)
-	}
-	return nil
+	return s.saveDeviceState(ctx, r, stateHierarchy, "hierarchy state", h)
 }
 
 // hierarchyDiff computes what turns have into want.

@@ -3,9 +3,7 @@ package eas
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
 
 	"go.uber.org/zap"
@@ -58,32 +56,14 @@ func pingStatus(resp *PingResponse) *reply {
 	return &reply{body: resp, easStatus: resp.Status}
 }
 
+// loadPingParams returns the device's stored Ping parameters; unreadable
+// ones are missing ones: the phone sends them again after Status 3.
 func (s *Server) loadPingParams(ctx context.Context, r *request) (*pingParams, error) {
-	b, err := s.store.DeviceState(ctx, r.user, r.q.DeviceID, statePing)
-	if err != nil {
-		return nil, fmt.Errorf("read ping parameters: %w", err)
-	}
-	if b == nil {
-		return nil, nil
-	}
-	var p pingParams
-	if err := json.Unmarshal(b, &p); err != nil {
-		// Unreadable parameters are missing ones: the phone sends them
-		// again after Status 3.
-		return nil, nil
-	}
-	return &p, nil
+	return loadDeviceState[pingParams](ctx, s, r, statePing, "ping parameters")
 }
 
 func (s *Server) savePingParams(ctx context.Context, r *request, p *pingParams) error {
-	b, err := json.Marshal(p)
-	if err != nil {
-		return err
-	}
-	if err := s.store.PutDeviceState(ctx, r.user, r.q.DeviceID, statePing, b); err != nil {
-		return fmt.Errorf("save ping parameters: %w", err)
-	}
-	return nil
+	return s.saveDeviceState(ctx, r, statePing, "ping parameters", p)
 }
 
 func (s *Server) handlePing(ctx context.Context, r *request) (*reply, error) {

@@ -2,6 +2,8 @@ package eas
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -139,4 +141,34 @@ type FolderID struct {
 	ID    string
 	Path  string
 	Stamp string
+}
+
+// loadDeviceState reads the device's state of kind, kept as JSON; nil when
+// there is none or it cannot be read, which every caller treats as state
+// the phone rebuilds. what names it in errors.
+func loadDeviceState[T any](ctx context.Context, s *Server, r *request, kind, what string) (*T, error) {
+	b, err := s.store.DeviceState(ctx, r.user, r.q.DeviceID, kind)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", what, err)
+	}
+	if b == nil {
+		return nil, nil
+	}
+	v := new(T)
+	if err := json.Unmarshal(b, v); err != nil {
+		return nil, nil
+	}
+	return v, nil
+}
+
+// saveDeviceState stores v as the device's state of kind.
+func (s *Server) saveDeviceState(ctx context.Context, r *request, kind, what string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if err := s.store.PutDeviceState(ctx, r.user, r.q.DeviceID, kind, b); err != nil {
+		return fmt.Errorf("save %s: %w", what, err)
+	}
+	return nil
 }

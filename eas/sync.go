@@ -255,32 +255,14 @@ func cacheEntry(c *SyncCollection) cachedCollection {
 		GetChanges: c.GetChanges, WindowSize: c.WindowSize, ConversationMode: c.ConversationMode}
 }
 
+// loadSyncCache returns the device's cached Sync request; an unreadable
+// cache is a missing one: the phone sends a full request after Status 13.
 func (s *Server) loadSyncCache(ctx context.Context, r *request) (*syncCache, error) {
-	b, err := s.store.DeviceState(ctx, r.user, r.q.DeviceID, stateSyncCache)
-	if err != nil {
-		return nil, fmt.Errorf("read cached sync request: %w", err)
-	}
-	if b == nil {
-		return nil, nil
-	}
-	var c syncCache
-	if err := json.Unmarshal(b, &c); err != nil {
-		// An unreadable cache is a missing one: the phone sends a full
-		// request after Status 13.
-		return nil, nil
-	}
-	return &c, nil
+	return loadDeviceState[syncCache](ctx, s, r, stateSyncCache, "cached sync request")
 }
 
 func (s *Server) saveSyncCache(ctx context.Context, r *request, c *syncCache) error {
-	b, err := json.Marshal(c)
-	if err != nil {
-		return err
-	}
-	if err := s.store.PutDeviceState(ctx, r.user, r.q.DeviceID, stateSyncCache, b); err != nil {
-		return fmt.Errorf("save cached sync request: %w", err)
-	}
-	return nil
+	return s.saveDeviceState(ctx, r, stateSyncCache, "cached sync request", c)
 }
 
 // replayRecord remembers what a request's commands produced, so that the
