@@ -346,21 +346,21 @@ func (o *itemOps) fetchItem(ctx context.Context, res ItemOperationsFetchResult, 
 	if err != nil {
 		return res, err
 	}
-	st, err := s.loadCollection(ctx, r.user, r.q.DeviceID, collectionID)
+	meta, err := s.loadCollectionMeta(ctx, r.user, r.q.DeviceID, collectionID)
 	if err != nil {
 		return res, err
 	}
 	var body BodyOptions
 	cursor := ""
-	if st != nil {
-		cursor = st.Meta.Cursor
+	if meta != nil {
+		cursor = meta.Cursor
 	}
 	if opts != nil && (len(opts.BodyPreference) > 0 || opts.MIMESupport != nil) {
 		body = bodyOptions(opts.BodyPreference, opts.MIMESupport, nil, nil, r.version())
 	} else {
 		// Without preferences, the ones the phone syncs the folder with.
-		if st != nil {
-			body = st.Meta.Options.Body
+		if meta != nil {
+			body = meta.Options.Body
 		}
 		body.Version = r.version()
 	}

@@ -89,11 +89,17 @@ func (s *Server) moveItem(ctx context.Context, r *request, m MoveItem) (MoveResu
 	if err != nil {
 		return res, err
 	}
-	cursor, err := s.cursorOf(ctx, r, m.SrcFldID)
+	// The source's state is read once: its cursor guards the move, and
+	// the move is recorded in it.
+	srcState, err := s.loadCollection(ctx, r.user, r.q.DeviceID, m.SrcFldID)
 	if err != nil {
 		return res, err
 	}
-	newID, version, err := mb.Move(ctx, ItemRef{Path: src, ServerID: id, Cursor: cursor}, dst)
+	ref := ItemRef{Path: src, ServerID: id}
+	if srcState != nil {
+		ref.Cursor = srcState.Meta.Cursor
+	}
+	newID, version, err := mb.Move(ctx, ref, dst)
 	switch {
 	case err == nil:
 	case errors.Is(err, ErrNotFound):
@@ -116,26 +122,24 @@ func (s *Server) moveItem(ctx context.Context, r *request, m MoveItem) (MoveResu
 	// those it has now: MOVE keeps them, and a change another client made
 	// that the phone has not seen yet must still reach it.
 	known := version
-	if err := s.updateState(ctx, r, m.SrcFldID, func(st *collectionState) {
-		if v, ok := st.Known[id]; ok {
+	if srcState != nil {
+		if v, ok := srcState.Known[id]; ok {
 			known = v
 		}
-		st.ForgetBoth(id)
-	}); err != nil {
+		srcState.ForgetBoth(id)
+		if err := s.saveCollection(ctx, r.user, r.q.DeviceID, m.SrcFldID, srcState); err != nil {
+			return res, err
+		}
+	}
+	dstState, err := s.loadCollection(ctx, r.user, r.q.DeviceID, m.DstFldID)
+	if err != nil {
 		return res, err
 	}
-	if err := s.updateState(ctx, r, m.DstFldID, func(st *collectionState) { st.SetBoth(newID, known) }); err != nil {
-		return res, err
+	if dstState != nil {
+		dstState.SetBoth(newID, known)
+		if err := s.saveCollection(ctx, r.user, r.q.DeviceID, m.DstFldID, dstState); err != nil {
+			return res, err
+		}
 	}
 	return res, nil
-}
-
-// updateState changes the device's stored state of a collection, if it has one.
-func (s *Server) updateState(ctx context.Context, r *request, collectionID string, fn func(*collectionState)) error {
-	st, err := s.loadCollection(ctx, r.user, r.q.DeviceID, collectionID)
-	if err != nil || st == nil {
-		return err
-	}
-	fn(st)
-	return s.saveCollection(ctx, r.user, r.q.DeviceID, collectionID, st)
 }

@@ -503,13 +503,13 @@ func dedupe(cs []SyncCollection) []SyncCollection {
 func (s *Server) cachedCollections(ctx context.Context, r *request, cached []cachedCollection) ([]SyncCollection, error) {
 	out := make([]SyncCollection, 0, len(cached))
 	for _, c := range cached {
-		st, err := s.loadCollection(ctx, r.user, r.q.DeviceID, c.ID)
+		meta, err := s.loadCollectionMeta(ctx, r.user, r.q.DeviceID, c.ID)
 		if err != nil {
 			return nil, err
 		}
 		key := ""
-		if st != nil {
-			key = st.Meta.Key
+		if meta != nil {
+			key = meta.Key
 		}
 		out = append(out, SyncCollection{Class: c.Class, SyncKey: key, CollectionID: c.ID,
 			DeletesAsMoves: c.DeletesAsMoves, GetChanges: c.GetChanges, WindowSize: c.WindowSize,

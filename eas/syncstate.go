@@ -258,19 +258,35 @@ func (r *stateReader) byte() byte {
 	return c
 }
 
-func decodeCollectionState(b []byte) (*collectionState, error) {
+// readStateMeta reads the magic and the meta of a stored state, leaving r
+// at the items.
+func readStateMeta(b []byte) (*stateReader, *collectionMeta, error) {
 	if len(b) < len(stateMagic) || string(b[:len(stateMagic)]) != string(stateMagic) {
-		return nil, errCorruptState
+		return nil, nil, errCorruptState
 	}
 	r := &stateReader{b: b[len(stateMagic):]}
-	st := &collectionState{}
 	meta := r.bytes()
 	if r.err != nil {
-		return nil, r.err
+		return nil, nil, r.err
 	}
-	if err := json.Unmarshal(meta, &st.Meta); err != nil {
-		return nil, errCorruptState
+	m := &collectionMeta{}
+	if err := json.Unmarshal(meta, m); err != nil {
+		return nil, nil, errCorruptState
 	}
+	return r, m, nil
+}
+
+func decodeStateMeta(b []byte) (*collectionMeta, error) {
+	_, m, err := readStateMeta(b)
+	return m, err
+}
+
+func decodeCollectionState(b []byte) (*collectionState, error) {
+	r, m, err := readStateMeta(b)
+	if err != nil {
+		return nil, err
+	}
+	st := &collectionState{Meta: *m}
 	n := r.uvarint()
 	if n > uint64(len(r.b)) {
 		return nil, errCorruptState
@@ -300,18 +316,36 @@ func decodeCollectionState(b []byte) (*collectionState, error) {
 	return st, nil
 }
 
-// loadCollection reads a device's state of a collection; nil when there is
-// none or it is unreadable (the phone then resyncs that collection).
 // cursorOf is the cursor of the device's sync state of a collection, ""
 // when it has none: what an ItemRef into the collection carries.
 func (s *Server) cursorOf(ctx context.Context, r *request, collectionID string) (string, error) {
-	st, err := s.loadCollection(ctx, r.user, r.q.DeviceID, collectionID)
-	if err != nil || st == nil {
+	m, err := s.loadCollectionMeta(ctx, r.user, r.q.DeviceID, collectionID)
+	if err != nil || m == nil {
 		return "", err
 	}
-	return st.Meta.Cursor, nil
+	return m.Cursor, nil
 }
 
+// loadCollectionMeta reads only the small part of a device's state of a
+// collection, for those who need its key, cursor or options and not the
+// thousands of items it knows; nil when there is none or it is unreadable.
+func (s *Server) loadCollectionMeta(ctx context.Context, user, device, collectionID string) (*collectionMeta, error) {
+	b, err := s.store.CollectionState(ctx, user, device, collectionID)
+	if err != nil {
+		return nil, fmt.Errorf("read collection state: %w", err)
+	}
+	if b == nil {
+		return nil, nil
+	}
+	m, err := decodeStateMeta(b)
+	if err != nil {
+		return nil, nil
+	}
+	return m, nil
+}
+
+// loadCollection reads a device's state of a collection; nil when there is
+// none or it is unreadable (the phone then resyncs that collection).
 func (s *Server) loadCollection(ctx context.Context, user, device, collectionID string) (*collectionState, error) {
 	b, err := s.store.CollectionState(ctx, user, device, collectionID)
 	if err != nil {
