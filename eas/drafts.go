@@ -138,8 +138,6 @@ func (run *syncRun) saveDraft(ctx context.Context, mb Mailbox, st *collectionSta
 		// The phone holds the new draft under its ServerId; a sent one is
 		// gone again, which the next diff tells it with a Delete.
 		st.SetBoth(saved.ServerID, saved.Version)
-	}
-	if o.Status == 0 && added {
 		o.Status = SyncSuccess
 	}
 	// An edited draft: the phone still holds the old ServerId, which the

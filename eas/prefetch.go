@@ -46,11 +46,11 @@ type prefetchPlan struct {
 	filterType int
 }
 
-// matches reports whether q, asked by a Sync of collectionID with key, is
-// the planned query.
-func (p *prefetchPlan) matches(collectionID, key string, q SyncQuery, filterType int) bool {
+// matches reports whether q, asked by a Sync of the plan's collection with
+// key, is the planned query.
+func (p *prefetchPlan) matches(key string, q SyncQuery, filterType int) bool {
 	pq := &p.query
-	return p.collectionID == collectionID && p.key == key && p.filterType == filterType &&
+	return p.key == key && p.filterType == filterType &&
 		pq.Path == q.Path && pq.Cursor == q.Cursor && pq.Window == q.Window &&
 		sameBody(pq.Body, q.Body) && knownLen(pq.Known) == knownLen(q.Known)
 }
@@ -184,7 +184,7 @@ func (run *syncRun) prefetched(ctx context.Context, collectionID, key string, q 
 		return nil
 	}
 	run.r.prefetched = nil
-	if !p.plan.matches(collectionID, key, q, filterType) {
+	if !p.plan.matches(key, q, filterType) {
 		run.r.log.Debug("prefetched sync window does not fit the request", zap.String("collection", collectionID))
 		run.s.cfg.Metrics.prefetch("unused")
 		return nil

@@ -287,6 +287,15 @@ type commandOutcome struct {
 	Atts []SavedAttachment `json:"a,omitempty"`
 }
 
+// savedDraftData tells a phone the FileReferences of the attachments it
+// added to a draft; nil when it added none.
+func (o *commandOutcome) savedDraftData() *SavedDraftData {
+	if len(o.Atts) == 0 {
+		return nil
+	}
+	return &SavedDraftData{Attachments: &SavedAttachments{Attachment: o.Atts}}
+}
+
 // commandsHash identifies a request's commands.
 func commandsHash(c *SyncCommands) (string, error) {
 	b, err := (&wbxml.Element{Tag: tagCommands, Children: c.Items}).Bytes()
@@ -997,9 +1006,7 @@ func (run *syncRun) responses(ctx context.Context, mb Mailbox, collectionID, pat
 				if r.Status == 0 {
 					r.Status = SyncSuccess
 				}
-				if len(o.Atts) > 0 {
-					r.ApplicationData = &SavedDraftData{Attachments: &SavedAttachments{Attachment: o.Atts}}
-				}
+				r.ApplicationData = o.savedDraftData()
 				rs.Change = append(rs.Change, r)
 				n++
 			}
@@ -1010,8 +1017,8 @@ func (run *syncRun) responses(ctx context.Context, mb Mailbox, collectionID, pat
 			}
 		case "add":
 			r := SyncAddResponse{ClientID: o.ClientID, ServerID: o.ServerID, Status: o.Status}
-			if len(o.Atts) > 0 && o.Status == SyncSuccess {
-				r.ApplicationData = &SavedDraftData{Attachments: &SavedAttachments{Attachment: o.Atts}}
+			if o.Status == SyncSuccess {
+				r.ApplicationData = o.savedDraftData()
 			}
 			rs.Add = append(rs.Add, r)
 			n++
