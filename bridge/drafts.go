@@ -82,11 +82,13 @@ func (c *conn) appendMessage(ctx context.Context, path string, msg []byte, flags
 	var next imap.UID
 	var uidValidity uint32
 	if !uidPlus {
-		st, err := c.status(ctx, path)
+		// counters, not a bare STATUS: path is often the selected folder
+		// (the draft it replaces was just read there).
+		st, err := c.counters(ctx, path, true)
 		if err != nil {
 			return 0, 0, err
 		}
-		next, uidValidity = max(st.UIDNext, 1), st.UIDValidity
+		next, uidValidity = max(imap.UID(st.uidNext), 1), st.uidValidity
 	}
 	data, err := c.append(ctx, path, msg, flags)
 	if err != nil {
@@ -104,11 +106,8 @@ func (c *conn) appendMessage(ctx context.Context, path string, msg []byte, flags
 		return 0, 0, err
 	}
 	if uidValidity == 0 {
-		st, err := c.status(ctx, path)
-		if err != nil {
-			return 0, 0, err
-		}
-		uidValidity = st.UIDValidity
+		// findCopy selected path.
+		uidValidity = c.sel.UIDValidity
 	}
 	return uid, uidValidity, nil
 }
