@@ -226,8 +226,9 @@ func (p *pool) put(user string, c *conn) {
 // new mail, which they look at a moment later; the login then runs while
 // the answer travels to the phone, and no connection is held logged in the
 // rest of the time.
-func (p *pool) prewarm(user, password string) {
-	mac := p.mac(user, password)
+//
+// mac is p.mac(user, password), which the caller already holds.
+func (p *pool) prewarm(user, password string, mac [32]byte) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()

@@ -462,7 +462,7 @@ func (w *watcher) changed(path string) {
 // prewarm has a pooled connection logged in by the time the phones just
 // told of a change look at their folders. The caller holds w.mu.
 func (w *watcher) prewarm() {
-	w.n.b.pool.prewarm(w.user, w.password)
+	w.n.b.pool.prewarm(w.user, w.password, w.mac)
 }
 
 // passed ends a pass over the folders, or a failed attempt to connect.

@@ -118,10 +118,14 @@ func splitHeader(raw []byte) (textproto.Header, []byte, error) {
 	rd := bytes.NewReader(raw)
 	// Size the buffer to the header: most messages are small, and a 4 KiB
 	// buffer per entity was a large part of what converting one cost.
+	// Only the first 4 KiB are searched: a longer header gets the full
+	// buffer anyway, and a message without a blank line is not scanned
+	// to its end twice.
 	size := 4096
-	if i := bytes.Index(raw, []byte("\n\r\n")); i >= 0 && i+3 < size {
+	head := raw[:min(len(raw), size)]
+	if i := bytes.Index(head, []byte("\n\r\n")); i >= 0 && i+3 < size {
 		size = max(i+3, 64)
-	} else if i := bytes.Index(raw, []byte("\n\n")); i >= 0 && i+2 < size {
+	} else if i := bytes.Index(head, []byte("\n\n")); i >= 0 && i+2 < size {
 		size = max(i+2, 64)
 	}
 	br := bufio.NewReaderSize(rd, size)
