@@ -485,24 +485,33 @@ func textPart(mediaType, text string) *outPart {
 // its From, To and the rest belong to the message, not to the part.
 func verbatim(n *node) *outPart {
 	p := &outPart{}
+	copyFields(&p.header, n.header, func(key string) bool {
+		return n.root && !strings.HasPrefix(strings.ToLower(key), "content-")
+	})
+	p.body = n.raw
+	if n.cte() != "binary" {
+		p.body = toCRLF(n.raw)
+	}
+	return p
+}
+
+// copyFields adds the fields of src that skip does not name to dst, as they
+// were written (CRLF line ends), in their order.
+func copyFields(dst *textproto.Header, src textproto.Header, skip func(key string) bool) {
 	var raws [][]byte
-	f := n.header.Fields()
+	f := src.Fields()
 	for f.Next() {
-		if n.root && !strings.HasPrefix(strings.ToLower(f.Key()), "content-") {
+		if skip(f.Key()) {
 			continue
 		}
 		if raw, err := f.Raw(); err == nil {
 			raws = append(raws, toCRLF(raw))
 		}
 	}
+	// AddRaw puts each field first.
 	for i := len(raws) - 1; i >= 0; i-- {
-		p.header.AddRaw(raws[i])
+		dst.AddRaw(raws[i])
 	}
-	p.body = n.raw
-	if n.cte() != "binary" {
-		p.body = toCRLF(n.raw)
-	}
-	return p
 }
 
 // prepare gives every multipart a boundary and its Content-Type.

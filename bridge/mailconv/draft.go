@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"mime"
 	"net/mail"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -64,28 +65,14 @@ func composeDraft(base []byte, d Draft) ([]byte, []string, error) {
 
 	var h textproto.Header
 	if pm != nil {
-		// The base's own fields, minus those rewritten below; reversed,
-		// as AddRaw puts each field first.
-		var raws [][]byte
-		f := pm.root.header.Fields()
-		for f.Next() {
-			if draftOwnField(f.Key()) {
-				continue
-			}
-			if raw, err := f.Raw(); err == nil {
-				raws = append(raws, toCRLF(raw))
-			}
-		}
-		for i := len(raws) - 1; i >= 0; i-- {
-			h.AddRaw(raws[i])
-		}
+		// The base's own fields, minus those rewritten below.
+		copyFields(&h, pm.root.header, draftOwnField)
 	}
-	mh := mailHeader{h: &h}
 	from, err := mail.ParseAddress(d.From)
 	if err != nil {
 		from = &mail.Address{Address: d.From}
 	}
-	mh.setAddresses("From", []*mail.Address{from})
+	setAddresses(&h, "From", []*mail.Address{from})
 	for _, f := range []struct{ key, value string }{{"To", d.To}, {"Cc", d.Cc}, {"Bcc", d.Bcc}} {
 		if strings.TrimSpace(f.value) == "" {
 			continue
@@ -94,7 +81,7 @@ func composeDraft(base []byte, d Draft) ([]byte, []string, error) {
 		if len(bad) > 0 || len(list) == 0 {
 			return nil, nil, fmt.Errorf("%s: %q is not a list of addresses", f.key, f.value)
 		}
-		mh.setAddresses(f.key, list)
+		setAddresses(&h, f.key, list)
 	}
 	if d.Subject != "" {
 		h.Del("Subject")
@@ -178,23 +165,21 @@ func draftOwnField(key string) bool {
 	return strings.HasPrefix(k, "content-") || k == "mime-version" || k == "date" || k == "message-id" || k == "from"
 }
 
-// mailHeader sets address fields with their display names encoded.
-type mailHeader struct{ h *textproto.Header }
-
-func (m mailHeader) setAddresses(key string, list []*mail.Address) {
+// setAddresses sets an address field, display names encoded.
+func setAddresses(h *textproto.Header, key string, list []*mail.Address) {
 	s := make([]string, len(list))
 	for i, a := range list {
 		s[i] = a.String()
 	}
-	m.h.Del(key)
-	m.h.Set(key, strings.Join(s, ", "))
+	h.Del(key)
+	h.Set(key, strings.Join(s, ", "))
 }
 
 // attachmentPart is a new attachment in base64.
 func attachmentPart(a NewAttachment) *outPart {
 	ct := a.ContentType
 	if _, _, err := mime.ParseMediaType(ct); ct == "" || err != nil {
-		ct = mime.TypeByExtension(extOf(a.Name))
+		ct = mime.TypeByExtension(path.Ext(a.Name))
 		if ct == "" {
 			ct = "application/octet-stream"
 		}
@@ -231,13 +216,6 @@ func attachmentPart(a NewAttachment) *outPart {
 	b.WriteString("\r\n")
 	p.body = b.Bytes()
 	return p
-}
-
-func extOf(name string) string {
-	if i := strings.LastIndexByte(name, '.'); i >= 0 {
-		return name[i:]
-	}
-	return ""
 }
 
 // MessageID returns the Message-ID field of raw, "" when it has none.
