@@ -171,12 +171,11 @@ func (s *Server) handleSettings(ctx context.Context, r *request) (*reply, error)
 		}
 	}
 	if ui := req.UserInformation; ui != nil {
-		addr := r.cred.Username
-		if mb, err := r.mailbox(ctx); err == nil {
-			addr = mb.PrimaryAddress()
-		} else {
+		mb, err := r.mailbox(ctx)
+		if err != nil {
 			return nil, err
 		}
+		addr := mb.PrimaryAddress()
 		out := &UserInfoResponse{Status: SettingsSuccess, Get: &UserInfoDetails{}}
 		if r.version().AtLeast(V141) {
 			out.Get.Accounts = &Accounts{Account: []Account{{

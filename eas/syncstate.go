@@ -168,9 +168,7 @@ func (st *collectionState) SetBoth(id, version string) {
 // ForgetBoth is SetBoth for an item the phone moved away or deleted.
 func (st *collectionState) ForgetBoth(id string) {
 	delete(st.Known, id)
-	if _, ok := st.prevDiff[id]; ok {
-		delete(st.prevDiff, id)
-	}
+	delete(st.prevDiff, id)
 }
 
 // The stored form: "ECS1", the JSON meta with its length, then the known

@@ -300,13 +300,12 @@ func deliveryClass(root *node) string {
 
 // readReceiptClass reads the Disposition field of an MDN (RFC 8098).
 func readReceiptClass(root *node) string {
-	for _, d := range reportFields(root, "message/disposition-notification", "disposition") {
-		if strings.Contains(d, "displayed") {
-			return classReadReceipt
-		}
-		return classNotRead
+	// The first Disposition decides; a report without one reads as read.
+	ds := reportFields(root, "message/disposition-notification", "disposition")
+	if len(ds) == 0 || strings.Contains(ds[0], "displayed") {
+		return classReadReceipt
 	}
-	return classReadReceipt
+	return classNotRead
 }
 
 // reportFields returns the lower-cased values of a field in the report
