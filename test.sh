@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # Installs what the tests need (on Debian) and runs every check CI runs:
 # gofmt, go vet and all tests, including the integration tests against a
-# real Dovecot and nginx.
+# real Dovecot (with Sieve and LMTP), nginx, Radicale and PostgreSQL.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 need=()
-command -v dovecot >/dev/null 2>&1 || [ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)
-command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
-command -v xml2wbxml >/dev/null 2>&1 || need+=(libwbxml2-utils)
+have_bin() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || compgen -G "/usr/lib/postgresql/*/bin/$1" >/dev/null; }
+have_bin dovecot || need+=(dovecot-imapd)
+[ -e /usr/lib/dovecot/modules/lib90_sieve_plugin.so ] || need+=(dovecot-sieve)
+[ -x /usr/lib/dovecot/managesieve ] || need+=(dovecot-managesieved)
+[ -x /usr/lib/dovecot/lmtp ] || need+=(dovecot-lmtpd)
+have_bin nginx || need+=(nginx-light)
+have_bin xml2wbxml || need+=(libwbxml2-utils)
+[ -x /usr/bin/radicale ] || need+=(radicale)
+have_bin initdb || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
 	sudo=""
 	[ "$(id -u)" -eq 0 ] || sudo="sudo"
