@@ -125,6 +125,13 @@ func TestDecodeErrors(t *testing.T) {
 			if se.Offset != tt.offset || !strings.Contains(se.Msg, tt.msg) {
 				t.Fatalf("got offset %d %q, want offset %d containing %q", se.Offset, se.Msg, tt.offset, tt.msg)
 			}
+			if truncated := tt.msg == "unexpected end"; errors.Is(err, ErrTruncated) != truncated {
+				t.Fatalf("errors.Is(%v, ErrTruncated) = %v, want %v", err, !truncated, truncated)
+			}
+			var le *LimitError
+			if overLimit := tt.msg == "exceeds the limit"; errors.As(err, &le) != overLimit {
+				t.Fatalf("%v: LimitError %v, want %v", err, !overLimit, overLimit)
+			}
 		})
 	}
 }

@@ -61,6 +61,11 @@
 // # Limits
 //
 // Documents come from the network, so the decoder bounds what a document
-// can make it do (size, nesting depth, string and opaque lengths; see
-// Limits), and all decoding is iterative: no input can exhaust the stack.
+// can make it do (size, nesting depth, number of elements, string and
+// opaque lengths; see Limits), and all decoding is iterative: no input can
+// exhaust the stack. A document over a limit fails with a *SyntaxError
+// whose cause is a *LimitError, which errors.As finds, so that a server can
+// tell an absurd request from a malformed one. Decoding takes memory in
+// proportion to the document: a tree costs about 100 bytes per element
+// plus its data, and Limits.MaxElements caps the number of elements.
 package wbxml

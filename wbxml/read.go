@@ -116,7 +116,7 @@ func (d *Decoder) Skip() error {
 		t, err := d.Token()
 		if err != nil {
 			if err == io.EOF {
-				return &SyntaxError{Offset: d.Offset(), Msg: ErrTruncated.Error()}
+				return &SyntaxError{Offset: d.Offset(), Msg: ErrTruncated.Error(), Err: ErrTruncated}
 			}
 			return err
 		}
@@ -136,7 +136,7 @@ func (d *Decoder) decodeStruct(start Token, v reflect.Value, ti *typeInfo) error
 		t, err := d.Token()
 		if err != nil {
 			if err == io.EOF {
-				return &SyntaxError{Offset: d.Offset(), Msg: ErrTruncated.Error()}
+				return &SyntaxError{Offset: d.Offset(), Msg: ErrTruncated.Error(), Err: ErrTruncated}
 			}
 			return err
 		}
@@ -179,7 +179,7 @@ func (d *Decoder) decodeWrapped(start Token, v reflect.Value, ti *typeInfo, page
 		t, err := d.Token()
 		if err != nil {
 			if err == io.EOF {
-				return &SyntaxError{Offset: d.Offset(), Msg: ErrTruncated.Error()}
+				return &SyntaxError{Offset: d.Offset(), Msg: ErrTruncated.Error(), Err: ErrTruncated}
 			}
 			return err
 		}
@@ -223,7 +223,7 @@ func (d *Decoder) readText(start Token) ([]byte, error) {
 		t, err := d.Token()
 		if err != nil {
 			if err == io.EOF {
-				return nil, &SyntaxError{Offset: d.Offset(), Msg: ErrTruncated.Error()}
+				return nil, &SyntaxError{Offset: d.Offset(), Msg: ErrTruncated.Error(), Err: ErrTruncated}
 			}
 			return nil, err
 		}

@@ -60,7 +60,15 @@ type Token struct {
 }
 
 // Limits bound what a document may make the decoder do, so that a hostile
-// client cannot exhaust memory or stack.
+// client cannot exhaust memory or stack. A document that exceeds one fails
+// with a *SyntaxError wrapping a *LimitError.
+//
+// MaxSize alone does not bound the memory a tree takes: an element can be a
+// single byte of the document, and an Element is 64 bytes. MaxElements
+// bounds that: a tree (or the ",any" trees of Unmarshal) takes about 100
+// bytes per element plus its data. A server that knows the most operations
+// it accepts in one request can set it lower and reject an absurd request
+// before building anything big.
 type Limits struct {
 	// MaxSize is the largest document accepted, in bytes.
 	MaxSize int
@@ -70,6 +78,9 @@ type Limits struct {
 	MaxString int
 	// MaxOpaque is the longest opaque value, in bytes.
 	MaxOpaque int
+	// MaxElements is the most elements a document may hold, counting
+	// every start tag (empty ones too).
+	MaxElements int
 }
 
 // DefaultLimits fit every ActiveSync document a phone sends, including
@@ -79,16 +90,39 @@ var DefaultLimits = Limits{
 	MaxDepth:  32,
 	MaxString: 64 << 20,
 	MaxOpaque: 64 << 20,
+	// A Sync of the largest window (512 items) holds some tens of
+	// thousands of elements; a tree of a million takes about 100 MB.
+	MaxElements: 1 << 20,
 }
 
 // SyntaxError reports malformed or unsupported input and where it was found.
 type SyntaxError struct {
 	Offset int
 	Msg    string
+	// Err is the cause callers may test for with errors.Is or errors.As:
+	// ErrTruncated, or a *LimitError. It is nil for other malformed input.
+	Err error
 }
 
 func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("wbxml: offset %d: %s", e.Offset, e.Msg)
+}
+
+func (e *SyntaxError) Unwrap() error { return e.Err }
+
+// LimitError is the cause of a SyntaxError for a document that exceeds one
+// of the decoder's Limits. A server can tell it apart from malformed input
+// with errors.As and answer, for instance, 413 instead of 400.
+type LimitError struct {
+	// Limit is the name of the field of Limits that was exceeded:
+	// "MaxSize", "MaxDepth", "MaxString", "MaxOpaque" or "MaxElements".
+	Limit string
+	// Max is the limit's value.
+	Max int
+}
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("wbxml: document exceeds %s of %d", e.Limit, e.Max)
 }
 
 // ErrTruncated is wrapped by the SyntaxError of a document that ends early.
@@ -104,6 +138,10 @@ type Decoder struct {
 	limits Limits
 	// open holds the tags of the elements not yet closed.
 	open []Tag
+	// elements counts the start tags read, for Limits.MaxElements.
+	elements int
+	// alloc holds the blocks the trees decoded by readElement come from.
+	alloc treeAlloc
 	// pendingEnd is set after an empty StartElement: its EndElement comes next.
 	pendingEnd bool
 	header     bool
@@ -131,6 +169,9 @@ func NewDecoderLimits(data []byte, l Limits) *Decoder {
 	if l.MaxOpaque <= 0 {
 		l.MaxOpaque = DefaultLimits.MaxOpaque
 	}
+	if l.MaxElements <= 0 {
+		l.MaxElements = DefaultLimits.MaxElements
+	}
 	return &Decoder{data: data, limits: l}
 }
 
@@ -145,8 +186,14 @@ func (d *Decoder) fail(off int, format string, args ...any) error {
 	return d.err
 }
 
+// overLimit fails with a *LimitError as the cause.
+func (d *Decoder) overLimit(off int, limit string, max int, format string, args ...any) error {
+	d.err = &SyntaxError{Offset: off, Msg: fmt.Sprintf(format, args...), Err: &LimitError{Limit: limit, Max: max}}
+	return d.err
+}
+
 func (d *Decoder) truncated() error {
-	d.err = &SyntaxError{Offset: len(d.data), Msg: ErrTruncated.Error()}
+	d.err = &SyntaxError{Offset: len(d.data), Msg: ErrTruncated.Error(), Err: ErrTruncated}
 	return d.err
 }
 
@@ -173,7 +220,7 @@ func (d *Decoder) mbUint32() (uint32, error) {
 
 func (d *Decoder) readHeader() error {
 	if len(d.data) > d.limits.MaxSize {
-		return d.fail(0, "document of %d bytes exceeds the limit of %d", len(d.data), d.limits.MaxSize)
+		return d.overLimit(0, "MaxSize", d.limits.MaxSize, "document of %d bytes exceeds the limit of %d", len(d.data), d.limits.MaxSize)
 	}
 	if len(d.data) == 0 {
 		return d.truncated()
@@ -275,7 +322,7 @@ func (d *Decoder) Token() (Token, error) {
 				return Token{}, d.truncated()
 			}
 			if i > d.limits.MaxString {
-				return Token{}, d.fail(off, "inline string of %d bytes exceeds the limit of %d", i, d.limits.MaxString)
+				return Token{}, d.overLimit(off, "MaxString", d.limits.MaxString, "inline string of %d bytes exceeds the limit of %d", i, d.limits.MaxString)
 			}
 			s := d.data[d.pos : d.pos+i : d.pos+i]
 			d.pos += i + 1
@@ -289,7 +336,7 @@ func (d *Decoder) Token() (Token, error) {
 				return Token{}, err
 			}
 			if int64(n) > int64(d.limits.MaxOpaque) {
-				return Token{}, d.fail(off, "opaque data of %d bytes exceeds the limit of %d", n, d.limits.MaxOpaque)
+				return Token{}, d.overLimit(off, "MaxOpaque", d.limits.MaxOpaque, "opaque data of %d bytes exceeds the limit of %d", n, d.limits.MaxOpaque)
 			}
 			// The length is checked against what is there before slicing, so
 			// a lying length field cannot make us allocate or over-read.
@@ -312,8 +359,12 @@ func (d *Decoder) Token() (Token, error) {
 			return Token{}, d.fail(off, "unknown token 0x%02X in code page %d (%s)", tok, d.page, pageNames[d.page])
 		}
 		if len(d.open) >= d.limits.MaxDepth {
-			return Token{}, d.fail(off, "elements nested deeper than %d", d.limits.MaxDepth)
+			return Token{}, d.overLimit(off, "MaxDepth", d.limits.MaxDepth, "elements nested deeper than %d", d.limits.MaxDepth)
 		}
+		if d.elements >= d.limits.MaxElements {
+			return Token{}, d.overLimit(off, "MaxElements", d.limits.MaxElements, "document has more than %d elements", d.limits.MaxElements)
+		}
+		d.elements++
 		d.open = append(d.open, t)
 		empty := b&bitContent == 0
 		if empty {

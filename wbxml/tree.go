@@ -93,6 +93,8 @@ func Parse(data []byte) (*Element, error) {
 // ParseLimits decodes a whole document into a tree with the given limits.
 // Data in the tree is copied out of data into a few shared blocks, so
 // holding on to one element's data keeps its block (up to 32 KB) alive.
+// The tree takes a small multiple of the document's size in memory: about
+// 100 bytes per element plus the data.
 func ParseLimits(data []byte, l Limits) (*Element, error) {
 	d := NewDecoderLimits(data, l)
 	t, err := d.Token()
@@ -124,28 +126,30 @@ func (d *Decoder) ReadElement(start Token) (*Element, error) {
 // readElement is iterative so that nesting depth never grows the Go stack
 // beyond what Limits.MaxDepth already bounds.
 func (d *Decoder) readElement(start Token) (*Element, error) {
-	var a treeAlloc
-	root := a.element(start.Tag)
-	stack := []*Element{root}
+	a := &d.alloc
+	root := a.element(start.Tag, d.remaining())
+	// The stack is the decoder's, reused by every tree it reads.
+	stack := append(a.stack[:0], root)
+	defer func() { a.stack = stack[:0] }()
 	for len(stack) > 0 {
 		t, err := d.Token()
 		if err != nil {
 			if err == io.EOF {
-				return nil, &SyntaxError{Offset: d.Offset(), Msg: ErrTruncated.Error()}
+				return nil, &SyntaxError{Offset: d.Offset(), Msg: ErrTruncated.Error(), Err: ErrTruncated}
 			}
 			return nil, err
 		}
 		cur := stack[len(stack)-1]
 		switch t.Kind {
 		case StartElement:
-			c := a.element(t.Tag)
+			c := a.element(t.Tag, d.remaining())
 			cur.Children = append(cur.Children, c)
 			stack = append(stack, c)
 		case EndElement:
 			stack = stack[:len(stack)-1]
 		case Text, Opaque:
 			if cur.Data == nil {
-				cur.Data = a.bytes(t.Data)
+				cur.Data = a.bytes(t.Data, d.remaining())
 			} else {
 				// A second run of data in one element is rare; the
 				// capped slice makes append copy it out of the arena.
@@ -157,35 +161,52 @@ func (d *Decoder) readElement(start Token) (*Element, error) {
 	return root, nil
 }
 
-// treeAlloc hands out the elements and data of one tree from a few large
-// blocks instead of one allocation each, which makes decoding a large
-// document several times cheaper. Every slice it returns has its capacity
-// capped, so that appending to one never writes into another.
+// remaining is the number of input bytes not yet read. Every element still
+// to come takes at least one of them, and all data still to come is in
+// them, which bounds what the tree can still need.
+func (d *Decoder) remaining() int { return len(d.data) - d.pos }
+
+// treeAlloc hands out the elements and data of the trees a Decoder builds
+// from a few large blocks instead of one allocation each, which makes
+// decoding a large document several times cheaper. It belongs to the
+// Decoder, not to one tree, so that a document holding many small trees
+// (the operations of an ItemOperations or a Sync kept with ",any") shares
+// blocks instead of starting a block per operation; and no block is made
+// larger than what the rest of the input can fill, so a small document
+// gets small blocks. Every slice it returns has its capacity capped, so
+// that appending to one never writes into another.
 type treeAlloc struct {
 	elems []Element
 	data  []byte
+	stack []*Element
 }
 
 const (
 	elemBlock = 64
 	dataBlock = 32 << 10
+	// restUnknown stands for the rest of an input whose size is not known
+	// (ParseXML reads a stream): blocks take their full size.
+	restUnknown = 1 << 30
 )
 
-func (a *treeAlloc) element(t Tag) *Element {
+// element returns a new element. rest is the number of input bytes after
+// its tag, so at most rest more elements can follow it.
+func (a *treeAlloc) element(t Tag, rest int) *Element {
 	if len(a.elems) == cap(a.elems) {
-		a.elems = make([]Element, 0, elemBlock)
+		a.elems = make([]Element, 0, min(elemBlock, rest+1))
 	}
 	a.elems = append(a.elems, Element{Tag: t})
 	return &a.elems[len(a.elems)-1]
 }
 
-// bytes returns a copy of b, never nil.
-func (a *treeAlloc) bytes(b []byte) []byte {
+// bytes returns a copy of b, never nil. rest is the number of input bytes
+// after b, which hold all data still to come.
+func (a *treeAlloc) bytes(b []byte, rest int) []byte {
 	if len(b) > dataBlock/4 {
 		return append(make([]byte, 0, len(b)), b...)
 	}
 	if a.data == nil || len(b) > cap(a.data)-len(a.data) {
-		a.data = make([]byte, 0, dataBlock)
+		a.data = make([]byte, 0, min(dataBlock, len(b)+rest))
 	}
 	start := len(a.data)
 	a.data = append(a.data, b...)

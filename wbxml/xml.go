@@ -601,7 +601,7 @@ func (p *xmlParser) parse(data []byte) (*Element, error) {
 			if libwbxml && !fr.b64 && foreignBinary[tag] {
 				fr.b64, fr.opaque = true, true
 			}
-			fr.e = p.alloc.element(tag)
+			fr.e = p.alloc.element(tag, restUnknown)
 			fr.name = t.Name
 			fr.startOff = d.InputOffset()
 			if len(stack) > 0 {
@@ -719,10 +719,10 @@ func (p *xmlParser) finish(f *xmlFrame, selfClosed bool) error {
 		f.e.Data = buf[:n:n]
 	case f.children:
 		if len(text) > 0 {
-			f.e.Data = p.alloc.bytes(text)
+			f.e.Data = p.alloc.bytes(text, restUnknown)
 		}
 	case !selfClosed:
-		f.e.Data = p.alloc.bytes(text)
+		f.e.Data = p.alloc.bytes(text, restUnknown)
 	}
 	return nil
 }
