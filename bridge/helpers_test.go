@@ -17,7 +17,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 
-	"github.com/easgate/easgate/bridge/dovecottest"
+	"github.com/easgate/easgate/bridge/upstream/dovecottest"
 	"github.com/easgate/easgate/eas"
 )
 

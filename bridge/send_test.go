@@ -14,7 +14,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-sasl"
 
-	"github.com/easgate/easgate/bridge/smtptest"
+	"github.com/easgate/easgate/bridge/upstream/smtptest"
 	"github.com/easgate/easgate/eas"
 )
 

@@ -17,8 +17,8 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 
-	"github.com/easgate/easgate/bridge/demo"
-	"github.com/easgate/easgate/bridge/dovecottest"
+	"github.com/easgate/easgate/bridge/upstream/demo"
+	"github.com/easgate/easgate/bridge/upstream/dovecottest"
 	"github.com/easgate/easgate/eas"
 )
 

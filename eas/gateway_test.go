@@ -12,7 +12,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/easgate/easgate/bridge"
-	"github.com/easgate/easgate/bridge/dovecottest"
+	"github.com/easgate/easgate/bridge/upstream/dovecottest"
 	"github.com/easgate/easgate/eas"
 	"github.com/easgate/easgate/eas/easclient"
 	"github.com/easgate/easgate/store"

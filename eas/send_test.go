@@ -19,7 +19,7 @@ import (
 	"github.com/emersion/go-message"
 	"github.com/emersion/go-smtp"
 
-	"github.com/easgate/easgate/bridge/smtptest"
+	"github.com/easgate/easgate/bridge/upstream/smtptest"
 	"github.com/easgate/easgate/eas"
 	"github.com/easgate/easgate/eas/easclient"
 )

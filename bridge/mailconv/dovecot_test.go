@@ -10,7 +10,7 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 
-	"github.com/easgate/easgate/bridge/dovecottest"
+	"github.com/easgate/easgate/bridge/upstream/dovecottest"
 )
 
 // imapLeaves lists the non-multipart parts of an IMAP body structure with

@@ -5,10 +5,10 @@ import (
 	"os"
 	"testing"
 
-	"github.com/easgate/easgate/bridge/dovecottest"
+	"github.com/easgate/easgate/bridge/upstream/dovecottest"
 )
 
-// dovecotUpstream is a throwaway Dovecot from bridge/dovecottest.
+// dovecotUpstream is a throwaway Dovecot from bridge/upstream/dovecottest.
 type dovecotUpstream struct {
 	srv *dovecottest.Server
 	run *runner

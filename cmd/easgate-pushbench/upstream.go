@@ -11,7 +11,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 
-	"github.com/easgate/easgate/bridge/demo"
+	"github.com/easgate/easgate/bridge/upstream/demo"
 )
 
 // memUpstream is go-imap's in-memory server with the benchmark's accounts.

@@ -17,7 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/easgate/easgate/bridge"
-	"github.com/easgate/easgate/bridge/demo"
+	"github.com/easgate/easgate/bridge/upstream/demo"
 )
 
 // runDemo is `easgate demo`: the gateway in front of an embedded mail

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/easgate/easgate/bridge/demo"
+	"github.com/easgate/easgate/bridge/upstream/demo"
 	"github.com/easgate/easgate/eas"
 	"github.com/easgate/easgate/eas/easclient"
 )

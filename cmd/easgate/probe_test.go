@@ -13,8 +13,8 @@ import (
 	"github.com/emersion/go-smtp"
 	"go.uber.org/zap"
 
-	"github.com/easgate/easgate/bridge/dovecottest"
-	"github.com/easgate/easgate/bridge/smtptest"
+	"github.com/easgate/easgate/bridge/upstream/dovecottest"
+	"github.com/easgate/easgate/bridge/upstream/smtptest"
 )
 
 // probeGateway runs the gateway as `easgate serve` builds it, in front of a
