@@ -39,7 +39,7 @@ type upstream struct {
 // startDovecot starts Dovecot with one user and a Backend for it.
 func startDovecot(t testing.TB, noCondstore bool, cfg Config) *upstream {
 	t.Helper()
-	srv := dovecottest.Start(t, dovecottest.Options{NoCondstore: noCondstore})
+	srv := dovecottest.New(t, dovecottest.Options{NoCondstore: noCondstore})
 	srv.AddUser(t, testUser, testPass)
 	u := &upstream{dovecot: srv, addr: srv.Addr(), user: testUser, pass: testPass}
 	u.b = newTestBackend(t, u.addr, cfg)

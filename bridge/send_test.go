@@ -56,7 +56,7 @@ func TestSendAuthentication(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sink := smtptest.Start(t, tt.opt)
+			sink := smtptest.New(t, tt.opt)
 			sink.AddUser(testUser, testPass)
 			_, err := sendTo(t, Config{SMTPAddr: sink.Addr, SMTPSecurity: SecurityNone},
 				eas.Compose{MIME: outgoing("bob@example.net")})
@@ -98,7 +98,7 @@ func TestSendSecurity(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sink := smtptest.Start(t, tt.opt)
+			sink := smtptest.New(t, tt.opt)
 			sink.AddUser(testUser, testPass)
 			_, err := sendTo(t, Config{SMTPAddr: sink.Addr, SMTPSecurity: tt.security, SMTPTLSConfig: tt.client},
 				eas.Compose{MIME: outgoing("bob@example.net")})
@@ -120,7 +120,7 @@ func TestSendSecurity(t *testing.T) {
 }
 
 func TestSendTooLarge(t *testing.T) {
-	sink := smtptest.Start(t, smtptest.Options{MaxMessageBytes: 1000})
+	sink := smtptest.New(t, smtptest.Options{MaxMessageBytes: 1000})
 	sink.AddUser(testUser, testPass)
 	big := append(outgoing("bob@example.net"), bytes.Repeat([]byte("0123456789\r\n"), 200)...)
 	_, err := sendTo(t, Config{SMTPAddr: sink.Addr, SMTPSecurity: SecurityNone}, eas.Compose{MIME: big})
@@ -201,7 +201,7 @@ func TestSendSentFolder(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sink := smtptest.Start(t, smtptest.Options{})
+			sink := smtptest.New(t, smtptest.Options{})
 			sink.AddUser(testUser, testPass)
 			u, err := sendTo(t, Config{SMTPAddr: sink.Addr, SMTPSecurity: SecurityNone},
 				eas.Compose{MIME: outgoing("bob@example.net"), SaveInSent: true}, tt.folders...)

@@ -59,7 +59,7 @@ func startWatch(t *testing.T, opt watchOptions) *watchEnv {
 		e.accounts = append(e.accounts, eas.Credentials{Username: fmt.Sprintf("user%d", i), Password: fmt.Sprintf("pass %d", i)})
 	}
 	if opt.dovecot {
-		e.dovecot = dovecottest.Start(t, dovecottest.Options{})
+		e.dovecot = dovecottest.New(t, dovecottest.Options{})
 		for _, a := range e.accounts {
 			e.dovecot.AddUser(t, a.Username, a.Password)
 		}

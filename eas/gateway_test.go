@@ -48,7 +48,7 @@ const testAdminToken = "test-admin-token-0123456789"
 func startGateway(t testing.TB, opt gatewayOptions) *testGateway {
 	t.Helper()
 	g := &testGateway{Token: testAdminToken}
-	g.Dovecot = dovecottest.Start(t, dovecottest.Options{NoCondstore: opt.NoCondstore})
+	g.Dovecot = dovecottest.New(t, dovecottest.Options{NoCondstore: opt.NoCondstore})
 	ctx := context.Background()
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "easgate.db"))
 	if err != nil {

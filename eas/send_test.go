@@ -40,7 +40,7 @@ var sendDevice atomic.Int64
 
 func newSendEnv(t *testing.T, v eas.Version, opt gatewayOptions) *sendEnv {
 	t.Helper()
-	sink := smtptest.Start(t, smtptest.Options{})
+	sink := smtptest.New(t, smtptest.Options{})
 	opt.SMTPAddr = sink.Addr
 	g := startGateway(t, opt)
 	user, pw := g.newUser(t)

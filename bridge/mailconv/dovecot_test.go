@@ -63,7 +63,7 @@ func parseSection(s string) []int {
 // the bytes this package reads as part n. FileReferences built from the
 // paths are fetched from the server with those numbers.
 func TestPartPathsMatchDovecot(t *testing.T) {
-	srv := dovecottest.Start(t, dovecottest.Options{})
+	srv := dovecottest.New(t, dovecottest.Options{})
 	srv.AddUser(t, "anna", "secret")
 	c := srv.Dial(t, "anna", "secret")
 

@@ -1,9 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
-	"os"
-	"testing"
+	"log"
 
 	"github.com/easgate/easgate/bridge/upstream/dovecottest"
 )
@@ -11,60 +11,48 @@ import (
 // dovecotUpstream is a throwaway Dovecot from bridge/upstream/dovecottest.
 type dovecotUpstream struct {
 	srv *dovecottest.Server
-	run *runner
 }
 
-func startDovecot(accounts int) (up *dovecotUpstream, err error) {
-	r := &runner{}
-	defer func() {
-		if v := recover(); v != nil {
-			r.cleanup()
-			up, err = nil, fmt.Errorf("dovecot: %v", v)
-		}
-	}()
-	srv := dovecottest.Start(r, dovecottest.Options{MaxUserIPConnections: 100000})
+func startDovecot(accounts int) (*dovecotUpstream, error) {
+	srv, err := dovecottest.Start(dovecottest.Options{
+		MaxUserIPConnections: 100000,
+		Logf:                 log.Printf,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := addAccounts(srv, accounts); err != nil {
+		return nil, errors.Join(err, srv.Close())
+	}
+	return &dovecotUpstream{srv: srv}, nil
+}
+
+func addAccounts(srv *dovecottest.Server, accounts int) error {
 	for i := range accounts {
 		c := credentials(i)
-		srv.AddUser(r, c.Username, c.Password)
+		if err := srv.AddAccount(c.Username, c.Password); err != nil {
+			return err
+		}
 		// Dovecot makes INBOX at the first login; the gateway's first
 		// logins come several at once, and two sessions making the same
 		// INBOX may give it two UIDVALIDITYs. Log in once first.
-		cl := srv.Dial(r, c.Username, c.Password)
-		if _, err := cl.Select("INBOX", nil).Wait(); err != nil {
-			panic(fmt.Sprintf("select INBOX of %s: %v", c.Username, err))
+		cl, err := srv.Login(c.Username, c.Password)
+		if err != nil {
+			return err
 		}
+		_, err = cl.Select("INBOX", nil).Wait()
 		cl.Close()
+		if err != nil {
+			return fmt.Errorf("select INBOX of %s: %w", c.Username, err)
+		}
 	}
-	return &dovecotUpstream{srv: srv, run: r}, nil
+	return nil
 }
 
 func (u *dovecotUpstream) Addr() string { return u.srv.Addr() }
-func (u *dovecotUpstream) Close()       { u.run.cleanup() }
 
-// runner lets dovecottest, made for tests, run in this program: it offers
-// the few testing.TB methods dovecottest calls, and turns a failure into a
-// panic that startDovecot recovers. The embedded TB is nil; any other
-// method would panic, which is what a misuse deserves.
-type runner struct {
-	testing.TB
-	cleanups []func()
-}
-
-func (r *runner) Helper()                        {}
-func (r *runner) Fatalf(format string, a ...any) { panic(fmt.Sprintf(format, a...)) }
-func (r *runner) Fatal(a ...any)                 { panic(fmt.Sprint(a...)) }
-func (r *runner) Errorf(format string, a ...any) {
-	fmt.Fprintf(os.Stderr, "dovecot: "+format+"\n", a...)
-}
-func (r *runner) Logf(format string, a ...any)     {}
-func (r *runner) Cleanup(f func())                 { r.cleanups = append(r.cleanups, f) }
-func (r *runner) Name() string                     { return "easgate-pushbench" }
-func (r *runner) Failed() bool                     { return false }
-func (r *runner) Skipf(format string, args ...any) { panic(fmt.Sprintf(format, args...)) }
-
-func (r *runner) cleanup() {
-	for i := len(r.cleanups) - 1; i >= 0; i-- {
-		r.cleanups[i]()
+func (u *dovecotUpstream) Close() {
+	if err := u.srv.Close(); err != nil {
+		log.Print(err)
 	}
-	r.cleanups = nil
 }

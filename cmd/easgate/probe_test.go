@@ -27,9 +27,9 @@ func probeGateway(t *testing.T) (*dovecottest.Server, *gateway, string) {
 // probeGatewaySMTP also gives the gateway an SMTP server to send through.
 func probeGatewaySMTP(t *testing.T) (*dovecottest.Server, *gateway, string, *smtptest.Server) {
 	t.Helper()
-	sink := smtptest.Start(t, smtptest.Options{})
+	sink := smtptest.New(t, smtptest.Options{})
 	sink.AddUser("probe@example.com", "probe-secret")
-	dc := dovecottest.Start(t, dovecottest.Options{})
+	dc := dovecottest.New(t, dovecottest.Options{})
 	dc.AddUser(t, "probe@example.com", "probe-secret")
 	dc.Append(t, "probe@example.com", "probe-secret", "INBOX", []byte("From: a@example.com\r\nTo: probe@example.com\r\n"+
 		"Subject: hello\r\nDate: Wed, 25 Nov 2026 10:00:00 +0000\r\nMessage-ID: <p1@example.com>\r\n\r\nHello there.\r\n"))

@@ -3,8 +3,11 @@
 // Each Start launches its own Dovecot master process on 127.0.0.1 with a
 // private configuration, passwd files and maildirs under a temporary
 // directory, so tests in different packages (and parallel tests in one
-// package) never share state. The instance is stopped and its directory
-// removed when the test ends.
+// package) never share state. Close stops the instance and removes its
+// directory. Start, Close, AddAccount and Login are an ordinary API, which
+// a benchmark program can use too; New, AddUser, Dial, Append, Stop and the
+// Start method are their forms for tests, which fail the test on error and
+// clean up when it ends.
 //
 // Every user gets INBOX plus Drafts, Sent, Trash, Junk and Archive, created
 // and subscribed on first login and marked with their SPECIAL-USE
@@ -46,6 +49,9 @@ type Options struct {
 	// Dovecot's own default of 10 is easy to exceed with a test that opens
 	// a pool, an IDLE watcher and setup connections for one user.
 	MaxUserIPConnections int
+	// Logf receives the harness's notes, such as a Dovecot that had to be
+	// killed; nil drops them. New sets it to the test's Logf.
+	Logf func(format string, args ...any)
 }
 
 // Server is one running (or stopped) Dovecot instance.
@@ -76,16 +82,18 @@ const (
 	bindAttempts = 5
 )
 
-// Start launches a new Dovecot instance on a free port of 127.0.0.1. It is
-// stopped, and its mail removed, by t.Cleanup.
-func Start(t testing.TB, opt Options) *Server {
-	t.Helper()
+// Start launches a new Dovecot instance on a free port of 127.0.0.1. Close
+// stops it and removes its mail.
+func Start(opt Options) (*Server, error) {
 	if opt.MaxUserIPConnections <= 0 {
 		opt.MaxUserIPConnections = 1000
 	}
+	if opt.Logf == nil {
+		opt.Logf = func(string, ...any) {}
+	}
 	bin, err := findDovecot()
 	if err != nil {
-		t.Fatalf("dovecottest: %v", err)
+		return nil, fmt.Errorf("dovecottest: %w", err)
 	}
 	// Not t.TempDir: that directory is 0700 and nested in another 0700
 	// directory, but as root the mail processes run as nobody and must
@@ -93,42 +101,74 @@ func Start(t testing.TB, opt Options) *Server {
 	// paths under the 108-byte limit.
 	dir, err := os.MkdirTemp("", "dovecottest-")
 	if err != nil {
-		t.Fatalf("dovecottest: create temp dir: %v", err)
+		return nil, fmt.Errorf("dovecottest: create temp dir: %w", err)
 	}
 	s := &Server{bin: bin, dir: dir, opt: opt}
-	t.Cleanup(func() {
-		if err := s.stop(t); err != nil {
-			t.Errorf("dovecottest: %v", err)
+	if err := s.start(); err != nil {
+		if cerr := s.Close(); cerr != nil {
+			err = errors.Join(err, cerr)
 		}
-		if err := os.RemoveAll(dir); err != nil {
-			t.Errorf("dovecottest: remove %s: %v", dir, err)
-		}
-	})
-	if strings.ContainsAny(dir, " \t\"'#\\") {
-		t.Fatalf("dovecottest: temp dir %q has characters the Dovecot config cannot take; set TMPDIR to a plain path", dir)
+		return nil, fmt.Errorf("dovecottest: %w", err)
+	}
+	return s, nil
+}
+
+// start prepares the directory and launches Dovecot on a free port.
+func (s *Server) start() error {
+	if strings.ContainsAny(s.dir, " \t\"'#\\") {
+		return fmt.Errorf("temp dir %q has characters the Dovecot config cannot take; set TMPDIR to a plain path", s.dir)
 	}
 	if err := s.prepare(); err != nil {
-		t.Fatalf("dovecottest: %v", err)
+		return err
 	}
-
 	var lastErr error
 	for range bindAttempts {
 		port, err := freePort()
 		if err != nil {
-			t.Fatalf("dovecottest: %v", err)
+			return err
 		}
 		s.mu.Lock()
 		s.port = port
 		s.mu.Unlock()
 		lastErr = s.launch()
 		if lastErr == nil {
-			return s
+			return nil
 		}
 		if !strings.Contains(lastErr.Error(), "Address already in use") {
 			break
 		}
 	}
-	t.Fatalf("dovecottest: %v", lastErr)
+	return lastErr
+}
+
+// New is Start for tests: it fails t if Dovecot cannot start, and closes
+// the server when the test ends.
+func New(t testing.TB, opt Options) *Server {
+	t.Helper()
+	if opt.Logf == nil {
+		opt.Logf = t.Logf
+	}
+	s, err := Start(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return s
+}
+
+// Close stops Dovecot and removes its configuration and mail. Closing a
+// closed server does nothing.
+func (s *Server) Close() error {
+	if err := s.stop(s.opt.Logf); err != nil {
+		return fmt.Errorf("dovecottest: %w", err)
+	}
+	if err := os.RemoveAll(s.dir); err != nil {
+		return fmt.Errorf("dovecottest: remove %s: %w", s.dir, err)
+	}
 	return nil
 }
 
@@ -140,27 +180,45 @@ func (s *Server) Addr() string {
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port))
 }
 
-// AddUser adds an account with a plain-text password. It may be called while
-// the server runs; the user can log in as soon as AddUser returns.
-func (s *Server) AddUser(t testing.TB, name, password string) {
-	t.Helper()
+// AddAccount adds an account with a plain-text password. It may be called
+// while the server runs; the user can log in as soon as AddAccount returns.
+func (s *Server) AddAccount(name, password string) error {
 	if name == "" || strings.ContainsAny(name, ":/\r\n\x00") || name == "." || name == ".." {
-		t.Fatalf("dovecottest: user name %q cannot be a passwd-file entry", name)
+		return fmt.Errorf("dovecottest: user name %q cannot be a passwd-file entry", name)
 	}
 	if strings.ContainsAny(password, ":\r\n\x00") {
-		t.Fatalf("dovecottest: password for %q cannot contain ':' or line breaks", name)
+		return fmt.Errorf("dovecottest: password for %q cannot contain ':' or line breaks", name)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, u := range s.users {
 		if u.name == name {
-			t.Fatalf("dovecottest: user %q already exists", name)
+			return fmt.Errorf("dovecottest: user %q already exists", name)
 		}
 	}
 	s.users = append(s.users, account{name, password})
 	if err := s.writePasswd(); err != nil {
-		t.Fatalf("dovecottest: %v", err)
+		return fmt.Errorf("dovecottest: %w", err)
 	}
+	return nil
+}
+
+// AddUser is AddAccount for tests: it fails t on error.
+func (s *Server) AddUser(t testing.TB, name, password string) {
+	t.Helper()
+	if err := s.AddAccount(name, password); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Login opens an independent connection logged in as user. The caller
+// closes it.
+func (s *Server) Login(user, password string) (*imapclient.Client, error) {
+	c, err := s.login(user, password)
+	if err != nil {
+		return nil, fmt.Errorf("dovecottest: %w", err)
+	}
+	return c, nil
 }
 
 // Dial opens an independent, logged-in connection for test setup and
@@ -211,7 +269,7 @@ func (s *Server) Append(t testing.TB, user, password, mailbox string, raw []byte
 // stopped server does nothing.
 func (s *Server) Stop(t testing.TB) {
 	t.Helper()
-	if err := s.stop(t); err != nil {
+	if err := s.stop(t.Logf); err != nil {
 		t.Fatalf("dovecottest: %v", err)
 	}
 }
@@ -485,7 +543,8 @@ func probe(addr string) error {
 	}
 }
 
-func (s *Server) stop(t testing.TB) error {
+// stop stops the master process; logf notes a Dovecot that had to be killed.
+func (s *Server) stop(logf func(format string, args ...any)) error {
 	s.mu.Lock()
 	cmd, exited := s.proc, s.exited
 	s.proc = nil
@@ -503,7 +562,7 @@ func (s *Server) stop(t testing.TB) error {
 		return nil
 	case <-time.After(stopTimeout):
 	}
-	t.Logf("dovecottest: dovecot ignored SIGTERM for %v, killing it", stopTimeout)
+	logf("dovecottest: dovecot ignored SIGTERM for %v, killing it", stopTimeout)
 	killGroup(cmd)
 	<-exited
 	return nil

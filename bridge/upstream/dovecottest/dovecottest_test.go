@@ -50,7 +50,7 @@ func fetchByUID(t *testing.T, c *imapclient.Client, uid imap.UID) ([]imap.Flag, 
 
 func TestUsersAndSpecialFolders(t *testing.T) {
 	t.Parallel()
-	srv := dovecottest.Start(t, dovecottest.Options{})
+	srv := dovecottest.New(t, dovecottest.Options{})
 	srv.AddUser(t, "alice@example.org", "alice-secret")
 	srv.AddUser(t, "bob", "p@ss w0rd!")
 
@@ -112,7 +112,7 @@ func TestUsersAndSpecialFolders(t *testing.T) {
 
 func TestAppendIsPerUser(t *testing.T) {
 	t.Parallel()
-	srv := dovecottest.Start(t, dovecottest.Options{})
+	srv := dovecottest.New(t, dovecottest.Options{})
 	srv.AddUser(t, "alice", "a")
 	raw := testMessage("hello alice")
 	uid := srv.Append(t, "alice", "a", "INBOX", raw, imap.FlagFlagged)
@@ -152,7 +152,7 @@ func TestAppendIsPerUser(t *testing.T) {
 
 func TestStopStartKeepsMail(t *testing.T) {
 	t.Parallel()
-	srv := dovecottest.Start(t, dovecottest.Options{})
+	srv := dovecottest.New(t, dovecottest.Options{})
 	srv.AddUser(t, "alice", "a")
 	raw := testMessage("survives restart")
 	uid := srv.Append(t, "alice", "a", "INBOX", raw, imap.FlagSeen)
@@ -197,7 +197,7 @@ func TestCapabilities(t *testing.T) {
 		{"NoCondstore", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := dovecottest.Start(t, dovecottest.Options{NoCondstore: tc.noCondstore})
+			srv := dovecottest.New(t, dovecottest.Options{NoCondstore: tc.noCondstore})
 			srv.AddUser(t, "u", "p")
 			got, err := srv.Dial(t, "u", "p").Capability().Wait()
 			if err != nil {
@@ -249,7 +249,7 @@ func TestMaxUserIPConnections(t *testing.T) {
 		{"limit applies", 2, 4, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := dovecottest.Start(t, dovecottest.Options{MaxUserIPConnections: tc.limit})
+			srv := dovecottest.New(t, dovecottest.Options{MaxUserIPConnections: tc.limit})
 			srv.AddUser(t, "u", "p")
 			ok := 0
 			for i := 0; i < tc.open; i++ {
@@ -286,7 +286,7 @@ func TestConcurrentStart(t *testing.T) {
 		for i := range n {
 			t.Run(fmt.Sprint(i), func(t *testing.T) {
 				t.Parallel()
-				srv := dovecottest.Start(t, dovecottest.Options{})
+				srv := dovecottest.New(t, dovecottest.Options{})
 				mu.Lock()
 				addrs[srv.Addr()] = true
 				mu.Unlock()
@@ -326,7 +326,13 @@ func (r *fatalRecorder) Fatalf(format string, args ...any) {
 	runtime.Goexit()
 }
 
-// fatal runs f with a recorder and returns what it passed to Fatalf.
+func (r *fatalRecorder) Fatal(args ...any) {
+	r.msg = fmt.Sprint(args...)
+	runtime.Goexit()
+}
+
+// fatal runs f with a recorder and returns what it passed to Fatal or
+// Fatalf.
 func fatal(t *testing.T, f func(tb testing.TB)) string {
 	rec := &fatalRecorder{TB: t}
 	done := make(chan struct{})
@@ -340,7 +346,7 @@ func fatal(t *testing.T, f func(tb testing.TB)) string {
 
 func TestFailures(t *testing.T) {
 	t.Parallel()
-	srv := dovecottest.Start(t, dovecottest.Options{})
+	srv := dovecottest.New(t, dovecottest.Options{})
 	srv.AddUser(t, "taken", "p")
 
 	for _, tc := range []struct {
@@ -387,4 +393,62 @@ func TestFailures(t *testing.T) {
 	// The failed start leaves the server stopped, and it can start again.
 	srv.Start(t)
 	srv.Dial(t, "taken", "p")
+}
+
+// TestStartClose: the API without testing.TB starts a server, takes
+// accounts and logins, reports bad input as errors, and Close stops it
+// for good (twice is harmless).
+func TestStartClose(t *testing.T) {
+	t.Parallel()
+	srv, err := dovecottest.Start(dovecottest.Options{Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := false
+	defer func() {
+		if !closed {
+			srv.Close()
+		}
+	}()
+	for _, tc := range []struct {
+		name, user, password string
+		want                 string // "" for success
+	}{
+		{"new user", "carol", "c-secret", ""},
+		{"duplicate user", "carol", "other", "already exists"},
+		{"colon in user", "a:b", "p", `"a:b"`},
+		{"line break in password", "dave", "p\nq", "password"},
+	} {
+		err := srv.AddAccount(tc.user, tc.password)
+		if tc.want == "" && err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+		if tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%s: got %v, want an error mentioning %q", tc.name, err, tc.want)
+		}
+	}
+	if _, err := srv.Login("carol", "wrong"); err == nil || !strings.Contains(err.Error(), "AUTHENTICATIONFAILED") {
+		t.Errorf("login with a wrong password: %v", err)
+	}
+	c, err := srv.Login("carol", "c-secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatalf("select INBOX: %v", err)
+	}
+	c.Close()
+
+	addr := srv.Addr()
+	closed = true
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if conn, err := net.Dial("tcp", addr); err == nil {
+		conn.Close()
+		t.Fatalf("%s still accepts connections after Close", addr)
+	}
 }

@@ -2,6 +2,9 @@
 // checks AUTH against the accounts it is given, records every message it
 // accepts with its envelope, and can be told to refuse a stage or to go
 // away and come back, as a real upstream might.
+//
+// Start and Close are an ordinary API; New is Start for tests, which fails
+// the test on error and closes the server when it ends.
 package smtptest
 
 import (
@@ -71,18 +74,35 @@ type Server struct {
 	done     chan struct{}
 }
 
-// Start starts a sink on a free port of 127.0.0.1; it stops with the test.
-func Start(t testing.TB, opt Options) *Server {
-	t.Helper()
+// Start starts a sink on a free port of 127.0.0.1. Close stops it.
+func Start(opt Options) (*Server, error) {
 	s := &Server{opt: opt, users: map[string]string{}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("smtptest: listen: %v", err)
+		return nil, fmt.Errorf("smtptest: listen: %w", err)
 	}
 	s.Addr = ln.Addr().String()
 	s.serve(ln)
-	t.Cleanup(s.Stop)
+	return s, nil
+}
+
+// New is Start for tests: it fails t if the sink cannot start, and closes
+// it when the test ends.
+func New(t testing.TB, opt Options) *Server {
+	t.Helper()
+	s, err := Start(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// Close stops the sink for good: it is Stop with the error io.Closer asks
+// for, which is always nil.
+func (s *Server) Close() error {
+	s.Stop()
+	return nil
 }
 
 // AddUser lets name log in with password.
