@@ -7,9 +7,13 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+
+	"github.com/easgate/easgate/bridge/dovecottest"
 	"github.com/easgate/easgate/eas"
 	"github.com/easgate/easgate/store"
 	"github.com/easgate/easgate/store/pgtest"
@@ -155,5 +159,51 @@ func TestDBCopyUsage(t *testing.T) {
 		if strings.Contains(errb.String(), "s3cret") {
 			t.Errorf("%v: password in the error: %s", tt.args, errb.String())
 		}
+	}
+}
+
+// TestGatewaysShareOnePostgres starts two gateways at once on one empty
+// PostgreSQL database, as two nodes behind a load balancer: a phone set up
+// through one is known, provisioned, to the other, and carries on there.
+func TestGatewaysShareOnePostgres(t *testing.T) {
+	pg := pgtest.New(t)
+	url := pg.Database(t)
+	dc := dovecottest.Start(t, dovecottest.Options{})
+	dc.AddUser(t, "probe@example.com", "probe-secret")
+	dc.Append(t, "probe@example.com", "probe-secret", "INBOX", []byte("From: a@example.com\r\nTo: probe@example.com\r\n"+
+		"Subject: hello\r\nDate: Wed, 25 Nov 2026 10:00:00 +0000\r\nMessage-ID: <p1@example.com>\r\n\r\nHello there.\r\n"))
+	gws := make([]*gateway, 2)
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i := range gws {
+		wg.Go(func() {
+			c := &serveConfig{Listen: "127.0.0.1:0", IMAP: dc.Addr(), IMAPSecurity: "none", DB: url,
+				MaxRequest: 64 << 20, MinHeartbeat: 60e9, MaxHeartbeat: 3540e9}
+			gws[i], errs[i] = startGateway(t.Context(), c, zap.NewNop(), "")
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("gateway %d: %v", i, err)
+		}
+		t.Cleanup(func() { gws[i].Close() })
+	}
+	base := func(g *gateway) string { return "http://" + g.easLn.Addr().String() }
+
+	const device = "easgateprobeSHARED1"
+	args := []string{"--user", "probe@example.com", "--device-id", device}
+	if code, res := runProbeTest(t, append(args, "--url", base(gws[0])), "probe-secret", nil); code != 0 || !res.OK {
+		t.Fatalf("probe through the first gateway: exit %d, %+v", code, res.Steps)
+	}
+	d, err := gws[1].store.Device(t.Context(), "probe@example.com", device)
+	if err != nil {
+		t.Fatalf("the second gateway does not know the device: %v", err)
+	}
+	if d.PolicyKey == 0 || d.LastCommand == "" {
+		t.Errorf("device seen from the second gateway: policy key %d, last command %q", d.PolicyKey, d.LastCommand)
+	}
+	if code, res := runProbeTest(t, append(args, "--url", base(gws[1])), "probe-secret", nil); code != 0 || !res.OK {
+		t.Fatalf("probe through the second gateway: exit %d, %+v", code, res.Steps)
 	}
 }
