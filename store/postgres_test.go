@@ -409,3 +409,52 @@ func fileMode(t *testing.T, path string) os.FileMode {
 	}
 	return fi.Mode().Perm()
 }
+
+// TestConcurrentFolderMapSaves replaces one user's folder map from many
+// requests on two nodes at once: each replacement must land whole.
+func TestConcurrentFolderMapSaves(t *testing.T) {
+	eachBackend(t, func(t *testing.T, s *Store) {
+		stores := []*Store{s}
+		if s.d.postgres {
+			var name string
+			if err := s.r.QueryRowContext(t.Context(), "SELECT current_database()").Scan(&name); err != nil {
+				t.Fatal(err)
+			}
+			stores = append(stores, openAt(t, pgServer.URL(name)))
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, 200)
+		for w := range 10 {
+			st := stores[w%len(stores)]
+			wg.Go(func() {
+				for i := range 10 {
+					ids := []eas.FolderID{{ID: "1", Path: "INBOX", Stamp: fmt.Sprint(w, i)}, {ID: fmt.Sprint(w + 2), Path: fmt.Sprint("F", w)}}
+					if err := st.SaveFolderIDs(t.Context(), "alice", ids); err != nil {
+						errs <- err
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		ids, err := s.FolderIDs(t.Context(), "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ids) != 2 || fmt.Sprint("F", mustAtoi(t, ids[1].ID)-2) != ids[1].Path {
+			t.Errorf("folder map mixes two saves: %v", ids)
+		}
+	})
+}
+
+func mustAtoi(t *testing.T, s string) int {
+	t.Helper()
+	var n int
+	if _, err := fmt.Sscan(s, &n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
