@@ -11,9 +11,15 @@ import (
 	"github.com/easgate/easgate/eas"
 )
 
-// BenchmarkCollectionState100KB is one Sync round's state traffic: write a
-// collection's 100 KB state and read it back.
-func BenchmarkCollectionState100KB(b *testing.B) {
+// BenchmarkCollectionState100KB is one Sync round's state traffic for a
+// large folder: write a collection's 100 KB state and read it back.
+func BenchmarkCollectionState100KB(b *testing.B) { benchPutGet(b, 100*1024) }
+
+// BenchmarkCollectionState16KB is the same for a typical folder: some 700
+// items known to the phone, about 16 KB of state.
+func BenchmarkCollectionState16KB(b *testing.B) { benchPutGet(b, 16*1024) }
+
+func benchPutGet(b *testing.B, size int) {
 	for _, be := range backends {
 		b.Run(be.name, func(b *testing.B) {
 			s := be.open(b)
@@ -21,7 +27,7 @@ func BenchmarkCollectionState100KB(b *testing.B) {
 			touch(b, s, "alice", "dev1", t0)
 			// Random bytes, so that the figure stays honest should states ever be
 			// compressed.
-			data := make([]byte, 100*1024)
+			data := make([]byte, size)
 			r := rand.New(rand.NewPCG(1, 2))
 			for i := range data {
 				data[i] = byte(r.Uint32())
@@ -43,6 +49,29 @@ func BenchmarkCollectionState100KB(b *testing.B) {
 			got, _ := s.CollectionState(ctx, "alice", "dev1", "5")
 			if !bytes.Equal(got, data) {
 				b.Fatal("state read back differs")
+			}
+		})
+	}
+}
+
+// BenchmarkDeviceLookup is the device read every request does, among a
+// thousand devices.
+func BenchmarkDeviceLookup(b *testing.B) {
+	for _, be := range backends {
+		b.Run(be.name, func(b *testing.B) {
+			s := be.open(b)
+			ctx := b.Context()
+			for i := range 1000 {
+				touch(b, s, "user"+strconv.Itoa(i%100), "dev"+strconv.Itoa(i), t0)
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				i = (i + 7) % 1000
+				d, err := s.Device(ctx, "user"+strconv.Itoa(i%100), "dev"+strconv.Itoa(i))
+				if err != nil || d.ID != "dev"+strconv.Itoa(i) {
+					b.Fatalf("Device = %v, %v", d, err)
+				}
 			}
 		})
 	}
