@@ -458,3 +458,21 @@ func mustAtoi(t *testing.T, s string) int {
 	}
 	return n
 }
+
+func TestPostgresConnectTimeout(t *testing.T) {
+	tests := []struct {
+		url  string
+		want time.Duration
+	}{
+		{"postgres://db/easgate", pgConnectTimeout},
+		{"postgres://db/easgate?connect_timeout=3", 3 * time.Second},
+	}
+	for _, tt := range tests {
+		cfg, err := pgConfig(tt.url)
+		if err != nil {
+			t.Errorf("pgConfig(%q): %v", tt.url, err)
+		} else if cfg.ConnectTimeout != tt.want {
+			t.Errorf("pgConfig(%q): connect timeout %v, want %v", tt.url, cfg.ConnectTimeout, tt.want)
+		}
+	}
+}

@@ -163,11 +163,30 @@ func createPrivate(path string) error {
 // cluster holding dozens of idle ones.
 func pgConns() int { return max(8, 2*runtime.GOMAXPROCS(0)) }
 
-func openPostgres(ctx context.Context, location string) (*Store, error) {
+// pgConnectTimeout bounds a connection attempt when the URL sets no
+// connect_timeout.
+const pgConnectTimeout = 10 * time.Second
+
+// pgConfig parses a postgres:// URL.
+func pgConfig(location string) (*pgx.ConnConfig, error) {
 	cfg, err := pgx.ParseConfig(location)
 	if err != nil {
 		// pgx's parse errors repeat the URL, password included.
 		return nil, errors.New("invalid PostgreSQL URL")
+	}
+	if cfg.ConnectTimeout == 0 {
+		// A server that does not answer (a dead host, a dropped route)
+		// must give a retryable error soon, not hold the request for as
+		// long as its context allows, which for a Ping is an hour.
+		cfg.ConnectTimeout = pgConnectTimeout
+	}
+	return cfg, nil
+}
+
+func openPostgres(ctx context.Context, location string) (*Store, error) {
+	cfg, err := pgConfig(location)
+	if err != nil {
+		return nil, err
 	}
 	db := stdlib.OpenDB(*cfg)
 	n := pgConns()
