@@ -45,7 +45,7 @@ func (s *Store) LockDevice(ctx context.Context, user, deviceID string) (unlock f
 const deviceLockKey = "hashtextextended($1 || chr(31) || $2, 0)"
 
 func (s *Store) pgLockDevice(ctx context.Context, user, deviceID string) (func(), error) {
-	conn, err := s.w.Conn(ctx)
+	conn, err := s.lk.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}

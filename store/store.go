@@ -47,6 +47,10 @@ type Store struct {
 	w *sql.DB
 	r *sql.DB
 	d dialect
+	// lk holds the connections of LockDevice's advisory locks
+	// (PostgreSQL only), apart from w so that held locks cannot starve
+	// the store's operations of connections.
+	lk *sql.DB
 	// locks serializes LockDevice within this process (SQLite only).
 	locks deviceLocks
 	// errs counts failed operations (Errors).
@@ -163,6 +167,10 @@ func createPrivate(path string) error {
 // cluster holding dozens of idle ones.
 func pgConns() int { return max(8, 2*runtime.GOMAXPROCS(0)) }
 
+// pgLockConns caps the connections held by LockDevice: one per device
+// locked at the same moment on this node.
+const pgLockConns = 64
+
 // pgConnectTimeout bounds a connection attempt when the URL sets no
 // connect_timeout.
 const pgConnectTimeout = 10 * time.Second
@@ -200,12 +208,21 @@ func openPostgres(ctx context.Context, location string) (*Store, error) {
 	if err := migrate(ctx, db, d, migrations()); err != nil {
 		return nil, errors.Join(err, db.Close())
 	}
-	return &Store{w: db, r: db, d: d}, nil
+	lk := stdlib.OpenDB(*cfg)
+	lk.SetMaxOpenConns(pgLockConns)
+	lk.SetMaxIdleConns(4)
+	lk.SetConnMaxIdleTime(5 * time.Minute)
+	return &Store{w: db, r: db, d: d, lk: lk}, nil
 }
 
 // Close closes the database. Callers must not use the Store afterwards.
 func (s *Store) Close() error {
 	var errs []error
+	if s.lk != nil {
+		if err := s.lk.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("store: close lock connections: %w", err))
+		}
+	}
 	if !s.d.postgres {
 		if err := s.r.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("store: close readers: %w", err))
