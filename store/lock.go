@@ -14,9 +14,10 @@ import (
 // the same collection, say) hold the lock for their work.
 //
 // On PostgreSQL the lock is a session advisory lock, so it excludes every
-// node sharing the database; it is held by one pooled connection for as
-// long as the lock is, and a node that dies releases its locks with its
-// connections. On SQLite, which one node uses, the lock is within the
+// node sharing the database; a node that dies releases its locks with its
+// connections. Each held lock occupies a connection of a pool kept for
+// locks (pgLockConns per node), so it is for a request's work, not for
+// the wait of a Ping. On SQLite, which one node uses, the lock is within the
 // process.
 //
 // A cancelled ctx ends the wait with its error.
