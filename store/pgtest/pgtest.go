@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -55,9 +56,15 @@ func Start(opts Options) (*Server, error) {
 			return nil, fmt.Errorf("pgtest: PostgreSQL is not installed (need %s): %w", filepath.Join(bin, prog), err)
 		}
 	}
+	reapOrphans(bin, opts.Dir)
 	dir, err := os.MkdirTemp(opts.Dir, "easgate-pg-")
 	if err != nil {
 		return nil, fmt.Errorf("pgtest: %w", err)
+	}
+	// A test binary that panics never stops its cluster; the owner file
+	// lets a later Start find and remove it.
+	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		return nil, errors.Join(fmt.Errorf("pgtest: %w", err), os.RemoveAll(dir))
 	}
 	s := &Server{bin: bin, dir: dir}
 	if os.Geteuid() == 0 {
@@ -83,6 +90,38 @@ func Start(opts Options) (*Server, error) {
 		if attempt == 2 {
 			return nil, errors.Join(err, os.RemoveAll(dir))
 		}
+	}
+}
+
+// ownerFile holds the pid of the process that made a cluster.
+const ownerFile = "owner.pid"
+
+// reapOrphans stops and removes the clusters under parent (the temporary
+// directory when empty) whose owning process is gone.
+func reapOrphans(bin, parent string) {
+	if parent == "" {
+		parent = os.TempDir()
+	}
+	dirs, _ := filepath.Glob(filepath.Join(parent, "easgate-pg-*"))
+	for _, dir := range dirs {
+		b, err := os.ReadFile(filepath.Join(dir, ownerFile))
+		if err != nil {
+			continue // being set up, or not ours
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 || syscall.Kill(pid, 0) != syscall.ESRCH {
+			continue
+		}
+		s := &Server{bin: bin, dir: dir}
+		if os.Geteuid() == 0 {
+			if s.runAs, err = user.Lookup("postgres"); err != nil {
+				continue
+			}
+		}
+		if _, err := os.Stat(filepath.Join(s.data(), "postmaster.pid")); err == nil {
+			s.run("pg_ctl", "-D", s.data(), "-m", "immediate", "-w", "stop")
+		}
+		os.RemoveAll(dir)
 	}
 }
 

@@ -1,6 +1,10 @@
 package pgtest
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -55,5 +59,47 @@ func TestServer(t *testing.T) {
 func TestMissingInstallationFails(t *testing.T) {
 	if _, err := Start(Options{BinDir: t.TempDir()}); err == nil {
 		t.Fatal("Start without PostgreSQL succeeded")
+	}
+}
+
+// TestReapsOrphans leaves a running cluster behind as a crashed test
+// binary would, and checks that the next Start stops and removes it.
+func TestReapsOrphans(t *testing.T) {
+	// Not t.TempDir: under root, the postgres user must reach the
+	// clusters inside, and t.TempDir's parent is private.
+	parent, err := os.MkdirTemp("", "pgtest-reap-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(parent)
+	if err := os.Chmod(parent, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	orphan, err := Start(Options{Dir: parent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A pid that is surely not running: a finished child's.
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dead := strconv.Itoa(cmd.ProcessState.Pid())
+	if err := os.WriteFile(filepath.Join(orphan.dir, ownerFile), []byte(dead), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Start(Options{Dir: parent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := os.Stat(orphan.dir); !os.IsNotExist(err) {
+		t.Errorf("orphaned cluster directory still there: %v", err)
+	}
+	if _, err := pgx.Connect(t.Context(), orphan.URL("postgres")); err == nil {
+		t.Error("orphaned cluster still accepts connections")
+	}
+	if _, err := os.Stat(s.dir); err != nil {
+		t.Errorf("the new cluster's directory: %v", err)
 	}
 }
