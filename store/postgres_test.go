@@ -139,6 +139,7 @@ func TestRedact(t *testing.T) {
 		{"/var/lib/easgate/easgate.db", "/var/lib/easgate/easgate.db"},
 		{"postgres://easgate:s3cret@db:5432/easgate?sslmode=require", "postgres://easgate:xxxxx@db:5432/easgate?sslmode=require"},
 		{"postgresql://db/easgate", "postgresql://db/easgate"},
+		{"postgres://db/easgate?password=s3cret&sslmode=verify-full", "postgres://db/easgate?password=xxxxx&sslmode=verify-full"},
 		{"postgres://u:p@[::1/x", "postgres://(unparsable URL)"},
 	}
 	for _, tt := range tests {

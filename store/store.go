@@ -63,8 +63,8 @@ func IsPostgres(location string) bool {
 	return strings.HasPrefix(location, "postgres://") || strings.HasPrefix(location, "postgresql://")
 }
 
-// Redact returns location fit for a log: a URL's password is replaced by
-// xxxxx.
+// Redact returns location fit for a log: a URL's password, given before
+// the host or as a parameter, is replaced by xxxxx.
 func Redact(location string) string {
 	if !IsPostgres(location) {
 		return location
@@ -72,6 +72,10 @@ func Redact(location string) string {
 	u, err := url.Parse(location)
 	if err != nil {
 		return "postgres://(unparsable URL)"
+	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
 	}
 	return u.Redacted()
 }
