@@ -136,12 +136,13 @@ func checkHammered(t *testing.T, s *Store, workers, rounds int) {
 }
 
 func TestConcurrentWriters(t *testing.T) {
-	const workers, rounds = 20, 50
-	s := openTest(t)
-	for _, err := range hammer(t.Context(), []*Store{s}, workers, rounds) {
-		t.Error(err)
-	}
-	checkHammered(t, s, workers, rounds)
+	eachBackend(t, func(t *testing.T, s *Store) {
+		const workers, rounds = 20, 50
+		for _, err := range hammer(t.Context(), []*Store{s}, workers, rounds) {
+			t.Error(err)
+		}
+		checkHammered(t, s, workers, rounds)
+	})
 }
 
 // TestConcurrentWritersTwoHandles opens the file twice, as two processes
@@ -161,20 +162,21 @@ func TestConcurrentWritersTwoHandles(t *testing.T) {
 // TestCancelledWriteIsRolledBack checks that a write abandoned through its
 // context neither lands nor wedges the single writer connection.
 func TestCancelledWriteIsRolledBack(t *testing.T) {
-	s := openTest(t)
-	touch(t, s, "alice", "dev1", t0)
-	ctx, cancel := context.WithCancel(t.Context())
-	cancel()
-	if err := s.PutCollectionState(ctx, "alice", "dev1", "1", []byte("x")); err == nil {
-		t.Error("PutCollectionState with a cancelled context succeeded")
-	}
-	if _, err := s.MarkSent(ctx, "alice", "dev1", "c1", t0); err == nil {
-		t.Error("MarkSent with a cancelled context succeeded")
-	}
-	if got, err := s.CollectionState(t.Context(), "alice", "dev1", "1"); err != nil || got != nil {
-		t.Errorf("state after cancelled put = %q, %v", got, err)
-	}
-	if first, err := s.MarkSent(t.Context(), "alice", "dev1", "c1", t0); err != nil || !first {
-		t.Errorf("MarkSent after a cancelled one = %v, %v; want true", first, err)
-	}
+	eachBackend(t, func(t *testing.T, s *Store) {
+		touch(t, s, "alice", "dev1", t0)
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		if err := s.PutCollectionState(ctx, "alice", "dev1", "1", []byte("x")); err == nil {
+			t.Error("PutCollectionState with a cancelled context succeeded")
+		}
+		if _, err := s.MarkSent(ctx, "alice", "dev1", "c1", t0); err == nil {
+			t.Error("MarkSent with a cancelled context succeeded")
+		}
+		if got, err := s.CollectionState(t.Context(), "alice", "dev1", "1"); err != nil || got != nil {
+			t.Errorf("state after cancelled put = %q, %v", got, err)
+		}
+		if first, err := s.MarkSent(t.Context(), "alice", "dev1", "c1", t0); err != nil || !first {
+			t.Errorf("MarkSent after a cancelled one = %v, %v; want true", first, err)
+		}
+	})
 }

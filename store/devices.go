@@ -56,7 +56,7 @@ func scanDevice(row scanner) (eas.Device, error) {
 // Device returns one device, or an error wrapping eas.ErrNotFound.
 func (s *Store) Device(ctx context.Context, user, deviceID string) (*eas.Device, error) {
 	row := s.r.QueryRowContext(ctx,
-		`SELECT `+deviceColumns+` FROM devices WHERE username = ? AND device_id = ?`,
+		s.q(`SELECT `+deviceColumns+` FROM devices WHERE username = ? AND device_id = ?`),
 		user, deviceID)
 	d, err := scanDevice(row)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -71,7 +71,7 @@ func (s *Store) Device(ctx context.Context, user, deviceID string) (*eas.Device,
 // Devices lists every device, ordered by user then device id.
 func (s *Store) Devices(ctx context.Context) ([]eas.Device, error) {
 	rows, err := s.r.QueryContext(ctx,
-		`SELECT `+deviceColumns+` FROM devices ORDER BY username, device_id`)
+		s.q(`SELECT `+deviceColumns+` FROM devices ORDER BY username, device_id`))
 	if err != nil {
 		return nil, s.fail("store: list devices: %w", err)
 	}
@@ -98,7 +98,7 @@ func (s *Store) TouchDevice(ctx context.Context, seen eas.DeviceSeen) error {
 		return s.fail("store: touch device: %w", err)
 	}
 	at := millis(seen.At)
-	_, err := s.w.ExecContext(ctx, `
+	_, err := s.w.ExecContext(ctx, s.q(`
 INSERT INTO devices (username, device_id, device_type, user_agent, protocol, last_command, first_seen, last_seen)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (username, device_id) DO UPDATE SET
@@ -106,7 +106,7 @@ ON CONFLICT (username, device_id) DO UPDATE SET
 	user_agent   = excluded.user_agent,
 	protocol     = excluded.protocol,
 	last_command = excluded.last_command,
-	last_seen    = excluded.last_seen`,
+	last_seen    = excluded.last_seen`),
 		seen.User, seen.DeviceID, seen.DeviceType, seen.UserAgent, seen.Protocol, seen.Command, at, at)
 	if err != nil {
 		return s.fail("store: touch device %q of user %q: %w", seen.DeviceID, seen.User, err)
@@ -117,7 +117,7 @@ ON CONFLICT (username, device_id) DO UPDATE SET
 // updateDevice runs a single-row UPDATE of devices; the statement's last
 // two parameters must be the user and device id.
 func (s *Store) updateDevice(ctx context.Context, what, user, deviceID, query string, args ...any) error {
-	res, err := s.w.ExecContext(ctx, query, append(args, user, deviceID)...)
+	res, err := s.w.ExecContext(ctx, s.q(query), append(args, user, deviceID)...)
 	if err == nil {
 		err = mustAffect(res, user, deviceID)
 	}
@@ -154,7 +154,7 @@ UPDATE devices SET
 	wipe_requested = 1, wipe_account_only = ?, wipe_requested_at = ?,
 	wipe_acked_at = NULL, wipe_ack_status = 0
 WHERE username = ? AND device_id = ?`,
-		accountOnly, millis(at))
+		b2i(accountOnly), millis(at))
 }
 
 // AckWipe records the device's answer to a wipe. The request's kind and
@@ -169,7 +169,7 @@ WHERE username = ? AND device_id = ?`,
 // SetTrace switches request/response tracing for the device.
 func (s *Store) SetTrace(ctx context.Context, user, deviceID string, on bool) error {
 	return s.updateDevice(ctx, "set trace", user, deviceID,
-		`UPDATE devices SET trace = ? WHERE username = ? AND device_id = ?`, on)
+		`UPDATE devices SET trace = ? WHERE username = ? AND device_id = ?`, b2i(on))
 }
 
 // RecordError remembers the device's latest item-level problem.
@@ -186,14 +186,14 @@ func (s *Store) RecordError(ctx context.Context, user, deviceID, msg string, at 
 // message twice.
 func (s *Store) ResetDevice(ctx context.Context, user, deviceID string) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		if err := deviceExists(ctx, tx, user, deviceID); err != nil {
+		if err := s.deviceExists(ctx, tx, user, deviceID); err != nil {
 			return err
 		}
 		for _, q := range []string{
 			`DELETE FROM device_states WHERE username = ? AND device_id = ?`,
 			`DELETE FROM collection_states WHERE username = ? AND device_id = ?`,
 		} {
-			if _, err := tx.ExecContext(ctx, q, user, deviceID); err != nil {
+			if _, err := tx.ExecContext(ctx, s.q(q), user, deviceID); err != nil {
 				return err
 			}
 		}
@@ -212,10 +212,10 @@ func (s *Store) DeleteDevice(ctx context.Context, user, deviceID string) error {
 		`DELETE FROM devices WHERE username = ? AND device_id = ?`)
 }
 
-func deviceExists(ctx context.Context, tx *sql.Tx, user, deviceID string) error {
+func (s *Store) deviceExists(ctx context.Context, tx *sql.Tx, user, deviceID string) error {
 	var one int
 	err := tx.QueryRowContext(ctx,
-		`SELECT 1 FROM devices WHERE username = ? AND device_id = ?`, user, deviceID).Scan(&one)
+		s.q(`SELECT 1 FROM devices WHERE username = ? AND device_id = ?`), user, deviceID).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return deviceNotFound(user, deviceID)
 	}

@@ -20,7 +20,9 @@ type migration struct {
 }
 
 // migrations is the schema's history; the schema version of a database
-// (PRAGMA user_version) is the number of steps applied to it.
+// (PRAGMA user_version in SQLite, table easgate_schema in PostgreSQL) is
+// the number of steps applied to it. The text is SQLite's; dialect.ddl
+// adapts it to PostgreSQL, so both databases follow one schema.
 //
 // Conventions: times are unix milliseconds UTC, NULL for the zero time;
 // booleans are 0/1; every device-scoped table is keyed by (username,
@@ -121,11 +123,11 @@ CREATE INDEX sent_client_ids_sent_at ON sent_client_ids (sent_at);
 // migrate applies the steps db has not run yet, each in its own
 // transaction together with the new version number, so that a crash leaves
 // the database at a well-defined version. The version is read inside the
-// (immediate) transaction, so two processes opening the same file at once
-// cannot both apply a step.
-func migrate(ctx context.Context, db *sql.DB, steps []migration) error {
+// transaction, under the dialect's lock (see schemaVersion), so that two
+// processes opening the same database at once cannot both apply a step.
+func migrate(ctx context.Context, db *sql.DB, d dialect, steps []migration) error {
 	for {
-		done, err := migrateStep(ctx, db, steps)
+		done, err := migrateStep(ctx, db, d, steps)
 		if err != nil {
 			return err
 		}
@@ -135,7 +137,7 @@ func migrate(ctx context.Context, db *sql.DB, steps []migration) error {
 	}
 }
 
-func migrateStep(ctx context.Context, db *sql.DB, steps []migration) (done bool, err error) {
+func migrateStep(ctx context.Context, db *sql.DB, d dialect, steps []migration) (done bool, err error) {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return false, fmt.Errorf("migrate: begin: %w", err)
@@ -145,8 +147,8 @@ func migrateStep(ctx context.Context, db *sql.DB, steps []migration) (done bool,
 			err = errors.Join(err, rollback(tx))
 		}
 	}()
-	var v int
-	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+	v, err := d.schemaVersion(ctx, tx)
+	if err != nil {
 		return false, fmt.Errorf("migrate: read schema version: %w", err)
 	}
 	switch {
@@ -158,11 +160,10 @@ func migrateStep(ctx context.Context, db *sql.DB, steps []migration) (done bool,
 		return true, rollback(tx)
 	}
 	step := steps[v]
-	if _, err := tx.ExecContext(ctx, step.sql); err != nil {
+	if _, err := tx.ExecContext(ctx, d.ddl(step.sql)); err != nil {
 		return false, fmt.Errorf("migrate: step %d (%s): %w", v+1, step.name, err)
 	}
-	// PRAGMA takes no bound parameters; v is an int we computed.
-	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v+1)); err != nil {
+	if err := d.setSchemaVersion(ctx, tx, v+1); err != nil {
 		return false, fmt.Errorf("migrate: step %d (%s): set version: %w", v+1, step.name, err)
 	}
 	if err := tx.Commit(); err != nil {

@@ -59,7 +59,7 @@ func TestNewDatabaseIsAtLatestVersion(t *testing.T) {
 		t.Errorf("user_version = %d, want %d", got, want)
 	}
 	// Opening again applies nothing and keeps the version.
-	if err := migrate(t.Context(), s.w, migrations()); err != nil {
+	if err := migrate(t.Context(), s.w, dialect{}, migrations()); err != nil {
 		t.Fatalf("second migrate: %v", err)
 	}
 	if got, want := userVersion(t, s.w), len(migrations()); got != want {
@@ -72,7 +72,7 @@ func TestOpenUpgradesVersion1(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "v1.db")
 
 	db := rawDB(t, path)
-	if err := migrate(ctx, db, migrations()[:1]); err != nil {
+	if err := migrate(ctx, db, dialect{}, migrations()[:1]); err != nil {
 		t.Fatalf("migrate to v1: %v", err)
 	}
 	if v := userVersion(t, db); v != 1 {
@@ -158,7 +158,7 @@ func TestFailedStepLeavesVersion(t *testing.T) {
 		{name: "good", sql: "CREATE TABLE a (x INTEGER) STRICT"},
 		{name: "bad", sql: "CREATE TABLE b (x INTEGER) STRICT; THIS IS NOT SQL"},
 	}
-	if err := migrate(ctx, db, steps); err == nil {
+	if err := migrate(ctx, db, dialect{}, steps); err == nil {
 		t.Fatal("migrate with a broken step succeeded")
 	}
 	if v := userVersion(t, db); v != 1 {

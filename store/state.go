@@ -19,7 +19,7 @@ const sentRetention = 7 * 24 * time.Hour
 // FolderIDs returns the user's folder id map in the order it was saved.
 func (s *Store) FolderIDs(ctx context.Context, user string) ([]eas.FolderID, error) {
 	rows, err := s.r.QueryContext(ctx,
-		`SELECT folder_id, path, stamp FROM folder_ids WHERE username = ? ORDER BY position`, user)
+		s.q(`SELECT folder_id, path, stamp FROM folder_ids WHERE username = ? ORDER BY position`), user)
 	if err != nil {
 		return nil, s.fail("store: folder ids of user %q: %w", user, err)
 	}
@@ -60,12 +60,15 @@ func (s *Store) SaveFolderIDs(ctx context.Context, user string, ids []eas.Folder
 		}
 	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM folder_ids WHERE username = ?`, user); err != nil {
+		if err := s.d.lockFolders(ctx, tx, user); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM folder_ids WHERE username = ?`), user); err != nil {
 			return err
 		}
 		if len(ids) > 0 {
 			stmt, err := tx.PrepareContext(ctx,
-				`INSERT INTO folder_ids (username, folder_id, position, path, stamp) VALUES (?, ?, ?, ?, ?)`)
+				s.q(`INSERT INTO folder_ids (username, folder_id, position, path, stamp) VALUES (?, ?, ?, ?, ?)`))
 			if err != nil {
 				return err
 			}
@@ -77,9 +80,11 @@ func (s *Store) SaveFolderIDs(ctx context.Context, user string, ids []eas.Folder
 			}
 		}
 		if highest > 0 {
-			_, err := tx.ExecContext(ctx, `
+			_, err := tx.ExecContext(ctx, s.q(`
 INSERT INTO folder_id_counters (username, last_id) VALUES (?, ?)
-ON CONFLICT (username) DO UPDATE SET last_id = max(last_id, excluded.last_id)`,
+ON CONFLICT (username) DO UPDATE SET last_id = CASE
+	WHEN excluded.last_id > folder_id_counters.last_id THEN excluded.last_id
+	ELSE folder_id_counters.last_id END`),
 				user, int64(highest))
 			return err
 		}
@@ -99,10 +104,10 @@ func (s *Store) NextFolderID(ctx context.Context, user string) (string, error) {
 		return "", errors.New("store: next folder id: empty user")
 	}
 	var id int64
-	err := s.w.QueryRowContext(ctx, `
+	err := s.w.QueryRowContext(ctx, s.q(`
 INSERT INTO folder_id_counters (username, last_id) VALUES (?, 1)
-ON CONFLICT (username) DO UPDATE SET last_id = last_id + 1
-RETURNING last_id`, user).Scan(&id)
+ON CONFLICT (username) DO UPDATE SET last_id = folder_id_counters.last_id + 1
+RETURNING last_id`), user).Scan(&id)
 	if err != nil {
 		return "", s.fail("store: next folder id of user %q: %w", user, err)
 	}
@@ -164,7 +169,7 @@ ON CONFLICT (username, device_id, collection_id) DO UPDATE SET data = excluded.d
 // that is not there is not an error.
 func (s *Store) DeleteCollectionState(ctx context.Context, user, deviceID, collectionID string) error {
 	_, err := s.w.ExecContext(ctx,
-		`DELETE FROM collection_states WHERE username = ? AND device_id = ? AND collection_id = ?`,
+		s.q(`DELETE FROM collection_states WHERE username = ? AND device_id = ? AND collection_id = ?`),
 		user, deviceID, collectionID)
 	if err != nil {
 		return s.fail("store: delete state of collection %q of device %q of user %q: %w", collectionID, deviceID, user, err)
@@ -176,7 +181,7 @@ func (s *Store) DeleteCollectionState(ctx context.Context, user, deviceID, colle
 // for the device.
 func (s *Store) CollectionIDs(ctx context.Context, user, deviceID string) ([]string, error) {
 	rows, err := s.r.QueryContext(ctx,
-		`SELECT collection_id FROM collection_states WHERE username = ? AND device_id = ? ORDER BY collection_id`,
+		s.q(`SELECT collection_id FROM collection_states WHERE username = ? AND device_id = ? ORDER BY collection_id`),
 		user, deviceID)
 	if err != nil {
 		return nil, s.fail("store: collections of device %q of user %q: %w", deviceID, user, err)
@@ -208,13 +213,13 @@ func (s *Store) MarkSent(ctx context.Context, user, deviceID, clientID string, a
 	}
 	var first bool
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM sent_client_ids WHERE sent_at < ?`,
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM sent_client_ids WHERE sent_at < ?`),
 			at.Add(-sentRetention).UnixMilli()); err != nil {
 			return fmt.Errorf("prune: %w", err)
 		}
-		res, err := tx.ExecContext(ctx, `
+		res, err := tx.ExecContext(ctx, s.q(`
 INSERT INTO sent_client_ids (username, device_id, client_id, sent_at) VALUES (?, ?, ?, ?)
-ON CONFLICT (username, device_id, client_id) DO NOTHING`,
+ON CONFLICT (username, device_id, client_id) DO NOTHING`),
 			user, deviceID, clientID, at.UnixMilli())
 		if isForeignKeyViolation(err) {
 			return deviceNotFound(user, deviceID)
@@ -238,9 +243,9 @@ ON CONFLICT (username, device_id, client_id) DO NOTHING`,
 // SentBefore implements eas.Store.
 func (s *Store) SentBefore(ctx context.Context, user, deviceID, clientID string, since time.Time) (bool, error) {
 	var n int
-	err := s.r.QueryRowContext(ctx, `
+	err := s.r.QueryRowContext(ctx, s.q(`
 SELECT count(*) FROM sent_client_ids
-WHERE username = ? AND device_id = ? AND client_id = ? AND sent_at >= ?`,
+WHERE username = ? AND device_id = ? AND client_id = ? AND sent_at >= ?`),
 		user, deviceID, clientID, since.UnixMilli()).Scan(&n)
 	if err != nil {
 		return false, s.fail("store: look up ClientId %q of device %q of user %q: %w", clientID, deviceID, user, err)
@@ -250,7 +255,7 @@ WHERE username = ? AND device_id = ? AND client_id = ? AND sent_at >= ?`,
 
 func (s *Store) readBlob(ctx context.Context, query string, args ...any) ([]byte, error) {
 	var data []byte
-	err := s.r.QueryRowContext(ctx, query, args...).Scan(&data)
+	err := s.r.QueryRowContext(ctx, s.q(query), args...).Scan(&data)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -262,7 +267,7 @@ func (s *Store) readBlob(ctx context.Context, query string, args ...any) ([]byte
 }
 
 func (s *Store) putBlob(ctx context.Context, user, deviceID, query string, args ...any) error {
-	_, err := s.w.ExecContext(ctx, query, args...)
+	_, err := s.w.ExecContext(ctx, s.q(query), args...)
 	if isForeignKeyViolation(err) {
 		return deviceNotFound(user, deviceID)
 	}

@@ -51,7 +51,7 @@ func countRows(t *testing.T, s *Store, table, user, deviceID string) int {
 	t.Helper()
 	var n int
 	err := s.r.QueryRowContext(t.Context(),
-		"SELECT count(*) FROM "+table+" WHERE username = ? AND device_id = ?", user, deviceID).Scan(&n)
+		s.q("SELECT count(*) FROM "+table+" WHERE username = ? AND device_id = ?"), user, deviceID).Scan(&n)
 	if err != nil {
 		t.Fatalf("count %s: %v", table, err)
 	}

@@ -14,6 +14,7 @@ commands:
   serve --imap HOST:PORT [flags]   run the gateway (see easgate serve -h)
   demo [--listen ADDR]             run the gateway in front of a demo mail server
   admin devices|show|reset|wipe|delete|trace ...   manage devices over the admin API
+  db copy --from DB --to DB        copy the state to another database (SQLite file or postgres:// URL)
   probe --user ADDR [--url URL]    act as a phone against any EAS server and report each step
   wbxml decode [-compact] [FILE]   print a WBXML document as XML
   wbxml encode [FILE]              turn XML (easgate's or wbxml2xml's) into WBXML
@@ -39,6 +40,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runDemo(args[1:], stdout, stderr)
 	case "admin":
 		return runAdmin(args[1:], stdout, stderr)
+	case "db":
+		return runDB(args[1:], stdout, stderr)
 	case "probe":
 		return runProbe(args[1:], stdin, stdout, stderr)
 	case "wbxml":

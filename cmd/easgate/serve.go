@@ -47,6 +47,9 @@ type serveConfig struct {
 	SMTP                string
 	SMTPSecurity        string
 	SentCopy            bool
+	// DeviceRetention, when positive, is how long a device may go unseen
+	// before it is deleted with its state.
+	DeviceRetention time.Duration
 	// insecureTLS is for tests with self-signed upstreams only; no flag.
 	tlsConfig *tls.Config
 }
@@ -91,7 +94,8 @@ func serveFlags(c *serveConfig, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.Listen, "listen", ":8080", "EAS listener address")
 	fs.StringVar(&c.IMAP, "imap", "", "upstream IMAP server HOST:PORT (required)")
 	fs.StringVar(&c.IMAPSecurity, "imap-security", "tls", "upstream IMAP security: tls, starttls or none")
-	fs.StringVar(&c.DB, "db", "./easgate.db", "SQLite state file")
+	fs.StringVar(&c.DB, "db", "./easgate.db", "state database: SQLite file, or postgres:// URL for several nodes on one database")
+	fs.DurationVar(&c.DeviceRetention, "device-retention", 0, "delete devices not seen for this long, with their state (e.g. 2160h); 0 keeps them")
 	fs.StringVar(&c.PublicURL, "public-url", "", "URL phones reach easgate at, for Autodiscover (e.g. https://mail.example.com)")
 	fs.StringVar(&c.AdminListen, "admin-listen", "127.0.0.1:8081", "admin API listener address")
 	fs.StringVar(&c.AdminTokenFile, "admin-token-file", "", "file holding the admin API bearer token; without it the admin API is off")
@@ -196,9 +200,18 @@ func startGateway(ctx context.Context, c *serveConfig, log *zap.Logger, adminTok
 	}
 	st, err := store.Open(ctx, c.DB)
 	if err != nil {
-		return nil, fmt.Errorf("open state %s: %w", c.DB, err)
+		return nil, fmt.Errorf("open state: %w", err) // names the database, without its password
 	}
 	g := &gateway{log: log, store: st}
+	if c.DeviceRetention > 0 {
+		go st.SweepDevices(ctx, c.DeviceRetention, func(n int64, err error) {
+			if err != nil {
+				log.Warn("device retention sweep", zap.Error(err))
+			} else if n > 0 {
+				log.Info("deleted devices not seen within the retention", zap.Int64("devices", n), zap.Duration("retention", c.DeviceRetention))
+			}
+		})
+	}
 	g.backend = bridge.New(bridge.Config{
 		Addr: c.IMAP, Security: sec, TLSConfig: c.tlsConfig, Domain: c.Domain,
 		Logger:   log.Named("imap"),
@@ -338,7 +351,7 @@ func registerUpstreamMetrics(reg prometheus.Registerer, b *bridge.Backend, n *br
 		}, func() float64 { return float64(n.Stats().Reconnects) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "easgate_store_errors_total",
-			Help: "Failed SQLite operations.",
+			Help: "Failed state store operations (SQLite or PostgreSQL).",
 		}, func() float64 { return float64(st.Errors()) }),
 	)
 }
