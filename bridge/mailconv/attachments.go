@@ -44,6 +44,19 @@ func attachments(root *node, used map[*node]bool, body content, ref func(string)
 			cids[strings.ToLower(id)] = true
 		}
 	}
+	// Of a cut HTML body the references past the cut are unknown: a part
+	// of a multipart/related with a Content-ID is then taken as one.
+	related := map[*node]bool{}
+	if body.htmlCut {
+		walk(root, func(n *node) bool {
+			if n.mediaType == "multipart/related" {
+				for _, c := range n.children {
+					related[c] = true
+				}
+			}
+			return true
+		})
+	}
 	list := make([]eas.Attachment, 0, len(parts))
 	for _, n := range parts {
 		a := eas.Attachment{
@@ -60,7 +73,7 @@ func attachments(root *node, used map[*node]bool, body content, ref func(string)
 		if n.isMessage() {
 			a.Method = eas.AttachEmbedded
 		}
-		a.IsInline = a.ContentID != "" && cids[strings.ToLower(a.ContentID)] ||
+		a.IsInline = a.ContentID != "" && (cids[strings.ToLower(a.ContentID)] || related[n]) ||
 			n.disposition == "inline" && strings.HasPrefix(n.mediaType, "image/")
 		list = append(list, a)
 	}

@@ -1,15 +1,21 @@
 package mailconv
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
 
 // content is the readable body of an entity: its plain text and HTML as
-// far as the message has them.
+// far as the message has them. When a part was read only in part, the text
+// or HTML built from it is cut: a true beginning of what the whole part
+// gives, with about rest bytes more in the message.
 type content struct {
 	plain, html       string
 	hasPlain, hasHTML bool
+	plainCut, htmlCut bool
+	plainRest         int64
+	htmlRest          int64
 }
 
 func (c content) empty() bool { return !c.hasPlain && !c.hasHTML }
@@ -23,6 +29,18 @@ func (c content) text() string {
 		return crlf(htmlToText(c.html))
 	}
 	return ""
+}
+
+// textCut tells whether text is cut and estimates what it lacks.
+func (c content) textCut() (bool, int64) {
+	if c.hasPlain {
+		return c.plainCut, c.plainRest
+	}
+	if c.hasHTML && c.htmlCut {
+		// HTML shrinks to text about as much further on as so far.
+		return true, c.htmlRest * int64(len(c.text())) / int64(max(len(c.html), 1))
+	}
+	return false, 0
 }
 
 // htmlFragment is what goes inside <body>: the HTML part's body, else the
@@ -43,8 +61,16 @@ func (c content) document() string {
 	return htmlDocument(textToHTML(c.plain))
 }
 
+// documentCut tells whether document is cut and estimates what it lacks.
+func (c content) documentCut() (bool, int64) {
+	if c.hasHTML {
+		return c.htmlCut, c.htmlRest
+	}
+	return c.plainCut, c.plainRest
+}
+
 // then appends d after c, as a reader shows consecutive inline parts of a
-// multipart/mixed.
+// multipart/mixed. Nothing follows a cut text: d lies beyond the cut.
 func (c content) then(d content) content {
 	if d.empty() {
 		return c
@@ -54,11 +80,21 @@ func (c content) then(d content) content {
 	}
 	out := content{hasPlain: c.hasPlain || d.hasPlain, hasHTML: c.hasHTML || d.hasHTML}
 	if out.hasPlain {
-		a, b := strings.TrimRight(c.text(), "\r\n"), d.text()
-		out.plain = a + "\r\n\r\n" + b
+		if cut, rest := c.textCut(); cut {
+			out.plain, out.plainCut, out.plainRest = c.text(), true, rest+int64(len(d.text()))
+		} else {
+			a, b := strings.TrimRight(c.text(), "\r\n"), d.text()
+			out.plain = a + "\r\n\r\n" + b
+			out.plainCut, out.plainRest = d.textCut()
+		}
 	}
 	if out.hasHTML {
-		out.html = appendHTML(c.document(), d.htmlFragment())
+		if cut, rest := c.documentCut(); cut {
+			out.html, out.htmlCut, out.htmlRest = c.document(), true, rest+int64(len(d.htmlFragment()))
+		} else {
+			out.html = appendHTML(c.document(), d.htmlFragment())
+			out.htmlCut, out.htmlRest = d.documentCut()
+		}
 	}
 	return out
 }
@@ -68,6 +104,9 @@ func (c content) then(d content) content {
 type bodyReader struct {
 	used map[*node]bool
 	errs []error
+	// need is set when a part the body needs was not read (ErrNeedWhole)
+	// or was read too short to cut safely (ErrNeedMore).
+	need error
 }
 
 // isBodyText reports whether a leaf is shown as body text rather than
@@ -89,7 +128,22 @@ func (r *bodyReader) read(n *node) content {
 			return content{}
 		}
 		r.used[n] = true
-		text, err := decodeText(n)
+		var (
+			text string
+			rest int64
+			err  error
+		)
+		switch {
+		case n.absent:
+			r.need = fmt.Errorf("part %s is body text but was not read: %w", n.path, ErrNeedWhole)
+		case n.partial:
+			text, rest, err = decodeTextPrefix(n)
+			if errors.Is(err, ErrNeedMore) {
+				r.need, err = err, nil
+			}
+		default:
+			text, err = decodeText(n)
+		}
 		if err != nil {
 			r.errs = append(r.errs, fmt.Errorf("part %s: %w", n.path, err))
 		}
@@ -97,12 +151,12 @@ func (r *bodyReader) read(n *node) content {
 			if cs := normCharset(n.params["charset"]); cs != "" && cs != "utf-8" && cs != "us-ascii" {
 				text = metaCharsetUTF8(text)
 			}
-			return content{html: text, hasHTML: true}
+			return content{html: text, hasHTML: true, htmlCut: n.partial, htmlRest: rest}
 		}
 		if strings.EqualFold(n.params["format"], "flowed") {
 			text = unflow(text, strings.EqualFold(n.params["delsp"], "yes"))
 		}
-		return content{plain: crlf(text), hasPlain: true}
+		return content{plain: crlf(text), hasPlain: true, plainCut: n.partial, plainRest: rest}
 	}
 
 	switch n.mediaType {
@@ -149,6 +203,9 @@ func (r *bodyReader) alternative(n *node) content {
 		sub := &bodyReader{used: map[*node]bool{}}
 		alts[i] = alt{c: sub.read(c), used: sub.used}
 		r.errs = append(r.errs, sub.errs...)
+		if sub.need != nil && r.need == nil {
+			r.need = sub.need
+		}
 	}
 	htmlAt, plainAt := -1, -1
 	for i, a := range alts {
@@ -161,16 +218,18 @@ func (r *bodyReader) alternative(n *node) content {
 	}
 	var out content
 	if htmlAt >= 0 {
-		out.html, out.hasHTML = alts[htmlAt].c.html, true
+		a := alts[htmlAt].c
+		out.html, out.hasHTML, out.htmlCut, out.htmlRest = a.html, true, a.htmlCut, a.htmlRest
 		for k := range alts[htmlAt].used {
 			r.used[k] = true
 		}
-		if alts[htmlAt].c.hasPlain && plainAt == htmlAt {
-			out.plain, out.hasPlain = alts[htmlAt].c.plain, true
+		if a.hasPlain && plainAt == htmlAt {
+			out.plain, out.hasPlain, out.plainCut, out.plainRest = a.plain, true, a.plainCut, a.plainRest
 		}
 	}
 	if plainAt >= 0 && plainAt != htmlAt {
-		out.plain, out.hasPlain = alts[plainAt].c.plain, true
+		a := alts[plainAt].c
+		out.plain, out.hasPlain, out.plainCut, out.plainRest = a.plain, true, a.plainCut, a.plainRest
 		for k := range alts[plainAt].used {
 			r.used[k] = true
 		}

@@ -82,7 +82,14 @@ func keepForConvert(n *node) bool {
 func convert(raw []byte, opt Options) (*eas.Email, error) {
 	p := &parser{keep: keepForConvert}
 	root := p.parse(raw, "", 0)
-	errs := p.errs
+	e, err := convertTree(root, source{raw: raw, size: int64(len(raw))}, opt)
+	return e, errors.Join(append(p.errs, err)...)
+}
+
+// convertTree makes the item of a parsed message; mime is the message for
+// a MIME body.
+func convertTree(root *node, mime source, opt Options) (*eas.Email, error) {
+	var errs []error
 
 	h := root.header
 	fb := headerCharset(root)
@@ -155,6 +162,9 @@ func convert(raw []byte, opt Options) (*eas.Email, error) {
 	br := &bodyReader{used: map[*node]bool{}}
 	body := br.read(root)
 	errs = append(errs, br.errs...)
+	if br.need != nil {
+		return nil, br.need
+	}
 
 	e.MessageClass = messageClass(root)
 	if strings.HasPrefix(e.MessageClass, "IPM.Schedule.Meeting.") {
@@ -168,7 +178,11 @@ func convert(raw []byte, opt Options) (*eas.Email, error) {
 	e.Attachments = attachments(root, br.used, body, opt.AttachmentRef)
 
 	smime := e.MessageClass == classSMIME || e.MessageClass == classSMIMESigned
-	e.Body = selectBody(opt.Body, raw, body, smime)
+	b, err := selectBody(opt.Body, mime, body, smime)
+	if err != nil {
+		return nil, err
+	}
+	e.Body = b
 	return e, errors.Join(errs...)
 }
 

@@ -1,6 +1,9 @@
 package mailconv
 
 import (
+	"fmt"
+	"unicode/utf8"
+
 	"github.com/easgate/easgate/eas"
 )
 
@@ -33,10 +36,14 @@ import (
 //     character boundary, sets Truncated and keeps EstimatedDataSize at the
 //     full size. Preview (14.0+) is up to the asked number of characters,
 //     at most 255, of the plain text, sent with whatever type is chosen.
-func selectBody(opt eas.BodyOptions, raw []byte, body content, smime bool) *eas.Body {
+//
+// A body built from parts read only in part (ConvertPieces) is rendered
+// the same; it must reach past the truncation by renderMargin, else the
+// answer is ErrNeedMore.
+func selectBody(opt eas.BodyOptions, mime source, body content, smime bool) (*eas.Body, error) {
 	prefs := opt.Preferences
 	if len(prefs) == 0 {
-		return render(eas.BodyPreference{Type: eas.BodyPlain}, clean(body.text()), body)
+		return renderText(eas.BodyPreference{Type: eas.BodyPlain}, body)
 	}
 
 	var mimePref *eas.BodyPreference
@@ -53,9 +60,8 @@ func selectBody(opt eas.BodyOptions, raw []byte, body content, smime bool) *eas.
 				p.TruncationSize = t
 			}
 		}
-		data := clean(string(raw))
-		if fits(p, data) {
-			return render(p, data, body)
+		if mb, ok, err := renderMIME(p, mime, body); ok || err != nil {
+			return mb, err
 		}
 	}
 
@@ -81,21 +87,93 @@ func selectBody(opt eas.BodyOptions, raw []byte, body content, smime bool) *eas.
 	}
 	var first *eas.Body
 	for _, p := range order {
-		var data string
-		if p.Type == eas.BodyHTML {
-			data = clean(body.document())
-		} else {
-			data = clean(body.text())
+		data, cut, rest := rendering(p, body)
+		size := int64(len(data)) + rest
+		if !p.AllOrNone || p.TruncationSize == 0 || size <= int64(p.TruncationSize) {
+			return renderText(p, body)
 		}
-		if fits(p, data) {
-			return render(p, data, body)
+		if cut && int64(len(data)) <= int64(p.TruncationSize) {
+			return nil, fmt.Errorf("%d bytes of text for a body of %d: %w", len(data), p.TruncationSize, ErrNeedMore)
 		}
 		if first == nil {
-			first = &eas.Body{Type: p.Type, EstimatedDataSize: int64(len(data)), Truncated: true,
-				Preview: preview(body.text(), p.Preview)}
+			pv, err := cutPreview(body, p.Preview)
+			if err != nil {
+				return nil, err
+			}
+			first = &eas.Body{Type: p.Type, EstimatedDataSize: size, Truncated: true, Preview: pv}
 		}
 	}
-	return first
+	return first, nil
+}
+
+// rendering is the body data for a text preference: whether it is cut,
+// and about how much it then lacks.
+func rendering(p eas.BodyPreference, body content) (string, bool, int64) {
+	if p.Type == eas.BodyHTML {
+		cut, rest := body.documentCut()
+		return clean(body.document()), cut, rest
+	}
+	cut, rest := body.textCut()
+	return clean(body.text()), cut, rest
+}
+
+// renderText renders a text preference, checking that a cut body reaches
+// far enough past the truncation.
+func renderText(p eas.BodyPreference, body content) (*eas.Body, error) {
+	data, cut, rest := rendering(p, body)
+	if cut && (p.TruncationSize == 0 || len(data) < int(p.TruncationSize)+renderMargin) {
+		return nil, fmt.Errorf("%d bytes of text for a body of %d: %w", len(data), p.TruncationSize, ErrNeedMore)
+	}
+	b := render(p, data, body)
+	if cut {
+		b.EstimatedDataSize = int64(len(data)) + rest
+	}
+	if p.Preview > 0 && cut {
+		pv, err := cutPreview(body, p.Preview)
+		if err != nil {
+			return nil, err
+		}
+		b.Preview = pv
+	}
+	return b, nil
+}
+
+// cutPreview is the preview, or ErrNeedMore when a cut text ends before it.
+func cutPreview(body content, n int) (string, error) {
+	text := body.text()
+	pv := preview(text, n)
+	if cut, _ := body.textCut(); cut && utf8.RuneCountInString(pv) < min(n, 255) {
+		return "", fmt.Errorf("text ends before the preview: %w", ErrNeedMore)
+	}
+	return pv, nil
+}
+
+// renderMIME renders a MIME preference when the body fits it (ok).
+func renderMIME(p eas.BodyPreference, mime source, body content) (*eas.Body, bool, error) {
+	data := clean(string(mime.raw))
+	size := int64(len(data))
+	if mime.cut() {
+		size = mime.size
+	}
+	if p.AllOrNone && p.TruncationSize != 0 && size > int64(p.TruncationSize) {
+		return nil, false, nil
+	}
+	if !mime.cut() {
+		return render(p, data, body), true, nil
+	}
+	if p.TruncationSize == 0 || len(data) < int(p.TruncationSize) {
+		return nil, false, fmt.Errorf("%d bytes of a message of %d read: %w", len(mime.raw), mime.size, ErrNeedWhole)
+	}
+	b := render(p, data, body)
+	b.EstimatedDataSize = mime.size
+	if p.Preview > 0 {
+		pv, err := cutPreview(body, p.Preview)
+		if err != nil {
+			return nil, false, err
+		}
+		b.Preview = pv
+	}
+	return b, true, nil
 }
 
 // fits reports whether data may be sent for p: it is not cut, or p

@@ -51,6 +51,12 @@ type node struct {
 	// broken marks a multipart whose parts could not be found; it is then
 	// read as text.
 	broken bool
+	// partial marks a leaf of which raw is only the beginning of encSize
+	// encoded octets; absent one whose body was not read at all (both
+	// only in trees that ConvertPieces builds).
+	partial bool
+	absent  bool
+	encSize int64
 }
 
 // decodedSize is the decoded size estimate of a leaf. Kept leaves are
