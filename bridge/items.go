@@ -67,14 +67,14 @@ type item struct {
 	err   error // partial conversion
 }
 
-// fetchItems fetches uids (one UID FETCH for all) and converts them while
-// further messages arrive. Messages expunged or flagged \Deleted meanwhile
+// fetchItems fetches uids (reading of each message what its item needs,
+// see fetchPlanned) and converts them. Messages expunged or flagged \Deleted meanwhile
 // are missing from the result.
 func (c *conn) fetchItems(ctx context.Context, path string, uidValidity uint32, uids []imap.UID, body eas.BodyOptions) (map[imap.UID]*item, error) {
 	out := make(map[imap.UID]*item, len(uids))
 	// A NO (Dovecot: EXPUNGEISSUED) means some of the messages were
 	// expunged meanwhile; the others came through.
-	if err := c.fetchItemsOnce(ctx, path, uidValidity, uids, body, out); err != nil && !isNo(err) {
+	if err := c.fetchPlanned(ctx, path, uidValidity, uids, body, out); err != nil && !isNo(err) {
 		return nil, err
 	}
 	if len(out) == len(uids) {
@@ -90,7 +90,7 @@ func (c *conn) fetchItems(ctx context.Context, path string, uidValidity uint32, 
 			missing = append(missing, uid)
 		}
 	}
-	if err := c.fetchItemsOnce(ctx, path, uidValidity, missing, body, out); err != nil && !isNo(err) {
+	if err := c.fetchPlanned(ctx, path, uidValidity, missing, body, out); err != nil && !isNo(err) {
 		return nil, err
 	}
 	return out, nil

@@ -139,10 +139,11 @@ func renderText(p eas.BodyPreference, body content) (*eas.Body, error) {
 }
 
 // cutPreview is the preview, or ErrNeedMore when a cut text ends before it.
+// (preview may stop one short of n at a space.)
 func cutPreview(body content, n int) (string, error) {
 	text := body.text()
 	pv := preview(text, n)
-	if cut, _ := body.textCut(); cut && utf8.RuneCountInString(pv) < min(n, 255) {
+	if cut, _ := body.textCut(); cut && utf8.RuneCountInString(pv) < min(n, 255)-1 {
 		return "", fmt.Errorf("text ends before the preview: %w", ErrNeedMore)
 	}
 	return pv, nil

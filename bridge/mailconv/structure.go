@@ -86,11 +86,24 @@ const (
 	mimeSlack    = 256
 )
 
+// PlanOptions tune PlanFetch.
+type PlanOptions struct {
+	// Full asks for every body text part whole (after ConvertPieces
+	// reported ErrNeedMore).
+	Full bool
+	// WholeBelow is the message size below which the whole message is
+	// read; 0 means 16 KiB, a negative value never.
+	WholeBelow int64
+}
+
 // PlanFetch decides what to read of a message of size octets with outline s
-// for body. full asks for every body part whole (after ConvertPieces
-// reported ErrNeedMore).
-func PlanFetch(s *Structure, size int64, body eas.BodyOptions, full bool) Plan {
-	if s == nil || size < wholeBelow || !usable(s, 0, new(int)) || isMessageType(s.Type) {
+// for body.
+func PlanFetch(s *Structure, size int64, body eas.BodyOptions, opt PlanOptions) Plan {
+	small := opt.WholeBelow
+	if small == 0 {
+		small = wholeBelow
+	}
+	if s == nil || size < small || !usable(s, 0, new(int)) || isMessageType(s.Type) {
 		return Plan{Whole: true}
 	}
 	mime, mimeLen := mimeNeed(s, size, body)
@@ -98,10 +111,15 @@ func PlanFetch(s *Structure, size int64, body eas.BodyOptions, full bool) Plan {
 		return Plan{Whole: true}
 	}
 	need, whole := textNeed(body)
-	if full {
+	if opt.Full {
 		whole = true
 	}
 	p := &planner{need: need, wholeText: whole}
+	if wantsText(body) && !hasPlainText(s) {
+		// HTML is rendered as text, which takes several times its size
+		// in markup.
+		p.htmlNeed = 4 * need
+	}
 	p.sections = append(p.sections, Section{Kind: SectionHeader})
 	if mime {
 		p.sections = append(p.sections, Section{Kind: SectionBody, Len: mimeLen})
@@ -209,6 +227,7 @@ func textNeed(opt eas.BodyOptions) (need int64, whole bool) {
 
 type planner struct {
 	need      int64
+	htmlNeed  int64
 	wholeText bool
 	sections  []Section
 }
@@ -283,15 +302,19 @@ func (p *planner) bodyLen(s *Structure) int64 {
 		// No safe place to cut these without decoding them.
 		return 0
 	}
+	need := p.need
+	if s.Type == "text/html" && p.htmlNeed > need {
+		need = p.htmlNeed
+	}
 	var n int64
 	switch strings.ToLower(strings.TrimSpace(s.Encoding)) {
 	case "", "7bit", "8bit", "binary":
-		n = p.need + lineSlack
+		n = need + lineSlack
 	case "quoted-printable":
 		// Every byte may be "=XX".
-		n = 3*p.need + lineSlack
+		n = 3*need + lineSlack
 	case "base64":
-		n = (p.need+lineSlack)*4/3*78/76 + 8
+		n = (need+lineSlack)*4/3*78/76 + 8
 	default:
 		return 0
 	}
@@ -299,4 +322,33 @@ func (p *planner) bodyLen(s *Structure) int64 {
 		return 0
 	}
 	return n
+}
+
+// wantsText tells whether the body may be rendered as plain text: a plain
+// preference, a preview, or no text preference at all.
+func wantsText(opt eas.BodyOptions) bool {
+	html := false
+	for _, p := range opt.Preferences {
+		switch {
+		case p.Type == eas.BodyPlain, p.Preview > 0:
+			return true
+		case p.Type == eas.BodyHTML:
+			html = true
+		}
+	}
+	return !html
+}
+
+// hasPlainText tells whether the message has a text/plain part outside
+// attached messages.
+func hasPlainText(s *Structure) bool {
+	if s.Type == "text/plain" {
+		return true
+	}
+	for _, c := range s.Children {
+		if hasPlainText(c) {
+			return true
+		}
+	}
+	return false
 }
