@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -154,13 +155,11 @@ type pieceGroup struct {
 	uids     []imap.UID
 	sections []mailconv.Section
 	body     []*imap.FetchItemBodySection
-	sizes    []*imap.FetchItemBinarySectionSize
 }
 
 // fetchPieces reads the sections of each plan; a message missing from the
 // answer is missing from the result.
 func (c *conn) fetchPieces(ctx context.Context, plans map[imap.UID]mailconv.Plan, outlines map[imap.UID]*outline) (map[imap.UID]*mailconv.Pieces, error) {
-	binary := c.caps.Has(imap.CapBinary) || c.caps.Has(imap.CapIMAP4rev2)
 	groups := map[string]*pieceGroup{}
 	var keys []string
 	for uid, plan := range plans {
@@ -169,12 +168,6 @@ func (c *conn) fetchPieces(ctx context.Context, plans map[imap.UID]mailconv.Plan
 		if g == nil {
 			g = &pieceGroup{sections: plan.Sections}
 			for _, s := range plan.Sections {
-				if s.Kind == mailconv.SectionDecodedSize {
-					if binary {
-						g.sizes = append(g.sizes, &imap.FetchItemBinarySectionSize{Part: partNums(s.Part)})
-					}
-					continue
-				}
 				g.body = append(g.body, imapSection(s))
 			}
 			groups[key] = g
@@ -186,16 +179,23 @@ func (c *conn) fetchPieces(ctx context.Context, plans map[imap.UID]mailconv.Plan
 	out := make(map[imap.UID]*mailconv.Pieces, len(plans))
 	err := c.guard(ctx, "UID FETCH", func(progress func()) error {
 		// All groups go out at once; their UIDs differ, so each answer
-		// finds its command.
-		cmds := make([]*imapclient.FetchCommand, len(keys))
+		// finds its command. Dovecot runs such commands in parallel and
+		// interleaves their answers, so all are read at once too.
+		var (
+			wg   sync.WaitGroup
+			mu   sync.Mutex
+			errs = make([]error, len(keys))
+		)
 		for i, k := range keys {
 			g := groups[k]
-			cmds[i] = c.client.Fetch(uidSet(g.uids), &imap.FetchOptions{UID: true, BodySection: g.body, BinarySectionSize: g.sizes})
+			cmd := c.client.Fetch(uidSet(g.uids), &imap.FetchOptions{UID: true, BodySection: g.body})
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = readPieces(cmd, g, outlines, out, &mu, progress)
+			}()
 		}
-		var errs []error
-		for i, k := range keys {
-			errs = append(errs, readPieces(cmds[i], groups[k], outlines, out, progress))
-		}
+		wg.Wait()
 		return errors.Join(errs...)
 	})
 	if err != nil && !isNo(err) {
@@ -205,7 +205,7 @@ func (c *conn) fetchPieces(ctx context.Context, plans map[imap.UID]mailconv.Plan
 }
 
 // readPieces reads the answer to one group's UID FETCH into out.
-func readPieces(cmd *imapclient.FetchCommand, g *pieceGroup, outlines map[imap.UID]*outline, out map[imap.UID]*mailconv.Pieces, progress func()) error {
+func readPieces(cmd *imapclient.FetchCommand, g *pieceGroup, outlines map[imap.UID]*outline, out map[imap.UID]*mailconv.Pieces, mu *sync.Mutex, progress func()) error {
 	want := uidSet(g.uids)
 	for {
 		msg := cmd.Next()
@@ -214,7 +214,7 @@ func readPieces(cmd *imapclient.FetchCommand, g *pieceGroup, outlines map[imap.U
 		}
 		progress()
 		var uid imap.UID
-		p := &mailconv.Pieces{Data: map[mailconv.Section][]byte{}, DecodedSizes: map[string]int64{}}
+		p := &mailconv.Pieces{Data: map[mailconv.Section][]byte{}}
 		var rerr error
 		for {
 			fi := msg.Next()
@@ -234,36 +234,23 @@ func readPieces(cmd *imapclient.FetchCommand, g *pieceGroup, outlines map[imap.U
 				}
 				for i, s := range g.body {
 					if fi.MatchCommand(s) {
-						p.Data[g.sectionAt(i)] = data
+						p.Data[g.sections[i]] = data
 						break
 					}
 				}
-			case imapclient.FetchItemDataBinarySectionSize:
-				p.DecodedSizes[sectionString(fi.Part)] = int64(fi.Size)
 			}
 		}
-		if rerr != nil || uid == 0 || !want.Contains(uid) || out[uid] != nil || outlines[uid] == nil {
+		if rerr != nil || uid == 0 || !want.Contains(uid) || outlines[uid] == nil {
 			continue
 		}
 		p.Size = outlines[uid].size
-		out[uid] = p
+		mu.Lock()
+		if out[uid] == nil {
+			out[uid] = p
+		}
+		mu.Unlock()
 	}
 	return cmd.Close()
-}
-
-// sectionAt is the section of the i-th body item of the group (the decoded
-// sizes are not body items).
-func (g *pieceGroup) sectionAt(i int) mailconv.Section {
-	for _, s := range g.sections {
-		if s.Kind == mailconv.SectionDecodedSize {
-			continue
-		}
-		if i == 0 {
-			return s
-		}
-		i--
-	}
-	return mailconv.Section{}
 }
 
 func planKey(p mailconv.Plan) string {
@@ -273,6 +260,8 @@ func planKey(p mailconv.Plan) string {
 		b.WriteByte(' ')
 		b.WriteString(s.Part)
 		b.WriteByte(' ')
+		b.WriteString(strconv.FormatInt(s.Offset, 10))
+		b.WriteByte('.')
 		b.WriteString(strconv.FormatInt(s.Len, 10))
 		b.WriteByte(';')
 	}
@@ -290,7 +279,7 @@ func imapSection(s mailconv.Section) *imap.FetchItemBodySection {
 		is.HeaderFields = mailconv.HeaderFields
 	}
 	if s.Len > 0 {
-		is.Partial = &imap.SectionPartial{Offset: 0, Size: s.Len}
+		is.Partial = &imap.SectionPartial{Offset: s.Offset, Size: s.Len}
 	}
 	return is
 }
@@ -305,14 +294,6 @@ func partNums(part string) []int {
 		out = append(out, n)
 	}
 	return out
-}
-
-func sectionString(part []int) string {
-	s := make([]string, len(part))
-	for i, n := range part {
-		s[i] = strconv.Itoa(n)
-	}
-	return strings.Join(s, ".")
 }
 
 // structureOf turns a BODYSTRUCTURE into the outline mailconv plans with.

@@ -134,6 +134,11 @@ func (r *bodyReader) read(n *node) content {
 			err  error
 		)
 		switch {
+		case n.absent && n.mediaType == "text/plain":
+			// A plain alternative left out for a phone that takes HTML:
+			// should it be needed after all, its empty cut text asks
+			// for more.
+			return content{hasPlain: true, plainCut: true}
 		case n.absent:
 			r.need = fmt.Errorf("part %s is body text but was not read: %w", n.path, ErrNeedWhole)
 		case n.partial:

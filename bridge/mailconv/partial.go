@@ -27,11 +27,9 @@ var ErrNeedWhole = errors.New("message outline unusable")
 type Pieces struct {
 	// Size is the size of the whole message (IMAP RFC822.SIZE).
 	Size int64
-	// Data holds the bytes of each SectionBody, SectionMIME and
-	// SectionHeader read; a missing section was not sent.
+	// Data holds the bytes of each section read; a missing section was
+	// not sent.
 	Data map[Section][]byte
-	// DecodedSizes holds the SectionDecodedSize answers by part.
-	DecodedSizes map[string]int64
 }
 
 // ConvertPieces converts a message from its outline and the pieces of
@@ -126,6 +124,9 @@ func (b *builder) entity(s *Structure, h textproto.Header, num string, root bool
 	}
 	if raw, ok := b.body(n.path); ok {
 		n.raw, n.kept, n.size = raw, true, -1
+		if cteName(n.cte()) != cteName(s.Encoding) {
+			b.fail("part %s is %s in its header but %s in the outline", n.path, n.cte(), s.Encoding)
+		}
 		if int64(len(raw)) < s.Size {
 			n.partial, n.encSize = true, s.Size
 			n.size = b.decodedSize(s, n.path)
@@ -150,27 +151,69 @@ func (b *builder) mimeHeader(part string) textproto.Header {
 	return h
 }
 
+// body is the beginning of a part's body as read.
 func (b *builder) body(part string) ([]byte, bool) {
 	for sec, data := range b.p.Data {
-		if sec.Kind == SectionBody && sec.Part == part {
+		if sec.Kind == SectionBody && sec.Part == part && sec.Offset == 0 {
 			return data, true
 		}
 	}
 	return nil, false
 }
 
-// decodedSize is the size of a part after transfer decoding: the server's
-// answer, else the stored size less what the encoding adds.
+// decodedSize is the size of a part after transfer decoding, as
+// decodedSize counts it: the stored size, less for base64 what its end
+// tells of line ends and padding.
 func (b *builder) decodedSize(s *Structure, part string) int64 {
-	if n, ok := b.p.DecodedSizes[part]; ok {
-		return n
+	if strings.ToLower(strings.TrimSpace(s.Encoding)) != "base64" {
+		return s.Size
 	}
-	switch strings.ToLower(strings.TrimSpace(s.Encoding)) {
-	case "base64":
-		// 76 characters and CRLF a line; 4 characters carry 3 bytes.
-		return s.Size * 76 / 78 * 3 / 4
+	for sec, tail := range b.p.Data {
+		if sec.Kind == SectionBody && sec.Part == part && sec.Offset > 0 && int64(len(tail)) == sec.Len {
+			if n, ok := base64Size(s.Size, tail); ok {
+				return n
+			}
+		}
 	}
-	return s.Size
+	// 76 characters and CRLF a line; 4 characters carry 3 bytes.
+	return s.Size * 76 / 78 * 3 / 4
+}
+
+// base64Size is the decoded size of a base64 body of size octets of
+// equal lines, from its end: the last full line gives the line length,
+// the last line the padding.
+func base64Size(size int64, tail []byte) (int64, bool) {
+	body := bytes.TrimRight(tail, "\r\n")
+	trailing := int64(len(tail) - len(body))
+	eol := int64(1)
+	if bytes.Contains(tail, []byte("\r\n")) {
+		eol = 2
+	}
+	i := bytes.LastIndexByte(body, '\n')
+	if i < 0 {
+		return 0, false
+	}
+	last := bytes.TrimRight(body[i+1:], "\r")
+	prevAll := bytes.TrimRight(body[:i], "\r")
+	j := bytes.LastIndexByte(prevAll, '\n')
+	if j < 0 {
+		return 0, false
+	}
+	prev := bytes.TrimRight(prevAll[j+1:], "\r")
+	lineLen := int64(len(prev))
+	rest := size - trailing - int64(len(last))
+	if lineLen == 0 || rest%(lineLen+eol) != 0 {
+		return 0, false
+	}
+	for _, line := range [][]byte{prev, last} {
+		for _, c := range line {
+			if base64Alphabet[c] == 0 && c != '=' {
+				return 0, false
+			}
+		}
+	}
+	chars := rest/(lineLen+eol)*lineLen + int64(len(last)) - int64(bytes.Count(last, []byte("=")))
+	return chars * 3 / 4, true
 }
 
 // outlineNode makes the nodes of an attached message from its outline: only
@@ -272,3 +315,13 @@ type source struct {
 }
 
 func (s source) cut() bool { return int64(len(s.raw)) < s.size }
+
+// cteName normalizes a Content-Transfer-Encoding for comparison; none is
+// 7bit (RFC 2045 6.1).
+func cteName(cte string) string {
+	cte = strings.ToLower(strings.TrimSpace(cte))
+	if cte == "" {
+		return "7bit"
+	}
+	return cte
+}

@@ -133,7 +133,7 @@ func localOutline(n *node) *Structure {
 
 // localPieces answers a plan from the parsed message.
 func localPieces(t testing.TB, raw []byte, root *node, plan Plan) *Pieces {
-	p := &Pieces{Size: int64(len(raw)), Data: map[Section][]byte{}, DecodedSizes: map[string]int64{}}
+	p := &Pieces{Size: int64(len(raw)), Data: map[Section][]byte{}}
 	header := func(h textproto.Header) []byte {
 		var b bytes.Buffer
 		if err := textproto.WriteHeader(&b, h); err != nil {
@@ -167,10 +167,7 @@ func localPieces(t testing.TB, raw []byte, root *node, plan Plan) *Pieces {
 		case SectionHeader:
 			p.Data[s] = header(n.embedded.header)
 		case SectionBody:
-			p.Data[s] = cutTo(n.raw, s.Len)
-		case SectionDecodedSize:
-			b, _ := decodeTransfer(n.cte(), n.raw)
-			p.DecodedSizes[s.Part] = int64(len(b))
+			p.Data[s] = cutTo(n.raw[min(int64(len(n.raw)), s.Offset):], s.Len)
 		}
 	}
 	return p

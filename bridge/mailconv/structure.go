@@ -40,18 +40,15 @@ const (
 	// SectionHeader is the HeaderFields of a message: the item's own
 	// (Part "") or an attached message's (BODY[n.HEADER.FIELDS (...)]).
 	SectionHeader
-	// SectionDecodedSize is a part's size after transfer decoding (IMAP
-	// BINARY.SIZE[n]). A backend that cannot tell leaves it out and the
-	// size is estimated.
-	SectionDecodedSize
 )
 
 // Section is one piece of a message to read.
 type Section struct {
 	Kind SectionKind
 	Part string
-	// Len, for a body, reads only the first Len octets; 0 reads all.
-	Len int64
+	// Offset and Len, for a body, read only Len octets from Offset
+	// (BODY[n]<Offset.Len>); Len 0 reads all.
+	Offset, Len int64
 }
 
 // HeaderFields are the header fields a converted item uses; a backend
@@ -81,9 +78,10 @@ type Plan struct {
 const (
 	wholeBelow   = 16 << 10
 	renderMargin = 1024
-	lineSlack    = 4096
+	lineSlack    = 1024
 	previewBytes = 1024
 	mimeSlack    = 256
+	tailLen      = 240
 )
 
 // PlanOptions tune PlanFetch.
@@ -114,7 +112,7 @@ func PlanFetch(s *Structure, size int64, body eas.BodyOptions, opt PlanOptions) 
 	if opt.Full {
 		whole = true
 	}
-	p := &planner{need: need, wholeText: whole}
+	p := &planner{need: need, wholeText: whole, htmlOnly: !opt.Full && !wantsText(body)}
 	if wantsText(body) && !hasPlainText(s) {
 		// HTML is rendered as text, which takes several times its size
 		// in markup.
@@ -226,8 +224,11 @@ func textNeed(opt eas.BodyOptions) (need int64, whole bool) {
 }
 
 type planner struct {
-	need      int64
-	htmlNeed  int64
+	need     int64
+	htmlNeed int64
+	// htmlOnly: the phone takes HTML only, so the plain alternative of
+	// an HTML part is not read.
+	htmlOnly  bool
 	wholeText bool
 	sections  []Section
 }
@@ -238,7 +239,12 @@ func (p *planner) walk(s *Structure, num string, root bool) {
 		if num != "" {
 			p.add(SectionMIME, num, 0)
 		}
+		skipPlain := p.htmlOnly && s.Type == "multipart/alternative" && hasHTMLChild(s)
 		for i, c := range s.Children {
+			if skipPlain && c.Type == "text/plain" {
+				p.add(SectionMIME, join(num, i+1), 0)
+				continue
+			}
 			p.walk(c, join(num, i+1), false)
 		}
 		return
@@ -275,13 +281,20 @@ func (p *planner) add(k SectionKind, part string, n int64) {
 	p.sections = append(p.sections, Section{Kind: k, Part: part, Len: n})
 }
 
-// sizeOf asks for the decoded size where the stored size is not it.
+// sizeOf asks for what the decoded size of a part needs beyond its stored
+// size: the end of a base64 body, whose last lines tell the line length
+// and the padding. (IMAP BINARY.SIZE would say it, but Dovecot 2.3 answers
+// it with a wrapped-around negative number for some quoted-printable
+// parts, which no client parses.)
 func (p *planner) sizeOf(s *Structure, path string) {
-	switch strings.ToLower(s.Encoding) {
-	case "", "7bit", "8bit", "binary":
+	if strings.ToLower(s.Encoding) != "base64" {
 		return
 	}
-	p.add(SectionDecodedSize, path, 0)
+	if s.Size <= tailLen {
+		p.add(SectionBody, path, 0)
+		return
+	}
+	p.sections = append(p.sections, Section{Kind: SectionBody, Part: path, Offset: s.Size - tailLen, Len: tailLen})
 }
 
 func outlineFilename(s *Structure) string {
@@ -347,6 +360,15 @@ func hasPlainText(s *Structure) bool {
 	}
 	for _, c := range s.Children {
 		if hasPlainText(c) {
+			return true
+		}
+	}
+	return false
+}
+
+func hasHTMLChild(s *Structure) bool {
+	for _, c := range s.Children {
+		if c.Type == "text/html" {
 			return true
 		}
 	}
