@@ -260,8 +260,6 @@ func planKey(p mailconv.Plan) string {
 		b.WriteByte(' ')
 		b.WriteString(s.Part)
 		b.WriteByte(' ')
-		b.WriteString(strconv.FormatInt(s.Offset, 10))
-		b.WriteByte('.')
 		b.WriteString(strconv.FormatInt(s.Len, 10))
 		b.WriteByte(';')
 	}
@@ -279,7 +277,7 @@ func imapSection(s mailconv.Section) *imap.FetchItemBodySection {
 		is.HeaderFields = mailconv.HeaderFields
 	}
 	if s.Len > 0 {
-		is.Partial = &imap.SectionPartial{Offset: s.Offset, Size: s.Len}
+		is.Partial = &imap.SectionPartial{Size: s.Len}
 	}
 	return is
 }

@@ -167,7 +167,7 @@ func localPieces(t testing.TB, raw []byte, root *node, plan Plan) *Pieces {
 		case SectionHeader:
 			p.Data[s] = header(n.embedded.header)
 		case SectionBody:
-			p.Data[s] = cutTo(n.raw[min(int64(len(n.raw)), s.Offset):], s.Len)
+			p.Data[s] = cutTo(n.raw, s.Len)
 		}
 	}
 	return p
@@ -247,6 +247,11 @@ func samePieces(t *testing.T, want, got *eas.Email) {
 	if w.Attachments != nil && g.Attachments != nil && len(w.Attachments.Attachment) == len(g.Attachments.Attachment) {
 		wa := append([]eas.Attachment(nil), w.Attachments.Attachment...)
 		for i := range wa {
+			// Sizes of base64 parts are estimated from their stored
+			// size: off by the padding, or more for other line lengths.
+			if d := g.Attachments.Attachment[i].EstimatedDataSize - wa[i].EstimatedDataSize; d >= -2-wa[i].EstimatedDataSize/100 && d <= 2+wa[i].EstimatedDataSize/100 {
+				wa[i].EstimatedDataSize = g.Attachments.Attachment[i].EstimatedDataSize
+			}
 			if g.Attachments.Attachment[i].IsInline && !wa[i].IsInline && wa[i].ContentID != "" {
 				wa[i].IsInline = true
 			}

@@ -46,9 +46,9 @@ const (
 type Section struct {
 	Kind SectionKind
 	Part string
-	// Offset and Len, for a body, read only Len octets from Offset
-	// (BODY[n]<Offset.Len>); Len 0 reads all.
-	Offset, Len int64
+	// Len, for a body, reads only the first Len octets (BODY[n]<0.Len>);
+	// 0 reads all.
+	Len int64
 }
 
 // HeaderFields are the header fields a converted item uses; a backend
@@ -81,7 +81,6 @@ const (
 	lineSlack    = 1024
 	previewBytes = 1024
 	mimeSlack    = 256
-	tailLen      = 240
 )
 
 // PlanOptions tune PlanFetch.
@@ -258,43 +257,19 @@ func (p *planner) walk(s *Structure, num string, root bool) {
 	switch {
 	case isMessageType(s.Type):
 		p.add(SectionHeader, path, 0)
-		p.sizeOf(s, path)
 	case s.Type == "text/plain" || s.Type == "text/html":
 		if s.Disposition == "attachment" || !root && outlineFilename(s) != "" {
-			p.sizeOf(s, path)
 			return
 		}
-		n := p.bodyLen(s)
-		p.add(SectionBody, path, n)
-		if n != 0 {
-			p.sizeOf(s, path)
-		}
+		p.add(SectionBody, path, p.bodyLen(s))
 	case s.Type == "text/calendar" || s.Type == "message/delivery-status" || s.Type == "message/disposition-notification":
 		// Read by messageClass; small.
 		p.add(SectionBody, path, 0)
-	default:
-		p.sizeOf(s, path)
 	}
 }
 
 func (p *planner) add(k SectionKind, part string, n int64) {
 	p.sections = append(p.sections, Section{Kind: k, Part: part, Len: n})
-}
-
-// sizeOf asks for what the decoded size of a part needs beyond its stored
-// size: the end of a base64 body, whose last lines tell the line length
-// and the padding. (IMAP BINARY.SIZE would say it, but Dovecot 2.3 answers
-// it with a wrapped-around negative number for some quoted-printable
-// parts, which no client parses.)
-func (p *planner) sizeOf(s *Structure, path string) {
-	if strings.ToLower(s.Encoding) != "base64" {
-		return
-	}
-	if s.Size <= tailLen {
-		p.add(SectionBody, path, 0)
-		return
-	}
-	p.sections = append(p.sections, Section{Kind: SectionBody, Part: path, Offset: s.Size - tailLen, Len: tailLen})
 }
 
 func outlineFilename(s *Structure) string {
