@@ -38,6 +38,9 @@ func (c *conn) fetchPlanned(ctx context.Context, path string, uidValidity uint32
 	if len(uids) == 0 {
 		return nil
 	}
+	if mailconv.WholeMessages(body) {
+		return c.fetchItemsOnce(ctx, path, uidValidity, uids, body, out)
+	}
 	outlines, err := c.fetchOutlines(ctx, uids)
 	if err != nil {
 		return err

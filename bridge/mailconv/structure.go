@@ -125,6 +125,14 @@ func PlanFetch(s *Structure, size int64, body eas.BodyOptions, opt PlanOptions) 
 	return Plan{Sections: p.sections}
 }
 
+// WholeMessages tells whether PlanFetch reads every message whole for
+// body, whatever its outline: the phone takes all of every message as MIME.
+// The outline need not be read then.
+func WholeMessages(body eas.BodyOptions) bool {
+	mime, n := mimeNeed(&Structure{}, 1<<62, body)
+	return mime && n == 0
+}
+
 // usable rejects outlines that the local parser might read otherwise: a
 // multipart without parts or boundary (read as text here), nesting or part
 // counts past the parser's limits.
