@@ -83,8 +83,8 @@ func BenchmarkPlannedSync(b *testing.B) {
 				if got := rawFetch(b, mb.c); got != n {
 					b.Fatalf("raw fetch: %d messages, want %d", got, n)
 				}
-			} else if adds := syncFolder(b, mb, *k.body, 100); len(adds) != n {
-				b.Fatalf("%s: %d adds, want %d", k.name, len(adds), n)
+			} else if adds := countAdds(b, mb, *k.body, 100); adds != n {
+				b.Fatalf("%s: %d adds, want %d", k.name, adds, n)
 			}
 			wall[i] += time.Since(t0)
 			cpu[i] += cpuTime(server) - c0
@@ -133,4 +133,30 @@ func fillMix(b *testing.B, u *upstream, n int) int64 {
 		}
 	}
 	return folderSize(b, u.dovecot)
+}
+
+// countAdds runs an initial sync of INBOX and counts the Adds, dropping
+// the items once "sent" as eas does.
+func countAdds(b *testing.B, mb *Mailbox, body eas.BodyOptions, window int) int {
+	p := newPhone("INBOX")
+	p.window = window
+	adds := 0
+	for {
+		q := p.query()
+		q.Body = body
+		cs, err := mb.Changes(context.Background(), q)
+		if err != nil {
+			b.Fatalf("Changes: %v", err)
+		}
+		p.known.apply(b, cs)
+		p.cursor = cs.Cursor
+		for _, ch := range cs.Changes {
+			if ch.Kind == eas.ChangeAdd && ch.Email != nil && ch.Email.Body != nil {
+				adds++
+			}
+		}
+		if !cs.More {
+			return adds
+		}
+	}
 }

@@ -2,6 +2,7 @@ package mailconv
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 
 	"github.com/easgate/easgate/bridge/upstream/dovecottest"
+	"github.com/easgate/easgate/eas"
 )
 
 // imapLeaves lists the non-multipart parts of an IMAP body structure with
@@ -143,4 +145,118 @@ func diffHint(a, b []byte) string {
 	}
 	lo := max(0, n-40)
 	return fmt.Sprintf("first difference at byte %d: server %q, ours %q", n, a[lo:min(len(a), n+40)], b[lo:min(len(b), n+40)])
+}
+
+// imapOutline turns a BODYSTRUCTURE into an outline, as a backend does.
+func imapOutline(bs imap.BodyStructure) *Structure {
+	switch bs := bs.(type) {
+	case *imap.BodyStructureMultiPart:
+		s := &Structure{Type: bs.MediaType(), Params: map[string]string{}}
+		if bs.Extended != nil && bs.Extended.Params != nil {
+			s.Params = bs.Extended.Params
+		}
+		for _, c := range bs.Children {
+			s.Children = append(s.Children, imapOutline(c))
+		}
+		return s
+	case *imap.BodyStructureSinglePart:
+		s := &Structure{Type: bs.MediaType(), Params: bs.Params, Encoding: strings.ToLower(bs.Encoding), Size: int64(bs.Size)}
+		if d := bs.Disposition(); d != nil {
+			s.Disposition, s.DispParams = strings.ToLower(d.Value), d.Params
+		}
+		if bs.MessageRFC822 != nil && bs.MessageRFC822.BodyStructure != nil {
+			s.Message = imapOutline(bs.MessageRFC822.BodyStructure)
+		}
+		return s
+	}
+	return nil
+}
+
+// TestConvertPiecesOnDovecot converts every corpus message from Dovecot's
+// BODYSTRUCTURE and the pieces Dovecot sends, planning even for small
+// messages: the item is the one Convert makes of the whole message, or the
+// outline is refused (ErrNeedWhole) and the message read whole.
+func TestConvertPiecesOnDovecot(t *testing.T) {
+	srv := dovecottest.New(t, dovecottest.Options{})
+	srv.AddUser(t, "anna", "secret")
+	c := srv.Dial(t, "anna", "secret")
+	files, err := filepath.Glob(filepath.Join(corpusDir, "*.eml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := 0
+	for _, file := range files {
+		name := strings.TrimSuffix(filepath.Base(file), ".eml")
+		raw := bytes.ReplaceAll(readCorpus(t, filepath.Base(file)), []byte{0}, nil)
+		uid := srv.Append(t, "anna", "secret", "INBOX", raw)
+		if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+			t.Fatal(err)
+		}
+		whole := &imap.FetchItemBodySection{Peek: true}
+		msgs, err := c.Fetch(imap.UIDSetNum(uid), &imap.FetchOptions{UID: true, RFC822Size: true,
+			BodyStructure: &imap.FetchItemBodyStructure{Extended: true}, BodySection: []*imap.FetchItemBodySection{whole}}).Collect()
+		if err != nil || len(msgs) != 1 {
+			t.Fatalf("%s: fetch: %v", name, err)
+		}
+		stored := msgs[0].FindBodySection(whole)
+		s := imapOutline(msgs[0].BodyStructure)
+		for _, bc := range bodyCases {
+			t.Run(name+"/"+bc.name, func(t *testing.T) {
+				opt := Options{Body: bc.opt}
+				want, _ := Convert(stored, opt)
+				po := PlanOptions{WholeBelow: -1}
+				var got *eas.Email
+				for {
+					plan := PlanFetch(s, msgs[0].RFC822Size, bc.opt, po)
+					if plan.Whole {
+						return
+					}
+					p := &Pieces{Size: msgs[0].RFC822Size, Data: map[Section][]byte{}}
+					var items []*imap.FetchItemBodySection
+					for _, sec := range plan.Sections {
+						is := &imap.FetchItemBodySection{Part: parseSectionOrNil(sec.Part), Peek: true}
+						switch sec.Kind {
+						case SectionMIME:
+							is.Specifier = imap.PartSpecifierMIME
+						case SectionHeader:
+							is.Specifier, is.HeaderFields = imap.PartSpecifierHeader, HeaderFields
+						}
+						if sec.Len > 0 {
+							is.Partial = &imap.SectionPartial{Size: sec.Len}
+						}
+						items = append(items, is)
+					}
+					pm, err := c.Fetch(imap.UIDSetNum(uid), &imap.FetchOptions{UID: true, BodySection: items}).Collect()
+					if err != nil || len(pm) != 1 {
+						t.Fatalf("fetch pieces: %v", err)
+					}
+					for i, sec := range plan.Sections {
+						if b := pm[0].FindBodySection(items[i]); b != nil {
+							p.Data[sec] = b
+						}
+					}
+					got, err = ConvertPieces(s, p, opt)
+					if errors.Is(err, ErrNeedMore) && !po.Full {
+						po.Full = true
+						continue
+					}
+					if errors.Is(err, ErrNeedWhole) || errors.Is(err, ErrNeedMore) {
+						refused++
+						t.Logf("read whole: %v", err)
+						return
+					}
+					break
+				}
+				samePieces(t, want, got)
+			})
+		}
+	}
+	t.Logf("%d conversions read the whole message", refused)
+}
+
+func parseSectionOrNil(s string) []int {
+	if s == "" {
+		return nil
+	}
+	return parseSection(s)
 }

@@ -144,6 +144,13 @@ func (b *builder) mimeHeader(part string) textproto.Header {
 		b.fail("MIME header of part %s not read", part)
 		return textproto.Header{}
 	}
+	if len(raw) == 0 {
+		// Not even the empty line that ends a header: the server made
+		// the part up for a multipart whose boundary it did not find
+		// (Dovecot), which the parser reads as text instead.
+		b.fail("part %s has no header at all", part)
+		return textproto.Header{}
+	}
 	h, err := readHeader(raw)
 	if err != nil {
 		b.fail("MIME header of part %s: %v", part, err)

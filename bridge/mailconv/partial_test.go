@@ -391,3 +391,47 @@ func largeMessages(t testing.TB) map[string][]byte {
 		"html-only-with-attachment": msg("multipart/mixed", "", part("text/html; charset=windows-1252", "quoted-printable", []byte("<html><head><meta charset=\"windows-1252\"></head><body>"+strings.Repeat("<div style=\"font-family:Arial;color:#333;padding:4px\">caf\xe9 \x80 5</div>\n", 3000)+"</body></html>"), ""), pdf),
 	}
 }
+
+// TestWrongOutline gives ConvertPieces outlines that lie about the message:
+// the message is then read whole, never converted from wrong pieces.
+func TestWrongOutline(t *testing.T) {
+	raw := largeMessages(t)["alternative-with-pdf"]
+	p := &parser{}
+	root := p.parse(raw, "", 0)
+	body := eas.BodyOptions{Preferences: []eas.BodyPreference{{Type: eas.BodyHTML, TruncationSize: 5120}}}
+	cases := []struct {
+		name  string
+		lie   func(s *Structure)
+		whole bool // refused by PlanFetch already
+	}{
+		{"attachment said to be html", func(s *Structure) { s.Children[1].Type = "text/html" }, false},
+		{"text said to be an image", func(s *Structure) { s.Children[0].Children[1].Type = "image/png" }, false},
+		{"wrong encoding", func(s *Structure) { s.Children[0].Children[1].Encoding = "base64" }, false},
+		{"part made up", func(s *Structure) {
+			s.Children = append(s.Children, &Structure{Type: "text/plain", Encoding: "7bit"})
+		}, false},
+		{"multipart without parts", func(s *Structure) { s.Children[0].Children = nil }, true},
+		{"multipart without boundary", func(s *Structure) { s.Params = map[string]string{} }, true},
+		{"top level an attached message", func(s *Structure) { s.Type = "message/rfc822" }, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			// Pieces come from the true message, planned on the lie.
+			s := localOutline(root)
+			tc.lie(s)
+			plan := PlanFetch(s, int64(len(raw)), body, PlanOptions{WholeBelow: -1})
+			if plan.Whole != tc.whole {
+				t.Fatalf("plan whole %v, want %v", plan.Whole, tc.whole)
+			}
+			if plan.Whole {
+				return
+			}
+			if _, err := ConvertPieces(s, localPieces(t, raw, root, plan), Options{Body: body}); !errors.Is(err, ErrNeedWhole) {
+				t.Errorf("ConvertPieces: %v, want ErrNeedWhole", err)
+			}
+		})
+	}
+	if plan := PlanFetch(nil, 1<<20, body, PlanOptions{}); !plan.Whole {
+		t.Error("no outline: not read whole")
+	}
+}
