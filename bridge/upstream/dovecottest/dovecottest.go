@@ -75,11 +75,11 @@ type Server struct {
 	mu       sync.Mutex
 	port     int
 	lmtpPort int
-	users   []account
-	proc    *exec.Cmd
-	exited  chan struct{}
-	stderr  *syncBuffer
-	waitErr error
+	users    []account
+	proc     *exec.Cmd
+	exited   chan struct{}
+	stderr   *syncBuffer
+	waitErr  error
 }
 
 type account struct{ name, password string }
