@@ -72,14 +72,15 @@ type Server struct {
 	mailUID int
 	mailGID int
 
-	mu       sync.Mutex
-	port     int
-	lmtpPort int
-	users    []account
-	proc     *exec.Cmd
-	exited   chan struct{}
-	stderr   *syncBuffer
-	waitErr  error
+	mu      sync.Mutex
+	port    int
+	users   []account
+	proc    *exec.Cmd
+	exited  chan struct{}
+	stderr  *syncBuffer
+	waitErr error
+
+	lmtpPort int // 0 without Options.LMTP; guarded by mu
 }
 
 type account struct{ name, password string }
