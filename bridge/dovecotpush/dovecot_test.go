@@ -95,9 +95,12 @@ func message(subject string) []byte {
 		subject, time.Now().UnixNano()))
 }
 
+// switchOn sets the entry to name another account, which easgate also
+// serves: the notifications must still be for user, Dovecot's own name, or
+// anyone could have their mail wake someone else's phones.
 func switchOn(t *testing.T, srv *dovecottest.Server, user, password string) {
 	t.Helper()
-	v := "user=" + user
+	v := "user=mallory"
 	if err := srv.SetServerMetadata(user, password, notifyEntry, &v); err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +109,7 @@ func switchOn(t *testing.T, srv *dovecottest.Server, user, password string) {
 func TestOXDriverDelivery(t *testing.T) {
 	t.Parallel()
 	const secret = "dovecot-secret"
-	p := newPokes("anna", "bob")
+	p := newPokes("anna", "bob", "mallory")
 	reg := prometheus.NewRegistry()
 	h, err := dovecotpush.NewHandler(dovecotpush.Config{Poker: p, Secret: secret, Registerer: reg})
 	if err != nil {
@@ -119,14 +122,12 @@ func TestOXDriverDelivery(t *testing.T) {
 	url := func(secret string) string {
 		return strings.Replace(hs.URL, "http://", "http://dovecot:"+secret+"@", 1) + "/api/push/dovecot"
 	}
-	// A second driver with a wrong secret: Dovecot calls both.
-	srv := dovecottest.New(t, dovecottest.Options{
-		LMTP:     true,
-		Metadata: true,
-		Config: "protocol lmtp {\n  mail_plugins = $mail_plugins notify push_notification\n}\n" +
-			"plugin {\n  push_notification_driver = ox:url=" + url(secret) + "\n" +
-			"  push_notification_driver2 = ox:url=" + url("wrong") + "\n}",
-	})
+	// The configuration the README shows, plus a second driver with a
+	// wrong secret: Dovecot calls both.
+	conf := shipped(t, "90-easgate-push-ox.conf", map[string]string{
+		"http://dovecot:SECRET@127.0.0.1:8081/api/push/dovecot": url(secret),
+	}) + "\nplugin {\n  push_notification_driver2 = ox:url=" + url("wrong") + "\n}"
+	srv := dovecottest.New(t, dovecottest.Options{LMTP: true, Config: conf})
 	srv.AddUser(t, "anna", "a")
 	srv.AddUser(t, "bob", "b")
 	switchOn(t, srv, "anna", "a")
@@ -149,7 +150,7 @@ func TestOXDriverDelivery(t *testing.T) {
 	defer p.mu.Unlock()
 	for _, pk := range p.all {
 		if pk.user != "anna" {
-			t.Errorf("poke for %q, who never switched on", pk.user)
+			t.Errorf("poke for %q; only anna is switched on, and under her own name", pk.user)
 		}
 	}
 	if len(p.all) != 1 {
@@ -157,33 +158,40 @@ func TestOXDriverDelivery(t *testing.T) {
 	}
 }
 
-// luaScript is the script the README tells administrators to install.
-func luaScript(t *testing.T) string {
+// testdata is the repository's testdata/dovecot, whose files the README
+// tells administrators to install.
+func testdata(t *testing.T) string {
 	t.Helper()
 	_, file, _, ok := runtime.Caller(0)
 	if !ok {
 		t.Fatal("cannot locate the test file")
 	}
-	path := filepath.Join(filepath.Dir(file), "..", "..", "testdata", "dovecot", "easgate-push.lua")
-	if _, err := os.Stat(path); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return filepath.Join(filepath.Dir(file), "..", "..", "testdata", "dovecot")
 }
 
-// luaConfig loads easgate-push.lua for IMAP and LMTP, reporting to url
-// with secret as a Bearer token.
-func luaConfig(t *testing.T, url, secret string) string {
-	plugins := "  mail_plugins = $mail_plugins mail_lua notify push_notification push_notification_lua\n"
-	return "protocol imap {\n" + plugins + "}\nprotocol lmtp {\n" + plugins + "}\n" +
-		"plugin {\n  push_notification_driver = lua:file=" + luaScript(t) + "\n" +
-		"  easgate_push_url = " + url + "\n  easgate_push_secret = " + secret + "\n}"
+// shipped reads a configuration file from testdata/dovecot with its
+// placeholders replaced; each must be there, or the test would not be
+// testing what the README shows.
+func shipped(t *testing.T, name string, replace map[string]string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(testdata(t), name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := string(b)
+	for old, repl := range replace {
+		if !strings.Contains(conf, old) {
+			t.Fatalf("%s has no %q", name, old)
+		}
+		conf = strings.ReplaceAll(conf, old, repl)
+	}
+	return conf
 }
 
 func TestLuaScriptEvents(t *testing.T) {
 	t.Parallel()
 	const secret = "lua-secret"
-	p := newPokes("anna")
+	p := newPokes("anna", "mallory")
 	reg := prometheus.NewRegistry()
 	h, err := dovecotpush.NewHandler(dovecotpush.Config{Poker: p, Secret: secret, Registerer: reg})
 	if err != nil {
@@ -192,7 +200,12 @@ func TestLuaScriptEvents(t *testing.T) {
 	hs := httptest.NewServer(h)
 	t.Cleanup(hs.Close)
 
-	srv := dovecottest.New(t, dovecottest.Options{LMTP: true, Metadata: true, Config: luaConfig(t, hs.URL, secret)})
+	conf := shipped(t, "90-easgate-push-lua.conf", map[string]string{
+		"/etc/dovecot/easgate-push.lua":          filepath.Join(testdata(t), "easgate-push.lua"),
+		"http://127.0.0.1:8081/api/push/dovecot": hs.URL,
+		"SECRET":                                 secret,
+	})
+	srv := dovecottest.New(t, dovecottest.Options{LMTP: true, Config: conf})
 	srv.AddUser(t, "anna", "a")
 	srv.AddUser(t, "bob", "b")
 	switchOn(t, srv, "anna", "a")
@@ -266,7 +279,7 @@ func TestLuaScriptEvents(t *testing.T) {
 	defer p.mu.Unlock()
 	for _, pk := range p.all {
 		if pk.user != "anna" {
-			t.Errorf("poke for %q, who never switched on", pk.user)
+			t.Errorf("poke for %q; only anna is switched on, and under her own name", pk.user)
 		}
 	}
 }

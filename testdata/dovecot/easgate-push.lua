@@ -9,8 +9,9 @@
 -- so expunging a thousand messages is one small request.
 --
 -- Like Dovecot's OX driver, it reports only users whose server METADATA
--- entry /private/vendor/vendor.dovecot/http-notify is set, to "user=NAME";
--- NAME is the easgate login the notification is for.
+-- entry /private/vendor/vendor.dovecot/http-notify is set (to any value;
+-- Dovecot's documentation uses "user=NAME"), under their Dovecot user name,
+-- which easgate maps to its account as it maps a login.
 --
 -- Dovecot 2.3 configuration (see easgate's README, "Push from Dovecot"):
 --
@@ -46,10 +47,12 @@ local function json_string(s)
 end
 
 function dovecot_lua_notify_begin_txn(user)
+	-- The entry is only a switch, as for the OX driver without
+	-- user_from_metadata: the user reported is Dovecot's own name for the
+	-- account, never a value the user could set to name someone else.
 	local who = nil
-	local meta = user:metadata_get(notify_entry)
-	if meta ~= nil and meta:sub(1, 5) == "user=" and #meta > 5 then
-		who = meta:sub(6)
+	if user:metadata_get(notify_entry) ~= nil then
+		who = user.username
 	end
 	return { user = user, who = who, events = {}, seen = {} }
 end
