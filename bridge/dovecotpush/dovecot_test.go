@@ -318,3 +318,60 @@ func counter(t *testing.T, reg *prometheus.Registry, name, label, value string) 
 	}
 	return 0
 }
+
+// TestLuaScriptEasgateDown checks that an easgate that is down or stuck
+// costs IMAP clients a bounded wait, not their commands.
+func TestLuaScriptEasgateDown(t *testing.T) {
+	t.Parallel()
+	stuck := make(chan struct{})
+	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-stuck:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(hung.Close)
+	t.Cleanup(func() { close(stuck) })
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closedURL := closed.URL
+	closed.Close()
+
+	for _, tc := range []struct{ name, url string }{
+		{"connection refused", closedURL},
+		{"no answer", hung.URL},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			conf := shipped(t, "90-easgate-push-lua.conf", map[string]string{
+				"/etc/dovecot/easgate-push.lua":          filepath.Join(testdata(t), "easgate-push.lua"),
+				"http://127.0.0.1:8081/api/push/dovecot": tc.url,
+				"SECRET":                                 "x",
+				"easgate_push_timeout_msecs = 2000":      "easgate_push_timeout_msecs = 300",
+			})
+			srv := dovecottest.New(t, dovecottest.Options{LMTP: true, Config: conf})
+			srv.AddUser(t, "anna", "a")
+			switchOn(t, srv, "anna", "a")
+			uid := srv.Append(t, "anna", "a", "INBOX", message("one"))
+			srv.Deliver(t, "bob@example.com", []string{"anna"}, message("two"))
+			c := srv.Dial(t, "anna", "a")
+			if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+				t.Fatal(err)
+			}
+			store(t, c, uid, imap.StoreFlagsAdd, imap.FlagFlagged)
+			msgs, err := c.Fetch(imap.UIDSetNum(uid), &imap.FetchOptions{Flags: true}).Collect()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(msgs) != 1 || !slices.Contains(msgs[0].Flags, imap.FlagFlagged) {
+				t.Errorf("after STORE the message has %v", msgs)
+			}
+			st, err := c.Status("INBOX", &imap.StatusOptions{NumMessages: true}).Wait()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.NumMessages == nil || *st.NumMessages != 2 {
+				t.Errorf("INBOX holds %v messages, want the appended and the delivered one", st.NumMessages)
+			}
+		})
+	}
+}

@@ -31,8 +31,10 @@
 --
 -- The request is made within the IMAP command or delivery that caused it,
 -- so it is bounded tightly: an easgate that is down costs an IMAP client
--- at most easgate_push_timeout_msecs (default 2000) per transaction, and
--- easgate falls back to what its IMAP watch sees.
+-- at most easgate_push_timeout_msecs (default 2000) per transaction (the
+-- request_timeout_msecs of Dovecot 2.3's Lua HTTP client alone does not bound
+-- a server that accepts and never answers; the absolute one does). A
+-- notification that fails is logged as a warning and not retried.
 
 local notify_entry = "/private/vendor/vendor.dovecot/http-notify"
 
@@ -100,6 +102,7 @@ function dovecot_lua_notify_end_txn(ctx, success)
 
 	local client = dovecot.http.client({
 		request_timeout_msecs = timeout,
+		request_absolute_timeout_msecs = timeout,
 		max_attempts = 1,
 		user_agent = "dovecot easgate-push.lua",
 	})
