@@ -116,7 +116,7 @@ func TestHandler(t *testing.T) {
 		{name: "user with newline", body: strings.Replace(oxBody, `"anna"`, `"an\nna"`, 1), auth: basic, want: 400, reason: "malformed"},
 		{name: "no folder", body: strings.Replace(oxBody, `"INBOX"`, `""`, 1), auth: basic, want: 400, reason: "malformed"},
 		{name: "folder with NUL", body: strings.Replace(oxBody, `"INBOX"`, `"\u0000folders"`, 1), auth: basic, want: 400, reason: "malformed"},
-		{name: "uid not a number", body: strings.Replace(oxBody, `7`, `"7"`, 1), auth: basic, want: 400, reason: "malformed"},
+		{name: "uid not a number", body: strings.Replace(oxBody, `"imap-uid":7`, `"imap-uid":"7"`, 1), auth: basic, want: 400, reason: "malformed"},
 		{name: "lua no events", body: `{"user":"anna","events":[]}`, auth: basic, want: 400, reason: "malformed"},
 		{name: "lua event without name", body: `{"user":"anna","events":[{"folder":"INBOX"}]}`, auth: basic, want: 400, reason: "malformed"},
 		{name: "oversized", body: `{"user":"anna","events":[` + strings.Repeat(`{"event":"FlagsSet","folder":"INBOX"},`, 2000) + `{"event":"FlagsSet","folder":"INBOX"}]}`,
