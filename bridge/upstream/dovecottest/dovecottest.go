@@ -13,7 +13,12 @@
 // and subscribed on first login and marked with their SPECIAL-USE
 // attributes. Folders are maildirs; the hierarchy separator is '/'.
 //
-// Dovecot must be installed (Debian: dovecot-imapd). A test that cannot find
+// Options.LMTP adds an LMTP listener that DeliverMail delivers through, as
+// an MTA would; Options.Metadata turns on IMAP METADATA, which
+// SetServerMetadata sets; Options.Config adds plugin settings, such as
+// push_notification's.
+//
+// Dovecot must be installed (Debian: dovecot-imapd; dovecot-lmtpd for LMTP). A test that cannot find
 // it fails; run ./test.sh to install the test dependencies.
 package dovecottest
 
