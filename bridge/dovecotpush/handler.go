@@ -190,15 +190,16 @@ func (h *Handler) authorized(r *http.Request) bool {
 	return subtle.ConstantTimeCompare(sum[:], h.secret[:]) == 1
 }
 
-// poke tells the Poker, under the name Dovecot gave and then, with a
-// Domain, under its other form: "anna" and "anna@example.com" are the same
-// account when example.com is the --domain.
+// poke tells the Poker under the name Dovecot gave and, with a Domain,
+// under its other form too: "anna" and "anna@example.com" are the same
+// account when example.com is the --domain, and phones may log in with
+// either, so waiters may be known under both.
 func (h *Handler) poke(ctx context.Context, n *notification) bool {
-	if h.poker.Poke(ctx, n.user, n.folders) {
-		return true
+	known := h.poker.Poke(ctx, n.user, n.folders)
+	if alt := h.otherForm(n.user); alt != "" {
+		known = h.poker.Poke(ctx, alt, n.folders) || known
 	}
-	alt := h.otherForm(n.user)
-	return alt != "" && h.poker.Poke(ctx, alt, n.folders)
+	return known
 }
 
 func (h *Handler) otherForm(user string) string {

@@ -98,6 +98,8 @@ func TestHandler(t *testing.T) {
 			wantPokes: []poke{{"anna", []string{"INBOX"}}}},
 		{name: "domain added", body: strings.Replace(oxBody, `"anna"`, `"carol"`, 1), auth: basic, domain: "example.com", want: 204,
 			wantPokes: []poke{{"carol@example.com", []string{"INBOX"}}}},
+		{name: "both forms known", body: oxBody, auth: basic, domain: "example.com", want: 204,
+			wantPokes: []poke{{"anna", []string{"INBOX"}}, {"anna@example.com", []string{"INBOX"}}}},
 		{name: "domain removed", body: strings.Replace(oxBody, `"anna"`, `"bob@Example.com"`, 1), auth: basic,
 			domain: "example.com", want: 204, wantPokes: []poke{{"bob", []string{"INBOX"}}}},
 		{name: "other domain not removed", body: strings.Replace(oxBody, `"anna"`, `"bob@example.org"`, 1), auth: basic,
@@ -123,7 +125,7 @@ func TestHandler(t *testing.T) {
 			auth: basic, want: 413, reason: "too_large"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rec := newRecorder("anna", "carol@example.com", "bob")
+			rec := newRecorder("anna", "anna@example.com", "carol@example.com", "bob")
 			reg := prometheus.NewPedanticRegistry()
 			h, err := NewHandler(Config{Poker: rec, Secret: secret, Domain: tc.domain, Registerer: reg, Now: func() time.Time { return now }})
 			if err != nil {
