@@ -69,6 +69,7 @@ func (f *inflight) running() int {
 // backend and the store afterwards. Call it after http.Server.Shutdown,
 // which stops the listeners; requests that arrive meanwhile get HTTP 503.
 func (s *Server) Close(ctx context.Context) error {
+	s.quitOnce.Do(func() { close(s.quit) })
 	select {
 	case <-s.inflight.close():
 		return nil
@@ -140,11 +141,13 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 
 func (b *bodyReader) Close() error { return nil }
 
-// done lifts the deadline: after the body the server reads the
-// connection only to notice the phone hanging up, which a Ping must not
-// mistake for a timeout.
-func (b *bodyReader) done() {
-	if b.deadline {
+// done lifts the deadline once the body is read: after it the server
+// reads the connection only to notice the phone hanging up, which a Ping
+// must not mistake for a timeout. After a failed read the deadline stays:
+// net/http drains what is left of the body before it answers, and must
+// not wait for a body that does not come.
+func (b *bodyReader) done(err error) {
+	if b.deadline && err == nil {
 		b.rc.SetReadDeadline(time.Time{})
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -130,6 +131,10 @@ type Server struct {
 	prefetches *prefetches
 	// inflight counts running requests and background work for Close.
 	inflight inflight
+	// quit is closed by Close: requests held back (a Ping while the
+	// upstream is down) answer at once.
+	quit     chan struct{}
+	quitOnce sync.Once
 }
 
 // command describes how the dispatcher runs one EAS command.
@@ -159,6 +164,7 @@ func NewServer(cfg Config, backend Backend, store Store, notifier Notifier) *Ser
 		users:      newKeyedMutex(),
 		buffers:    newResponseBuffers(),
 		prefetches: newPrefetches(cfg.Metrics),
+		quit:       make(chan struct{}),
 	}
 	s.auth = newAuthenticator(backend, cfg.AuthCacheTTL, cfg.Now)
 	s.commands = map[string]*command{}
@@ -407,6 +413,15 @@ func (e *easError) Unwrap() error { return e.err }
 // statusError makes err an answer with the command's top-level status.
 func statusError(status int, err error) error { return &easError{status: status, err: err} }
 
+// limit refuses a request that asks for more than max of something (n
+// items of what) with the command's status for it.
+func (r *request) limit(n, max int, what string, status int) error {
+	if n <= max {
+		return nil
+	}
+	return statusError(status, fmt.Errorf("%s asks for %d %s, more than %d", r.name, n, what, max))
+}
+
 // statusReply is a response holding only a top-level Status.
 func statusReply(cmd *command, status int) *reply {
 	e := &wbxml.Element{Tag: cmd.root}
@@ -517,10 +532,10 @@ func (s *Server) readBody(r *request) ([]byte, error) {
 	return nil, httpError(http.StatusBadRequest, err)
 }
 
-func (s *Server) readBodyLimited(r *request) ([]byte, error) {
+func (s *Server) readBodyLimited(r *request) (_ []byte, err error) {
 	hr := r.http
 	body := s.bodyDeadline(r)
-	defer body.done()
+	defer func() { body.done(err) }()
 	in := io.Reader(http.MaxBytesReader(r.w, body, s.cfg.MaxRequestBytes))
 	switch enc := strings.ToLower(strings.TrimSpace(hr.Header.Get("Content-Encoding"))); enc {
 	case "", "identity":
@@ -571,8 +586,13 @@ func (s *Server) errorReply(r *request, err error) *reply {
 	var sce *statusCodeError
 	var ee *easError
 	switch {
-	case errors.As(err, &ee) && r.cmd != nil && r.cmd.root != (wbxml.Tag{}):
+	case errors.As(err, &ee) && r.cmd != nil && r.cmd.root != (wbxml.Tag{}) &&
+		(ee.status < 100 || r.version().AtLeast(V140)):
 		return statusReply(r.cmd, ee.status)
+	case errors.As(err, &ee):
+		// A common status (above 100) means nothing before 14.0: the
+		// request is refused as malformed.
+		return text(http.StatusBadRequest, "bad request")
 	case errors.As(err, &sce):
 		msg := http.StatusText(sce.code)
 		if sce.code == http.StatusBadRequest {
