@@ -7,9 +7,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -344,5 +346,60 @@ func TestPingHeartbeatFromArrival(t *testing.T) {
 	resp, err := g.phone.PingFolders(ctx, 60, inbox)
 	if err != nil || resp.Status != eas.PingExpired {
 		t.Fatalf("Ping: %+v %v", resp, err)
+	}
+}
+
+// switchBackend is the fake backend with an upstream that can go down.
+type switchBackend struct {
+	fakeBackend
+	down *atomic.Bool
+}
+
+func (b switchBackend) Open(ctx context.Context, cred eas.Credentials) (eas.Mailbox, error) {
+	if b.down.Load() {
+		return nil, fmt.Errorf("connect: %w", eas.ErrUnavailable)
+	}
+	return b.fakeBackend.Open(ctx, cred)
+}
+
+// TestPingHeldWhileUpstreamDown: a Ping that finds the upstream down is
+// not answered Status 8 at once, which would have the phone ask again and
+// again: it is held until the upstream is back, or UpstreamRetry passes.
+func TestPingHeldWhileUpstreamDown(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		retry    time.Duration
+		comeBack bool
+	}{
+		{"upstream comes back", time.Minute, true},
+		{"upstream stays down", 1500 * time.Millisecond, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var down atomic.Bool
+			g := &fakeGateway{mail: newFakeMail(), store: newMemStore()}
+			cfg := eas.Config{MinHeartbeat: time.Second, MaxHeartbeat: 300 * time.Second, UpstreamRetry: tt.retry}
+			g.server = eas.NewServer(cfg, switchBackend{fakeBackend{g.mail}, &down}, g.store, fakeNotifier{g.mail})
+			hs := httptest.NewServer(g.server.Handler())
+			t.Cleanup(hs.Close)
+			g.url = hs.URL
+			g.phone = g.newPhone(t, "phone1", eas.V141)
+			inbox := g.id(t, "INBOX")
+			g.sync(t, g.phone, eas.SyncCollection{SyncKey: "0", CollectionID: inbox})
+
+			down.Store(true)
+			ch := make(chan pingResult, 1)
+			go func() {
+				resp, err := g.phone.PingFolders(context.Background(), 120, inbox)
+				ch <- pingResult{resp, err}
+			}()
+			time.Sleep(300 * time.Millisecond)
+			stillWaiting(t, ch, "Ping while the upstream is down")
+			if tt.comeBack {
+				down.Store(false)
+			}
+			if r := waitAnswer(t, ch); r.Status != eas.PingServerError {
+				t.Fatalf("Ping answered %+v, want Status 8", r)
+			}
+		})
 	}
 }
