@@ -49,6 +49,9 @@ type Config struct {
 	MinBodyRate     int64
 	// Limits bound the work one request may ask for.
 	Limits Limits
+	// Upstreams are the servers easgate depends on, which /healthz on the
+	// admin listener checks and reports one by one.
+	Upstreams []Upstream
 	// UpstreamRetry is how long a Ping waits while the upstream is down
 	// before answering Status 8 (bounded by its heartbeat); default 45 s.
 	UpstreamRetry time.Duration
@@ -131,6 +134,7 @@ type Server struct {
 	prefetches *prefetches
 	// inflight counts running requests and background work for Close.
 	inflight inflight
+	health   healthCache
 	// quit is closed by Close: requests held back (a Ping while the
 	// upstream is down) answer at once.
 	quit     chan struct{}
