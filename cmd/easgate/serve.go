@@ -119,7 +119,7 @@ func serveFlags(c *serveConfig, stderr io.Writer) *flag.FlagSet {
 	fs.Int64Var(&c.MinBodyRate, "min-body-rate", 2048,
 		"bytes per second a request body must arrive at after --body-read-timeout; a slow phone uploading an attachment stays well above it")
 	fs.IntVar(&c.MaxConnsPerClient, "max-conns-per-client", 50,
-		"connections one client address may hold at once (trusted proxies exempt; 0: no bound)")
+		"connections one client address may hold at once (trusted proxies and loopback exempt; 0: no bound)")
 	fs.IntVar(&c.Limits.ItemOperations, "max-item-operations", 100, "operations in one ItemOperations request")
 	fs.IntVar(&c.Limits.MoveItems, "max-move-items", 500, "items in one MoveItems request")
 	fs.IntVar(&c.Limits.Collections, "max-collections", 300, "collections in one GetItemEstimate request")
@@ -252,7 +252,10 @@ func startGateway(ctx context.Context, c *serveConfig, log *zap.Logger, adminTok
 		g.Close()
 		return nil, fmt.Errorf("listen %s: %w", c.Listen, err)
 	}
-	g.easLn = limitPerClient(g.easLn, c.MaxConnsPerClient, c.TrustedProxies, refused.Inc)
+	// A proxy's connections carry many phones: trusted proxies, and the
+	// loopback address a local reverse proxy comes from, are not bounded.
+	unbounded := append([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}, c.TrustedProxies...)
+	g.easLn = limitPerClient(g.easLn, c.MaxConnsPerClient, unbounded, refused.Inc)
 	g.easSrv = &http.Server{
 		Handler:           g.eas.Handler(),
 		ReadHeaderTimeout: 30 * time.Second,

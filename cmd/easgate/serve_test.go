@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -126,8 +127,8 @@ func TestConnectionsPerClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	refused := 0
-	lim := limitPerClient(ln, 2, nil, func() { refused++ })
+	var refused atomic.Int32
+	lim := limitPerClient(ln, 2, nil, func() { refused.Add(1) })
 	defer lim.Close()
 	accepted := make(chan net.Conn, 10)
 	go func() {
@@ -157,6 +158,9 @@ func TestConnectionsPerClient(t *testing.T) {
 	line, err := bufio.NewReader(third).ReadString('\n')
 	if err != nil || !strings.HasPrefix(line, "HTTP/1.1 503") {
 		t.Fatalf("third connection: %q %v, want HTTP 503", line, err)
+	}
+	if n := refused.Load(); n != 1 {
+		t.Errorf("%d refusals counted, want 1", n)
 	}
 	server[0].Close()
 	dial()
