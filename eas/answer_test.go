@@ -211,11 +211,16 @@ func mustXML(t *testing.T, s string) *wbxml.Element {
 // the connection for ever.
 func TestSlowBodyCutOff(t *testing.T) {
 	g, _, _ := observedFake(t, eas.Config{BodyReadTimeout: 200 * time.Millisecond})
-	req := "POST /Microsoft-Server-ActiveSync?Cmd=FolderSync&User=u&DeviceId=phone1&DeviceType=iPhone HTTP/1.1\r\nHost: x\r\n" +
-		"Authorization: Basic " + basicAuth(fakeUser, "secret") + "\r\nMS-ASProtocolVersion: 14.1\r\n" +
-		"X-MS-PolicyKey: " + strconv.FormatUint(uint64(g.phone.PolicyKey), 10) + "\r\nContent-Length: 100\r\n\r\n"
-	if code := rawHTTP(t, g.url, req); code != http.StatusRequestTimeout {
-		t.Fatalf("HTTP %d, want 408", code)
+	auth := "Authorization: Basic " + basicAuth(fakeUser, "secret") + "\r\n"
+	for _, req := range []string{
+		"POST /Microsoft-Server-ActiveSync?Cmd=FolderSync&User=u&DeviceId=phone1&DeviceType=iPhone HTTP/1.1\r\nHost: x\r\n" +
+			auth + "MS-ASProtocolVersion: 14.1\r\n" +
+			"X-MS-PolicyKey: " + strconv.FormatUint(uint64(g.phone.PolicyKey), 10) + "\r\nContent-Length: 100\r\n\r\n",
+		"POST /autodiscover/autodiscover.xml HTTP/1.1\r\nHost: x\r\n" + auth + "Content-Length: 100\r\n\r\n<Auto",
+	} {
+		if code := rawHTTP(t, g.url, req); code != http.StatusRequestTimeout {
+			t.Errorf("%.40q: HTTP %d, want 408", req, code)
+		}
 	}
 }
 

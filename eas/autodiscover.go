@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 )
@@ -80,15 +79,19 @@ func (s *Server) baseURL(r *http.Request) string {
 	return scheme + "://" + host
 }
 
+// maxAutodiscoverBody bounds an Autodiscover request, a few hundred bytes
+// of XML in practice.
+const maxAutodiscoverBody = 64 << 10
+
 // handleAutodiscover answers the mobilesync Autodiscover request, so a
 // phone can set the account up from an e-mail address and password alone.
 func (s *Server) handleAutodiscover(ctx context.Context, r *request) (*reply, error) {
 	if err := s.login(ctx, r); err != nil {
 		return nil, err
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(r.w, r.http.Body, 64<<10))
+	body, err := s.readBody(r, maxAutodiscoverBody)
 	if err != nil {
-		return nil, httpError(http.StatusBadRequest, fmt.Errorf("autodiscover body: %w", err))
+		return nil, err
 	}
 	r.body = body
 	var req autodiscoverRequest

@@ -453,7 +453,7 @@ func (s *Server) handleEAS(ctx context.Context, r *request) (*reply, error) {
 	if q.Version == 0 {
 		return nil, httpError(http.StatusBadRequest, errors.New("no MS-ASProtocolVersion"))
 	}
-	if r.body, err = s.readBody(r); err != nil {
+	if r.body, err = s.readBody(r, s.cfg.MaxRequestBytes); err != nil {
 		return nil, err
 	}
 	if err := s.store.TouchDevice(ctx, DeviceSeen{
@@ -518,8 +518,8 @@ var errUnsupportedEncoding = errors.New("unsupported Content-Encoding")
 // readBody reads a request's body, gunzipping one that comes compressed;
 // the limit applies to what is read on the wire and to what it expands to.
 // A body that stops arriving is cut off (see bodyDeadline).
-func (s *Server) readBody(r *request) ([]byte, error) {
-	body, err := s.readBodyLimited(r)
+func (s *Server) readBody(r *request, limit int64) ([]byte, error) {
+	body, err := s.readBodyLimited(r, limit)
 	if err == nil {
 		return body, nil
 	}
@@ -536,11 +536,11 @@ func (s *Server) readBody(r *request) ([]byte, error) {
 	return nil, httpError(http.StatusBadRequest, err)
 }
 
-func (s *Server) readBodyLimited(r *request) (_ []byte, err error) {
+func (s *Server) readBodyLimited(r *request, limit int64) (_ []byte, err error) {
 	hr := r.http
 	body := s.bodyDeadline(r)
 	defer func() { body.done(err) }()
-	in := io.Reader(http.MaxBytesReader(r.w, body, s.cfg.MaxRequestBytes))
+	in := io.Reader(http.MaxBytesReader(r.w, body, limit))
 	switch enc := strings.ToLower(strings.TrimSpace(hr.Header.Get("Content-Encoding"))); enc {
 	case "", "identity":
 	case "gzip", "x-gzip":
@@ -550,9 +550,9 @@ func (s *Server) readBodyLimited(r *request) (_ []byte, err error) {
 		}
 		defer zr.Close()
 		var mbe http.MaxBytesError
-		mbe.Limit = s.cfg.MaxRequestBytes
-		body, err := io.ReadAll(io.LimitReader(zr, s.cfg.MaxRequestBytes+1))
-		if err == nil && int64(len(body)) > s.cfg.MaxRequestBytes {
+		mbe.Limit = limit
+		body, err := io.ReadAll(io.LimitReader(zr, limit+1))
+		if err == nil && int64(len(body)) > limit {
 			return nil, &mbe
 		}
 		return body, err
