@@ -317,6 +317,17 @@ func (g *gateway) close() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
+	// The EAS server's Close at once answers the requests it holds back
+	// (a Ping while the upstream is down), then waits for everything it
+	// runs, the requests Shutdown waits for and background work.
+	easClosed := make(chan error, 1)
+	if g.eas != nil {
+		wctx, wcancel := context.WithTimeout(context.Background(), grace+closeBound)
+		defer wcancel()
+		go func() { easClosed <- g.eas.Close(wctx) }()
+	} else {
+		easClosed <- nil
+	}
 	for _, srv := range []*http.Server{g.easSrv, g.admSrv} {
 		if srv == nil {
 			continue
@@ -335,12 +346,8 @@ func (g *gateway) close() error {
 	for err := range g.serveErrs {
 		errs = append(errs, err)
 	}
-	if g.eas != nil {
-		wctx, wcancel := context.WithTimeout(context.Background(), closeBound)
-		defer wcancel()
-		if err := g.eas.Close(wctx); err != nil {
-			errs = append(errs, err)
-		}
+	if err := <-easClosed; err != nil {
+		errs = append(errs, err)
 	}
 	if g.backend != nil {
 		if err := g.backend.Close(); err != nil {
