@@ -104,19 +104,86 @@ func mappedSubtree(m []mappedFolder, id string) map[string]bool {
 	return subtree(fs, id)
 }
 
-// folderError maps a backend error of a folder operation to a status, or
-// returns the error when it must end the request.
-func folderError(r *request, op string, err error, notFound int) (int, error) {
+// folderFailure turns a backend error of a folder operation into the
+// status it stands for, or returns it as it is when it must end the
+// request.
+func folderFailure(r *request, op string, err error, notFound int) error {
 	switch {
 	case errors.Is(err, ErrExists):
-		return FolderExists, nil
+		return statusError(FolderExists, err)
 	case errors.Is(err, ErrNotFound):
-		return notFound, nil
+		return statusError(notFound, err)
 	case errors.Is(err, ErrInvalidName):
-		return FolderMalformed, nil
+		return statusError(FolderMalformed, err)
 	case fatal(err):
-		return 0, fmt.Errorf("%s: %w", op, err)
+		return fmt.Errorf("%s: %w", op, err)
 	}
 	r.log.Error(op+" failed", zap.Error(err))
-	return FolderServerError, nil
+	return statusError(FolderServerError, err)
+}
+
+// folderRequest is the request of FolderCreate, FolderUpdate or
+// FolderDelete.
+type folderRequest interface {
+	syncKey() string
+}
+
+func (q *FolderCreateRequest) syncKey() string { return q.SyncKey }
+func (q *FolderUpdateRequest) syncKey() string { return q.SyncKey }
+func (q *FolderDeleteRequest) syncKey() string { return q.SyncKey }
+
+// folderChange is what FolderCreate, FolderUpdate and FolderDelete start
+// from: the device's hierarchy at the request's SyncKey and the user's
+// folder map.
+type folderChange struct {
+	h      *hierarchyState
+	mapped []mappedFolder
+}
+
+// beginFolderChange decodes req and reads the device's hierarchy and the
+// folder map. A SyncKey that is not the device's current one is Status 9.
+func (s *Server) beginFolderChange(ctx context.Context, r *request, req folderRequest) (*folderChange, error) {
+	if err := r.decode(req); err != nil {
+		return nil, err
+	}
+	h, err := s.currentHierarchy(ctx, r, req.syncKey())
+	if err != nil {
+		return nil, err
+	}
+	if h == nil {
+		return nil, statusError(FolderInvalidSyncKey, fmt.Errorf("SyncKey %q is not the device's current one", req.syncKey()))
+	}
+	mapped, err := s.folderMap(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	return &folderChange{h: h, mapped: mapped}, nil
+}
+
+// folder finds a folder the request names by id; Status 4 when the user
+// has none by that id.
+func (c *folderChange) folder(id string) (mappedFolder, error) {
+	f, ok := folderByID(c.mapped, id)
+	if !ok {
+		return f, statusError(FolderNotFound, fmt.Errorf("no folder %q", id))
+	}
+	return f, nil
+}
+
+// parent finds the folder a new or moved folder goes under; Status 5 when
+// there is none, Status 3 for the Recipient Information Cache.
+func (c *folderChange) parent(id string) (mappedFolder, error) {
+	p, ok := folderByID(c.mapped, id)
+	if !ok {
+		return p, statusError(FolderParentNotFound, fmt.Errorf("no parent folder %q", id))
+	}
+	if p.Type == FolderRecipients {
+		return p, statusError(FolderSpecial, errors.New("the recipient cache holds no folders"))
+	}
+	return p, nil
+}
+
+// commit stores folders as what the device holds and returns the new key.
+func (c *folderChange) commit(ctx context.Context, s *Server, r *request, folders []deviceFolder) (string, error) {
+	return s.commitHierarchy(ctx, r, c.h, folders)
 }

@@ -55,6 +55,9 @@ func (s *Server) handleGetItemEstimate(ctx context.Context, r *request) (*reply,
 	if err := r.decode(&req); err != nil {
 		return nil, err
 	}
+	if err := r.limit(len(req.Collections), s.cfg.Limits.Collections, "collections", StatusTooManyFolders); err != nil {
+		return nil, err
+	}
 	resp := &GetItemEstimateResponse{}
 	if len(req.Collections) == 0 {
 		resp.Response = []GetItemEstimateResult{{Status: EstimateInvalidCollection}}

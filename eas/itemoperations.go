@@ -204,6 +204,12 @@ func (s *Server) handleItemOperations(ctx context.Context, r *request) (*reply, 
 		resp.Status = ItemOpsProtocolError
 		return &reply{body: resp, easStatus: resp.Status}, nil
 	}
+	// Each operation may fetch a whole message: beyond the limit the
+	// request as a whole is "too large" (Status 11), which phones take as
+	// final rather than retrying it.
+	if err := r.limit(len(req.Operations), s.cfg.Limits.ItemOperations, "operations", ItemOpsTooLarge); err != nil {
+		return nil, err
+	}
 	ops := &itemOps{s: s, r: r, multipart: r.q.AcceptMultiPart}
 	results := &ItemOperationsResults{}
 	for _, el := range req.Operations {

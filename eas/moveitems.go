@@ -43,6 +43,9 @@ func (s *Server) handleMoveItems(ctx context.Context, r *request) (*reply, error
 	if err := r.decode(&req); err != nil {
 		return nil, err
 	}
+	if err := r.limit(len(req.Move), s.cfg.Limits.MoveItems, "moves", StatusInvalidContent); err != nil {
+		return nil, err
+	}
 	resp := &MoveItemsResponse{}
 	for _, m := range req.Move {
 		res, err := s.moveItem(ctx, r, m)

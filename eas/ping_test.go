@@ -529,21 +529,30 @@ func TestPingUpstreamRestart(t *testing.T) {
 
 	g.Dovecot.Stop(t)
 	// A Ping that comes while the server is away cannot look at the
-	// folders: it answers at once, Status 8 (or HTTP 503 when the login
-	// itself needs the server), and the phone retries.
-	lctx, lcancel := context.WithTimeout(ctx, answerWait)
-	resp, err := late.PingFolders(lctx, longHeartbeat, late.id(t, "INBOX"))
-	lcancel()
-	switch {
-	case err == nil && resp.Status == eas.PingServerError:
-	case easclient.IsHTTP(err, 503):
-	default:
-		t.Errorf("Ping while the server is away: %+v %v", resp, err)
-	}
+	// folders: it is held until the server is back (or a while passes),
+	// then answers Status 8 (or HTTP 503 at once when the login itself
+	// needs the server), and the phone retries.
+	lateCh := make(chan pingResult, 1)
+	go func() {
+		resp, err := late.PingFolders(ctx, longHeartbeat, late.id(t, "INBOX"))
+		lateCh <- pingResult{resp, err}
+	}()
+	time.Sleep(500 * time.Millisecond)
 	for d, ch := range waits {
 		stillWaiting(t, ch, fmt.Sprintf("device %d", d))
 	}
 	g.Dovecot.Start(t)
+	select {
+	case r := <-lateCh:
+		switch {
+		case r.err == nil && r.resp.Status == eas.PingServerError:
+		case easclient.IsHTTP(r.err, 503):
+		default:
+			t.Errorf("Ping while the server is away: %+v %v", r.resp, r.err)
+		}
+	case <-time.After(answerWait):
+		t.Error("the Ping held while the server was away did not answer once it was back")
+	}
 
 	g.Dovecot.Append(t, user, pw, "INBOX", mail(1))
 	for d, ch := range waits {

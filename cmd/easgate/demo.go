@@ -73,7 +73,11 @@ func demoMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "easgate demo: %v\n", err)
 		return 1
 	}
-	defer g.Close()
+	defer func() {
+		if err := g.Close(); err != nil {
+			log.Error("close", zap.Error(err))
+		}
+	}()
 
 	fmt.Fprintf(stdout, "easgate demo is running.\n\n")
 	fmt.Fprintf(stdout, "Add an Exchange account on a phone (or run `easgate probe`):\n")
