@@ -41,6 +41,8 @@ type Config struct {
 	Now func() time.Time
 	// Metrics receive the server's figures; default: unregistered ones.
 	Metrics *Metrics
+	// Oof keeps out-of-office settings; nil: Settings Oof is not available.
+	Oof OofBackend
 }
 
 func (c *Config) setDefaults() {
