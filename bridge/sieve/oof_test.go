@@ -403,3 +403,80 @@ func (g *gateway) checkRestored(t *testing.T, user string, hadPrior bool) {
 		t.Errorf("user's script now %q, %v; want %q", content, err, priorScript)
 	}
 }
+
+// TestOofUpstreamDown: a ManageSieve server that cannot be reached gives
+// "server unavailable", which phones retry, for Get and Set alike.
+func TestOofUpstreamDown(t *testing.T) {
+	g := startGateway(t, "127.0.0.1:1")
+	g.dc.AddUser(t, "anna", "pw")
+	p := g.phone(t, "anna", "pw", eas.V161)
+	for _, doc := range []string{
+		`<Settings xmlns="Settings"><Oof><Get><BodyType>TEXT</BodyType></Get></Oof></Settings>`,
+		oofSet(1, "", msg("AppliesToInternal", true, "away", "TEXT")),
+	} {
+		if r := settings(t, p, doc); r.Oof.Status != eas.SettingsServerUnavailable || r.Oof.Get != nil {
+			t.Errorf("%s: %+v", doc, r.Oof)
+		}
+	}
+}
+
+// TestOofBadSet: settings that cannot be kept are refused with "invalid
+// arguments" and change nothing.
+func TestOofBadSet(t *testing.T) {
+	g := startGateway(t, "")
+	g.dc.AddUser(t, "anna", "pw")
+	p := g.phone(t, "anna", "pw", eas.V141)
+	now := time.Now()
+	for _, doc := range []string{
+		oofSet(2, window(now, now.Add(-time.Hour)), msg("AppliesToInternal", true, "away", "TEXT")),
+		oofSet(2, "", msg("AppliesToInternal", true, "away", "TEXT")),
+		oofSet(7, ""),
+		`<Settings xmlns="Settings"><Oof><Set><OofMessage><Enabled>1</Enabled></OofMessage></Set></Oof></Settings>`,
+	} {
+		if r := settings(t, p, doc); r.Oof.Status != eas.SettingsInvalidArguments {
+			t.Errorf("%s: %+v", doc, r.Oof)
+		}
+	}
+	if got := oofGet(t, p); *got.OofState != 0 || got.OofMessage[0].ReplyMessage != "" {
+		t.Errorf("after refused sets: %+v", got)
+	}
+}
+
+// TestOofActivatedElsewhere: a user who activates another script while away
+// (in webmail) has turned the reply off; Get says so and turning Oof off
+// leaves that script active.
+func TestOofActivatedElsewhere(t *testing.T) {
+	g := startGateway(t, "")
+	g.dc.AddUser(t, "anna", "pw")
+	p := g.phone(t, "anna", "pw", eas.V161)
+	if r := settings(t, p, oofSet(1, "", msg("AppliesToExternalUnknown", true, "away", "TEXT"))); r.Oof.Status != 1 {
+		t.Fatalf("Set: %+v", r.Oof)
+	}
+	ctx := context.Background()
+	c := g.dial(t, "anna", "pw")
+	if err := c.PutScript(ctx, "webmail", priorScript); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetActive(ctx, "webmail"); err != nil {
+		t.Fatal(err)
+	}
+	c.Logout(ctx)
+	got := oofGet(t, p)
+	if *got.OofState != 0 || got.OofMessage[2].ReplyMessage != "away" {
+		t.Errorf("Get: %+v", got)
+	}
+	if r := settings(t, p, oofSet(0, "")); r.Oof.Status != 1 {
+		t.Fatalf("Set off: %+v", r.Oof)
+	}
+	c = g.dial(t, "anna", "pw")
+	defer c.Logout(ctx)
+	list, err := c.ListScripts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range list {
+		if s.Name == sieve.WrapperScript || s.Active != (s.Name == "webmail") {
+			t.Errorf("scripts after off: %v", list)
+		}
+	}
+}
