@@ -2,6 +2,7 @@ package sieve_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"slices"
 	"strings"
@@ -153,6 +154,38 @@ func TestClientDialFailures(t *testing.T) {
 		if err == nil {
 			c.Close()
 			t.Errorf("%s: dial succeeded", tt.name)
+		}
+	}
+}
+
+// TestClientTLS: STARTTLS and implicit TLS, certificates verified.
+func TestClientTLS(t *testing.T) {
+	sink := smtptest.Start(t, smtptest.Options{NoAuth: true})
+	dc := sievetest.Start(t, sievetest.Options{SubmissionAddr: sink.Addr, TLS: true})
+	dc.AddUser(t, "anna", "secret")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	tests := []struct {
+		name   string
+		cfg    sieve.DialConfig
+		wantOK bool
+	}{
+		{"starttls", sieve.DialConfig{Addr: dc.SieveAddr, Security: bridge.SecuritySTARTTLS, TLSConfig: &tls.Config{RootCAs: dc.Roots}}, true},
+		{"implicit", sieve.DialConfig{Addr: dc.SieveTLSAddr, Security: bridge.SecurityTLS, TLSConfig: &tls.Config{RootCAs: dc.Roots}}, true},
+		{"starttls, untrusted", sieve.DialConfig{Addr: dc.SieveAddr, Security: bridge.SecuritySTARTTLS}, false},
+		{"implicit, untrusted", sieve.DialConfig{Addr: dc.SieveTLSAddr, Security: bridge.SecurityTLS}, false},
+	}
+	for _, tt := range tests {
+		c, err := sieve.Dial(ctx, tt.cfg)
+		if err == nil {
+			err = c.Authenticate(ctx, "anna", "secret")
+			if err == nil {
+				_, err = c.ListScripts(ctx)
+			}
+			c.Close()
+		}
+		if (err == nil) != tt.wantOK {
+			t.Errorf("%s: %v", tt.name, err)
 		}
 	}
 }

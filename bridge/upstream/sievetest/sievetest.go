@@ -18,7 +18,14 @@ package sievetest
 import (
 	"bufio"
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -42,12 +49,19 @@ type Options struct {
 	// Hostname is the name Dovecot uses for itself in the messages it
 	// generates; default "mail.example.com".
 	Hostname string
+	// TLS gives ManageSieve a certificate for 127.0.0.1 (trusted by Roots):
+	// STARTTLS on SieveAddr and implicit TLS on SieveTLSAddr.
+	TLS bool
 }
 
 // Server is one running Dovecot.
 type Server struct {
 	// IMAPAddr, SieveAddr and LMTPAddr are "127.0.0.1:port".
 	IMAPAddr, SieveAddr, LMTPAddr string
+	// SieveTLSAddr (with Options.TLS) speaks TLS from the start.
+	SieveTLSAddr string
+	// Roots trusts the certificate of Options.TLS.
+	Roots *x509.CertPool
 
 	dir      string
 	opt      Options
@@ -179,7 +193,50 @@ func (s *Server) prepare() error {
 			return err
 		}
 	}
-	return os.Chown(home, s.uid, s.gid)
+	if err := os.Chown(home, s.uid, s.gid); err != nil {
+		return err
+	}
+	if s.opt.TLS {
+		return s.writeCert()
+	}
+	return nil
+}
+
+// writeCert makes a certificate for 127.0.0.1 and a pool that trusts it.
+func (s *Server) writeCert() error {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "sieve.test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return err
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return err
+	}
+	s.Roots = x509.NewCertPool()
+	s.Roots.AddCert(cert)
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return err
+	}
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
+	if err := os.WriteFile(filepath.Join(s.dir, "cert.pem"), certPEM, 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(s.dir, "key.pem"), keyPEM, 0o600)
 }
 
 func (s *Server) config() (string, error) {
@@ -191,7 +248,13 @@ func (s *Server) config() (string, error) {
 	p("instance_name = %s", filepath.Base(s.dir))
 	p("protocols = imap lmtp sieve")
 	p("listen = 127.0.0.1")
-	p("ssl = no")
+	if s.opt.TLS {
+		p("ssl = yes")
+		p("ssl_cert = <%s/cert.pem", s.dir)
+		p("ssl_key = <%s/key.pem", s.dir)
+	} else {
+		p("ssl = no")
+	}
 	p("disable_plaintext_auth = no")
 	p("auth_mechanisms = plain login")
 	p("auth_failure_delay = 0")
@@ -225,7 +288,11 @@ func (s *Server) config() (string, error) {
 	p("plugin {\n  sieve = file:~/sieve;active=~/.dovecot.sieve\n}")
 	p("service anvil {\n  unix_listener anvil-auth-penalty {\n    mode = 0\n  }\n}")
 	p("service imap-login {\n  inet_listener imap {\n    address = 127.0.0.1\n    port = %s\n  }\n  inet_listener imaps {\n    port = 0\n  }\n}", port(s.IMAPAddr))
-	p("service managesieve-login {\n  inet_listener sieve {\n    address = 127.0.0.1\n    port = %s\n  }\n}", port(s.SieveAddr))
+	p("service managesieve-login {\n  inet_listener sieve {\n    address = 127.0.0.1\n    port = %s\n  }", port(s.SieveAddr))
+	if s.opt.TLS {
+		p("  inet_listener sieves {\n    address = 127.0.0.1\n    port = %s\n    ssl = yes\n  }", port(s.SieveTLSAddr))
+	}
+	p("}")
 	p("service lmtp {\n  inet_listener lmtp {\n    address = 127.0.0.1\n    port = %s\n  }\n}", port(s.LMTPAddr))
 	return b.String(), nil
 }
@@ -238,7 +305,7 @@ func port(addr string) string {
 // launch picks ports, writes the config, starts the master and waits until
 // all three services greet.
 func (s *Server) launch(bin string) error {
-	for _, a := range []*string{&s.IMAPAddr, &s.SieveAddr, &s.LMTPAddr} {
+	for _, a := range []*string{&s.IMAPAddr, &s.SieveAddr, &s.LMTPAddr, &s.SieveTLSAddr} {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return err
