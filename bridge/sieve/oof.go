@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/easgate/easgate/bridge"
 	"github.com/easgate/easgate/eas"
@@ -21,6 +22,8 @@ type Config struct {
 	Domain string
 	// Days is the vacation :days, how often one sender is answered; default 1.
 	Days int
+	// Timeout bounds one Get or Set, login included; default 30 s.
+	Timeout time.Duration
 }
 
 // Oof keeps out-of-office settings as Sieve on a ManageSieve server, logging
@@ -61,6 +64,12 @@ func (s *session) has(name string) bool {
 // open logs in and lists the scripts; fn runs with the session, which is
 // logged out after.
 func (o *Oof) open(ctx context.Context, cred eas.Credentials, fn func(*session) error) error {
+	timeout := o.cfg.Timeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	c, err := Dial(ctx, DialConfig{Addr: o.cfg.Addr, Security: o.cfg.Security, TLSConfig: o.cfg.TLSConfig})
 	if err != nil {
 		return err
@@ -79,7 +88,9 @@ func (o *Oof) open(ctx context.Context, cred eas.Credentials, fn func(*session) 
 	if err := fn(s); err != nil {
 		return err
 	}
-	return c.Logout(ctx)
+	// The work is done; a LOGOUT that fails changes nothing of it.
+	_ = c.Logout(ctx)
+	return nil
 }
 
 // GetOof reads the settings back from easgate's script. They are reported
@@ -95,9 +106,12 @@ func (o *Oof) GetOof(ctx context.Context, cred eas.Credentials) (*eas.OofConfig,
 		if err != nil {
 			return err
 		}
-		if cfg, err = parseOofScript(content); err != nil {
-			return err
+		stored, err := parseOofScript(content)
+		if err != nil {
+			// Edited by hand: the next Set writes it anew.
+			return nil
 		}
+		cfg = stored
 		if name, _ := s.active(); name != WrapperScript {
 			cfg.State = eas.OofDisabled
 		}
@@ -138,6 +152,10 @@ func wrap(ctx context.Context, s *session) error {
 	if name == WrapperScript {
 		return nil
 	}
+	if name == OofScript {
+		// Activated by hand; including it twice would reply twice.
+		name, had = "", false
+	}
 	w, err := wrapperScript(wrapper{Prior: name, HadPrior: had})
 	if err != nil {
 		return err
@@ -160,7 +178,10 @@ func restore(ctx context.Context, s *session) error {
 		}
 		w, err := parseWrapper(content)
 		if err != nil {
-			return err
+			// Edited by hand, so what it replaced is unknown. It stays
+			// active: it includes the script just emptied of its reply,
+			// so Oof is off, and whatever else it runs keeps running.
+			return nil
 		}
 		prior := ""
 		if w.HadPrior && s.has(w.Prior) {

@@ -480,3 +480,31 @@ func TestOofActivatedElsewhere(t *testing.T) {
 		}
 	}
 }
+
+// TestOofWrapperEdited: a wrapper edited by hand no longer says what it
+// replaced; turning Oof off still works and stops the replies.
+func TestOofWrapperEdited(t *testing.T) {
+	g := startGateway(t, "")
+	g.dc.AddUser(t, "anna", "pw")
+	p := g.phone(t, "anna", "pw", eas.V141)
+	if r := settings(t, p, oofSet(1, "", msg("AppliesToExternalUnknown", true, "away", "TEXT"))); r.Oof.Status != 1 {
+		t.Fatalf("Set: %+v", r.Oof)
+	}
+	ctx := context.Background()
+	c := g.dial(t, "anna", "pw")
+	edited := "require \"include\";\r\ninclude :personal \"" + sieve.OofScript + "\";\r\n"
+	if err := c.PutScript(ctx, sieve.WrapperScript, edited); err != nil {
+		t.Fatal(err)
+	}
+	c.Logout(ctx)
+	if r := settings(t, p, oofSet(0, "")); r.Oof.Status != 1 {
+		t.Fatalf("Set off: %+v", r.Oof)
+	}
+	if got := oofGet(t, p); *got.OofState != 0 {
+		t.Errorf("Get after off: %+v", got)
+	}
+	g.deliver(t, "bob@other.org", "anna@"+domain, "hello")
+	if n := len(g.sink.Messages()); n != 0 {
+		t.Errorf("%d replies after off", n)
+	}
+}
