@@ -105,7 +105,7 @@ func (s *Server) oof(ctx context.Context, r *request, o *OofRequest) *OofRespons
 		}
 		return &OofResponse{Status: SettingsSuccess, Get: oofWire(cfg)}
 	case o.Set != nil:
-		cfg, err := o.Set.config()
+		cfg, err := s.oofSettings(ctx, r, o.Set)
 		if err != nil {
 			return &OofResponse{Status: oofStatus(r, err)}
 		}
@@ -115,6 +115,32 @@ func (s *Server) oof(ctx context.Context, r *request, o *OofRequest) *OofRespons
 		return &OofResponse{Status: SettingsSuccess}
 	}
 	return &OofResponse{Status: SettingsProtocolError}
+}
+
+// oofSettings reads what the phone set. A message the phone left out keeps
+// its stored text: phones switch Oof off, and on again, with OofState alone.
+func (s *Server) oofSettings(ctx context.Context, r *request, set *OofSet) (*OofConfig, error) {
+	cfg, given, err := set.config()
+	if err != nil {
+		return nil, err
+	}
+	if given == [3]bool{true, true, true} {
+		return cfg, nil
+	}
+	cur, err := s.cfg.Oof.GetOof(ctx, r.cred)
+	if err != nil {
+		return nil, err
+	}
+	for i, p := range []struct{ to, from *OofReply }{
+		{&cfg.Internal, &cur.Internal},
+		{&cfg.ExternalKnown, &cur.ExternalKnown},
+		{&cfg.ExternalUnknown, &cur.ExternalUnknown},
+	} {
+		if !given[i] {
+			*p.to = *p.from
+		}
+	}
+	return cfg, nil
 }
 
 // oofStatus turns a backend error into the Oof Status. An upstream that is
@@ -131,8 +157,35 @@ func oofStatus(r *request, err error) int {
 	return SettingsServerUnavailable
 }
 
-// config reads and checks what the phone set.
-func (o *OofSet) config() (*OofConfig, error) {
+// config reads and checks what the phone set; given tells which of the
+// internal, known-external and unknown-external messages it carried.
+func (o *OofSet) config() (cfg *OofConfig, given [3]bool, err error) {
+	cfg, err = o.check()
+	if err != nil {
+		return nil, given, err
+	}
+	for _, m := range o.OofMessage {
+		reply := OofReply{
+			Enabled: m.Enabled == "1",
+			Message: m.ReplyMessage,
+			HTML:    strings.EqualFold(m.BodyType, "HTML"),
+		}
+		switch {
+		case m.AppliesToInternal:
+			cfg.Internal, given[0] = reply, true
+		case m.AppliesToExternalKnown:
+			cfg.ExternalKnown, given[1] = reply, true
+		case m.AppliesToExternalUnknown:
+			cfg.ExternalUnknown, given[2] = reply, true
+		default:
+			return nil, given, errors.Join(ErrOofInvalid, errors.New("OofMessage without AppliesTo"))
+		}
+	}
+	return cfg, given, nil
+}
+
+// check reads the state and the time window.
+func (o *OofSet) check() (*OofConfig, error) {
 	if o.OofState == nil {
 		return nil, errors.Join(ErrOofInvalid, errors.New("no OofState"))
 	}
@@ -151,23 +204,6 @@ func (o *OofSet) config() (*OofConfig, error) {
 		}
 	default:
 		return nil, errors.Join(ErrOofInvalid, errors.New("unknown OofState"))
-	}
-	for _, m := range o.OofMessage {
-		reply := OofReply{
-			Enabled: m.Enabled == "1",
-			Message: m.ReplyMessage,
-			HTML:    strings.EqualFold(m.BodyType, "HTML"),
-		}
-		switch {
-		case m.AppliesToInternal:
-			cfg.Internal = reply
-		case m.AppliesToExternalKnown:
-			cfg.ExternalKnown = reply
-		case m.AppliesToExternalUnknown:
-			cfg.ExternalUnknown = reply
-		default:
-			return nil, errors.Join(ErrOofInvalid, errors.New("OofMessage without AppliesTo"))
-		}
 	}
 	return cfg, nil
 }

@@ -97,6 +97,16 @@ func TestOofSettings(t *testing.T) {
 		t.Errorf("Get %+v, want %+v", got, msgs)
 	}
 
+	// OofState alone switches off and keeps the messages.
+	if r, err := p.Settings(ctx, oofReq(&eas.OofSet{OofState: state(0)})); err != nil || r.Oof.Status != 1 {
+		t.Fatalf("Set off: %+v %v", r, err)
+	}
+	off := want
+	off.State, off.Start, off.End = eas.OofDisabled, time.Time{}, time.Time{}
+	if got, _ := oof.stored(user); !reflect.DeepEqual(got, off) {
+		t.Errorf("after off %+v, want %+v", got, off)
+	}
+
 	// Settings the phone cannot mean are refused before the backend is asked.
 	bad := []*eas.OofSet{
 		{OofMessage: msgs},

@@ -268,8 +268,14 @@ func TestOofPhones(t *testing.T) {
 				t.Fatalf("Set off: %+v", r.Oof)
 			}
 			got = oofGet(t, p)
-			if *got.OofState != 0 {
-				t.Errorf("after off: OofState %d", *got.OofState)
+			if *got.OofState != 0 || got.StartTime != "" {
+				t.Errorf("after off: OofState %d, start %q", *got.OofState, got.StartTime)
+			}
+			// The texts stay for next time, whether the phone sent them with
+			// OofState 0 or not.
+			if len(got.OofMessage) != 3 || got.OofMessage[0].ReplyMessage != f.wantInternal ||
+				got.OofMessage[2].ReplyMessage != f.wantExternal {
+				t.Errorf("after off: messages %+v", got.OofMessage)
 			}
 			g.deliver(t, "dave@other.org", addr, "Anyone there?")
 			if n := len(g.sink.Messages()) - sent; n != 2 {
