@@ -2,8 +2,15 @@ package sieve_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"io"
+	"math/big"
+	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -158,11 +165,13 @@ func TestClientDialFailures(t *testing.T) {
 	}
 }
 
-// TestClientTLS: STARTTLS and implicit TLS, certificates verified.
+// TestClientTLS: STARTTLS (Dovecot's) and implicit TLS (a TLS front to
+// Dovecot's plain port), certificates verified.
 func TestClientTLS(t *testing.T) {
 	sink := smtptest.Start(t, smtptest.Options{NoAuth: true})
 	dc := sievetest.Start(t, sievetest.Options{SubmissionAddr: sink.Addr, TLS: true})
 	dc.AddUser(t, "anna", "secret")
+	front, frontRoots := tlsFront(t, dc.SieveAddr)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	tests := []struct {
@@ -171,9 +180,9 @@ func TestClientTLS(t *testing.T) {
 		wantOK bool
 	}{
 		{"starttls", sieve.DialConfig{Addr: dc.SieveAddr, Security: bridge.SecuritySTARTTLS, TLSConfig: &tls.Config{RootCAs: dc.Roots}}, true},
-		{"implicit", sieve.DialConfig{Addr: dc.SieveTLSAddr, Security: bridge.SecurityTLS, TLSConfig: &tls.Config{RootCAs: dc.Roots}}, true},
+		{"implicit", sieve.DialConfig{Addr: front, Security: bridge.SecurityTLS, TLSConfig: &tls.Config{RootCAs: frontRoots}}, true},
 		{"starttls, untrusted", sieve.DialConfig{Addr: dc.SieveAddr, Security: bridge.SecuritySTARTTLS}, false},
-		{"implicit, untrusted", sieve.DialConfig{Addr: dc.SieveTLSAddr, Security: bridge.SecurityTLS}, false},
+		{"implicit, untrusted", sieve.DialConfig{Addr: front, Security: bridge.SecurityTLS}, false},
 	}
 	for _, tt := range tests {
 		c, err := sieve.Dial(ctx, tt.cfg)
@@ -188,4 +197,52 @@ func TestClientTLS(t *testing.T) {
 			t.Errorf("%s: %v", tt.name, err)
 		}
 	}
+}
+
+// tlsFront terminates TLS for 127.0.0.1 and passes the bytes on to
+// backend; it returns its address and a pool trusting its certificate.
+func tlsFront(t *testing.T, backend string) (string, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	roots := x509.NewCertPool()
+	roots.AddCert(cert)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				b, err := net.Dial("tcp", backend)
+				if err != nil {
+					return
+				}
+				defer b.Close()
+				go io.Copy(b, c)
+				io.Copy(c, b)
+			}()
+		}
+	}()
+	return ln.Addr().String(), roots
 }

@@ -191,7 +191,7 @@ func restore(ctx context.Context, s *session) error {
 			return err
 		}
 	}
-	// Someone activated another script meanwhile: the wrapper is left over.
+	// Inactive, it is only left over (another script was activated meanwhile).
 	return s.c.DeleteScript(ctx, WrapperScript)
 }
 
