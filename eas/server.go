@@ -55,6 +55,8 @@ type Config struct {
 	// UpstreamRetry is how long a Ping waits while the upstream is down
 	// before answering Status 8 (bounded by its heartbeat); default 45 s.
 	UpstreamRetry time.Duration
+	// Oof keeps out-of-office settings; nil: Settings Oof is not available.
+	Oof OofBackend
 }
 
 // Limits bound the work one request may ask for; zero values take the

@@ -67,6 +67,7 @@ func demoMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		AdminListen: *adminListen, LogFormat: "console", LogLevel: *logLevel,
 		MaxRequest: 64 << 20, MinHeartbeat: 60e9, MaxHeartbeat: 3540e9,
 		FolderCheckInterval: bridge.DefaultCheckInterval,
+		oof:                 demo.NewOof(),
 	}
 	g, err := startGateway(ctx, c, log, token)
 	if err != nil {

@@ -66,6 +66,18 @@ func TestDemo(t *testing.T) {
 			t.Errorf("folder %s: type %d, want %d (all: %v)", name, names[name], typ, names)
 		}
 	}
+	// Oof works in the demo: what the phone sets reads back.
+	on := 2
+	set := &eas.OofSet{OofState: &on, StartTime: "2026-12-24T08:00:00.000Z", EndTime: "2027-01-02T08:00:00.000Z",
+		OofMessage: []eas.OofMessage{{AppliesToInternal: true, Enabled: "1", ReplyMessage: "Back in January.", BodyType: "TEXT"}}}
+	if r, err := c.Settings(ctx, &eas.SettingsRequest{Oof: &eas.OofRequest{Set: set}}); err != nil || r.Oof.Status != 1 {
+		t.Fatalf("Oof Set: %+v %v", r, err)
+	}
+	r, err := c.Settings(ctx, &eas.SettingsRequest{Oof: &eas.OofRequest{Get: &eas.OofGet{BodyType: "TEXT"}}})
+	if err != nil || r.Oof.Status != 1 || *r.Oof.Get.OofState != 2 || r.Oof.Get.EndTime != set.EndTime ||
+		r.Oof.Get.OofMessage[0].ReplyMessage != "Back in January." {
+		t.Fatalf("Oof Get: %+v %v", r, err)
+	}
 	cancel()
 	select {
 	case code := <-done:

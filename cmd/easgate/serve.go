@@ -22,6 +22,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/easgate/easgate/bridge"
+	"github.com/easgate/easgate/bridge/sieve"
 	"github.com/easgate/easgate/eas"
 	"github.com/easgate/easgate/store"
 )
@@ -58,6 +59,10 @@ type serveConfig struct {
 	// MaxConnsPerClient bounds the connections of one client address.
 	MaxConnsPerClient int
 	Limits            eas.Limits
+	Sieve             string
+	SieveSecurity     string
+	// oof replaces the ManageSieve backend (the demo keeps Oof in memory).
+	oof eas.OofBackend
 	// insecureTLS is for tests with self-signed upstreams only; no flag.
 	tlsConfig *tls.Config
 }
@@ -127,6 +132,8 @@ func serveFlags(c *serveConfig, stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&c.Limits.ItemOperations, "max-item-operations", 100, "operations in one ItemOperations request")
 	fs.IntVar(&c.Limits.MoveItems, "max-move-items", 500, "items in one MoveItems request")
 	fs.IntVar(&c.Limits.Collections, "max-collections", 300, "collections in one GetItemEstimate request")
+	fs.StringVar(&c.Sieve, "sieve", "", "upstream ManageSieve server HOST:PORT for Out of Office; without it phones get no Out of Office switch")
+	fs.StringVar(&c.SieveSecurity, "sieve-security", "starttls", "upstream ManageSieve security: tls, starttls or none")
 	fs.BoolVar(&c.SentCopy, "sent-copy", true, "file a copy of sent mail in the Sent folder when the phone asks; false for upstreams that file it themselves")
 	return fs
 }
@@ -181,6 +188,24 @@ func newLogger(format, level string, w io.Writer) (*zap.Logger, error) {
 	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(w), lvl)), nil
 }
 
+// oofBackend is where Out of Office settings go: nil without --sieve.
+func (c *serveConfig) oofBackend() (eas.OofBackend, error) {
+	if c.oof != nil {
+		return c.oof, nil
+	}
+	if c.Sieve == "" {
+		return nil, nil
+	}
+	if c.SieveSecurity == "" {
+		c.SieveSecurity = "starttls"
+	}
+	sec, err := parseSecurity(c.SieveSecurity)
+	if err != nil {
+		return nil, fmt.Errorf("--sieve-security: %w", err)
+	}
+	return sieve.New(sieve.Config{Addr: c.Sieve, Security: sec, TLSConfig: c.tlsConfig, Domain: c.Domain}), nil
+}
+
 // gateway is a running easgate: EAS listener, admin listener and their
 // dependencies.
 type gateway struct {
@@ -219,6 +244,10 @@ func startGateway(ctx context.Context, c *serveConfig, log *zap.Logger, adminTok
 	smtpSec, err := parseSecurity(c.SMTPSecurity)
 	if err != nil {
 		return nil, fmt.Errorf("--smtp-security: %w", err)
+	}
+	oof, err := c.oofBackend()
+	if err != nil {
+		return nil, err
 	}
 	if c.MinHeartbeat <= 0 || c.MaxHeartbeat < c.MinHeartbeat {
 		return nil, fmt.Errorf("heartbeat bounds %v..%v are not a range", c.MinHeartbeat, c.MaxHeartbeat)
@@ -259,6 +288,7 @@ func startGateway(ctx context.Context, c *serveConfig, log *zap.Logger, adminTok
 		MinHeartbeat: c.MinHeartbeat, MaxHeartbeat: c.MaxHeartbeat, Logger: log.Named("eas"),
 		Metrics: g.metrics, BodyReadTimeout: c.BodyReadTimeout, MinBodyRate: c.MinBodyRate,
 		Limits: c.Limits, Upstreams: upstreams,
+		Oof: oof,
 	}, g.backend, st, g.push)
 
 	if g.easLn, err = net.Listen("tcp", c.Listen); err != nil {
