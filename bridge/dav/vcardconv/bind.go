@@ -195,7 +195,7 @@ func bind(card vcard.Card) *binding {
 	b.bindPhones()
 	b.bindIMs()
 	b.bindAddresses()
-	b.cats = card[vcard.FieldCategories]
+	b.cats = slices.Clone(card[vcard.FieldCategories])
 	for _, a := range childAlts {
 		for _, f := range card[a.key] {
 			if a.matches(card, f) {

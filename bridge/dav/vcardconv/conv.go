@@ -50,8 +50,10 @@ func (o Options) pictureMax() int {
 	return eas.PictureMaxSize
 }
 
-// stringFields are the eas.Contact string fields bound to properties;
-// Picture is handled apart.
+// stringFields are the eas.Contact string fields bound to properties, in
+// the order new properties are written: a second number after the first,
+// because reading binds the first of a kind to the first slot. Picture is
+// handled apart.
 var stringFields = func() []string {
 	var out []string
 	t := reflect.TypeOf(eas.Contact{})
@@ -59,6 +61,11 @@ var stringFields = func() []string {
 		if f := t.Field(i); f.Type.Kind() == reflect.String && f.Name != "Picture" {
 			out = append(out, f.Name)
 		}
+	}
+	for _, second := range []string{"Business2PhoneNumber", "Home2PhoneNumber"} {
+		out = slices.DeleteFunc(out, func(s string) bool { return s == second })
+		first := slices.Index(out, strings.Replace(second, "2", "", 1))
+		out = slices.Insert(out, first+1, second)
 	}
 	return out
 }()
