@@ -125,7 +125,8 @@ var classCodecs = map[Class]*classCodec{
 			return emailForVersion(e, v, full)
 		},
 	},
-	ClassNotes: noteCodec,
+	ClassNotes:    noteCodec,
+	ClassContacts: contactCodec,
 }
 
 // codecFor returns the codec of class c, or an error for a class the

@@ -102,3 +102,18 @@ type ContactCategories struct {
 type ContactChildren struct {
 	Child []string `wbxml:"Contacts:Child"`
 }
+
+// Class of a contact is ClassContacts.
+func (*Contact) Class() Class { return ClassContacts }
+
+// contactCodec: every Contacts element exists in every version easgate
+// offers. A phone's Change carries the whole contact, but AOSP leaves out
+// Body, Categories and Children (they are not in its Supported list), and
+// a phone that never got a Picture (too large) sends none: those are kept
+// when left out rather than cleared, since a phone's silence must not
+// delete what it cannot show.
+var contactCodec = &classCodec{
+	newItem:    func() Item { return &Contact{} },
+	ghostable:  []string{"Body", "Categories", "Children", "Picture"},
+	minVersion: V121,
+}

@@ -49,9 +49,10 @@ type Collection struct {
 func (c Collection) Segment() string { return path.Base(strings.TrimSuffix(c.Path, "/")) }
 
 // DisplayName is Name, or the last path segment when the server has no
-// name for it.
+// name for it. Radicale gives a collection without a display name its
+// path ("anna/contacts"), which is no name either.
 func (c Collection) DisplayName() string {
-	if c.Name != "" {
+	if c.Name != "" && c.Name != strings.Trim(c.Path, "/") {
 		return c.Name
 	}
 	return c.Segment()
