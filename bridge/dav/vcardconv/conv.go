@@ -285,7 +285,7 @@ func (w *writer) setComponent(r ref, v string) {
 // create adds the property of an element the card did not have.
 func (w *writer) create(name, v string) {
 	if c, ok := components[name]; ok {
-		w.createComponent(c.key, c.key, nil, c.comp, v)
+		w.createComponent(name, c.key, c.key, nil, c.comp, v)
 		return
 	}
 	for _, prefix := range []string{"BusinessAddress", "HomeAddress", "OtherAddress"} {
@@ -299,7 +299,7 @@ func (w *writer) create(name, v string) {
 			}
 			for _, p := range addrParts {
 				if p.suffix == part {
-					w.createComponent(prefix, vcard.FieldAddress, params, p.comp, v)
+					w.createComponent(name, prefix, vcard.FieldAddress, params, p.comp, v)
 				}
 			}
 			return
@@ -333,7 +333,7 @@ func (w *writer) create(name, v string) {
 	w.refs[name] = ref{key, f, -1}
 }
 
-func (w *writer) createComponent(made, key string, params vcard.Params, comp int, v string) {
+func (w *writer) createComponent(name, made, key string, params vcard.Params, comp int, v string) {
 	f := w.made[made]
 	if f == nil {
 		n := 2
@@ -346,7 +346,8 @@ func (w *writer) createComponent(made, key string, params vcard.Params, comp int
 		w.made[made] = f
 		w.card.Add(key, f)
 	}
-	w.setComponent(ref{key, f, comp}, v)
+	w.refs[name] = ref{key, f, comp}
+	w.setComponent(w.refs[name], v)
 }
 
 // remove deletes one property, and the X-ABLabel of its Apple item group
