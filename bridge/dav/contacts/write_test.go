@@ -258,4 +258,3 @@ func next(t *testing.T, sub eas.Subscription) string {
 	}
 	return ""
 }
-
