@@ -21,6 +21,8 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/easgate/easgate/bridge"
+	"github.com/easgate/easgate/bridge/dav"
+	"github.com/easgate/easgate/bridge/dav/contacts"
 	"github.com/easgate/easgate/eas"
 	"github.com/easgate/easgate/store"
 )
@@ -47,6 +49,9 @@ type serveConfig struct {
 	SMTP                string
 	SMTPSecurity        string
 	SentCopy            bool
+	// CardDAV is the contacts server; "" serves no contacts.
+	CardDAV         string
+	DAVPollInterval time.Duration
 	// insecureTLS is for tests with self-signed upstreams only; no flag.
 	tlsConfig *tls.Config
 }
@@ -107,6 +112,8 @@ func serveFlags(c *serveConfig, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.SMTP, "smtp", "", "upstream SMTP submission server HOST:PORT; without it phones cannot send")
 	fs.StringVar(&c.SMTPSecurity, "smtp-security", "starttls", "upstream SMTP security: tls, starttls or none")
 	fs.BoolVar(&c.SentCopy, "sent-copy", true, "file a copy of sent mail in the Sent folder when the phone asks; false for upstreams that file it themselves")
+	fs.StringVar(&c.CardDAV, "carddav", "", "CardDAV server URL for contacts (e.g. https://dav.example.com/); users log in with their own credentials")
+	fs.DurationVar(&c.DAVPollInterval, "dav-poll-interval", dav.DefaultPollInterval, "how often push polls watched address books and calendars")
 	return fs
 }
 
@@ -207,11 +214,23 @@ func startGateway(ctx context.Context, c *serveConfig, log *zap.Logger, adminTok
 	g.push = bridge.NewNotifier(g.backend, bridge.WatchConfig{CheckInterval: c.FolderCheckInterval})
 	g.metrics = eas.NewMetrics()
 	registerUpstreamMetrics(g.metrics.Registry(), g.backend, g.push, st)
+	var backend eas.Backend = g.backend
+	var notifier eas.Notifier = g.push
+	if c.CardDAV != "" {
+		davCfg := dav.Config{URL: c.CardDAV}
+		if _, err := dav.NewClient(davCfg, dav.Credentials{}); err != nil {
+			g.Close()
+			return nil, fmt.Errorf("--carddav: %w", err)
+		}
+		cards := contacts.New(contacts.Config{DAV: davCfg, PollInterval: c.DAVPollInterval, Log: log.Named("carddav")})
+		comb := eas.Combine(g.backend, g.push, eas.Upstream{Name: "carddav", Backend: cards, Notifier: cards.Notifier()})
+		backend, notifier = comb, comb
+	}
 	g.eas = eas.NewServer(eas.Config{
 		PublicURL: c.PublicURL, MaxRequestBytes: c.MaxRequest, TrustedProxies: c.TrustedProxies,
 		MinHeartbeat: c.MinHeartbeat, MaxHeartbeat: c.MaxHeartbeat, Logger: log.Named("eas"),
 		Metrics: g.metrics,
-	}, g.backend, st, g.push)
+	}, backend, st, notifier)
 
 	if g.easLn, err = net.Listen("tcp", c.Listen); err != nil {
 		g.Close()
