@@ -106,6 +106,11 @@ func TestApplyEdits(t *testing.T) {
 		{"children of a vCard 3.0", "29-special-phones.vcf", func(c *eas.Contact) {
 			c.Children.Child = []string{"Kid One"}
 		}, nil, []string{"- X-CHILDREN:Kid Two"}},
+		{"dates without a year kept", "31-no-year-v4.vcf", func(c *eas.Contact) { c.FirstName = "Yu" }, nil, []string{
+			"+ N:Tanaka;Yu;;;", "- N:Tanaka;Yuki;;;"}},
+		{"a year given to a date without one", "31-no-year-v4.vcf", func(c *eas.Contact) {
+			c.Birthday = time.Date(1990, 4, 14, 22, 0, 0, 0, time.UTC)
+		}, nil, []string{"+ BDAY:19900415", "- BDAY:--0415"}},
 		{"name parts", "17-evolution.vcf", func(c *eas.Contact) { c.Title, c.Suffix = "Dr.", "Jr." }, nil, []string{
 			"+ N:Müller;Hans;;Dr.;Jr.",
 			"- N:Müller;Hans;;Herr;"}},

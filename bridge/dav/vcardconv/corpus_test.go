@@ -325,6 +325,12 @@ var corpus = []struct {
 		"FirstName=Line",
 		"LastName=Feed",
 	}},
+	{"31-no-year-v4.vcf", []string{
+		"Email1Address=yuki@example.jp",
+		"FileAs=Yuki Tanaka",
+		"FirstName=Yuki",
+		"LastName=Tanaka",
+	}},
 }
 
 func readCorpus(t *testing.T, file string) []byte {
