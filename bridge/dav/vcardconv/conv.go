@@ -82,12 +82,22 @@ func Element(field string) string {
 	return name
 }
 
+// fieldIndex is the index of each string field in eas.Contact.
+var fieldIndex = func() map[string]int {
+	m := map[string]int{}
+	t := reflect.TypeOf(eas.Contact{})
+	for i := 0; i < t.NumField(); i++ {
+		m[t.Field(i).Name] = i
+	}
+	return m
+}()
+
 func getString(c *eas.Contact, field string) string {
-	return reflect.ValueOf(c).Elem().FieldByName(field).String()
+	return reflect.ValueOf(c).Elem().Field(fieldIndex[field]).String()
 }
 
 func setString(c *eas.Contact, field, v string) {
-	reflect.ValueOf(c).Elem().FieldByName(field).SetString(v)
+	reflect.ValueOf(c).Elem().Field(fieldIndex[field]).SetString(v)
 }
 
 // ToContact shows a card to a phone.

@@ -148,9 +148,8 @@ var imSchemes = []string{"xmpp:", "aim:", "sip:", "skype:", "msnim:", "ymsgr:", 
 	"x-apple:", "im:", "qq:", "facebook:"}
 
 func imScheme(s string) string {
-	l := strings.ToLower(s)
 	for _, p := range imSchemes {
-		if strings.HasPrefix(l, p) {
+		if len(s) >= len(p) && strings.EqualFold(s[:len(p)], p) {
 			return s[:len(p)]
 		}
 	}
@@ -218,7 +217,7 @@ func truncate(s string, n int) string {
 // ENCODING=b value. "" for a photo by reference.
 func photoData(f *vcard.Field) string {
 	v := f.Value
-	if strings.HasPrefix(strings.ToLower(v), "data:") {
+	if len(v) >= 5 && strings.EqualFold(v[:5], "data:") {
 		if i := strings.Index(v, ";base64,"); i >= 0 {
 			return stripSpace(v[i+len(";base64,"):])
 		}
