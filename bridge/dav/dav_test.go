@@ -388,3 +388,35 @@ func next(t *testing.T, s *Subscription) string {
 	}
 	return ""
 }
+
+// TestChangesOfCalendars: the same strategy serves CalDAV collections.
+func TestChangesOfCalendars(t *testing.T) {
+	const ics = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:e1\r\n" +
+		"DTSTAMP:20260101T000000Z\r\nDTSTART:20260102T100000Z\r\nDTEND:20260102T110000Z\r\nSUMMARY:Meeting\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+	for _, noSync := range []bool{false, true} {
+		t.Run(fmt.Sprintf("noSync=%v", noSync), func(t *testing.T) {
+			s := newServer(t)
+			if err := s.Calendar(user, "cal", "Calendar", "VEVENT"); err != nil {
+				t.Fatal(err)
+			}
+			c := newClient(t, s, Config{NoSyncCollection: noSync})
+			ctx := context.Background()
+			d, err := c.Changes(ctx, "/anna/cal/", "")
+			if err != nil || !d.Full || len(d.Updated) != 0 {
+				t.Fatalf("empty calendar: %+v, %v", d, err)
+			}
+			etag, err := c.Put(ctx, "/anna/cal/e1.ics", "text/calendar", []byte(ics), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			d2, err := c.Changes(ctx, "/anna/cal/", d.Cursor)
+			if err != nil || fmt.Sprint(d2.Updated) != fmt.Sprintf("[{/anna/cal/e1.ics %s}]", etag) {
+				t.Errorf("after a new event: %+v, %v", d2, err)
+			}
+			d3, err := c.Changes(ctx, "/anna/cal/", d2.Cursor)
+			if err != nil || !d3.Empty() {
+				t.Errorf("nothing new: %+v, %v", d3, err)
+			}
+		})
+	}
+}
