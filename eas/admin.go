@@ -36,9 +36,9 @@ func (s *Server) AdminHandler(token string) http.Handler {
 	return r
 }
 
-// Upstream is a server easgate depends on (IMAP, SMTP), as /healthz
+// HealthCheck is a server easgate depends on (IMAP, SMTP), as /healthz
 // reports it.
-type Upstream struct {
+type HealthCheck struct {
 	// Name says what it is for: "imap", "smtp".
 	Name string
 	Addr string

@@ -51,7 +51,7 @@ type Config struct {
 	Limits Limits
 	// Upstreams are the servers easgate depends on, which /healthz on the
 	// admin listener checks and reports one by one.
-	Upstreams []Upstream
+	Upstreams []HealthCheck
 	// UpstreamRetry is how long a Ping waits while the upstream is down
 	// before answering Status 8 (bounded by its heartbeat); default 45 s.
 	UpstreamRetry time.Duration

@@ -23,6 +23,8 @@ import (
 
 	"github.com/easgate/easgate/bridge"
 	"github.com/easgate/easgate/bridge/sieve"
+	"github.com/easgate/easgate/bridge/dav"
+	"github.com/easgate/easgate/bridge/dav/contacts"
 	"github.com/easgate/easgate/eas"
 	"github.com/easgate/easgate/store"
 )
@@ -63,6 +65,9 @@ type serveConfig struct {
 	SieveSecurity     string
 	// oof replaces the ManageSieve backend (the demo keeps Oof in memory).
 	oof eas.OofBackend
+	// CardDAV is the contacts server; "" serves no contacts.
+	CardDAV         string
+	DAVPollInterval time.Duration
 	// insecureTLS is for tests with self-signed upstreams only; no flag.
 	tlsConfig *tls.Config
 }
@@ -135,6 +140,8 @@ func serveFlags(c *serveConfig, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.Sieve, "sieve", "", "upstream ManageSieve server HOST:PORT for Out of Office; without it phones get no Out of Office switch")
 	fs.StringVar(&c.SieveSecurity, "sieve-security", "starttls", "upstream ManageSieve security: tls, starttls or none")
 	fs.BoolVar(&c.SentCopy, "sent-copy", true, "file a copy of sent mail in the Sent folder when the phone asks; false for upstreams that file it themselves")
+	fs.StringVar(&c.CardDAV, "carddav", "", "CardDAV server URL for contacts (e.g. https://dav.example.com/); users log in with their own credentials")
+	fs.DurationVar(&c.DAVPollInterval, "dav-poll-interval", dav.DefaultPollInterval, "how often push polls watched address books and calendars")
 	return fs
 }
 
@@ -279,9 +286,21 @@ func startGateway(ctx context.Context, c *serveConfig, log *zap.Logger, adminTok
 		Help: "Connections refused because their client address held --max-conns-per-client already.",
 	})
 	g.metrics.Registry().MustRegister(refused)
-	upstreams := []eas.Upstream{upstreamCheck{"imap", c.IMAP, sec, c.tlsConfig}.upstream()}
+	upstreams := []eas.HealthCheck{upstreamCheck{"imap", c.IMAP, sec, c.tlsConfig}.upstream()}
 	if c.SMTP != "" {
 		upstreams = append(upstreams, upstreamCheck{"smtp", c.SMTP, smtpSec, c.tlsConfig}.upstream())
+	}
+	var backend eas.Backend = g.backend
+	var notifier eas.Notifier = g.push
+	if c.CardDAV != "" {
+		davCfg := dav.Config{URL: c.CardDAV}
+		if _, err := dav.NewClient(davCfg, dav.Credentials{}); err != nil {
+			g.Close()
+			return nil, fmt.Errorf("--carddav: %w", err)
+		}
+		cards := contacts.New(contacts.Config{DAV: davCfg, PollInterval: c.DAVPollInterval, Log: log.Named("carddav")})
+		comb := eas.Combine(g.backend, g.push, eas.Upstream{Name: "carddav", Backend: cards, Notifier: cards.Notifier()})
+		backend, notifier = comb, comb
 	}
 	g.eas = eas.NewServer(eas.Config{
 		PublicURL: c.PublicURL, MaxRequestBytes: c.MaxRequest, TrustedProxies: c.TrustedProxies,
@@ -289,7 +308,7 @@ func startGateway(ctx context.Context, c *serveConfig, log *zap.Logger, adminTok
 		Metrics: g.metrics, BodyReadTimeout: c.BodyReadTimeout, MinBodyRate: c.MinBodyRate,
 		Limits: c.Limits, Upstreams: upstreams,
 		Oof: oof,
-	}, g.backend, st, g.push)
+	}, backend, st, notifier)
 
 	if g.easLn, err = net.Listen("tcp", c.Listen); err != nil {
 		g.Close()

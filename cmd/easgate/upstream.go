@@ -27,8 +27,8 @@ type upstreamCheck struct {
 	tls      *tls.Config
 }
 
-func (u upstreamCheck) upstream() eas.Upstream {
-	return eas.Upstream{Name: u.proto, Addr: u.addr, Check: u.check}
+func (u upstreamCheck) upstream() eas.HealthCheck {
+	return eas.HealthCheck{Name: u.proto, Addr: u.addr, Check: u.check}
 }
 
 func (u upstreamCheck) tlsConfig() *tls.Config {
