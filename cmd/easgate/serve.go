@@ -22,9 +22,9 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/easgate/easgate/bridge"
-	"github.com/easgate/easgate/bridge/sieve"
 	"github.com/easgate/easgate/bridge/dav"
 	"github.com/easgate/easgate/bridge/dav/contacts"
+	"github.com/easgate/easgate/bridge/sieve"
 	"github.com/easgate/easgate/eas"
 	"github.com/easgate/easgate/store"
 )

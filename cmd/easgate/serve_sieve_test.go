@@ -9,8 +9,8 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/easgate/easgate/bridge/upstream/smtptest"
 	"github.com/easgate/easgate/bridge/upstream/sievetest"
+	"github.com/easgate/easgate/bridge/upstream/smtptest"
 	"github.com/easgate/easgate/eas"
 	"github.com/easgate/easgate/eas/easclient"
 )
