@@ -18,8 +18,8 @@ import (
 
 	"github.com/easgate/easgate/bridge"
 	"github.com/easgate/easgate/bridge/sieve"
-	"github.com/easgate/easgate/bridge/upstream/smtptest"
 	"github.com/easgate/easgate/bridge/upstream/sievetest"
+	"github.com/easgate/easgate/bridge/upstream/smtptest"
 )
 
 // env is a Dovecot with Pigeonhole and an SMTP sink for what Sieve sends.

@@ -5,8 +5,8 @@ import (
 	"testing"
 
 	"github.com/easgate/easgate/bridge"
-	"github.com/easgate/easgate/bridge/upstream/smtptest"
 	"github.com/easgate/easgate/bridge/upstream/sievetest"
+	"github.com/easgate/easgate/bridge/upstream/smtptest"
 )
 
 // TestOofScriptsCompile stores every generated script on Pigeonhole, which
