@@ -424,7 +424,7 @@ func (m *Mailbox) window(ctx context.Context, c *conn, q eas.SyncQuery, cur curs
 	nChanged := take(len(d.changed))
 	for _, ch := range d.changed[:nChanged] {
 		cs.Changes = append(cs.Changes, eas.ItemChange{
-			Kind: eas.ChangeModify, ServerID: formatUID(ch.uid), Version: ch.flags.version(), Email: ch.flags.change(),
+			Kind: eas.ChangeModify, ServerID: formatUID(ch.uid), Version: ch.flags.version(), Item: emailItem(ch.flags.change()),
 		})
 	}
 	adds := d.added[:take(len(d.added))]
@@ -446,7 +446,7 @@ func (m *Mailbox) window(ctx context.Context, c *conn, q eas.SyncQuery, cur curs
 				c.log.Warn("message converted partially", zap.String("folder", q.Path), zap.Uint32("uid", uint32(uid)), zap.Error(it.err))
 			}
 			cs.Changes = append(cs.Changes, eas.ItemChange{
-				Kind: eas.ChangeAdd, ServerID: formatUID(uid), Version: it.flags.version(), Email: it.email, Err: it.err,
+				Kind: eas.ChangeAdd, ServerID: formatUID(uid), Version: it.flags.version(), Item: emailItem(it.email), Err: it.err,
 			})
 		}
 	}

@@ -263,7 +263,7 @@ func (c *conn) flagsOf(ctx context.Context, uid imap.UID) (mailFlags, []imap.Fla
 // Fetch returns the full item. A message that converts only partially comes
 // back as far as it could be read (the problem is logged): the phone asked
 // for this message and is better served by part of it than by an error.
-func (m *Mailbox) Fetch(ctx context.Context, ref eas.ItemRef, body eas.BodyOptions) (*eas.Email, error) {
+func (m *Mailbox) Fetch(ctx context.Context, ref eas.ItemRef, body eas.BodyOptions) (eas.Item, error) {
 	var email *eas.Email
 	err := m.do(ctx, true, func(c *conn) error {
 		uid, sel, err := c.message(ctx, ref)
@@ -287,7 +287,7 @@ func (m *Mailbox) Fetch(ctx context.Context, ref eas.ItemRef, body eas.BodyOptio
 	if err != nil {
 		return nil, fmt.Errorf("fetch %s/%s: %w", ref.Path, ref.ServerID, err)
 	}
-	return email, nil
+	return emailItem(email), nil
 }
 
 // UpdateFlags applies a phone's Read, Flag and Categories and returns the
@@ -680,4 +680,13 @@ func (m *Mailbox) Attachment(ctx context.Context, fileReference string) (*eas.At
 		m.b.log.Warn("attachment decoded partially", zap.String("ref", fileReference), zap.Error(err))
 	}
 	return data, nil
+}
+
+// emailItem is e as an eas.Item: nil (not a nil *eas.Email) when there is
+// none.
+func emailItem(e *eas.Email) eas.Item {
+	if e == nil {
+		return nil
+	}
+	return e
 }

@@ -255,7 +255,7 @@ func (f *fakeMailbox) diff(q eas.SyncQuery) ([]eas.ItemChange, error) {
 		case !inWindow(msg):
 			out = append(out, eas.ItemChange{Kind: eas.ChangeSoftDelete, ServerID: id})
 		case msg.version() != known[id]:
-			out = append(out, eas.ItemChange{Kind: eas.ChangeModify, ServerID: id, Version: msg.version(), Email: msg.flagsOnly()})
+			out = append(out, eas.ItemChange{Kind: eas.ChangeModify, ServerID: id, Version: msg.version(), Item: msg.flagsOnly()})
 		}
 	}
 	for _, id := range numericIDs(fo.msgs) {
@@ -263,10 +263,10 @@ func (f *fakeMailbox) diff(q eas.SyncQuery) ([]eas.ItemChange, error) {
 		if _, ok := known[id]; ok || !inWindow(msg) {
 			continue
 		}
-		ch := eas.ItemChange{Kind: eas.ChangeAdd, ServerID: id, Version: msg.version(), Email: msg.email(q.Body)}
+		ch := eas.ItemChange{Kind: eas.ChangeAdd, ServerID: id, Version: msg.version(), Item: msg.email(q.Body)}
 		if msg.broken {
 			ch.Err = errors.New("broken MIME structure")
-			ch.Email = &eas.Email{Subject: msg.subject}
+			ch.Item = &eas.Email{Subject: msg.subject}
 		}
 		out = append(out, ch)
 	}
@@ -307,7 +307,7 @@ func (f *fakeMailbox) lookup(ref eas.ItemRef) (*fakeFolder, *fakeMsg, error) {
 	return fo, msg, nil
 }
 
-func (f *fakeMailbox) Fetch(ctx context.Context, ref eas.ItemRef, body eas.BodyOptions) (*eas.Email, error) {
+func (f *fakeMailbox) Fetch(ctx context.Context, ref eas.ItemRef, body eas.BodyOptions) (eas.Item, error) {
 	f.m.mu.Lock()
 	defer f.m.mu.Unlock()
 	f.m.calls["Fetch"]++

@@ -174,7 +174,7 @@ func (s *Server) handleFind(ctx context.Context, r *request) (*reply, error) {
 				}
 				continue
 			}
-			e, err := mb.Fetch(ctx, ref, body)
+			e, err := fetchEmail(ctx, mb, ref, body)
 			switch {
 			case err == nil:
 			case fatal(err):

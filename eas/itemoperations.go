@@ -368,7 +368,7 @@ func (o *itemOps) fetchItem(ctx context.Context, res ItemOperationsFetchResult, 
 	if err != nil {
 		return res, err
 	}
-	e, err := mb.Fetch(ctx, ItemRef{Path: path, ServerID: id, Cursor: cursor}, body)
+	e, err := fetchEmail(ctx, mb, ItemRef{Path: path, ServerID: id, Cursor: cursor}, body)
 	switch {
 	case err == nil:
 	case errors.Is(err, ErrNotFound):

@@ -283,7 +283,7 @@ func (s *Server) searchMailbox(ctx context.Context, r *request, req *SearchStore
 			}
 			continue
 		}
-		e, err := mb.Fetch(ctx, ref, body)
+		e, err := fetchEmail(ctx, mb, ref, body)
 		switch {
 		case err == nil:
 		case fatal(err):

@@ -82,8 +82,12 @@ type SyncClientAdd struct {
 // SyncItem is an item with its data: a phone's Change, a server Add or
 // Change.
 type SyncItem struct {
-	ServerID        string `wbxml:"ServerId"`
+	ServerID string `wbxml:"ServerId"`
+	// ApplicationData is a mail item as a client reads it and writes it.
 	ApplicationData *Email `wbxml:"ApplicationData,omitempty"`
+	// Item is the ApplicationData the server sends, of any class (a
+	// decoder fills ApplicationData, the first field of the tag).
+	Item Item `wbxml:"ApplicationData,omitempty"`
 	// Send, in a 16.0+ phone's Change of a draft, sends it.
 	Send bool `wbxml:"Email2:Send,empty"`
 }
@@ -215,6 +219,8 @@ type SyncFetchResponse struct {
 	ServerID        string `wbxml:"ServerId"`
 	Status          int    `wbxml:"Status"`
 	ApplicationData *Email `wbxml:"ApplicationData,omitempty"`
+	// Item is the fetched item of any class, as the server sends it.
+	Item Item `wbxml:"ApplicationData,omitempty"`
 }
 
 // Window sizes (MS-ASCMD 2.2.3.199).
@@ -738,6 +744,7 @@ func (run *syncRun) collection(ctx context.Context, c *SyncCollection) (collecti
 		}
 	}
 
+	codec := classCodecs[ClassEmail]
 	var cmds SyncServerCommands
 	if mutated || (cs != nil && len(cs.Changes) > 0) {
 		st.Begin()
@@ -755,18 +762,10 @@ func (run *syncRun) collection(ctx context.Context, c *SyncCollection) (collecti
 			switch ch.Kind {
 			case ChangeAdd:
 				st.Set(ch.ServerID, ch.Version)
-				e := ch.Email
-				if e == nil {
-					e = &Email{}
-				}
-				cmds.Add = append(cmds.Add, SyncItem{ServerID: sid, ApplicationData: emailForVersion(e, v, true)})
+				cmds.Add = append(cmds.Add, SyncItem{ServerID: sid, Item: codec.encode(ch.Item, v, true)})
 			case ChangeModify:
 				st.Set(ch.ServerID, ch.Version)
-				e := ch.Email
-				if e == nil {
-					e = &Email{}
-				}
-				cmds.Change = append(cmds.Change, SyncItem{ServerID: sid, ApplicationData: emailForVersion(e, v, false)})
+				cmds.Change = append(cmds.Change, SyncItem{ServerID: sid, Item: codec.encode(ch.Item, v, false)})
 			case ChangeDelete:
 				st.Forget(ch.ServerID)
 				cmds.Delete = append(cmds.Delete, SyncItemID{ServerID: sid})
@@ -1051,7 +1050,7 @@ func (run *syncRun) fetchResponse(ctx context.Context, mb Mailbox, collectionID,
 	e, err := mb.Fetch(ctx, ItemRef{Path: path, ServerID: id, Cursor: cursor}, body)
 	switch {
 	case err == nil:
-		fr.ApplicationData = emailForVersion(e, run.r.version(), true)
+		fr.Item = classCodecs[ClassEmail].encode(e, run.r.version(), true)
 	case errors.Is(err, ErrNotFound):
 		fr.Status = SyncObjectNotFound
 	case fatal(err):
