@@ -49,6 +49,8 @@ type fakeMail struct {
 	calls   map[string]int
 	subs    []*fakeSub
 	seq     int
+	// onChanges, when set, runs at the start of every Changes.
+	onChanges func()
 }
 
 func newFakeMail() *fakeMail {
@@ -118,6 +120,13 @@ func (m *fakeMail) calledN(name string) int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.calls[name]
+}
+
+// subscriptions is the number of open subscriptions.
+func (m *fakeMail) subscriptions() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.subs)
 }
 
 func (m *fakeMail) notify(path string) {
@@ -274,6 +283,12 @@ func (f *fakeMailbox) diff(q eas.SyncQuery) ([]eas.ItemChange, error) {
 }
 
 func (f *fakeMailbox) Changes(ctx context.Context, q eas.SyncQuery) (*eas.ChangeSet, error) {
+	f.m.mu.Lock()
+	hook := f.m.onChanges
+	f.m.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
 	f.m.mu.Lock()
 	defer f.m.mu.Unlock()
 	f.m.calls["Changes"]++
