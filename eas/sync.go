@@ -70,7 +70,9 @@ type SyncClientAdd struct {
 	Class           string `wbxml:"Class,omitempty"`
 	ClientID        string `wbxml:"ClientId"`
 	ApplicationData *Email `wbxml:"ApplicationData,omitempty"`
-	Send            bool   `wbxml:"Email2:Send,empty"`
+	// Item is the new item of a class other than mail.
+	Item Item `wbxml:"ApplicationData,omitempty"`
+	Send bool `wbxml:"Email2:Send,empty"`
 }
 
 // SyncItem is an item with its data: a phone's Change, a server Add or
@@ -106,6 +108,16 @@ func (c *SyncCommands) AddCommand(a SyncClientAdd) error { return c.append(tagSy
 // ChangeCommand appends a phone's Change.
 func (c *SyncCommands) ChangeCommand(serverID string, data *Email) error {
 	return c.append(tagSyncChange, SyncItem{ServerID: serverID, ApplicationData: data})
+}
+
+// AddItemCommand appends a phone's Add of an item of any class.
+func (c *SyncCommands) AddItemCommand(clientID string, it Item) error {
+	return c.append(tagSyncAdd, SyncClientAdd{ClientID: clientID, Item: it})
+}
+
+// ChangeItemCommand appends a phone's Change of an item of any class.
+func (c *SyncCommands) ChangeItemCommand(serverID string, it Item) error {
+	return c.append(tagSyncChange, SyncItem{ServerID: serverID, Item: it})
 }
 
 // SendDraftCommand appends a 16.0+ phone's Change of a draft that sends
