@@ -53,6 +53,12 @@ func (s *Server) pendingChanges(ctx context.Context, r *request, f watchedFolder
 		// change for it.
 		return true, nil
 	}
+	if errors.Is(err, ErrFolderUnavailable) {
+		// Another upstream holds the folder and is down: the phone's other
+		// folders are still watched.
+		r.log.Warn("pending changes: folder's upstream unavailable", zap.String("folder", f.Path), zap.Error(err))
+		return false, nil
+	}
 	if err != nil {
 		return false, fmt.Errorf("pending changes in %q: %w", f.Path, err)
 	}
