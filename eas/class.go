@@ -71,7 +71,9 @@ const (
 )
 
 // Class is the class of the items of a folder of type t; "" for a type
-// whose items no class describes (Journal has none in EAS).
+// whose items no class describes (Journal has none in EAS). The engine
+// syncs a folder of such a type as mail: an IMAP folder of unknown type
+// holds messages.
 func (t FolderType) Class() Class {
 	switch t {
 	case FolderGeneric, FolderInbox, FolderDrafts, FolderDeleted, FolderSent, FolderOutbox, FolderUserMail:
@@ -165,6 +167,9 @@ func (cc *classCodec) decode(data *wbxml.Element) (PhoneItem, error) {
 	}
 	if err := decodeElement(data, it); err != nil {
 		return PhoneItem{}, fmt.Errorf("decode %s item: %w", it.Class(), err)
+	}
+	if len(cc.ghostable) == 0 {
+		return PhoneItem{Item: it}, nil
 	}
 	sent := map[string]bool{}
 	for _, c := range data.Children {
