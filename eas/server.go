@@ -335,6 +335,8 @@ type request struct {
 	// prefetched is the device's prefetched Sync window, taken from the
 	// server when the request got hold of the device.
 	prefetched *prefetch
+	// arrived is when the request came in, by the server's clock.
+	arrived time.Time
 }
 
 // Mailbox opens the user's mailbox on first use; the dispatcher closes it.
