@@ -222,7 +222,8 @@ func joinPath(parent, name string, delim rune) string {
 func buildFolders(entries []listEntry, delim rune) []eas.Folder {
 	byPath := make(map[string]listEntry, len(entries))
 	for _, e := range entries {
-		if e.data.Mailbox == "" {
+		// The notes mailbox is served as the Notes folder (bridge/notes).
+		if e.data.Mailbox == "" || IsNotesFolder(e.data.Mailbox, delim) {
 			continue
 		}
 		byPath[e.data.Mailbox] = e

@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/easgate/easgate/bridge"
+	"github.com/easgate/easgate/bridge/notes"
 	"github.com/easgate/easgate/eas"
 	"github.com/easgate/easgate/store"
 )
@@ -207,11 +208,15 @@ func startGateway(ctx context.Context, c *serveConfig, log *zap.Logger, adminTok
 	g.push = bridge.NewNotifier(g.backend, bridge.WatchConfig{CheckInterval: c.FolderCheckInterval})
 	g.metrics = eas.NewMetrics()
 	registerUpstreamMetrics(g.metrics.Registry(), g.backend, g.push, st)
+	// Notes live in the IMAP notes mailbox, beside the mail.
+	upstreams := eas.Combine(g.backend, g.push, eas.Upstream{
+		Name: "notes", Backend: notes.New(g.backend, log.Named("notes")), Notifier: notes.NewNotifier(g.push),
+	})
 	g.eas = eas.NewServer(eas.Config{
 		PublicURL: c.PublicURL, MaxRequestBytes: c.MaxRequest, TrustedProxies: c.TrustedProxies,
 		MinHeartbeat: c.MinHeartbeat, MaxHeartbeat: c.MaxHeartbeat, Logger: log.Named("eas"),
 		Metrics: g.metrics,
-	}, g.backend, st, g.push)
+	}, upstreams, st, upstreams)
 
 	if g.easLn, err = net.Listen("tcp", c.Listen); err != nil {
 		g.Close()
