@@ -31,9 +31,16 @@ type gateway struct {
 	url     string
 }
 
-func startGateway(t *testing.T, push *bridge.WatchConfig) *gateway {
+// options tune a test gateway.
+type options struct {
+	// Push, when set, gives the gateway push with this configuration.
+	Push        *bridge.WatchConfig
+	NoCondstore bool
+}
+
+func startGateway(t *testing.T, opt options) *gateway {
 	t.Helper()
-	g := &gateway{dovecot: dovecottest.Start(t, dovecottest.Options{})}
+	g := &gateway{dovecot: dovecottest.Start(t, dovecottest.Options{NoCondstore: opt.NoCondstore})}
 	ctx := context.Background()
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "easgate.db"))
 	if err != nil {
@@ -45,8 +52,8 @@ func startGateway(t *testing.T, push *bridge.WatchConfig) *gateway {
 	t.Cleanup(func() { b.Close() })
 	var mailPush eas.Notifier
 	var notesPush eas.Notifier
-	if push != nil {
-		n := bridge.NewNotifier(b, *push)
+	if opt.Push != nil {
+		n := bridge.NewNotifier(b, *opt.Push)
 		t.Cleanup(func() { n.Close() })
 		mailPush, notesPush = n, notes.NewNotifier(n)
 	}

@@ -41,7 +41,7 @@ iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAA
 // kept) changes only the categories; the note's picture, its creation
 // date and its UUID stay as they were.
 func TestNotesGhostedChangeKeepsBody(t *testing.T) {
-	g := startGateway(t, nil)
+	g := startGateway(t, options{})
 	u := g.newUser(t)
 	mail := g.imap(t, u)
 	if err := mail.Create("Notes", nil).Wait(); err != nil {
@@ -94,7 +94,7 @@ func TestNotesGhostedChangeKeepsBody(t *testing.T) {
 // is a note too; once a phone edits it, it carries the id the phone knows
 // it by, and keeps it.
 func TestNotesWithoutUUID(t *testing.T) {
-	g := startGateway(t, nil)
+	g := startGateway(t, options{})
 	u := g.newUser(t)
 	mail := g.imap(t, u)
 	if err := mail.Create("Notes", nil).Wait(); err != nil {
@@ -125,7 +125,7 @@ func TestNotesWithoutUUID(t *testing.T) {
 
 // A note written over IMAP wakes a Ping on the Notes folder.
 func TestNotesPush(t *testing.T) {
-	g := startGateway(t, &bridge.WatchConfig{CheckInterval: 200 * time.Millisecond})
+	g := startGateway(t, options{Push: &bridge.WatchConfig{CheckInterval: 200 * time.Millisecond}})
 	u := g.newUser(t)
 	mail := g.imap(t, u)
 	if err := mail.Create("Notes", nil).Wait(); err != nil {
@@ -160,7 +160,7 @@ func TestNotesPush(t *testing.T) {
 // folder, as Exchange 2007 offers its own, but a Sync of it is refused
 // with Status 4 and the phone's mail is untouched.
 func TestNotesOn121(t *testing.T) {
-	g := startGateway(t, nil)
+	g := startGateway(t, options{})
 	u := g.newUser(t)
 	p := g.phone(t, u, "old", eas.V121)
 	if p.notes == "" {

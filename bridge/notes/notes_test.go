@@ -19,16 +19,20 @@ const appleUUID = "5B4D2F8E-1C3A-4E6B-9F0D-2A7C8E1B3D4F"
 // that format and by the other phone, an edit as a Change of the same
 // ServerId; nothing comes back to the phone that made it.
 func TestNotesBothWays(t *testing.T) {
-	g := startGateway(t, nil)
+	g := startGateway(t, options{})
+	plain := startGateway(t, options{NoCondstore: true})
 	for _, tc := range []struct {
 		name   string
+		g      *gateway
 		editor eas.Version
 		other  eas.Version
 	}{
-		{"edit on 14.1, seen on 16.1", eas.V141, eas.V161},
-		{"edit on 16.1, seen on 14.1", eas.V161, eas.V141},
+		{"edit on 14.1, seen on 16.1", g, eas.V141, eas.V161},
+		{"edit on 16.1, seen on 14.1", g, eas.V161, eas.V141},
+		{"without CONDSTORE", plain, eas.V141, eas.V161},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			g := tc.g
 			u := g.newUser(t)
 			mail := g.imap(t, u)
 			if err := mail.Create("Notes", nil).Wait(); err != nil {
@@ -148,7 +152,7 @@ func TestNotesBothWays(t *testing.T) {
 // with the same UUID, the old one deleted) reaches the phone as a Change of
 // the same ServerId; a note deleted over IMAP as a Delete.
 func TestNotesAppleEdit(t *testing.T) {
-	g := startGateway(t, nil)
+	g := startGateway(t, options{})
 	u := g.newUser(t)
 	mail := g.imap(t, u)
 	if err := mail.Create("Notes", nil).Wait(); err != nil {
@@ -196,7 +200,7 @@ func TestNotesAppleEdit(t *testing.T) {
 // A user without a notes mailbox still gets the Notes folder from the
 // first FolderSync; the phone's first note makes the mailbox "Notes".
 func TestNotesMailboxMadeOnFirstAdd(t *testing.T) {
-	g := startGateway(t, nil)
+	g := startGateway(t, options{})
 	u := g.newUser(t)
 	p := g.phone(t, u, "phone", eas.V141)
 	if p.notes == "" {
