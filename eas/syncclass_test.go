@@ -310,3 +310,13 @@ func TestSyncNotesNeeds14(t *testing.T) {
 		t.Fatalf("12.1 Notes sync answered %+v", got)
 	}
 }
+
+// MS-ASNOTE: a Notes collection takes no Supported.
+func TestSyncNotesRefuseSupported(t *testing.T) {
+	g := startClassGateway(t)
+	got := rawSyncOne(t, g.phone, eas.SyncCollection{SyncKey: "0", CollectionID: g.id(t, "Notes"),
+		Supported: wbxml.NewElement("AirSync", "Supported").Add(wbxml.NewElement("Notes", "Subject"))})
+	if got.Status != eas.SyncProtocolError {
+		t.Fatalf("Supported in a Notes collection answered %+v", got)
+	}
+}
