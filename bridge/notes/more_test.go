@@ -182,3 +182,42 @@ func TestNotesOn121(t *testing.T) {
 		t.Fatalf("12.1 mail sync: %+v %v", r, err)
 	}
 }
+
+// A phone's edit of a note edited over IMAP since the phone last synced
+// loses (Conflict absent: the server wins): Status 7, the IMAP edit stays,
+// and the phone gets it.
+func TestNotesConflict(t *testing.T) {
+	g := startGateway(t, options{})
+	u := g.newUser(t)
+	mail := g.imap(t, u)
+	if err := mail.Create("Notes", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	date := time.Date(2026, 11, 3, 9, 30, 0, 0, time.UTC)
+	g.dovecot.Append(t, u.name, u.password, "Notes", appleNote(appleUUID, "Plan", "<div>one</div>", date))
+	p := g.phone(t, u, "phone", eas.V141)
+	sid := p.syncAll(t, eas.BodyPlain).Add[0].ServerID
+	g.dovecot.Append(t, u.name, u.password, "Notes", appleNote(appleUUID, "Plan", "<div>from the Mac</div>", date.Add(time.Hour)))
+
+	var edit eas.SyncCommands
+	if err := edit.ChangeItemCommand(sid, &eas.Note{Subject: "Plan", Body: &eas.Body{Type: eas.BodyPlain, Data: "from the phone"}}); err != nil {
+		t.Fatal(err)
+	}
+	res := p.sync(t, &edit, eas.BodyPlain)
+	if res.Responses == nil || len(res.Responses.Change) != 1 || res.Responses.Change[0].Status != eas.SyncConflict {
+		t.Fatalf("Change answered %+v", res.Responses)
+	}
+	for _, m := range mailbox(t, mail, "Notes") {
+		if strings.Contains(m.raw, "from the phone") {
+			t.Fatalf("the losing edit was stored: %s", m.raw)
+		}
+	}
+	changes := res.Commands
+	if changes == nil {
+		c := p.syncAll(t, eas.BodyPlain)
+		changes = &c
+	}
+	if len(changes.Change) != 1 || changes.Change[0].ServerID != sid || !strings.Contains(changes.Change[0].Note.Body.Data, "from the Mac") {
+		t.Fatalf("the phone got %+v", changes)
+	}
+}
