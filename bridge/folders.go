@@ -368,6 +368,9 @@ func (m *Mailbox) CreateFolder(ctx context.Context, parent, name string) (eas.Fo
 			return err
 		}
 		path := joinPath(parent, name, delim)
+		if IsNotesFolder(path, delim) {
+			return fmt.Errorf("folder %q is the Notes folder: %w", path, eas.ErrExists)
+		}
 		if parent != "" {
 			ok, err := c.exists(ctx, parent)
 			if err != nil {
@@ -440,6 +443,9 @@ func (m *Mailbox) RenameFolder(ctx context.Context, path, newParent, newName str
 			return err
 		}
 		newPath := joinPath(newParent, newName, delim)
+		if IsNotesFolder(newPath, delim) {
+			return fmt.Errorf("folder %q is the Notes folder: %w", newPath, eas.ErrExists)
+		}
 		if newPath == path {
 			f, err = c.folder(ctx, path, delim)
 			return mapNo(err, path)
