@@ -12,6 +12,16 @@
 // keeps its ServerId on every phone. A note's version is its UID with its
 // categories (IMAP keywords, as for mail), so a new message or a keyword
 // set elsewhere reaches the phones as a Change.
+//
+// The notes mailbox is "Notes" at the top level or under INBOX (see
+// bridge.IsNotesFolder): IMAP has no special-use attribute for notes
+// (RFC 6154), and that is where Apple's clients put it.
+//
+// Notes are a 14.0 class (MS-ASNOTE). A 12.1 phone is still offered the
+// folder: FolderSync has type 10 in every version, and Exchange 2007 (12.1)
+// lists its own Notes folder the same way. A 12.1 phone does not sync it,
+// and one that tries is refused by the engine with Status 4 for that
+// collection alone.
 package notes
 
 import (
