@@ -150,7 +150,8 @@ func TestNotesBothWays(t *testing.T) {
 
 // An edit made over IMAP the way Apple's Notes makes it (a new message
 // with the same UUID, the old one deleted) reaches the phone as a Change of
-// the same ServerId; a note deleted over IMAP as a Delete.
+// the same ServerId, counted by GetItemEstimate beforehand; a note deleted
+// over IMAP as a Delete.
 func TestNotesAppleEdit(t *testing.T) {
 	g := startGateway(t, options{})
 	u := g.newUser(t)
@@ -169,6 +170,12 @@ func TestNotesAppleEdit(t *testing.T) {
 
 	later := date.Add(time.Hour)
 	g.dovecot.Append(t, u.name, u.password, "Notes", appleNote(appleUUID, "Plan", "<div>one</div><div>two</div>", later))
+	g.dovecot.Append(t, u.name, u.password, "Notes", appleNote("0D5E4C3B-2A19-4F08-B7E6-D5C4B3A29180", "Second", "", later))
+	est, err := p.c.GetItemEstimate(context.Background(), &eas.GetItemEstimateRequest{Collections: []eas.GetItemEstimateCollection{{SyncKey: p.key, CollectionID: p.notes}}})
+	if err != nil || len(est.Response) != 1 || est.Response[0].Collection == nil || est.Response[0].Collection.Estimate == nil ||
+		*est.Response[0].Collection.Estimate != 2 {
+		t.Fatalf("GetItemEstimate answered %+v %v", est, err)
+	}
 	if _, err := mail.Select("Notes", nil).Wait(); err != nil {
 		t.Fatal(err)
 	}
@@ -179,12 +186,12 @@ func TestNotesAppleEdit(t *testing.T) {
 		t.Fatal(err)
 	}
 	got = p.syncAll(t, eas.BodyPlain)
-	if len(got.Add)+len(got.Delete) != 0 || len(got.Change) != 1 || got.Change[0].ServerID != sid ||
+	if len(got.Add) != 1 || len(got.Delete) != 0 || len(got.Change) != 1 || got.Change[0].ServerID != sid ||
 		!strings.Contains(got.Change[0].Note.Body.Data, "two") || !got.Change[0].Note.LastModifiedDate.Equal(later) {
 		t.Fatalf("Apple's edit reached the phone as %+v", got)
 	}
 
-	all := mailbox(t, mail, "Notes")
+	all := byUUID(mailbox(t, mail, "Notes"), appleUUID)
 	if err := mail.Store(imap.UIDSetNum(all[0].uid), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
 		t.Fatal(err)
 	}
