@@ -96,6 +96,8 @@ type phone struct {
 	notes   string // collection id of the Notes folder
 	folders []eas.FolderEntry
 	key     string
+	// window is the WindowSize of every Sync (0: none).
+	window int
 }
 
 func (g *gateway) phone(t *testing.T, u user, device string, v eas.Version) *phone {
@@ -158,6 +160,9 @@ func (p *phone) sync(t *testing.T, cmds *eas.SyncCommands, bodyType int) noteCol
 	}
 	coll := eas.SyncCollection{SyncKey: p.key, CollectionID: p.notes, Commands: cmds,
 		Options: []eas.SyncOptions{{BodyPreference: []eas.BodyPreference{{Type: bodyType}}}}}
+	if p.window > 0 {
+		coll.WindowSize = &p.window
+	}
 	var resp noteSync
 	if _, err := p.c.Do(context.Background(), "Sync", &eas.SyncRequest{Collections: []eas.SyncCollection{coll}}, &resp); err != nil {
 		t.Fatalf("sync: %v", err)

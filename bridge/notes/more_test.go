@@ -2,6 +2,7 @@ package notes_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -219,5 +220,46 @@ func TestNotesConflict(t *testing.T) {
 	}
 	if len(changes.Change) != 1 || changes.Change[0].ServerID != sid || !strings.Contains(changes.Change[0].Note.Body.Data, "from the Mac") {
 		t.Fatalf("the phone got %+v", changes)
+	}
+}
+
+// Many notes reach the phone a window at a time, each once.
+func TestNotesInWindows(t *testing.T) {
+	g := startGateway(t, options{})
+	u := g.newUser(t)
+	mail := g.imap(t, u)
+	if err := mail.Create("Notes", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	const n = 7
+	date := time.Date(2026, 11, 3, 9, 30, 0, 0, time.UTC)
+	for i := range n {
+		uuid := strings.Replace(appleUUID, "5B4D", fmt.Sprintf("%04d", i), 1)
+		g.dovecot.Append(t, u.name, u.password, "Notes", appleNote(uuid, fmt.Sprintf("Note %d", i), "", date))
+	}
+	p := g.phone(t, u, "phone", eas.V161)
+	p.window = 3
+	seen := map[string]bool{}
+	rounds := 0
+	for {
+		got := p.sync(t, nil, eas.BodyPlain)
+		rounds++
+		if got.Status != eas.SyncSuccess || (got.Commands != nil && len(got.Commands.Add) > p.window) {
+			t.Fatalf("round %d answered %+v", rounds, got)
+		}
+		if got.Commands != nil {
+			for _, a := range got.Commands.Add {
+				if seen[a.ServerID] {
+					t.Fatalf("%s sent twice", a.ServerID)
+				}
+				seen[a.ServerID] = true
+			}
+		}
+		if !got.MoreAvailable {
+			break
+		}
+	}
+	if len(seen) != n || rounds != 3 {
+		t.Fatalf("%d notes in %d rounds", len(seen), rounds)
 	}
 }
