@@ -66,3 +66,29 @@ func TestComposeRoundTrip(t *testing.T) {
 		})
 	}
 }
+
+// A phone's note becomes a message in Apple's format: plain text as HTML
+// lines, the title from the first line when the phone sent none.
+func TestDraftOfPhoneNote(t *testing.T) {
+	s := &Session{cred: eas.Credentials{Username: "me@example.com"}}
+	for _, tc := range []struct {
+		name        string
+		note        eas.Note
+		subject     string
+		htmlHas     string
+		htmlHasNone string
+	}{
+		{"plain", eas.Note{Subject: "Todo", Body: &eas.Body{Type: eas.BodyPlain, Data: "Todo\r\n1 < 2"}}, "Todo", "<div>1 &lt; 2</div>", ""},
+		{"html kept", eas.Note{Subject: "H", Body: &eas.Body{Type: eas.BodyHTML, Data: "<p><b>x</b></p>"}}, "H", "<p><b>x</b></p>", ""},
+		{"no subject", eas.Note{Body: &eas.Body{Type: eas.BodyPlain, Data: "\r\n  Hello there \r\nworld"}}, "Hello there", "<div>world</div>", ""},
+		{"no body", eas.Note{Subject: "Only"}, "Only", "<div>Only</div>", ""},
+		{"blank lines", eas.Note{Subject: "B", Body: &eas.Body{Type: eas.BodyPlain, Data: "a\r\n\r\nb\r\n"}}, "B", "<div>a</div><div><br></div><div>b</div>", "<div>b</div><div><br></div>"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := s.draft("ID", &tc.note)
+			if d.subject != tc.subject || !strings.Contains(d.html, tc.htmlHas) || (tc.htmlHasNone != "" && strings.Contains(d.html, tc.htmlHasNone)) || d.from != "me@example.com" {
+				t.Fatalf("draft %+v", d)
+			}
+		})
+	}
+}

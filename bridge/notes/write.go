@@ -3,6 +3,7 @@ package notes
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -141,8 +142,23 @@ func (s *Session) draft(id string, n *eas.Note) draft {
 		}
 		html = textHTML(text)
 	}
+	if d.subject == "" {
+		// Apple Mail lists notes by Subject: a note the phone sent without
+		// one is titled by its first line, as Notes titles it.
+		d.subject = firstLine(text)
+	}
 	d.html = html
 	return d
+}
+
+// firstLine is the first line of text that holds more than white space.
+func firstLine(text string) string {
+	for _, l := range strings.Split(text, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			return l
+		}
+	}
+	return ""
 }
 
 // address is the user's address for the From of a note.
