@@ -3,6 +3,7 @@ package notes
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -91,7 +92,7 @@ func (s *Session) list(ctx context.Context) (*listing, error) {
 		return nil, s.missing(err)
 	}
 	l.cursor = counters(&sel)
-	slices.SortFunc(msgs, func(a, b *imapclient.FetchMessageBuffer) int { return int(int64(a.UID) - int64(b.UID)) })
+	slices.SortFunc(msgs, func(a, b *imapclient.FetchMessageBuffer) int { return cmp.Compare(a.UID, b.UID) })
 	for _, msg := range msgs {
 		if bridge.Deleted(msg.Flags) {
 			continue
