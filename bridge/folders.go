@@ -222,7 +222,8 @@ func joinPath(parent, name string, delim rune) string {
 func buildFolders(entries []listEntry, delim rune) []eas.Folder {
 	byPath := make(map[string]listEntry, len(entries))
 	for _, e := range entries {
-		if e.data.Mailbox == "" {
+		// The notes mailbox is served as the Notes folder (bridge/notes).
+		if e.data.Mailbox == "" || IsNotesFolder(e.data.Mailbox, delim) {
 			continue
 		}
 		byPath[e.data.Mailbox] = e
@@ -367,6 +368,9 @@ func (m *Mailbox) CreateFolder(ctx context.Context, parent, name string) (eas.Fo
 			return err
 		}
 		path := joinPath(parent, name, delim)
+		if IsNotesFolder(path, delim) {
+			return fmt.Errorf("folder %q is the Notes folder: %w", path, eas.ErrExists)
+		}
 		if parent != "" {
 			ok, err := c.exists(ctx, parent)
 			if err != nil {
@@ -439,6 +443,9 @@ func (m *Mailbox) RenameFolder(ctx context.Context, path, newParent, newName str
 			return err
 		}
 		newPath := joinPath(newParent, newName, delim)
+		if IsNotesFolder(newPath, delim) {
+			return fmt.Errorf("folder %q is the Notes folder: %w", newPath, eas.ErrExists)
+		}
 		if newPath == path {
 			f, err = c.folder(ctx, path, delim)
 			return mapNo(err, path)

@@ -291,6 +291,11 @@ func TestSearch(t *testing.T) {
 	archive := appendAll(t, c, "Archive", []msg{
 		{raw: textMessage(5, day(4), "Fahrradtour", "Am Rhein."), date: day(4)},
 	})
+	// The notes mailbox holds notes, not mail: a search of all folders skips it.
+	if err := c.Create("Notes", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	appendAll(t, c, "Notes", []msg{{raw: textMessage(6, day(6), "Fahrrad reparieren", "Kette."), date: day(6)}})
 	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,7 @@ func (m *Mailbox) Search(ctx context.Context, q eas.SearchQuery) ([]eas.ItemRef,
 				return err
 			}
 			for _, e := range l {
-				if selectable(e.data) {
+				if selectable(e.data) && !IsNotesFolder(e.data.Mailbox, e.data.Delim) {
 					paths = append(paths, e.data.Mailbox)
 				}
 			}

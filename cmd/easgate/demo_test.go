@@ -12,6 +12,7 @@ import (
 	"github.com/easgate/easgate/bridge/upstream/demo"
 	"github.com/easgate/easgate/eas"
 	"github.com/easgate/easgate/eas/easclient"
+	"github.com/easgate/easgate/wbxml"
 )
 
 // The demo starts, prints where to connect, and a phone can provision,
@@ -61,7 +62,7 @@ func TestDemo(t *testing.T) {
 	for _, f := range fs.Changes.Add {
 		names[f.DisplayName] = f.Type
 	}
-	for name, typ := range map[string]int{"Drafts": 3, "Trash": 4, "Sent": 5, "Junk": 12, "Easgate": 12} {
+	for name, typ := range map[string]int{"Drafts": 3, "Trash": 4, "Sent": 5, "Junk": 12, "Easgate": 12, "Notes": 10} {
 		if names[name] != typ {
 			t.Errorf("folder %s: type %d, want %d (all: %v)", name, names[name], typ, names)
 		}
@@ -78,6 +79,15 @@ func TestDemo(t *testing.T) {
 		r.Oof.Get.OofMessage[0].ReplyMessage != "Back in January." {
 		t.Fatalf("Oof Get: %+v %v", r, err)
 	}
+	notesID := ""
+	for _, f := range fs.Changes.Add {
+		if f.Type == int(eas.FolderNotes) {
+			notesID = f.ServerID
+		}
+	}
+	if subjects := demoNotes(ctx, t, c, notesID); len(subjects) != 1 || subjects[0] != "Packing list" {
+		t.Errorf("demo notes %q, want the packing list", subjects)
+	}
 	cancel()
 	select {
 	case code := <-done:
@@ -87,4 +97,36 @@ func TestDemo(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("demo did not stop")
 	}
+}
+
+// demoNotes syncs the Notes folder and returns the notes' subjects.
+func demoNotes(ctx context.Context, t *testing.T, c *easclient.Client, id string) []string {
+	t.Helper()
+	type noteSync struct {
+		XMLName     wbxml.Name `wbxml:"AirSync:Sync"`
+		Collections []struct {
+			SyncKey  string `wbxml:"SyncKey"`
+			Commands *struct {
+				Add []struct {
+					Note *eas.Note `wbxml:"ApplicationData"`
+				} `wbxml:"Add"`
+			} `wbxml:"Commands,omitempty"`
+		} `wbxml:"Collections>Collection"`
+	}
+	key := "0"
+	var subjects []string
+	for range 2 {
+		var resp noteSync
+		req := &eas.SyncRequest{Collections: []eas.SyncCollection{{SyncKey: key, CollectionID: id}}}
+		if _, err := c.Do(ctx, "Sync", req, &resp); err != nil || len(resp.Collections) != 1 {
+			t.Fatalf("Notes sync: %+v %v", resp, err)
+		}
+		key = resp.Collections[0].SyncKey
+		if cmds := resp.Collections[0].Commands; cmds != nil {
+			for _, a := range cmds.Add {
+				subjects = append(subjects, a.Note.Subject)
+			}
+		}
+	}
+	return subjects
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/easgate/easgate/bridge"
 	"github.com/easgate/easgate/bridge/dav"
 	"github.com/easgate/easgate/bridge/dav/contacts"
+	"github.com/easgate/easgate/bridge/notes"
 	"github.com/easgate/easgate/bridge/sieve"
 	"github.com/easgate/easgate/eas"
 	"github.com/easgate/easgate/store"
@@ -290,8 +291,11 @@ func startGateway(ctx context.Context, c *serveConfig, log *zap.Logger, adminTok
 	if c.SMTP != "" {
 		upstreams = append(upstreams, upstreamCheck{"smtp", c.SMTP, smtpSec, c.tlsConfig}.upstream())
 	}
-	var backend eas.Backend = g.backend
-	var notifier eas.Notifier = g.push
+	// Notes live in the IMAP notes mailbox, beside the mail; contacts on
+	// the CardDAV server when there is one.
+	others := []eas.Upstream{{
+		Name: "notes", Backend: notes.New(g.backend, log.Named("notes")), Notifier: notes.NewNotifier(g.push),
+	}}
 	if c.CardDAV != "" {
 		davCfg := dav.Config{URL: c.CardDAV}
 		if _, err := dav.NewClient(davCfg, dav.Credentials{}); err != nil {
@@ -299,16 +303,16 @@ func startGateway(ctx context.Context, c *serveConfig, log *zap.Logger, adminTok
 			return nil, fmt.Errorf("--carddav: %w", err)
 		}
 		cards := contacts.New(contacts.Config{DAV: davCfg, PollInterval: c.DAVPollInterval, Log: log.Named("carddav")})
-		comb := eas.Combine(g.backend, g.push, eas.Upstream{Name: "carddav", Backend: cards, Notifier: cards.Notifier()})
-		backend, notifier = comb, comb
+		others = append(others, eas.Upstream{Name: "carddav", Backend: cards, Notifier: cards.Notifier()})
 	}
+	comb := eas.Combine(g.backend, g.push, others...)
 	g.eas = eas.NewServer(eas.Config{
 		PublicURL: c.PublicURL, MaxRequestBytes: c.MaxRequest, TrustedProxies: c.TrustedProxies,
 		MinHeartbeat: c.MinHeartbeat, MaxHeartbeat: c.MaxHeartbeat, Logger: log.Named("eas"),
 		Metrics: g.metrics, BodyReadTimeout: c.BodyReadTimeout, MinBodyRate: c.MinBodyRate,
 		Limits: c.Limits, Upstreams: upstreams,
 		Oof: oof,
-	}, backend, st, notifier)
+	}, comb, st, comb)
 
 	if g.easLn, err = net.Listen("tcp", c.Listen); err != nil {
 		g.Close()
