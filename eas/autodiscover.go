@@ -84,7 +84,7 @@ func (s *Server) baseURL(r *http.Request) string {
 // can set the account up from an e-mail address and password alone.
 func (s *Server) serveAutodiscover(w http.ResponseWriter, r *http.Request) {
 	start := s.cfg.Now()
-	cred, ok := basicCredentials(r)
+	cred, ok := s.credentials(r)
 	if !ok {
 		s.unauthorized(w)
 		s.logRequest(r, nil, "", "Autodiscover", http.StatusUnauthorized, 0, start, 0, nil)

@@ -117,6 +117,7 @@ func NewServer(cfg Config, backend Backend, store Store, notifier Notifier) *Ser
 		prefetches: newPrefetches(cfg.Metrics),
 	}
 	s.auth = newAuthenticator(backend, cfg.AuthCacheTTL, cfg.Now)
+	s.auth.throttled = cfg.Metrics.authThrottled
 	s.commands = map[string]*command{}
 	s.register()
 	return s
@@ -193,7 +194,7 @@ func (s *Server) versionList() string {
 // learn that Basic authentication is wanted.
 func (s *Server) serveOptions(w http.ResponseWriter, r *http.Request) {
 	start := s.cfg.Now()
-	cred, ok := basicCredentials(r)
+	cred, ok := s.credentials(r)
 	if !ok {
 		s.unauthorized(w)
 		s.logRequest(r, nil, "", "OPTIONS", http.StatusUnauthorized, 0, start, 0, nil)
@@ -334,7 +335,7 @@ func (s *Server) serveEAS(w http.ResponseWriter, hr *http.Request) {
 		s.logRequest(hr, q, "", "", http.StatusBadRequest, 0, start, 0, err)
 		return
 	}
-	cred, ok := basicCredentials(hr)
+	cred, ok := s.credentials(hr)
 	if !ok {
 		s.unauthorized(w)
 		s.logRequest(hr, q, "", q.Cmd, http.StatusUnauthorized, 0, start, 0, nil)
