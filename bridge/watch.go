@@ -59,7 +59,7 @@ const (
 	DefaultProbeAfter    = 3 * time.Minute
 	DefaultGrace         = 45 * time.Second
 	DefaultMinBackoff    = time.Second
-	DefaultMaxBackoff    = 2 * time.Minute
+	DefaultMaxBackoff    = 2 * time.Second
 )
 
 // WatchConfig tunes a Notifier. Zero fields take the defaults.
@@ -82,9 +82,11 @@ type WatchConfig struct {
 	// in again each time.
 	Grace time.Duration
 	// MinBackoff and MaxBackoff bound the wait before dialling again after a
-	// failure (defaults 1 s and 2 min). The wait doubles with each failure
+	// failure (defaults 1 s and 2 s). The wait doubles with each failure
 	// and is drawn at random from its upper half, so that the watchers of
-	// many accounts do not all return at the same moment.
+	// many accounts do not all return at the same moment. MaxBackoff is
+	// short because it is how long push stays off after the server is back;
+	// a refused or failed dial costs the server little.
 	MinBackoff, MaxBackoff time.Duration
 }
 
@@ -663,8 +665,11 @@ func jitter(d time.Duration, r float64) time.Duration {
 }
 
 // sleep waits d, or less when the grace period of an unused watcher ends
-// first. It returns false when the Notifier closes.
+// first. Subscribers coming and going never make it longer: a phone whose
+// Pings keep ending must not keep the watcher from coming back. It returns
+// false when the Notifier closes.
 func (w *watcher) sleep(d time.Duration) bool {
+	wake := time.Now().Add(d)
 	t := time.NewTimer(d)
 	defer t.Stop()
 	for {
@@ -674,16 +679,23 @@ func (w *watcher) sleep(d time.Duration) bool {
 		case <-t.C:
 			return true
 		case <-w.kick:
-			w.mu.Lock()
-			empty, since := w.nsubs == 0, w.emptySince
-			w.mu.Unlock()
-			if empty {
-				if left := time.Until(since.Add(w.n.cfg.Grace)); left < d {
-					t.Reset(max(left, 0))
-				}
-			}
+			t.Reset(time.Until(w.wakeBy(wake)))
 		}
 	}
+}
+
+// wakeBy is when a sleep meant to end at wake ends: at the end of the grace
+// period of an unused watcher, if that is sooner.
+func (w *watcher) wakeBy(wake time.Time) time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.nsubs > 0 {
+		return wake
+	}
+	if end := w.emptySince.Add(w.n.cfg.Grace); end.Before(wake) {
+		return end
+	}
+	return wake
 }
 
 // signalOn returns a handler that signals events whenever the server

@@ -661,3 +661,65 @@ func TestMarkSame(t *testing.T) {
 		}
 	}
 }
+
+// pinger is a phone that Pings INBOX again and again, each Ping and the
+// gap before the next one short, as while its Pings keep failing.
+type pinger struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func startPinger(t *testing.T, e *watchEnv, a eas.Credentials, every time.Duration) *pinger {
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &pinger{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		for ctx.Err() == nil {
+			if s, err := e.n.Subscribe(ctx, a, []string{"INBOX"}); err == nil {
+				time.Sleep(every)
+				s.Close()
+			}
+			// The phone reads the answer and sends its next Ping.
+			time.Sleep(every)
+		}
+	}()
+	t.Cleanup(p.stop)
+	return p
+}
+
+func (p *pinger) stop() {
+	p.cancel()
+	<-p.done
+}
+
+// connected reports whether user's watcher has its connection up.
+func (e *watchEnv) connected(user string) bool {
+	e.n.mu.Lock()
+	defer e.n.mu.Unlock()
+	w := e.n.watchers[user]
+	return w != nil && w.connected.Load()
+}
+
+// TestPushResumesAfterOutage: Dovecot stops and starts again while a phone
+// keeps Pinging; the watcher keeps trying, is back once Dovecot is, and
+// reports new mail, however often the phone's Pings end meanwhile (each
+// used to push the next attempt a grace period later, so push stayed off
+// for as long as the phone Pinged).
+func TestPushResumesAfterOutage(t *testing.T) {
+	e := startWatch(t, watchOptions{dovecot: true,
+		watch: WatchConfig{CheckInterval: time.Hour, Grace: time.Second, MinBackoff: DefaultMinBackoff}})
+	a := e.accounts[0]
+	// The watcher has seen INBOX; from here on only the pinger subscribes.
+	e.subscribe(t, a, "INBOX").Close()
+	startPinger(t, e, a, 300*time.Millisecond)
+	e.dovecot.Stop(t)
+	before := e.dials.Load()
+	eventually(t, "retries while Dovecot is down", func() bool { return e.dials.Load() >= before+3 })
+	e.dovecot.Start(t)
+	back := time.Now()
+	eventually(t, "the watcher reconnects", func() bool { return e.connected(a.Username) })
+	t.Logf("watcher back %v after Dovecot, %d dials", time.Since(back), e.dials.Load()-before)
+	s := e.subscribe(t, a, "INBOX")
+	appendTo(t, e.other(t, a), "INBOX")
+	expectNotice(t, s, "INBOX")
+}
