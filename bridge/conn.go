@@ -64,19 +64,33 @@ type dialOptions struct {
 	lastRead *atomic.Int64
 }
 
+// Longest user name and password sent upstream. Dovecot hangs up on a
+// LOGIN line of more than about 1 KiB before it is logged in ("* BYE Input
+// buffer full"), which would read as the server being down; longer ones
+// are wrong credentials, and the server is not asked. A password escaped in
+// a quoted string takes up to twice its length.
+const (
+	maxUserBytes     = 256
+	maxPasswordBytes = 320
+)
+
 // dial connects, protects and logs in one connection.
-func (b *Backend) dial(ctx context.Context, user, password string) (*conn, error) {
-	return b.dialWith(ctx, user, password, dialOptions{})
+func (b *Backend) dial(ctx context.Context, cred eas.Credentials) (*conn, error) {
+	return b.dialWith(ctx, cred, dialOptions{})
 }
 
 // dialWith is dial with options.
-func (b *Backend) dialWith(ctx context.Context, user, password string, do dialOptions) (*conn, error) {
-	c, err := b.dialOnce(ctx, user, password, do)
+func (b *Backend) dialWith(ctx context.Context, cred eas.Credentials, do dialOptions) (*conn, error) {
+	if len(cred.Username) > maxUserBytes || len(cred.Password) > maxPasswordBytes {
+		return nil, fmt.Errorf("IMAP login: user name or password too long: %w", eas.ErrUnauthorized)
+	}
+	c, err := b.dialOnce(ctx, cred, do)
 	b.countDial(ctx, err)
 	return c, err
 }
 
-func (b *Backend) dialOnce(ctx context.Context, user, password string, do dialOptions) (*conn, error) {
+func (b *Backend) dialOnce(ctx context.Context, cred eas.Credentials, do dialOptions) (*conn, error) {
+	user := cred.Username
 	dctx, cancel := context.WithTimeout(ctx, b.cfg.CommandTimeout)
 	defer cancel()
 	raw, err := b.cfg.DialContext(dctx, "tcp", b.cfg.Addr)
@@ -105,6 +119,12 @@ func (b *Backend) dialOnce(ctx context.Context, user, password string, do dialOp
 		}
 		raw = tc
 	}
+	told, err := sendOrigin(dctx, raw, cred.RemoteAddr)
+	if err != nil {
+		raw.Close()
+		return nil, fmt.Errorf("IMAP server %s: %w", b.cfg.Addr, unavailable(err))
+	}
+	raw = told
 
 	c := &conn{
 		netConn: raw,
@@ -145,7 +165,7 @@ func (b *Backend) dialOnce(ctx context.Context, user, password string, do dialOp
 		return nil, unavailable(err)
 	}
 
-	if err := c.login(ctx, user, password); err != nil {
+	if err := c.login(ctx, user, cred.Password); err != nil {
 		c.close()
 		return nil, err
 	}

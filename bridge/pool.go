@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/easgate/easgate/eas"
 )
 
 // checkIdleAfter: a pooled connection unused for longer is tested with a
@@ -84,8 +86,9 @@ func (p *pool) signal(user string, a *account) {
 // get returns a logged-in connection of user, reusing an idle one with the
 // same password, dialling a new one while the account is below its limit,
 // and otherwise waiting until one is returned (or ctx ends).
-func (p *pool) get(ctx context.Context, user, password string) (*conn, error) {
-	mac := p.mac(user, password)
+func (p *pool) get(ctx context.Context, cred eas.Credentials) (*conn, error) {
+	user := cred.Username
+	mac := p.mac(user, cred.Password)
 	for {
 		p.mu.Lock()
 		if p.closed {
@@ -124,7 +127,7 @@ func (p *pool) get(ctx context.Context, user, password string) (*conn, error) {
 			if evicted != nil {
 				evicted.close()
 			}
-			c, err := p.b.dial(ctx, user, password)
+			c, err := p.b.dial(ctx, cred)
 			if err != nil {
 				p.mu.Lock()
 				a.open--
@@ -180,15 +183,15 @@ func (p *pool) check(ctx context.Context, c *conn) error {
 
 // redial replaces the broken connection of a Mailbox, keeping its place in
 // the account's limit. On failure the place stays taken until put(nil).
-func (p *pool) redial(ctx context.Context, old *conn, user, password string) (*conn, error) {
+func (p *pool) redial(ctx context.Context, old *conn, cred eas.Credentials) (*conn, error) {
 	if old != nil {
 		old.close()
 	}
-	c, err := p.b.dial(ctx, user, password)
+	c, err := p.b.dial(ctx, cred)
 	if err != nil {
 		return nil, err
 	}
-	c.mac = p.mac(user, password)
+	c.mac = p.mac(cred.Username, cred.Password)
 	return c, nil
 }
 
@@ -220,15 +223,16 @@ func (p *pool) put(user string, c *conn) {
 	p.mu.Unlock()
 }
 
-// prewarm has an idle connection of user, logged in with password, ready
+// prewarm has an idle connection of cred's user, logged in with its password, ready
 // soon: it dials one in the background unless there is one already or the
 // account is at its limit. A push watcher calls it when it tells phones of
 // new mail, which they look at a moment later; the login then runs while
 // the answer travels to the phone, and no connection is held logged in the
 // rest of the time.
 //
-// mac is p.mac(user, password), which the caller already holds.
-func (p *pool) prewarm(user, password string, mac [32]byte) {
+// mac is p.mac of cred, which the caller already holds.
+func (p *pool) prewarm(cred eas.Credentials, mac [32]byte) {
+	user := cred.Username
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -256,7 +260,7 @@ func (p *pool) prewarm(user, password string, mac [32]byte) {
 			case <-ctx.Done():
 			}
 		}()
-		c, err := p.b.dial(ctx, user, password)
+		c, err := p.b.dial(ctx, cred)
 		p.mu.Lock()
 		a.warming = false
 		if err != nil {

@@ -200,6 +200,7 @@ func (n *Notifier) Subscribe(ctx context.Context, cred eas.Credentials, paths []
 		n.watchers[cred.Username] = w
 	}
 	w.mu.Lock()
+	w.origin = cred.RemoteAddr
 	if w.mac != mac {
 		// The newest password the gateway has verified is the one to log
 		// in with next time; the connection in use keeps its session.
@@ -313,6 +314,8 @@ type watcher struct {
 	mu       sync.Mutex
 	password string
 	mac      [32]byte
+	// origin is the address of the phone that subscribed last.
+	origin string
 	// byPath lists the subscriptions of every watched path (a slice: a
 	// path has a handful of subscribers, one per waiting phone).
 	byPath map[string][]*subscription
@@ -342,6 +345,11 @@ func (n *Notifier) newWatcher(user string) *watcher {
 		byPath: map[string][]*subscription{}, seen: map[string]mark{},
 		progress: make(chan struct{}),
 	}
+}
+
+// cred is what the watcher logs in with. The caller holds w.mu.
+func (w *watcher) cred() eas.Credentials {
+	return eas.Credentials{Username: w.user, Password: w.password, RemoteAddr: w.origin}
 }
 
 func (w *watcher) poke() {
@@ -464,7 +472,7 @@ func (w *watcher) changed(path string) {
 // prewarm has a pooled connection logged in by the time the phones just
 // told of a change look at their folders. The caller holds w.mu.
 func (w *watcher) prewarm() {
-	w.n.b.pool.prewarm(w.user, w.password, w.mac)
+	w.n.b.pool.prewarm(w.cred(), w.mac)
 }
 
 // passed ends a pass over the folders, or a failed attempt to connect.
@@ -589,9 +597,9 @@ func (w *watcher) run() {
 			return
 		}
 		w.mu.Lock()
-		password, mac := w.password, w.mac
+		cred, mac := w.cred(), w.mac
 		w.mu.Unlock()
-		c, err := w.n.b.dialWith(w.ctx, w.user, password, dialOptions{
+		c, err := w.n.b.dialWith(w.ctx, cred, dialOptions{
 			unilateral: signalOn(w.events),
 			lastRead:   &w.lastRead,
 		})

@@ -46,6 +46,9 @@ type Options struct {
 	// Dovecot's own default of 10 is easy to exceed with a test that opens
 	// a pool, an IDLE watcher and setup connections for one user.
 	MaxUserIPConnections int
+	// TrustedNetworks is login_trusted_networks: clients there may name
+	// the address they log in for (IMAP ID x-originating-ip).
+	TrustedNetworks string
 }
 
 // Server is one running (or stopped) Dovecot instance.
@@ -161,6 +164,16 @@ func (s *Server) AddUser(t testing.TB, name, password string) {
 	if err := s.writePasswd(); err != nil {
 		t.Fatalf("dovecottest: %v", err)
 	}
+}
+
+// Log returns what Dovecot has logged since it last started.
+func (s *Server) Log(t testing.TB) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(s.dir, "dovecot.log"))
+	if err != nil {
+		t.Fatalf("dovecottest: %v", err)
+	}
+	return string(b)
 }
 
 // Dial opens an independent, logged-in connection for test setup and
@@ -339,6 +352,9 @@ func (s *Server) config() (string, error) {
 	p("disable_plaintext_auth = no")
 	p("auth_mechanisms = plain login")
 	p("auth_verbose = yes")
+	if s.opt.TrustedNetworks != "" {
+		p("login_trusted_networks = %s", s.opt.TrustedNetworks)
+	}
 	// Tests of rejected logins need no brute-force protection.
 	p("auth_failure_delay = 0")
 	// Tests never survive a power cut; skipping fsync keeps them fast.
