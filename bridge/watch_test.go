@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"slices"
 	"sync"
@@ -130,7 +129,7 @@ func (e *watchEnv) dial(ctx context.Context, network, addr string) (net.Conn, er
 	if err != nil {
 		return nil, err
 	}
-	f := &freezable{Conn: c, thaw: make(chan struct{})}
+	f := &freezable{Conn: c}
 	e.mu.Lock()
 	e.conns = append(e.conns, f)
 	e.mu.Unlock()
@@ -161,23 +160,17 @@ func (e *watchEnv) freeze() {
 type freezable struct {
 	net.Conn
 	frozen atomic.Bool
-	thaw   chan struct{}
-	once   sync.Once
 }
 
+// Read swallows what the server says while frozen; the connection's
+// deadlines and Close still end it.
 func (f *freezable) Read(p []byte) (int, error) {
-	n, err := f.Conn.Read(p)
-	if f.frozen.Load() {
-		// Swallow what the server says until the connection is closed.
-		<-f.thaw
-		return 0, io.ErrClosedPipe
+	for {
+		n, err := f.Conn.Read(p)
+		if err != nil || !f.frozen.Load() {
+			return n, err
+		}
 	}
-	return n, err
-}
-
-func (f *freezable) Close() error {
-	f.once.Do(func() { close(f.thaw) })
-	return f.Conn.Close()
 }
 
 // other is another mail client of the account.
