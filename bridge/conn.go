@@ -448,7 +448,7 @@ func (c *conn) counters(ctx context.Context, path string, fresh bool) (folderSta
 			}
 			c.fresh = true
 		}
-		return folderState{uidValidity: sel.UIDValidity, uidNext: uint32(sel.UIDNext), messages: sel.NumMessages, modSeq: sel.HighestModSeq}, nil
+		return selectedState(sel), nil
 	}
 	st, err := c.status(ctx, path)
 	if err != nil {

@@ -632,20 +632,20 @@ func TestBackoff(t *testing.T) {
 }
 
 func TestMarkSame(t *testing.T) {
-	base := mark{uidValidity: 1, uidNext: 5, messages: 4, modSeq: 9}
+	base := mark{folderState: folderState{uidValidity: 1, uidNext: 5, messages: 4, modSeq: 9}}
 	tests := []struct {
 		name string
 		a, b mark
 		want bool
 	}{
 		{"equal", base, base, true},
-		{"new message", base, mark{uidValidity: 1, uidNext: 6, messages: 5, modSeq: 10}, false},
-		{"flag change", base, mark{uidValidity: 1, uidNext: 5, messages: 4, modSeq: 10}, false},
-		{"recreated", base, mark{uidValidity: 2, uidNext: 5, messages: 4, modSeq: 9}, false},
+		{"new message", base, mark{folderState: folderState{uidValidity: 1, uidNext: 6, messages: 5, modSeq: 10}}, false},
+		{"flag change", base, mark{folderState: folderState{uidValidity: 1, uidNext: 5, messages: 4, modSeq: 10}}, false},
+		{"recreated", base, mark{folderState: folderState{uidValidity: 2, uidNext: 5, messages: 4, modSeq: 9}}, false},
 		{"deleted", base, mark{missing: true}, false},
 		{"still missing", mark{missing: true}, mark{missing: true}, true},
-		{"read elsewhere without CONDSTORE", mark{uidValidity: 1, uidNext: 5, messages: 4, unseen: 2}, mark{uidValidity: 1, uidNext: 5, messages: 4, unseen: 1}, false},
-		{"from a SELECT without CONDSTORE", mark{uidValidity: 1, uidNext: 5, messages: 4, partial: true}, mark{uidValidity: 1, uidNext: 5, messages: 4, partial: true}, false},
+		{"read elsewhere without CONDSTORE", mark{folderState: folderState{uidValidity: 1, uidNext: 5, messages: 4}, unseen: 2}, mark{folderState: folderState{uidValidity: 1, uidNext: 5, messages: 4}, unseen: 1}, false},
+		{"from a SELECT without CONDSTORE", mark{folderState: folderState{uidValidity: 1, uidNext: 5, messages: 4}, partial: true}, mark{folderState: folderState{uidValidity: 1, uidNext: 5, messages: 4}, partial: true}, false},
 		{"folder list", mark{list: "a"}, mark{list: "b"}, false},
 	}
 	for _, tc := range tests {

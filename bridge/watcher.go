@@ -87,12 +87,11 @@ func (w *watcher) poke() {
 
 // mark is what a folder looked like: two equal marks mean nothing changed.
 type mark struct {
-	missing     bool
-	uidValidity uint32
-	uidNext     uint32
-	messages    uint32
-	unseen      uint32
-	modSeq      uint64
+	folderState
+	missing bool
+	// unseen is UNSEEN, read where there is no MODSEQ to show a message
+	// read elsewhere.
+	unseen uint32
 	// partial: taken from a SELECT without CONDSTORE, which tells nothing
 	// of flags; such a mark never proves that nothing changed.
 	partial bool
@@ -380,9 +379,7 @@ func (w *watcher) examine(ctx context.Context, c *conn, path string) (mark, erro
 	if err != nil {
 		return mark{}, err
 	}
-	m := mark{uidValidity: data.UIDValidity, uidNext: uint32(data.UIDNext), messages: data.NumMessages, modSeq: data.HighestModSeq}
-	m.partial = m.modSeq == 0
-	return m, nil
+	return mark{folderState: selectedState(data), partial: data.HighestModSeq == 0}, nil
 }
 
 // pass compares every watched path but the selected one, and the folder
@@ -453,10 +450,7 @@ func statusMarks(ctx context.Context, c *conn, paths []string) ([]mark, error) {
 				}
 				return err
 			}
-			m := mark{uidValidity: st.UIDValidity, uidNext: uint32(st.UIDNext), modSeq: st.HighestModSeq}
-			if st.NumMessages != nil {
-				m.messages = *st.NumMessages
-			}
+			m := mark{folderState: stateOf(st)}
 			if st.NumUnseen != nil {
 				m.unseen = *st.NumUnseen
 			}
