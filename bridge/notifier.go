@@ -178,21 +178,43 @@ func (n *Notifier) Subscribe(ctx context.Context, cred eas.Credentials, paths []
 	if len(uniq) == 0 {
 		return nil, errors.New("watch: no folders to watch")
 	}
-	mac := n.b.pool.mac(cred.Username, cred.Password)
 	s := &subscription{paths: uniq, queued: make([]bool, len(uniq)), ch: make(chan string, len(uniq))}
+	start, failures, err := n.join(cred, s)
+	if err != nil {
+		return nil, err
+	}
+	if start {
+		n.wg.Add(1)
+		go s.w.run()
+	} else {
+		// Even when every path has a mark, the loop must learn of s: it
+		// may be waiting without periodic checks while nobody watched.
+		s.w.poke()
+	}
+	if err := s.w.await(ctx, s, failures); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
 
+// join adds s to the watcher of cred's account, made when there is none
+// (start), and returns how many attempts to connect had failed until then.
+func (n *Notifier) join(cred eas.Credentials, s *subscription) (start bool, failures int, err error) {
+	mac := n.b.pool.mac(cred.Username, cred.Password)
 	n.mu.Lock()
+	defer n.mu.Unlock()
 	if n.closed {
-		n.mu.Unlock()
-		return nil, errNotifierClosed
+		return false, 0, errNotifierClosed
 	}
 	w := n.watchers[cred.Username]
-	start := w == nil
+	start = w == nil
 	if start {
 		w = n.newWatcher(cred.Username)
 		n.watchers[cred.Username] = w
 	}
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	w.origin = cred.RemoteAddr
 	if w.mac != mac {
 		// The newest password the gateway has verified is the one to log
@@ -201,23 +223,7 @@ func (n *Notifier) Subscribe(ctx context.Context, cred eas.Credentials, paths []
 	}
 	s.w = w
 	w.add(s)
-	failures := w.failures
-	w.mu.Unlock()
-	n.mu.Unlock()
-
-	if start {
-		n.wg.Add(1)
-		go w.run()
-	} else {
-		// Even when every path has a mark, the loop must learn of s: it
-		// may be waiting without periodic checks while nobody watched.
-		w.poke()
-	}
-	if err := w.await(ctx, s, failures); err != nil {
-		s.Close()
-		return nil, err
-	}
-	return s, nil
+	return start, w.failures, nil
 }
 
 // subscription is one waiting request's interest in some folders.

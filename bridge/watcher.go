@@ -169,72 +169,94 @@ func (w *watcher) run() {
 	defer w.n.wg.Done()
 	defer w.cancel()
 	var backoff time.Duration
-	for {
-		if w.retire() {
-			w.log.Debug("watcher retired")
-			return
-		}
-		w.mu.Lock()
-		cred, mac := w.cred(), w.mac
-		w.mu.Unlock()
-		c, err := w.n.b.dialWith(w.ctx, cred, dialOptions{
-			unilateral: signalOn(w.events),
-			lastRead:   &w.lastRead,
-		})
-		if w.ctx.Err() != nil {
-			if c != nil {
-				c.close()
-			}
-			w.giveUp(errNotifierClosed)
-			return
+	for !w.retire() {
+		next, err := w.attempt(backoff)
+		if errors.Is(err, errRetire) {
+			break
 		}
 		if err != nil {
-			if errors.Is(err, eas.ErrUnauthorized) {
-				w.mu.Lock()
-				newer := w.mac != mac
-				w.mu.Unlock()
-				if !newer {
-					w.log.Warn("watcher login refused; giving up", zap.Error(err))
-					w.giveUp(err)
-					return
-				}
-				// A newer password arrived meanwhile: try it at once.
-				continue
-			}
-			w.passed(true)
-			backoff = nextBackoff(backoff, w.n.cfg.MinBackoff, w.n.cfg.MaxBackoff)
-			w.log.Info("watcher cannot connect; will retry", zap.Error(err), zap.Duration("in", backoff))
-		} else {
-			started := time.Now()
-			w.connected.Store(true)
-			err = w.session(c)
-			w.connected.Store(false)
-			c.close()
-			switch {
-			case w.ctx.Err() != nil:
-				w.giveUp(errNotifierClosed)
-				return
-			case errors.Is(err, errRetire):
-				w.log.Debug("watcher retired")
-				return
-			}
-			w.mu.Lock()
-			w.down = true
-			w.mu.Unlock()
-			w.n.reconnects.Add(1)
-			if time.Since(started) > w.n.cfg.MaxBackoff {
-				// It worked for a while: a new outage starts from the
-				// shortest wait again.
-				backoff = 0
-			}
-			backoff = nextBackoff(backoff, w.n.cfg.MinBackoff, w.n.cfg.MaxBackoff)
-			w.log.Info("watcher lost its connection; will reconnect", zap.Error(err), zap.Duration("in", backoff))
+			w.giveUp(err)
+			return
 		}
+		if next == 0 {
+			continue
+		}
+		backoff = next
 		if !w.sleep(jitter(backoff, rand.Float64())) {
 			w.giveUp(errNotifierClosed)
 			return
 		}
 	}
+	w.log.Debug("watcher retired")
+}
+
+// attempt dials once and, when that works, watches until the connection
+// is lost. It returns the wait before the next attempt (0: at once), or
+// what ends the watcher: errRetire, errNotifierClosed, a refused login.
+func (w *watcher) attempt(backoff time.Duration) (time.Duration, error) {
+	w.mu.Lock()
+	cred, mac := w.cred(), w.mac
+	w.mu.Unlock()
+	c, err := w.n.b.dialWith(w.ctx, cred, dialOptions{
+		unilateral: signalOn(w.events),
+		lastRead:   &w.lastRead,
+	})
+	switch {
+	case w.ctx.Err() != nil:
+		if c != nil {
+			c.close()
+		}
+		return 0, errNotifierClosed
+	case errors.Is(err, eas.ErrUnauthorized):
+		return 0, w.refused(err, mac)
+	case err != nil:
+		w.passed(true)
+		backoff = nextBackoff(backoff, w.n.cfg.MinBackoff, w.n.cfg.MaxBackoff)
+		w.log.Info("watcher cannot connect; will retry", zap.Error(err), zap.Duration("in", backoff))
+		return backoff, nil
+	}
+	return w.watch(c, backoff)
+}
+
+// refused is what ends the watcher after the login with mac was refused:
+// nil when a newer password arrived meanwhile, to be tried at once.
+func (w *watcher) refused(err error, mac [32]byte) error {
+	w.mu.Lock()
+	newer := w.mac != mac
+	w.mu.Unlock()
+	if newer {
+		return nil
+	}
+	w.log.Warn("watcher login refused; giving up", zap.Error(err))
+	return err
+}
+
+// watch watches on c until it breaks, and returns the wait before dialling
+// again, like attempt.
+func (w *watcher) watch(c *conn, backoff time.Duration) (time.Duration, error) {
+	started := time.Now()
+	w.connected.Store(true)
+	err := w.session(c)
+	w.connected.Store(false)
+	c.close()
+	switch {
+	case w.ctx.Err() != nil:
+		return 0, errNotifierClosed
+	case errors.Is(err, errRetire):
+		return 0, errRetire
+	}
+	w.mu.Lock()
+	w.down = true
+	w.mu.Unlock()
+	w.n.reconnects.Add(1)
+	if time.Since(started) > w.n.cfg.MaxBackoff {
+		// It worked for a while: a new outage starts from the shortest
+		// wait again.
+		backoff = 0
+	}
+	backoff = nextBackoff(backoff, w.n.cfg.MinBackoff, w.n.cfg.MaxBackoff)
+	w.log.Info("watcher lost its connection; will reconnect", zap.Error(err), zap.Duration("in", backoff))
+	return backoff, nil
 }
 
 // nextBackoff doubles the previous wait within [lo, hi].
@@ -306,64 +328,81 @@ func signalOn(events chan<- struct{}) *imapclient.UnilateralDataHandler {
 	}
 }
 
+// watchSession is the state of one watching connection.
+type watchSession struct {
+	c       *conn
+	canIdle bool
+	// selected is the folder in IDLE ("" none).
+	selected string
+	// skip holds folders that cannot be selected (gone); they are polled.
+	skip     map[string]bool
+	lastPass time.Time
+}
+
 // session watches on one connection until it breaks, the watcher retires or
 // the Notifier closes.
 func (w *watcher) session(c *conn) error {
-	ctx := w.ctx
-	canIdle := c.caps.Has(imap.CapIdle) || c.caps.Has(imap.CapIMAP4rev2)
-	select {
-	case <-w.events:
-	default:
-	}
-	// skip holds folders that cannot be selected (gone); they are polled.
-	skip := map[string]bool{}
-	selected := ""
-	var lastPass time.Time
+	s := &watchSession{c: c, canIdle: c.caps.Has(imap.CapIdle) || c.caps.Has(imap.CapIMAP4rev2), skip: map[string]bool{}}
+	w.dropEvents()
 	for {
-		target := ""
-		if canIdle {
-			target = w.idleTarget(selected, skip)
+		fullPass, err := w.retarget(s)
+		if err != nil {
+			return err
 		}
-		fullPass := lastPass.IsZero() || time.Since(lastPass) >= w.n.cfg.CheckInterval
-		if target != selected {
-			if selected != "" {
-				// The folder idled on until now is polled from here on:
-				// a pass compares it with its last mark at once.
-				fullPass = true
-			}
-			selected = ""
-			if target != "" {
-				m, err := w.examine(ctx, c, target)
-				switch {
-				case err == nil:
-					selected = target
-					// Drop what the previous folder reported: the pass
-					// below compares it anyway.
-					select {
-					case <-w.events:
-					default:
-					}
-					w.record(target, m)
-				case isNo(err):
-					skip[target] = true
-					fullPass = true
-				default:
-					return err
-				}
-			}
-		}
-		if fullPass || w.needsPass(selected) {
-			if err := w.pass(ctx, c, selected); err != nil {
+		if fullPass || w.needsPass(s.selected) {
+			if err := w.pass(w.ctx, c, s.selected); err != nil {
 				return err
 			}
-			lastPass = time.Now()
+			s.lastPass = time.Now()
 		}
-		if err := w.wait(ctx, c, selected, skip, lastPass); err != nil {
+		if err := w.wait(w.ctx, s); err != nil {
 			return err
 		}
 		if w.retire() {
 			return errRetire
 		}
+	}
+}
+
+// retarget selects the folder to IDLE on next, when that changed, and
+// reports whether a pass over every folder is due.
+func (w *watcher) retarget(s *watchSession) (bool, error) {
+	target := ""
+	if s.canIdle {
+		target = w.idleTarget(s.selected, s.skip)
+	}
+	fullPass := s.lastPass.IsZero() || time.Since(s.lastPass) >= w.n.cfg.CheckInterval
+	if target == s.selected {
+		return fullPass, nil
+	}
+	// The folder idled on until now is polled from here on: a pass
+	// compares it with its last mark at once.
+	fullPass = fullPass || s.selected != ""
+	s.selected = ""
+	if target == "" {
+		return fullPass, nil
+	}
+	m, err := w.examine(w.ctx, s.c, target)
+	switch {
+	case err == nil:
+		s.selected = target
+		// Drop what the previous folder reported: the pass compares it.
+		w.dropEvents()
+		w.record(target, m)
+	case isNo(err):
+		s.skip[target] = true
+		fullPass = true
+	default:
+		return false, err
+	}
+	return fullPass, nil
+}
+
+// dropEvents forgets a change reported and not yet handled.
+func (w *watcher) dropEvents() {
+	select {
+	case <-w.events:
+	default:
 	}
 }
 
@@ -485,13 +524,14 @@ func listMark(ctx context.Context, c *conn) (mark, error) {
 	return mark{list: hex.EncodeToString(sum[:16])}, nil
 }
 
-// wait IDLEs on selected (or, with nothing selected, just waits) until a
-// pass is due, the subscriptions need one, IDLE is due for a restart or a
-// probe, or the grace period of an unused watcher ends. Changes the server
-// reports meanwhile go to the subscribers at once.
-func (w *watcher) wait(ctx context.Context, c *conn, selected string, skip map[string]bool, lastPass time.Time) error {
+// wait IDLEs on the selected folder (or, with nothing selected, just
+// waits) until a pass is due, the subscriptions need one, IDLE is due for a
+// restart or a probe, or the grace period of an unused watcher ends.
+// Changes the server reports meanwhile go to the subscribers at once.
+func (w *watcher) wait(ctx context.Context, s *watchSession) error {
+	c := s.c
 	var idle *imapclient.IdleCommand
-	if selected != "" {
+	if s.selected != "" {
 		err := c.guard(ctx, "IDLE", func(func()) error {
 			var err error
 			idle, err = c.client.Idle()
@@ -501,35 +541,8 @@ func (w *watcher) wait(ctx context.Context, c *conn, selected string, skip map[s
 			return err
 		}
 	}
-	started := time.Now()
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-loop:
-	for {
-		timer.Reset(max(time.Until(w.nextWake(started, lastPass, selected, idle != nil)), 0))
-		select {
-		case <-w.events:
-			if selected != "" {
-				w.changed(selected)
-			}
-		case <-w.kick:
-			if w.needsPass(selected) || (idle != nil && w.idleTarget(selected, skip) != selected) {
-				break loop
-			}
-		case <-timer.C:
-			break loop
-		case <-c.client.Closed():
-			c.broken.Store(true)
-			return fmt.Errorf("IMAP IDLE: %w", errConnLost)
-		case <-ctx.Done():
-			// Shutting down: no DONE, no LOGOUT; just hang up.
-			c.broken.Store(true)
-			c.netConn.Close()
-			return ctx.Err()
-		}
-	}
-	if idle == nil {
-		return nil
+	if err := w.idle(ctx, s, idle != nil); err != nil || idle == nil {
+		return err
 	}
 	// The server must answer DONE within CommandTimeout: this doubles as
 	// the probe of a silent server.
@@ -539,6 +552,36 @@ loop:
 		}
 		return idle.Wait()
 	})
+}
+
+// idle is wait's wait, while the server idles or not.
+func (w *watcher) idle(ctx context.Context, s *watchSession, idling bool) error {
+	started := time.Now()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		timer.Reset(max(time.Until(w.nextWake(started, s.lastPass, s.selected, idling)), 0))
+		select {
+		case <-w.events:
+			if s.selected != "" {
+				w.changed(s.selected)
+			}
+		case <-w.kick:
+			if w.needsPass(s.selected) || (idling && w.idleTarget(s.selected, s.skip) != s.selected) {
+				return nil
+			}
+		case <-timer.C:
+			return nil
+		case <-s.c.client.Closed():
+			s.c.broken.Store(true)
+			return fmt.Errorf("IMAP IDLE: %w", errConnLost)
+		case <-ctx.Done():
+			// Shutting down: no DONE, no LOGOUT; just hang up.
+			s.c.broken.Store(true)
+			s.c.netConn.Close()
+			return ctx.Err()
+		}
+	}
 }
 
 // nextWake is when wait must end.
