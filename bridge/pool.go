@@ -96,66 +96,94 @@ func (p *pool) get(ctx context.Context, cred eas.Credentials) (*conn, error) {
 			return nil, errBackendClosed
 		}
 		a := p.account(user)
-
 		if c := a.takeIdle(mac); c != nil {
 			p.mu.Unlock()
-			if err := p.check(ctx, c); err == nil {
-				return c, nil
-			}
-			c.close()
-			p.mu.Lock()
-			a.open--
-			p.signal(user, a)
-			p.mu.Unlock()
-			if err := ctx.Err(); err != nil {
-				return nil, fmt.Errorf("open IMAP connection of %s: %w", user, err)
+			if c, err := p.reuse(ctx, user, a, c); c != nil || err != nil {
+				return c, err
 			}
 			continue
 		}
-
-		var evicted *conn
-		if a.open >= p.b.cfg.MaxConnsPerAccount && len(a.idle) > 0 {
-			// Only connections of another password are idle here (e.g. the
-			// user changed it): make room with the oldest.
-			evicted = a.idle[0]
-			a.idle = a.idle[1:]
-			a.open--
-		}
-		if a.open < p.b.cfg.MaxConnsPerAccount {
-			a.open++
+		if evicted, ok := a.reserve(p.b.cfg.MaxConnsPerAccount); ok {
 			p.mu.Unlock()
-			if evicted != nil {
-				evicted.close()
-			}
-			c, err := p.b.dial(ctx, cred)
-			if err != nil {
-				p.mu.Lock()
-				a.open--
-				p.signal(user, a)
-				p.mu.Unlock()
-				return nil, err
-			}
-			c.mac = mac
-			p.b.log.Debug("IMAP connection opened", zap.String("user", user))
-			return c, nil
+			return p.open(ctx, cred, mac, a, evicted)
 		}
-
-		wake := a.wake
-		a.waiting++
-		p.mu.Unlock()
-		select {
-		case <-wake:
-		case <-ctx.Done():
+		if err := p.await(ctx, user, a); err != nil {
+			return nil, err
 		}
-		p.mu.Lock()
-		a.waiting--
-		if err := ctx.Err(); err != nil {
-			p.signal(user, a)
-			p.mu.Unlock()
-			return nil, fmt.Errorf("wait for a free IMAP connection of %s: %w", user, err)
-		}
-		p.mu.Unlock()
 	}
+}
+
+// reuse checks an idle connection taken from a. When it no longer works it
+// is closed, and reuse returns nil and, once ctx has ended, its error.
+func (p *pool) reuse(ctx context.Context, user string, a *account, c *conn) (*conn, error) {
+	if err := p.check(ctx, c); err == nil {
+		return c, nil
+	}
+	c.close()
+	p.mu.Lock()
+	a.open--
+	p.signal(user, a)
+	p.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("open IMAP connection of %s: %w", user, err)
+	}
+	return nil, nil
+}
+
+// reserve takes a place for a new connection when the account is below
+// limit, evicting an idle connection of another password to make room.
+// The caller holds p.mu.
+func (a *account) reserve(limit int) (evicted *conn, ok bool) {
+	if a.open >= limit && len(a.idle) > 0 {
+		// Only connections of another password are idle here (e.g. the
+		// user changed it): make room with the oldest.
+		evicted = a.idle[0]
+		a.idle = a.idle[1:]
+		a.open--
+	}
+	if a.open >= limit {
+		return nil, false
+	}
+	a.open++
+	return evicted, true
+}
+
+// open dials a new connection in the place reserve took.
+func (p *pool) open(ctx context.Context, cred eas.Credentials, mac [32]byte, a *account, evicted *conn) (*conn, error) {
+	if evicted != nil {
+		evicted.close()
+	}
+	c, err := p.b.dial(ctx, cred)
+	if err != nil {
+		p.mu.Lock()
+		a.open--
+		p.signal(cred.Username, a)
+		p.mu.Unlock()
+		return nil, err
+	}
+	c.mac = mac
+	p.b.log.Debug("IMAP connection opened", zap.String("user", cred.Username))
+	return c, nil
+}
+
+// await waits until a connection of the account is returned or closed, or
+// ctx ends. The caller holds p.mu, which await releases.
+func (p *pool) await(ctx context.Context, user string, a *account) error {
+	wake := a.wake
+	a.waiting++
+	p.mu.Unlock()
+	select {
+	case <-wake:
+	case <-ctx.Done():
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	a.waiting--
+	if err := ctx.Err(); err != nil {
+		p.signal(user, a)
+		return fmt.Errorf("wait for a free IMAP connection of %s: %w", user, err)
+	}
+	return nil
 }
 
 // takeIdle removes and returns the most recently used idle connection
