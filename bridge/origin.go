@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,8 +32,10 @@ var errOriginReply = errors.New("unexpected answer to IMAP ID")
 // from hosts in login_trusted_networks; its log, its penalty for failed
 // logins and its per-address limits then see the phone, not easgate.
 //
-// The greeting, read here first, is put back for imapclient. The answer to
-// ID does not matter: a server without ID says BAD, and the login goes on.
+// ID goes out only when the greeting lists it (Dovecot's does): go-imap's
+// own server, for one, hangs up on a command it does not know. The
+// greeting, read here first, is put back for imapclient. The answer to ID
+// does not matter; a NO or BAD leaves the login as it was.
 func sendOrigin(ctx context.Context, raw net.Conn, origin string) (net.Conn, error) {
 	fields := originFields(origin)
 	if fields == "" {
@@ -54,11 +57,11 @@ func sendOrigin(ctx context.Context, raw net.Conn, origin string) (net.Conn, err
 	return &replayConn{Conn: raw, r: io.MultiReader(strings.NewReader(greeting), br)}, nil
 }
 
-// idExchange reads the greeting and, when it is a plain OK, sends ID and
-// reads up to the tagged answer. It returns the greeting.
+// idExchange reads the greeting and, when it offers ID, sends ID and reads
+// up to the tagged answer. It returns the greeting.
 func idExchange(br *bufio.Reader, w io.Writer, fields string) (string, error) {
 	greeting, err := readResponse(br, maxOriginReply)
-	if err != nil || !strings.HasPrefix(greeting, "* OK") {
+	if err != nil || !offersID(greeting) {
 		return greeting, err
 	}
 	if _, err := io.WriteString(w, originTag+" ID ("+fields+")\r\n"); err != nil {
@@ -75,6 +78,16 @@ func idExchange(br *bufio.Reader, w io.Writer, fields string) (string, error) {
 		read += len(line)
 	}
 	return "", errOriginReply
+}
+
+// offersID reports whether a greeting is an OK whose capabilities list ID.
+func offersID(greeting string) bool {
+	caps, ok := strings.CutPrefix(greeting, "* OK [CAPABILITY ")
+	if !ok {
+		return false
+	}
+	caps, _, ok = strings.Cut(caps, "]")
+	return ok && slices.ContainsFunc(strings.Fields(caps), func(c string) bool { return strings.EqualFold(c, "ID") })
 }
 
 // originFields renders the ID fields for origin ("IP" or "IP:port"); ""

@@ -103,9 +103,11 @@ func TestSendOriginAnswers(t *testing.T) {
 		sent                   bool
 	}{
 		{"ok", "* OK [CAPABILITY IMAP4rev1 ID] ready", "* ID (\"name\" \"x\")\r\nO1 OK done", true},
-		{"no ID", "* OK ready", "O1 BAD unknown command", true},
-		{"literal", "* OK ready", "* ID (\"name\" {5}\r\nO1 OK)\r\nO1 OK done", true},
-		{"preauth", "* PREAUTH ready", "", false},
+		{"refused", "* OK [CAPABILITY IMAP4rev1 id IDLE] ready", "O1 BAD not now", true},
+		{"literal", "* OK [CAPABILITY ID] ready", "* ID (\"name\" {5}\r\nO1 OK)\r\nO1 OK done", true},
+		{"without ID", "* OK [CAPABILITY IMAP4rev1 IDLE] ready", "", false},
+		{"capabilities not in the greeting", "* OK ready", "", false},
+		{"preauth", "* PREAUTH [CAPABILITY IMAP4rev1 ID] ready", "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
