@@ -27,6 +27,9 @@ const checkIdleAfter = 15 * time.Second
 type pool struct {
 	b   *Backend
 	key [32]byte // HMAC key for the password fingerprints
+	// life ends when the pool closes, and with it the logins of prewarm.
+	life context.Context
+	end  context.CancelFunc
 
 	mu       sync.Mutex
 	closed   bool
@@ -47,7 +50,8 @@ type account struct {
 }
 
 func newPool(b *Backend, key [32]byte) *pool {
-	return &pool{b: b, key: key, accounts: make(map[string]*account)}
+	life, end := context.WithCancel(context.Background())
+	return &pool{b: b, key: key, life: life, end: end, accounts: make(map[string]*account)}
 }
 
 // mac fingerprints a login so that idle connections can be matched to
@@ -278,16 +282,8 @@ func (p *pool) prewarm(cred eas.Credentials, mac [32]byte) {
 	p.b.bg.Add(1)
 	go func() {
 		defer p.b.bg.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), p.b.cfg.CommandTimeout)
+		ctx, cancel := context.WithTimeout(p.life, p.b.cfg.CommandTimeout)
 		defer cancel()
-		// Backend.Close ends the login too.
-		go func() {
-			select {
-			case <-p.b.stop:
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
 		c, err := p.b.dial(ctx, cred)
 		p.mu.Lock()
 		a.warming = false
@@ -344,6 +340,7 @@ func closeAll(conns []*conn) {
 // close closes every idle connection; connections in use are closed when
 // they come back.
 func (p *pool) close() {
+	p.end()
 	var all []*conn
 	p.mu.Lock()
 	p.closed = true
