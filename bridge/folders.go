@@ -92,7 +92,16 @@ func (c *conn) list(ctx context.Context, pattern string, withStatus bool) ([]lis
 	if !withStatus || listStatus {
 		return out, nil
 	}
-	err = c.guard(ctx, "STATUS", func(progress func()) error {
+	if err := c.stampAll(ctx, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// stampAll reads the UIDVALIDITY of every selectable folder listed, with
+// pipelined STATUS commands.
+func (c *conn) stampAll(ctx context.Context, out []listEntry) error {
+	return c.guard(ctx, "STATUS", func(progress func()) error {
 		cmds := make([]*imapclient.StatusCommand, len(out))
 		for i, e := range out {
 			if selectable(e.data) {
@@ -116,10 +125,6 @@ func (c *conn) list(ctx context.Context, pattern string, withStatus bool) ([]lis
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // delimiter returns the hierarchy delimiter (0 for a flat server).
@@ -469,38 +474,7 @@ func (m *Mailbox) RenameFolder(ctx context.Context, path, newParent, newName str
 			f, err = c.folder(ctx, path, delim)
 			return mapNo(err, path)
 		}
-		if newParent != "" {
-			ok, err := c.exists(ctx, newParent)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return fmt.Errorf("new parent folder %q: %w", newParent, eas.ErrNotFound)
-			}
-		}
-		if err := c.unselectBelow(ctx, path, delim); err != nil {
-			return err
-		}
-		err = c.guard(ctx, "RENAME "+path, func(func()) error {
-			return c.client.Rename(path, newPath, nil).Wait()
-		})
-		if err != nil {
-			var ie *imap.Error
-			if !errors.As(err, &ie) {
-				return err
-			}
-			switch ie.Code {
-			case imap.ResponseCodeNonExistent:
-				return fmt.Errorf("folder %q: %w: %w", path, eas.ErrNotFound, err)
-			case imap.ResponseCodeAlreadyExists:
-				return fmt.Errorf("folder %q: %w: %w", newPath, eas.ErrExists, err)
-			}
-			if ok, lerr := c.exists(ctx, path); lerr == nil && !ok {
-				return fmt.Errorf("folder %q: %w: %w", path, eas.ErrNotFound, err)
-			}
-			if ok, lerr := c.exists(ctx, newPath); lerr == nil && ok {
-				return fmt.Errorf("folder %q: %w: %w", newPath, eas.ErrExists, err)
-			}
+		if err := c.rename(ctx, path, newParent, newPath, delim); err != nil {
 			return err
 		}
 		c.subscribe(ctx, path, false)
@@ -513,6 +487,49 @@ func (m *Mailbox) RenameFolder(ctx context.Context, path, newParent, newName str
 		return eas.Folder{}, fmt.Errorf("rename folder %q to %q in %q: %w", path, newName, newParent, err)
 	}
 	return f, nil
+}
+
+// rename renames path to newPath under newParent, which must exist.
+func (c *conn) rename(ctx context.Context, path, newParent, newPath string, delim rune) error {
+	if newParent != "" {
+		ok, err := c.exists(ctx, newParent)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("new parent folder %q: %w", newParent, eas.ErrNotFound)
+		}
+	}
+	if err := c.unselectBelow(ctx, path, delim); err != nil {
+		return err
+	}
+	err := c.guard(ctx, "RENAME "+path, func(func()) error {
+		return c.client.Rename(path, newPath, nil).Wait()
+	})
+	if err != nil && isNo(err) {
+		return c.renameRefused(ctx, err, path, newPath)
+	}
+	return err
+}
+
+// renameRefused maps the server's NO to a RENAME to ErrNotFound or
+// ErrExists where the folders show which it was.
+func (c *conn) renameRefused(ctx context.Context, err error, path, newPath string) error {
+	var ie *imap.Error
+	errors.As(err, &ie)
+	switch ie.Code {
+	case imap.ResponseCodeNonExistent:
+		return fmt.Errorf("folder %q: %w: %w", path, eas.ErrNotFound, err)
+	case imap.ResponseCodeAlreadyExists:
+		return fmt.Errorf("folder %q: %w: %w", newPath, eas.ErrExists, err)
+	}
+	if ok, lerr := c.exists(ctx, path); lerr == nil && !ok {
+		return fmt.Errorf("folder %q: %w: %w", path, eas.ErrNotFound, err)
+	}
+	if ok, lerr := c.exists(ctx, newPath); lerr == nil && ok {
+		return fmt.Errorf("folder %q: %w: %w", newPath, eas.ErrExists, err)
+	}
+	return err
 }
 
 // DeleteFolder deletes path with its subfolders and their mail.
