@@ -275,27 +275,40 @@ func (b *Backend) submit(ctx context.Context, user, password, from string, rcpts
 		return err
 	}
 	defer closeConn()
+	if err := b.smtpAuth(ctx, c, user, password); err != nil {
+		return err
+	}
+	return transfer(ctx, c, from, rcpts, msg)
+}
+
+// smtpAuth logs in with the user's IMAP credentials when the server offers
+// AUTH. Without AUTH the server relays for easgate's address; the user has
+// logged in to IMAP, and the envelope names them.
+func (b *Backend) smtpAuth(ctx context.Context, c *smtp.Client, user, password string) error {
+	ok, mechs := c.Extension("AUTH")
+	if !ok {
+		return nil
+	}
+	var a sasl.Client
+	switch {
+	case c.SupportsAuth(sasl.Plain):
+		a = sasl.NewPlainClient("", user, password)
+	case c.SupportsAuth(sasl.Login):
+		a = sasl.NewLoginClient(user, password)
+	default:
+		return &eas.SendError{Err: fmt.Errorf("SMTP server %s offers neither AUTH PLAIN nor LOGIN (only %s)", b.cfg.SMTPAddr, mechs)}
+	}
+	if err := c.Auth(a); err != nil {
+		return sendFailure(ctx, "AUTH", eas.SendSubmissionFailed, err)
+	}
+	return nil
+}
+
+// transfer sends the envelope and the message.
+func transfer(ctx context.Context, c *smtp.Client, from string, rcpts []string, msg []byte) error {
 	fail := func(stage string, reason eas.SendFailure, err error) error {
 		return sendFailure(ctx, stage, reason, err)
 	}
-
-	if ok, mechs := c.Extension("AUTH"); ok {
-		var a sasl.Client
-		switch {
-		case c.SupportsAuth(sasl.Plain):
-			a = sasl.NewPlainClient("", user, password)
-		case c.SupportsAuth(sasl.Login):
-			a = sasl.NewLoginClient(user, password)
-		default:
-			return &eas.SendError{Err: fmt.Errorf("SMTP server %s offers neither AUTH PLAIN nor LOGIN (only %s)", b.cfg.SMTPAddr, mechs)}
-		}
-		if err := c.Auth(a); err != nil {
-			return fail("AUTH", eas.SendSubmissionFailed, err)
-		}
-	}
-	// Without AUTH the server relays for easgate's address; the user has
-	// logged in to IMAP, and the envelope names them.
-
 	if limit, ok := c.MaxMessageSize(); ok && limit > 0 && len(msg) > limit {
 		return &eas.SendError{Reason: eas.SendTooLarge, Code: 552,
 			Err: fmt.Errorf("message of %d bytes exceeds the SMTP server's limit of %d", len(msg), limit)}
