@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -42,9 +43,19 @@ func basicCredentials(r *http.Request) (Credentials, bool) {
 func (s *Server) credentials(r *http.Request) (Credentials, bool) {
 	c, ok := basicCredentials(r)
 	if ok {
-		c.RemoteAddr = s.clientAddr(r).String()
+		c.RemoteAddr = s.remoteAddr(r)
 	}
 	return c, ok
+}
+
+// remoteAddr is the phone's address, with its port when the phone itself
+// is the TCP peer: a proxy passes on no port.
+func (s *Server) remoteAddr(r *http.Request) string {
+	addr := s.clientAddr(r)
+	if peer, err := netip.ParseAddrPort(r.RemoteAddr); err == nil && peer.Addr().Unmap() == addr {
+		return netip.AddrPortFrom(addr, peer.Port()).String()
+	}
+	return addr.String()
 }
 
 // authenticator checks credentials against the upstream, remembers

@@ -3,6 +3,8 @@ package eas
 import (
 	"context"
 	"errors"
+	"net/http/httptest"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
@@ -215,4 +217,30 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 		t.Fatal(err)
 	}
 	return m.GetCounter().GetValue()
+}
+
+func TestRemoteAddr(t *testing.T) {
+	s := &Server{cfg: Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}}
+	tests := []struct {
+		name, peer, forwarded, want string
+	}{
+		{"phone itself", "198.51.100.7:50123", "", "198.51.100.7:50123"},
+		{"phone itself, IPv6", "[2001:db8::7]:443", "", "[2001:db8::7]:443"},
+		{"untrusted peer's header ignored", "198.51.100.7:50123", "203.0.113.9", "198.51.100.7:50123"},
+		{"behind a trusted proxy", "127.0.0.1:40000", "203.0.113.9", "203.0.113.9"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("POST", "/Microsoft-Server-ActiveSync", nil)
+			r.RemoteAddr = tt.peer
+			if tt.forwarded != "" {
+				r.Header.Set("X-Forwarded-For", tt.forwarded)
+			}
+			r.SetBasicAuth("anna", "pw")
+			c, ok := s.credentials(r)
+			if !ok || c.RemoteAddr != tt.want {
+				t.Fatalf("RemoteAddr %q (%v), want %q", c.RemoteAddr, ok, tt.want)
+			}
+		})
+	}
 }
