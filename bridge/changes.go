@@ -41,13 +41,10 @@ import (
 // since is the window's first day as YYYYMMDD or "-".
 
 type cursor struct {
-	valid       bool // false for the first sync ("")
-	settled     bool
-	uidValidity uint32
-	modSeq      uint64
-	uidNext     uint32
-	messages    uint32
-	since       string
+	valid   bool // false for the first sync ("")
+	settled bool
+	folderState
+	since string
 }
 
 func (c cursor) String() string {
@@ -97,22 +94,6 @@ func sinceDay(t time.Time) (time.Time, string) {
 	t = t.UTC()
 	d := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
 	return d, d.Format("20060102")
-}
-
-// folderState is what STATUS tells of a folder.
-type folderState struct {
-	uidValidity uint32
-	uidNext     uint32
-	messages    uint32
-	modSeq      uint64 // 0 without CONDSTORE
-}
-
-func stateOf(st *imap.StatusData) folderState {
-	s := folderState{uidValidity: st.UIDValidity, uidNext: uint32(st.UIDNext), modSeq: st.HighestModSeq}
-	if st.NumMessages != nil {
-		s.messages = *st.NumMessages
-	}
-	return s
 }
 
 // tracker is what differs between servers with and without CONDSTORE.
@@ -452,15 +433,7 @@ func (m *Mailbox) window(ctx context.Context, c *conn, q eas.SyncQuery, cur curs
 	}
 	cs.More = delivered < d.count()
 
-	next := cursor{
-		valid:       true,
-		settled:     !cs.More && allAdds,
-		uidValidity: d.st.uidValidity,
-		modSeq:      d.st.modSeq,
-		uidNext:     d.st.uidNext,
-		messages:    d.st.messages,
-		since:       d.since,
-	}
+	next := cursor{valid: true, settled: !cs.More && allAdds, folderState: d.st, since: d.since}
 	if nChanged < len(d.changed) {
 		// Flag changes left behind must come back in the next CHANGEDSINCE.
 		next.modSeq = 0

@@ -23,8 +23,8 @@ var condstoreModes = []struct {
 
 func TestCursorRoundTrip(t *testing.T) {
 	tests := []cursor{
-		{valid: true, settled: true, uidValidity: 1732400000, modSeq: 5012, uidNext: 10001, messages: 10000, since: "20261120"},
-		{valid: true, settled: false, uidValidity: 1, modSeq: 0, uidNext: 1, messages: 0},
+		{valid: true, settled: true, folderState: folderState{uidValidity: 1732400000, modSeq: 5012, uidNext: 10001, messages: 10000}, since: "20261120"},
+		{valid: true, settled: false, folderState: folderState{uidValidity: 1, modSeq: 0, uidNext: 1, messages: 0}},
 	}
 	for _, c := range tests {
 		got, err := parseCursor(c.String())

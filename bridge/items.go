@@ -334,9 +334,9 @@ func (m *Mailbox) UpdateFlags(ctx context.Context, ref eas.ItemRef, u eas.FlagUp
 				if i != len(cmds)-1 {
 					continue
 				}
-				for _, m := range msgs {
-					if m.UID == uid && m.Flags != nil {
-						last, got = m.Flags, true
+				for _, msg := range msgs {
+					if msg.UID == uid && msg.Flags != nil {
+						last, got = msg.Flags, true
 					}
 				}
 			}
@@ -670,10 +670,7 @@ func (m *Mailbox) Attachment(ctx context.Context, fileReference string) (*eas.At
 	}
 	data, err := mailconv.Attachment(raw, ref.part)
 	if err != nil {
-		if errors.Is(err, eas.ErrNotFound) {
-			return nil, fmt.Errorf("attachment %q: %w", fileReference, err)
-		}
-		if data == nil {
+		if data == nil || errors.Is(err, eas.ErrNotFound) {
 			return nil, fmt.Errorf("attachment %q: %w", fileReference, err)
 		}
 		// Undecodable transfer encoding: the raw bytes beat nothing.

@@ -17,6 +17,9 @@ import (
 type Credentials struct {
 	Username string
 	Password string
+	// RemoteAddr is the phone's address (an IP, behind a trusted proxy, or
+	// IP:port), for the upstream's own logs and login throttling.
+	RemoteAddr string
 }
 
 // Backend opens the mailbox of a user. Open logs in (or reuses a pooled,

@@ -25,6 +25,9 @@ type Metrics struct {
 	// dropped, by kind: a device state kind ("ping", "hierarchy", ...),
 	// "replay" for a cached Sync request. The phone then rebuilds it.
 	StateCorrupt *prometheus.CounterVec
+
+	// authThrottled counts logins refused without asking the upstream.
+	authThrottled prometheus.Counter
 }
 
 // NewMetrics creates the metrics in a new registry, with the Go runtime's
@@ -59,6 +62,10 @@ func NewMetrics() *Metrics {
 			Name: "easgate_auth_failures_total",
 			Help: "Logins refused by the upstream or throttled.",
 		}),
+		authThrottled: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "easgate_auth_throttled_total",
+			Help: "Logins refused without asking the upstream, after repeated failures from the same address.",
+		}),
 		prefetches: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "easgate_sync_prefetches_total",
 			Help: "Sync windows computed ahead of the phone's next Sync, by result: used, unused (the phone asked something else, or nothing within a minute) or failed.",
@@ -70,6 +77,7 @@ func NewMetrics() *Metrics {
 	}
 	m.reg.MustRegister(m.requests, m.duration, m.waiting, m.items, m.pushLatency, m.authFails, m.prefetches, m.StateCorrupt,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.reg.MustRegister(m.authThrottled)
 	return m
 }
 

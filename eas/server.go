@@ -173,6 +173,7 @@ func NewServer(cfg Config, backend Backend, store Store, notifier Notifier) *Ser
 		quit:       make(chan struct{}),
 	}
 	s.auth = newAuthenticator(backend, cfg.AuthCacheTTL, cfg.Now)
+	s.auth.throttled = cfg.Metrics.authThrottled
 	s.commands = map[string]*command{}
 	s.register()
 	return s
@@ -289,7 +290,7 @@ var errShuttingDown = errors.New("server shutting down")
 // login checks the request's Basic credentials with the upstream and keeps
 // the mailbox the check opened, if any, for the handler.
 func (s *Server) login(ctx context.Context, r *request) error {
-	cred, ok := basicCredentials(r.http)
+	cred, ok := s.credentials(r.http)
 	if !ok {
 		return errNoCredentials
 	}

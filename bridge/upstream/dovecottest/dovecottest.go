@@ -67,6 +67,9 @@ type Options struct {
 	// Logf receives the harness's notes, such as a Dovecot that had to be
 	// killed; nil drops them. New sets it to the test's Logf.
 	Logf func(format string, args ...any)
+	// TrustedNetworks is login_trusted_networks: clients there may name
+	// the address they log in for (IMAP ID x-originating-ip).
+	TrustedNetworks string
 }
 
 // Server is one running (or stopped) Dovecot instance.
@@ -242,6 +245,16 @@ func (s *Server) Login(user, password string) (*imapclient.Client, error) {
 		return nil, fmt.Errorf("dovecottest: %w", err)
 	}
 	return c, nil
+}
+
+// Log returns what Dovecot has logged since it last started.
+func (s *Server) Log(t testing.TB) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(s.dir, "dovecot.log"))
+	if err != nil {
+		t.Fatalf("dovecottest: %v", err)
+	}
+	return string(b)
 }
 
 // Dial opens an independent, logged-in connection for test setup and
@@ -424,6 +437,9 @@ func (s *Server) config() (string, error) {
 	p("disable_plaintext_auth = no")
 	p("auth_mechanisms = plain login")
 	p("auth_verbose = yes")
+	if s.opt.TrustedNetworks != "" {
+		p("login_trusted_networks = %s", s.opt.TrustedNetworks)
+	}
 	// Tests of rejected logins need no brute-force protection.
 	p("auth_failure_delay = 0")
 	// Tests never survive a power cut; skipping fsync keeps them fast.
