@@ -58,7 +58,7 @@ type RecipientResponse struct {
 	Status int    `wbxml:"Status"`
 	// RecipientCount is the number of Recipients, or with Status 3 the
 	// number of suggestions there are.
-	RecipientCount int                `wbxml:"RecipientCount"`
+	RecipientCount int                 `wbxml:"RecipientCount"`
 	Recipient      []ResolvedRecipient `wbxml:"Recipient"`
 }
 

@@ -92,7 +92,6 @@ func startDirectory(t *testing.T, v eas.Version, dir *fakeDirectory) *fakeGatewa
 	return g
 }
 
-
 // summary is a response for one To: "status count: type name <addr> extras".
 func summary(r eas.RecipientResponse) string {
 	parts := []string{fmt.Sprintf("%d %d:", r.Status, r.RecipientCount)}
