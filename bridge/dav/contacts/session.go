@@ -22,6 +22,8 @@ type Session struct {
 	c    *dav.Client
 	home string
 	log  *zap.Logger
+	// books caches the address books for the request's lookups.
+	books []dav.Collection
 }
 
 var (
