@@ -32,8 +32,9 @@ var searched = []string{vcard.FieldFormattedName, vcard.FieldEmail, vcard.FieldN
 // eas.Recipient.Matches). The server narrows the cards with an
 // addressbook-query REPORT (a text-match on FN, N, EMAIL and NICKNAME);
 // the matching is then done here, so that a server whose text-match is
-// looser than asked changes nothing. A server that answers the REPORT
-// with an error gets its books read whole.
+// looser than asked changes nothing. A book where the REPORT finds no one,
+// or that the server answers the REPORT for with an error, is read whole
+// (once per request) and matched here.
 func (s *Session) Lookup(ctx context.Context, query string, limit int) ([]eas.Recipient, error) {
 	words := strings.Fields(query)
 	if len(words) == 0 {
@@ -49,11 +50,17 @@ func (s *Session) Lookup(ctx context.Context, query string, limit int) ([]eas.Re
 		if err != nil {
 			return nil, err
 		}
-		for _, card := range cards {
-			if r := recipient(card); r.Matches(query) {
-				out = append(out, r)
+		found := matches(cards, query)
+		if len(found) == 0 {
+			// Servers built on go-webdav compare case-sensitively
+			// whatever the collation: "tommy" misses "Tommy". What the
+			// query missed is looked for in the whole book.
+			if cards, err = s.all(ctx, b.Path); err != nil {
+				return nil, err
 			}
+			found = matches(cards, query)
 		}
+		out = append(out, found...)
 	}
 	slices.SortStableFunc(out, func(a, b eas.Recipient) int {
 		return strings.Compare(strings.ToLower(a.Name()), strings.ToLower(b.Name()))
@@ -106,8 +113,22 @@ func (s *Session) query(ctx context.Context, book, word string) ([]vcard.Card, e
 	return s.all(ctx, book)
 }
 
-// all reads every card of a book.
+// matches are the people of cards that query matches.
+func matches(cards []vcard.Card, query string) []eas.Recipient {
+	var out []eas.Recipient
+	for _, card := range cards {
+		if r := recipient(card); r.Matches(query) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// all reads every card of a book, once per session.
 func (s *Session) all(ctx context.Context, book string) ([]vcard.Card, error) {
+	if cards, ok := s.whole[book]; ok {
+		return cards, nil
+	}
 	objs, err := s.c.List(ctx, book)
 	if err != nil {
 		return nil, easError(err)
@@ -120,7 +141,7 @@ func (s *Session) all(ctx context.Context, book string) ([]vcard.Card, error) {
 	if err != nil {
 		return nil, err
 	}
-	var cards []vcard.Card
+	cards := []vcard.Card{}
 	for _, ch := range changes {
 		if r, ok := raws[ch.path]; ok {
 			if card, _ := vcardconv.Parse(r.data); card != nil {
@@ -128,6 +149,10 @@ func (s *Session) all(ctx context.Context, book string) ([]vcard.Card, error) {
 			}
 		}
 	}
+	if s.whole == nil {
+		s.whole = map[string][]vcard.Card{}
+	}
+	s.whole[book] = cards
 	return cards, nil
 }
 
