@@ -138,8 +138,16 @@ func (s *Server) handleResolveRecipients(ctx context.Context, r *request) (*repl
 		return nil, statusError(ResolveProtocolError, err)
 	}
 	resp := &ResolveRecipientsResponse{Status: ResolveSuccess}
+	// The same To twice (up to 1000 may come) is looked up once.
+	looked := map[string][]Recipient{}
 	for _, to := range req.To {
-		found, err := r.lookup(ctx, toQuery(to))
+		q := toQuery(to)
+		found, ok := looked[q]
+		var err error
+		if !ok {
+			found, err = r.lookup(ctx, q)
+			looked[q] = found
+		}
 		if err != nil {
 			if errors.Is(err, ErrUnauthorized) || ctx.Err() != nil {
 				return nil, err

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/easgate/easgate/eas"
+	"github.com/easgate/easgate/wbxml"
 )
 
 // galSummary is one GAL result: "name <addr> fields… pic=status/len".
@@ -19,6 +20,11 @@ func galSummary(t *testing.T, r eas.SearchResult) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return galLine(g)
+}
+
+// galLine is one person of a GAL answer.
+func galLine(g *eas.GALProperties) string {
 	s := fmt.Sprintf("%s <%s> %s|%s", g.DisplayName, g.EmailAddress, g.FirstName, g.LastName)
 	for _, f := range []struct{ k, v string }{{"phone", g.Phone}, {"home", g.HomePhone}, {"mobile", g.MobilePhone},
 		{"office", g.Office}, {"title", g.Title}, {"company", g.Company}, {"alias", g.Alias}} {
@@ -116,6 +122,65 @@ func TestSearchGAL(t *testing.T) {
 			var got []string
 			for _, r := range st.Result {
 				got = append(got, galSummary(t, r))
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("got\n  %q\nwant\n  %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestFindGAL(t *testing.T) {
+	el := func(name string, kids ...*wbxml.Element) *wbxml.Element {
+		return (&wbxml.Element{Tag: wbxml.MustLookup("Find", name)}).Add(kids...)
+	}
+	txt := func(name, v string) *wbxml.Element { return el(name).SetText(v) }
+	tests := []struct {
+		name   string
+		query  string
+		opts   *wbxml.Element
+		status int
+		rng    string
+		total  int
+		want   []string
+	}{
+		{"first name", "ann", nil, 1, "0-1", 2, []string{
+			"Ann Smith <ann@example.org> Ann|Smith mobile=+49 170 1 office=B2 title=Engineer company=ACME",
+			"Anna Berg <anna.berg@example.net> Anna|Berg home=+49 30 2"}},
+		{"range and pictures", "carol", el("Options", txt("Range", "0-2"), el("Picture", txt("MaxPictures", "1"))), 1, "0-2", 25, []string{
+			"Carol 01 <carol01@example.com> Carol|01 pic=173", "Carol 02 <carol02@example.com> Carol|02 pic=173",
+			"Carol 03 <carol03@example.com> Carol|03 pic=173"}},
+		{"photo", "bob", el("Options", el("Picture")), 1, "0-0", 1, []string{
+			"Bob Jones <bob@example.org> Bob|Jones phone=+1 555 3 alias=bobby pic=1/6672"}},
+		{"nobody", "nobody", nil, 1, "", 0, nil},
+		{"range not at 0", "ann", el("Options", txt("Range", "1-2")), eas.FindBadRange, "", 0, nil},
+		{"empty query", "", nil, eas.FindInvalidRequest, "", 0, nil},
+	}
+	g := startDirectory(t, eas.V161, &fakeDirectory{people: samplePeople()})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			crit := el("GalSearchCriterion", el("Query", txt("FreeText", tt.query)))
+			if tt.opts != nil {
+				crit.Add(tt.opts)
+			}
+			var resp eas.FindGALResponse
+			req := &eas.FindRequest{SearchID: "s1", ExecuteSearch: eas.FindExecute{GalSearchCriterion: crit}}
+			if _, err := g.phone.Do(context.Background(), "Find", req, &resp); err != nil {
+				t.Fatal(err)
+			}
+			if resp.Status != tt.status {
+				t.Fatalf("status %d, want %d", resp.Status, tt.status)
+			}
+			if tt.status != 1 {
+				return
+			}
+			res := resp.Response
+			if res == nil || res.Store != "GAL" || res.Total == nil || *res.Total != tt.total || res.Range != tt.rng {
+				t.Fatalf("response %+v", res)
+			}
+			var got []string
+			for _, r := range res.Result {
+				got = append(got, galLine(r.Properties))
 			}
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("got\n  %q\nwant\n  %q", got, tt.want)
