@@ -53,7 +53,7 @@ func StartCardDAV(ctx context.Context) (*CardDAV, error) {
 		return nil, fmt.Errorf("demo: listen for CardDAV: %w", err)
 	}
 	d := &CardDAV{URL: "http://" + ln.Addr().String() + "/", done: make(chan error, 1)}
-	d.srv = &http.Server{Handler: basicAuth(collectionSlash(&carddav.Handler{Backend: b})), ReadHeaderTimeout: 30 * time.Second}
+	d.srv = &http.Server{Handler: cardDAVLogin(collectionSlash(&carddav.Handler{Backend: b})), ReadHeaderTimeout: 30 * time.Second}
 	go func() { d.done <- d.srv.Serve(ln) }()
 	return d, nil
 }
@@ -67,8 +67,8 @@ func (d *CardDAV) Close() error {
 	return err
 }
 
-// basicAuth lets only the demo account in, as a real server would.
-func basicAuth(next http.Handler) http.Handler {
+// cardDAVLogin lets only the demo account in, as a real server would.
+func cardDAVLogin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, p, ok := r.BasicAuth()
 		if !ok || subtle.ConstantTimeCompare([]byte(u), []byte(User)) != 1 ||
@@ -117,7 +117,7 @@ func newBookBackend(now time.Time) (*bookBackend, error) {
 	return b, nil
 }
 
-func notFound(what string) error {
+func cardNotFound(what string) error {
 	return webdav.NewHTTPError(http.StatusNotFound, fmt.Errorf("%s not found", what))
 }
 
@@ -143,9 +143,9 @@ func (b *bookBackend) ListAddressBooks(ctx context.Context) ([]carddav.AddressBo
 func (b *bookBackend) GetAddressBook(ctx context.Context, p string) (*carddav.AddressBook, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	ab, ok := b.books[dirOf(p)]
+	ab, ok := b.books[cardCollection(p)]
 	if !ok {
-		return nil, notFound("address book " + p)
+		return nil, cardNotFound("address book " + p)
 	}
 	c := *ab
 	return &c, nil
@@ -154,7 +154,7 @@ func (b *bookBackend) GetAddressBook(ctx context.Context, p string) (*carddav.Ad
 func (b *bookBackend) CreateAddressBook(ctx context.Context, ab *carddav.AddressBook) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	p := dirOf(ab.Path)
+	p := cardCollection(ab.Path)
 	if !strings.HasPrefix(p, davHome) || p == davHome {
 		return webdav.NewHTTPError(http.StatusForbidden, errors.New("address books live in the home set"))
 	}
@@ -170,13 +170,13 @@ func (b *bookBackend) CreateAddressBook(ctx context.Context, ab *carddav.Address
 func (b *bookBackend) DeleteAddressBook(ctx context.Context, p string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	p = dirOf(p)
+	p = cardCollection(p)
 	if _, ok := b.books[p]; !ok {
-		return notFound("address book " + p)
+		return cardNotFound("address book " + p)
 	}
 	delete(b.books, p)
 	for op := range b.cards {
-		if dirOf(path.Dir(op)) == p {
+		if cardCollection(path.Dir(op)) == p {
 			delete(b.cards, op)
 		}
 	}
@@ -188,7 +188,7 @@ func (b *bookBackend) GetAddressObject(ctx context.Context, p string, req *cardd
 	defer b.mu.Unlock()
 	o, ok := b.cards[p]
 	if !ok {
-		return nil, notFound("contact " + p)
+		return nil, cardNotFound("contact " + p)
 	}
 	c := *o
 	return &c, nil
@@ -197,13 +197,13 @@ func (b *bookBackend) GetAddressObject(ctx context.Context, p string, req *cardd
 func (b *bookBackend) ListAddressObjects(ctx context.Context, p string, req *carddav.AddressDataRequest) ([]carddav.AddressObject, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	p = dirOf(p)
+	p = cardCollection(p)
 	if _, ok := b.books[p]; !ok {
-		return nil, notFound("address book " + p)
+		return nil, cardNotFound("address book " + p)
 	}
 	var out []carddav.AddressObject
 	for op, o := range b.cards {
-		if dirOf(path.Dir(op)) == p {
+		if cardCollection(path.Dir(op)) == p {
 			out = append(out, *o)
 		}
 	}
@@ -222,7 +222,7 @@ func (b *bookBackend) QueryAddressObjects(ctx context.Context, p string, q *card
 func (b *bookBackend) PutAddressObject(ctx context.Context, p string, card vcard.Card, opts *carddav.PutAddressObjectOptions) (*carddav.AddressObject, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if _, ok := b.books[dirOf(path.Dir(p))]; !ok {
+	if _, ok := b.books[cardCollection(path.Dir(p))]; !ok {
 		return nil, webdav.NewHTTPError(http.StatusConflict, errors.New("no such address book"))
 	}
 	old, exists := b.cards[p]
@@ -258,13 +258,13 @@ func (b *bookBackend) DeleteAddressObject(ctx context.Context, p string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if _, ok := b.cards[p]; !ok {
-		return notFound("contact " + p)
+		return cardNotFound("contact " + p)
 	}
 	delete(b.cards, p)
 	return nil
 }
 
-// dirOf is a collection path with its trailing slash.
-func dirOf(p string) string {
+// cardCollection is a collection path with its trailing slash.
+func cardCollection(p string) string {
 	return strings.TrimSuffix(p, "/") + "/"
 }
