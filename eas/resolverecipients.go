@@ -123,7 +123,7 @@ const (
 	maxResolveTo           = 1000
 	maxAvailabilityTo      = 100
 	maxToLength            = 256
-	maxAmbiguousLimit      = 9999
+	maxAmbiguousLimit      = 9999 // and of MaxCertificates
 	defaultAmbiguousLimit  = 20 // the spec sets no default
 	certificateRetrievalNo = 1
 )
@@ -189,6 +189,9 @@ func newResolveRun(r *request, req *ResolveRecipientsRequest) (*resolveRun, erro
 		rr.certificates = true
 	default:
 		return nil, fmt.Errorf("CertificateRetrieval %d", o.CertificateRetrieval)
+	}
+	if m := o.MaxCertificates; m != nil && (*m < 0 || *m > maxAmbiguousLimit) {
+		return nil, fmt.Errorf("MaxCertificates %d", *m)
 	}
 	if m := o.MaxAmbiguousRecipients; m != nil {
 		if *m < 0 || *m > maxAmbiguousLimit {

@@ -186,6 +186,8 @@ func TestResolveRecipients(t *testing.T) {
 			opts: &eas.ResolveRecipientsOptions{CertificateRetrieval: 9}},
 		{name: "MaxAmbiguousRecipients out of range", to: []string{"bob"}, status: 5,
 			opts: &eas.ResolveRecipientsOptions{MaxAmbiguousRecipients: intp(10000)}},
+		{name: "MaxCertificates out of range", to: []string{"bob"}, status: 5,
+			opts: &eas.ResolveRecipientsOptions{CertificateRetrieval: 3, MaxCertificates: intp(-1)}},
 		{name: "To too long", to: []string{strings.Repeat("a", 257)}, status: 5},
 		{name: "no directory: own address", noDir: true, to: []string{"user@", "bob"}, status: 1,
 			want: []string{"1 1: 1 user@example.com <user@example.com>", "4 0:"}},
@@ -266,6 +268,30 @@ func TestOptionsListResolveRecipients(t *testing.T) {
 	for _, c := range []string{"ResolveRecipients", "Search"} {
 		if !slices.Contains(cmds, c) {
 			t.Errorf("MS-ASProtocolCommands %q lacks %s", cmds, c)
+		}
+	}
+}
+
+// Free/busy is given for at most 100 To (MS-ASCMD 2.2.3.16): past that
+// every resolved recipient's Availability says so (Status 160).
+func TestResolveRecipientsAvailabilityLimit(t *testing.T) {
+	g := startDirectory(t, eas.V161, &fakeDirectory{people: samplePeople()})
+	start := time.Now().UTC().Truncate(time.Hour)
+	window := &eas.RecipientsTimeWindow{StartTime: start.Format("2006-01-02T15:04:05.000Z"),
+		EndTime: start.Add(time.Hour).Format("2006-01-02T15:04:05.000Z")}
+	for _, tt := range []struct {
+		n, want int
+	}{{100, eas.AvailabilityNotAvailable}, {101, eas.AvailabilityTooManyRecipients}} {
+		to := slices.Repeat([]string{"bob"}, tt.n)
+		resp, err := g.phone.ResolveRecipients(context.Background(), &eas.ResolveRecipientsRequest{To: to,
+			Options: &eas.ResolveRecipientsOptions{Availability: window}})
+		if err != nil || resp.Status != 1 || len(resp.Response) != tt.n {
+			t.Fatalf("%d To: %v status %d, %d responses", tt.n, err, resp.Status, len(resp.Response))
+		}
+		for _, r := range resp.Response {
+			if len(r.Recipient) != 1 || r.Recipient[0].Availability == nil || r.Recipient[0].Availability.Status != tt.want {
+				t.Fatalf("%d To: %+v, want Availability %d", tt.n, r, tt.want)
+			}
 		}
 	}
 }
