@@ -124,7 +124,7 @@ const (
 	maxAvailabilityTo      = 100
 	maxToLength            = 256
 	maxAmbiguousLimit      = 9999 // and of MaxCertificates
-	defaultAmbiguousLimit  = 20 // the spec sets no default
+	defaultAmbiguousLimit  = 20   // the spec sets no default
 	certificateRetrievalNo = 1
 )
 
