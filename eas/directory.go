@@ -134,7 +134,9 @@ func (r *request) lookup(ctx context.Context, query string) ([]Recipient, error)
 	var found []Recipient
 	if d, ok := mb.(Directory); ok {
 		if found, err = d.Lookup(ctx, query, maxDirectoryResults); err != nil {
-			return nil, fmt.Errorf("directory lookup: %w", err)
+			// Not wrapped: an address-book server that refuses the
+			// login the mail server took must not log the phone out.
+			return nil, fmt.Errorf("directory lookup: %v", err)
 		}
 	}
 	self := Recipient{Type: RecipientGAL, Emails: []string{mb.PrimaryAddress()}}

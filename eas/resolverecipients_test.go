@@ -295,3 +295,18 @@ func TestResolveRecipientsAvailabilityLimit(t *testing.T) {
 		}
 	}
 }
+
+// An address-book server that refuses the login the mail server took
+// fails the lookup with a retryable status, never with HTTP 401: the
+// phone would ask for a new password.
+func TestResolveRecipientsDirectoryRefusesLogin(t *testing.T) {
+	g := startDirectory(t, eas.V161, &fakeDirectory{err: fmt.Errorf("carddav: %w", eas.ErrUnauthorized)})
+	resp, err := g.phone.ResolveRecipients(context.Background(), &eas.ResolveRecipientsRequest{To: []string{"bob"}})
+	if err != nil || resp.Status != eas.ResolveServerError {
+		t.Fatalf("got %v %+v, want status 6", err, resp)
+	}
+	st, err := g.phone.SearchGAL(context.Background(), "bob", "", nil)
+	if err != nil || st.Store == nil || st.Store.Status != eas.SearchServerError {
+		t.Fatalf("GAL search: %v %+v, want store status 3", err, st)
+	}
+}
