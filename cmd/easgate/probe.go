@@ -60,7 +60,9 @@ type prober struct {
 	// what earlier steps found
 	inboxID  string
 	inboxKey string
-	version  eas.Version
+	// contactsID is the Contacts folder, "" when the server has none.
+	contactsID string
+	version    eas.Version
 	// minHeartbeat is the shortest heartbeat the server accepts, in seconds.
 	minHeartbeat int
 }
@@ -294,6 +296,9 @@ func (p *prober) folderSync(ctx context.Context) (string, error) {
 		if f.Type == int(eas.FolderInbox) {
 			p.inboxID = f.ServerID
 		}
+		if f.Type == int(eas.FolderContacts) {
+			p.contactsID = f.ServerID
+		}
 	}
 	if p.inboxID == "" {
 		return "", &statusError{cmd: "FolderSync", explain: "no Inbox among the folders"}
@@ -403,6 +408,7 @@ func (p *prober) probe(ctx context.Context) {
 		return
 	}
 	p.run(ctx, "estimate", p.estimate)
+	p.contactsStep(ctx)
 	p.run(ctx, "ping", p.ping)
 	p.extraSteps(ctx)
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/emersion/go-vcard"
 	"github.com/emersion/go-webdav/carddav"
 	"go.uber.org/zap"
 
@@ -22,6 +23,10 @@ type Session struct {
 	c    *dav.Client
 	home string
 	log  *zap.Logger
+	// books and whole (the cards of a book read whole) cache what the
+	// request's lookups read.
+	books []dav.Collection
+	whole map[string][]vcard.Card
 }
 
 var (
