@@ -1,8 +1,3 @@
-//go:build contactsync
-
-// These tests sync a Contacts folder, which needs the engine's class
-// codecs in Sync; drop this constraint once they are merged.
-
 package main
 
 import (
