@@ -4,7 +4,7 @@ package eas_test
 // memory that behaves like the bridge as eas sees it (changes computed from
 // the phone's KnownItems, versions bumped by flag changes, new ids on
 // moves), a Notifier for it, and a Store in memory. The acceptance tests run
-// against Dovecot (integration_test.go); these pin the protocol logic down
+// against Dovecot (e2e/integration_test.go); these pin the protocol logic down
 // where a real server cannot be steered (invalid state, a broken item, the
 // exact number of upstream writes).
 

@@ -63,9 +63,8 @@ func oofReq(set *eas.OofSet) *eas.SettingsRequest {
 
 func TestOofSettings(t *testing.T) {
 	oof := &memOof{cfg: map[string]eas.OofConfig{}}
-	g := startGateway(t, gatewayOptions{Config: eas.Config{Oof: oof}})
-	user, pw := g.newUser(t)
-	p := g.provisioned(t, user, pw, "oofphone", eas.V161)
+	g := startFakeConfig(t, eas.V161, eas.Config{Oof: oof})
+	user, p := fakeUser, g.phone
 	ctx := context.Background()
 	state := func(n int) *int { return &n }
 	start := time.Date(2026, 12, 24, 8, 0, 0, 0, time.UTC)

@@ -98,7 +98,7 @@ func TestReplayRecordUnreadable(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			m := NewMetrics()
-			core, logs := observer.New(zap.ErrorLevel)
+			core, logs := observer.New(zap.WarnLevel)
 			cs := &collSync{run: &syncRun{s: &Server{cfg: Config{Metrics: m}}}, st: newCollectionState(),
 				replay: true, log: zap.New(core)}
 			cs.st.Meta.Replay = json.RawMessage(tc.raw)

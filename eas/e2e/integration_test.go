@@ -1,4 +1,4 @@
-package eas_test
+package e2e_test
 
 // Acceptance tests of the mail commands: the whole gateway (HTTP, WBXML,
 // the bridge, SQLite state) in front of a real Dovecot, driven by the EAS

@@ -1,4 +1,4 @@
-package eas_test
+package e2e_test
 
 import (
 	"context"
@@ -62,7 +62,7 @@ func startNginx(t testing.TB, upstream string, sourceIP string) *nginxProxy {
 	os.WriteFile(certFile, certPEM, 0o644)
 	os.WriteFile(keyFile, keyPEM, 0o600)
 
-	site, err := os.ReadFile(filepath.Join("..", "testdata", "nginx", "easgate.conf"))
+	site, err := os.ReadFile(filepath.Join("..", "..", "testdata", "nginx", "easgate.conf"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package eas_test
+package e2e_test
 
 import (
 	"context"
@@ -84,7 +84,7 @@ func syncCount(b *testing.B, phone *easclient.Client, collectionID string, windo
 // that finds nothing new. The phone asks for whole MIME messages, so both
 // sides move the same bytes.
 //
-//	go test -run '^$' -bench Sync10k -benchtime 3x ./eas/
+//	go test -run '^$' -bench Sync10k -benchtime 3x ./eas/e2e/
 func BenchmarkSync10k(b *testing.B) {
 	const n = 10000
 	e := newMailEnv(b, false, eas.V141)

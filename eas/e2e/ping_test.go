@@ -1,4 +1,4 @@
-package eas_test
+package e2e_test
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"github.com/easgate/easgate/bridge"
 	"github.com/easgate/easgate/eas"
 	"github.com/easgate/easgate/eas/easclient"
+	"github.com/easgate/easgate/eas/internal/metricstest"
 	"github.com/easgate/easgate/wbxml"
 )
 
@@ -592,5 +593,36 @@ func TestHangingSync(t *testing.T) {
 		}
 	case <-time.After(answerWait):
 		t.Fatal("the hanging Sync did not answer")
+	}
+}
+
+// A Ping waiting through the real watcher shows in the waiting gauge, and
+// its push in the latency histogram.
+func TestPushMetrics(t *testing.T) {
+	g := startGateway(t, gatewayOptions{Config: pushConfig, Push: &bridge.WatchConfig{CheckInterval: time.Second}})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	user, pw := g.newUser(t)
+	p := g.pushPhone(t, user, pw, "metrics")
+	inbox := p.id(t, "INBOX")
+
+	pings := map[string]string{"command": "Ping"}
+	before := metricstest.Scrape(t, g.Admin.URL, "easgate_push_latency_seconds", nil)
+	ch := p.startPing(ctx, pingOf(longHeartbeat, inbox))
+	g.waiting(t, 1)
+	deadline := time.Now().Add(answerWait)
+	for metricstest.Scrape(t, g.Admin.URL, "easgate_waiting_requests", pings) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the waiting Ping never showed in easgate_waiting_requests")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	g.Dovecot.Append(t, user, pw, "INBOX", mail(1))
+	wantPing(t, waitAnswer(t, ch), eas.PingChanges, inbox)
+	if got := metricstest.Scrape(t, g.Admin.URL, "easgate_waiting_requests", pings); got != 0 {
+		t.Errorf("waiting Pings after the answer: %v", got)
+	}
+	if d := metricstest.Scrape(t, g.Admin.URL, "easgate_push_latency_seconds", nil) - before; d != 1 {
+		t.Errorf("push latency observations %v, want 1", d)
 	}
 }

@@ -1,4 +1,4 @@
-package eas_test
+package e2e_test
 
 import (
 	"context"
@@ -109,3 +109,6 @@ func (g *testGateway) provisioned(t testing.TB, user, password, deviceID string,
 	}
 	return c
 }
+
+func intp(n int) *int    { return &n }
+func boolp(b bool) *bool { return &b }
