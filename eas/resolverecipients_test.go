@@ -13,6 +13,7 @@ import (
 
 	"github.com/easgate/easgate/eas"
 	"github.com/easgate/easgate/eas/easclient"
+	"github.com/easgate/easgate/eas/internal/recipienttest"
 )
 
 // fakeDirectory is an address book in memory.
@@ -92,27 +93,7 @@ func startDirectory(t *testing.T, v eas.Version, dir *fakeDirectory) *fakeGatewa
 	return g
 }
 
-// summary is a response for one To: "status count: type name <addr> extras".
-func summary(r eas.RecipientResponse) string {
-	parts := []string{fmt.Sprintf("%d %d:", r.Status, r.RecipientCount)}
-	for _, rec := range r.Recipient {
-		s := fmt.Sprintf("%d %s <%s>", rec.Type, rec.DisplayName, rec.EmailAddress)
-		if a := rec.Availability; a != nil {
-			s += fmt.Sprintf(" avail=%d", a.Status)
-		}
-		if c := rec.Certificates; c != nil {
-			s += fmt.Sprintf(" certs=%d/%d", c.Status, c.CertificateCount)
-		}
-		if p := rec.Picture; p != nil {
-			s += fmt.Sprintf(" pic=%d", p.Status)
-			if p.Data != "" {
-				s += fmt.Sprintf("/%d", len(p.Data))
-			}
-		}
-		parts = append(parts, s)
-	}
-	return strings.Join(parts, " ")
-}
+var summary = recipienttest.Summary
 
 func TestResolveRecipients(t *testing.T) {
 	b64 := func(b []byte) int { return len(base64.StdEncoding.EncodeToString(b)) }

@@ -2,44 +2,18 @@ package eas_test
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"testing"
 
 	"github.com/easgate/easgate/eas"
+	"github.com/easgate/easgate/eas/internal/recipienttest"
 	"github.com/easgate/easgate/wbxml"
 )
 
-// galSummary is one GAL result: "name <addr> fields… pic=status/len".
-func galSummary(t *testing.T, r eas.SearchResult) string {
-	t.Helper()
-	if r.Properties == nil {
-		return "(empty)"
-	}
-	g, err := r.Properties.GAL()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return galLine(g)
-}
-
-// galLine is one person of a GAL answer.
-func galLine(g *eas.GALProperties) string {
-	s := fmt.Sprintf("%s <%s> %s|%s", g.DisplayName, g.EmailAddress, g.FirstName, g.LastName)
-	for _, f := range []struct{ k, v string }{{"phone", g.Phone}, {"home", g.HomePhone}, {"mobile", g.MobilePhone},
-		{"office", g.Office}, {"title", g.Title}, {"company", g.Company}, {"alias", g.Alias}} {
-		if f.v != "" {
-			s += " " + f.k + "=" + f.v
-		}
-	}
-	if p := g.Picture; p != nil {
-		s += fmt.Sprintf(" pic=%d", p.Status)
-		if p.Data != "" {
-			s += fmt.Sprintf("/%d", len(p.Data))
-		}
-	}
-	return s
-}
+var (
+	galSummary = recipienttest.GALSummary
+	galLine    = recipienttest.GALLine
+)
 
 func TestSearchGAL(t *testing.T) {
 	tests := []struct {

@@ -1,4 +1,4 @@
-package eas_test
+package e2e_test
 
 import (
 	"bytes"
@@ -19,6 +19,7 @@ import (
 	"github.com/easgate/easgate/bridge/upstream/radicaletest"
 	"github.com/easgate/easgate/eas"
 	"github.com/easgate/easgate/eas/easclient"
+	"github.com/easgate/easgate/eas/internal/recipienttest"
 	"github.com/easgate/easgate/store"
 )
 
@@ -131,7 +132,7 @@ func TestGatewayResolveRecipientsCardDAV(t *testing.T) {
 		t.Fatalf("ResolveRecipients: %v %+v", err, resp)
 	}
 	for i, tt := range tests {
-		if got := summary(resp.Response[i]); got != tt.want || resp.Response[i].To != tt.to {
+		if got := recipienttest.Summary(resp.Response[i]); got != tt.want || resp.Response[i].To != tt.to {
 			t.Errorf("%s: To %q got %q, want %q", tt.name, resp.Response[i].To, got, tt.want)
 		}
 	}
@@ -144,7 +145,7 @@ func TestGatewayResolveRecipientsCardDAV(t *testing.T) {
 	if st.Store.Total == nil || *st.Store.Total != 2 || st.Store.Range != "0-0" || len(st.Store.Result) != 1 {
 		t.Fatalf("GAL search: total %v range %q results %d", st.Store.Total, st.Store.Range, len(st.Store.Result))
 	}
-	if got := galSummary(t, st.Store.Result[0]); got != "Ann Smith <ann@example.org> Ann|Smith mobile=+49 170 1 pic=1/2672" {
+	if got := recipienttest.GALSummary(t, st.Store.Result[0]); got != "Ann Smith <ann@example.org> Ann|Smith mobile=+49 170 1 pic=1/2672" {
 		t.Errorf("GAL result %q", got)
 	}
 	st, err = phone.SearchGAL(ctx, "ENGINEER", "", nil)
@@ -155,7 +156,7 @@ func TestGatewayResolveRecipientsCardDAV(t *testing.T) {
 	if err != nil || st.Store == nil || len(st.Store.Result) != 1 {
 		t.Fatalf("GAL berg: %v %+v", err, st)
 	}
-	if got := galSummary(t, st.Store.Result[0]); got != "Anna Berg <anna.berg@example.net> Anna|Berg phone=+49 30 2" {
+	if got := recipienttest.GALSummary(t, st.Store.Result[0]); got != "Anna Berg <anna.berg@example.net> Anna|Berg phone=+49 30 2" {
 		t.Errorf("GAL result %q", got)
 	}
 }
@@ -186,7 +187,7 @@ func TestGatewayResolveRecipientsWithoutCardDAV(t *testing.T) {
 		t.Fatalf("%v %+v", err, resp)
 	}
 	want := []string{fmt.Sprintf("1 1: 1 %s <%s>", user, user), "4 0:"}
-	if got := []string{summary(resp.Response[0]), summary(resp.Response[1])}; !slices.Equal(got, want) {
+	if got := []string{recipienttest.Summary(resp.Response[0]), recipienttest.Summary(resp.Response[1])}; !slices.Equal(got, want) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 	st, err := phone.SearchGAL(ctx, "bob", "0-9", nil)
@@ -197,7 +198,7 @@ func TestGatewayResolveRecipientsWithoutCardDAV(t *testing.T) {
 	if err != nil || st.Store == nil || len(st.Store.Result) != 1 || st.Store.Result[0].Properties == nil {
 		t.Fatalf("GAL own address: %v %+v", err, st)
 	}
-	if got := galSummary(t, st.Store.Result[0]); got != fmt.Sprintf("%s <%s> |", user, user) {
+	if got := recipienttest.GALSummary(t, st.Store.Result[0]); got != fmt.Sprintf("%s <%s> |", user, user) {
 		t.Errorf("GAL own address %q", got)
 	}
 }
