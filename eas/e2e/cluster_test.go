@@ -454,4 +454,3 @@ func answered(t *testing.T, what string, c <-chan pinged, bound time.Duration) *
 	}
 	return nil
 }
-
