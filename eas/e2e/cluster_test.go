@@ -83,9 +83,16 @@ type cluster struct {
 	proxy string
 }
 
-func startCluster(t *testing.T, nodes int) *cluster {
+func startCluster(t testing.TB, nodes int) *cluster {
 	t.Helper()
-	c := &cluster{dovecot: dovecottest.New(t, dovecottest.Options{}), db: pg.Database(t)}
+	return startClusterOn(t, pg.Database(t), nodes)
+}
+
+// startClusterOn starts nodes sharing the database at db (a PostgreSQL
+// URL, or an SQLite file for one node).
+func startClusterOn(t testing.TB, db string, nodes int) *cluster {
+	t.Helper()
+	c := &cluster{dovecot: dovecottest.New(t, dovecottest.Options{}), db: db}
 	var addrs []string
 	for i := range nodes {
 		n := c.startNode(t, fmt.Sprintf("node%d", i+1))
@@ -96,7 +103,7 @@ func startCluster(t *testing.T, nodes int) *cluster {
 	return c
 }
 
-func (c *cluster) startNode(t *testing.T, name string) *node {
+func (c *cluster) startNode(t testing.TB, name string) *node {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, c.db)
@@ -152,7 +159,7 @@ func (n *node) kill() {
 
 // stop stops the node gracefully, as easgate does on SIGTERM: waiting
 // requests answered at once, running ones finished, then it closes.
-func (n *node) stop(t *testing.T) {
+func (n *node) stop(t testing.TB) {
 	t.Helper()
 	if !n.stopped.Swap(true) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -183,7 +190,7 @@ func (n *node) stop(t *testing.T) {
 // startNginx balances over addrs round robin on a throwaway configuration
 // with the settings of testdata/nginx/easgate.conf that matter here, and
 // returns its URL.
-func startNginx(t *testing.T, addrs []string) string {
+func startNginx(t testing.TB, addrs []string) string {
 	t.Helper()
 	bin := ""
 	for _, p := range []string{"/usr/sbin/nginx", "/usr/bin/nginx"} {
@@ -284,7 +291,7 @@ type phone struct {
 	ids      map[string]string // folder path: collection id
 }
 
-func (c *cluster) newPhone(t *testing.T, url, deviceID string) *phone {
+func (c *cluster) newPhone(t testing.TB, url, deviceID string) *phone {
 	t.Helper()
 	n := userSeq.Add(1)
 	user, pw := fmt.Sprintf("user%d@example.com", n), fmt.Sprintf("secret-%d", n)
@@ -323,7 +330,7 @@ func (p *phone) on(url string) *easclient.Client {
 
 // appendMessages stores n messages with unique subjects ("Message i"),
 // pipelined on p's IMAP connection.
-func (p *phone) appendMessages(t *testing.T, first, n int) {
+func (p *phone) appendMessages(t testing.TB, first, n int) {
 	t.Helper()
 	base := time.Now().Add(-time.Duration(first+n+1) * time.Minute).UTC().Truncate(time.Second)
 	var cmds []*imapclient.AppendCommand
@@ -359,7 +366,7 @@ func (p *phone) appendMessages(t *testing.T, first, n int) {
 
 // retrying is how a phone treats an answer that never came (a node died,
 // nginx answered 502) or a retryable one: it sends the same request again.
-func retrying[T any](t *testing.T, what string, f func() (T, error)) T {
+func retrying[T any](t testing.TB, what string, f func() (T, error)) T {
 	t.Helper()
 	var last error
 	for range 20 {
@@ -376,7 +383,7 @@ func retrying[T any](t *testing.T, what string, f func() (T, error)) T {
 }
 
 // syncColl runs one Sync of one collection, retried as a phone would.
-func syncColl(t *testing.T, c *easclient.Client, coll eas.SyncCollection) *eas.SyncCollectionResponse {
+func syncColl(t testing.TB, c *easclient.Client, coll eas.SyncCollection) *eas.SyncCollectionResponse {
 	t.Helper()
 	return retrying(t, "sync", func() (*eas.SyncCollectionResponse, error) {
 		resp, err := c.Sync(t.Context(), &eas.SyncRequest{Collections: []eas.SyncCollection{coll}})
@@ -392,7 +399,7 @@ func syncColl(t *testing.T, c *easclient.Client, coll eas.SyncCollection) *eas.S
 
 // waiting blocks until n holds k waiting requests (Pings, Syncs with a
 // heartbeat).
-func (n *node) waiting(t *testing.T, k int) {
+func (n *node) waiting(t testing.TB, k int) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		if got := n.waitingNow(t); got == k {
@@ -404,7 +411,7 @@ func (n *node) waiting(t *testing.T, k int) {
 	}
 }
 
-func (n *node) waitingNow(t *testing.T) int {
+func (n *node) waitingNow(t testing.TB) int {
 	t.Helper()
 	mfs, err := n.metrics.Registry().Gather()
 	if err != nil {
@@ -440,7 +447,7 @@ func ping(c *easclient.Client, inbox string) <-chan pinged {
 }
 
 // answered waits for a Ping's answer, at most bound after now.
-func answered(t *testing.T, what string, c <-chan pinged, bound time.Duration) *eas.PingResponse {
+func answered(t testing.TB, what string, c <-chan pinged, bound time.Duration) *eas.PingResponse {
 	t.Helper()
 	start := time.Now()
 	select {
