@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -168,6 +169,32 @@ func TestMultiNodePush(t *testing.T) {
 	if r := answered(t, "Sync on the other node", pa, 2*time.Second); r.Status != eas.PingExpired {
 		t.Errorf("superseded Ping: status %d, want %d", r.Status, eas.PingExpired)
 	}
+
+	// A Ping on A ends the Sync hanging on B the same way, and takes
+	// its place.
+	hung := make(chan error, 1)
+	go func() {
+		resp, err := onB.Sync(context.Background(), &eas.SyncRequest{HeartbeatInterval: ptr(900),
+			Collections: []eas.SyncCollection{{SyncKey: key, CollectionID: inbox}}})
+		if err == nil && resp != nil {
+			err = fmt.Errorf("a superseded hanging Sync answered %+v, want an empty answer", resp)
+		}
+		hung <- err
+	}()
+	b.waiting(t, 1)
+	pa = ping(onA, inbox)
+	select {
+	case err := <-hung:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("a Ping on A left the Sync hanging on B")
+	}
+	a.waiting(t, 1)
+	col = syncColl(t, onB, eas.SyncCollection{SyncKey: key, CollectionID: inbox})
+	key = col.SyncKey
+	answered(t, "Sync on B", pa, 2*time.Second)
 
 	// Mail answers a Ping on either node, and the phone fetches it on
 	// the other.
