@@ -295,3 +295,44 @@ func imapFlags(t *testing.T, p *phone) map[string][]imap.Flag {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestMultiNodeDeviceLock: while one node holds a device (its request
+// running), the device's request on another node waits for it, and runs
+// once it is free.
+func TestMultiNodeDeviceLock(t *testing.T) {
+	c := startCluster(t, 2)
+	a, b := c.nodes[0], c.nodes[1]
+	p := c.newPhone(t, b.URL(), "locked")
+	inbox := p.ids["INBOX"]
+	col := syncColl(t, p.Client, eas.SyncCollection{SyncKey: "0", CollectionID: inbox})
+
+	unlock, err := a.store.LockDevice(t.Context(), p.user, "locked")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		resp *eas.SyncResponse
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		resp, err := p.Sync(context.Background(), &eas.SyncRequest{
+			Collections: []eas.SyncCollection{{SyncKey: col.SyncKey, CollectionID: inbox}}})
+		done <- result{resp, err}
+	}()
+	select {
+	case r := <-done:
+		unlock()
+		t.Fatalf("a Sync on B ran while A held the device: %+v %v", r.resp, r.err)
+	case <-time.After(time.Second):
+	}
+	unlock()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			t.Fatalf("Sync after the device was free: %v", r.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the Sync on B did not run once the device was free")
+	}
+}
