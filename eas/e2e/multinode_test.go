@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,7 +18,8 @@ import (
 // TestMultiNodeMailFlow: a phone behind nginx balancing round robin over
 // three nodes on one PostgreSQL syncs 2,000 messages in windows, one node
 // dying after it saved a window and before it answered, then changes and
-// deletes mail, and learns of deletions on Dovecot, its consecutive
+// deletes mail (a second node dying after applying them), and learns of
+// deletions on Dovecot, its consecutive
 // requests landing on different nodes: every message exactly once, every
 // change on Dovecot.
 func TestMultiNodeMailFlow(t *testing.T) {
@@ -83,7 +85,18 @@ func TestMultiNodeMailFlow(t *testing.T) {
 		}
 	}
 
-	// Changes and deletions from the phone, through whichever node.
+	// Changes and deletions from the phone, through whichever node; the
+	// node that gets them dies after applying them, and the phone sends
+	// them again to the last one.
+	var fired atomic.Bool
+	killNext := func(r *http.Request) bool {
+		return r.URL.Query().Get("Cmd") == "Sync" && fired.CompareAndSwap(false, true)
+	}
+	for _, n := range c.nodes {
+		if !n.stopped.Load() {
+			n.killOn.Store(&killNext)
+		}
+	}
 	var cmds eas.SyncCommands
 	for i := 1; i <= 10; i++ {
 		cmds.ChangeCommand(ids[fmt.Sprintf("Message %d", i)], &eas.Email{Read: ptr(true)})
@@ -94,6 +107,9 @@ func TestMultiNodeMailFlow(t *testing.T) {
 	col = syncColl(t, p.Client, eas.SyncCollection{SyncKey: key, CollectionID: inbox, DeletesAsMoves: ptr(false), Commands: &cmds})
 	if col.Status != eas.SyncSuccess || col.Commands != nil {
 		t.Fatalf("phone's changes: status %d, server commands %+v", col.Status, col.Commands)
+	}
+	if !fired.Load() {
+		t.Fatal("no node died with the phone's changes")
 	}
 	key = col.SyncKey
 	// Nothing comes back, on any node.
