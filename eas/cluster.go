@@ -3,6 +3,7 @@ package eas
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -121,8 +122,8 @@ func (s *Server) lockDevice(ctx context.Context, k deviceKey) (unlock func(), er
 		local()
 		return nil, err
 	}
-	return func() {
+	return sync.OnceFunc(func() {
 		shared()
 		local()
-	}, nil
+	}), nil
 }
