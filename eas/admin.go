@@ -177,8 +177,8 @@ func (s *Server) adminShow(w http.ResponseWriter, r *http.Request) {
 // withDevice runs fn while the device is not in the middle of a request,
 // after ending its waiting Ping, so a reset or delete never races a Sync.
 func (s *Server) withDevice(ctx context.Context, k deviceKey, fn func() error) error {
-	s.devices.supersede(k)
-	unlock, err := s.devices.lock(ctx, k)
+	s.supersedeDevice(ctx, s.log, k)
+	unlock, err := s.lockDevice(ctx, k)
 	if err != nil {
 		return err
 	}

@@ -69,7 +69,17 @@ func (f *inflight) running() int {
 // backend and the store afterwards. Call it after http.Server.Shutdown,
 // which stops the listeners; requests that arrive meanwhile get HTTP 503.
 func (s *Server) Close(ctx context.Context) error {
-	s.quitOnce.Do(func() { close(s.quit) })
+	s.quitOnce.Do(func() {
+		close(s.quit)
+		// Waiting Pings and Syncs answer at once (Status 1, an empty
+		// Sync): the phones come back, to another node if there is one.
+		if s.devices != nil {
+			s.devices.close()
+		}
+		if s.stopWatching != nil {
+			s.stopWatching()
+		}
+	})
 	select {
 	case <-s.inflight.close():
 		return nil

@@ -141,6 +141,9 @@ type Server struct {
 	// upstream is down) answer at once.
 	quit     chan struct{}
 	quitOnce sync.Once
+	// stopWatching ends the watch of the store's device events (see
+	// cluster.go); nil when the store has none.
+	stopWatching context.CancelFunc
 }
 
 // command describes how the dispatcher runs one EAS command.
@@ -176,6 +179,7 @@ func NewServer(cfg Config, backend Backend, store Store, notifier Notifier) *Ser
 	s.auth.throttled = cfg.Metrics.authThrottled
 	s.commands = map[string]*command{}
 	s.register()
+	s.startWatching()
 	return s
 }
 
@@ -483,9 +487,9 @@ func (s *Server) run(ctx context.Context, r *request) (*reply, error) {
 	}
 	key := deviceKey{r.user, r.q.DeviceID}
 	if r.cmd.supersedes {
-		s.devices.supersede(key)
+		s.supersedeDevice(ctx, r.log, key)
 	}
-	unlock, err := s.devices.lock(ctx, key)
+	unlock, err := s.lockDevice(ctx, key)
 	if err != nil {
 		return nil, err
 	}
@@ -507,7 +511,7 @@ func (s *Server) run(ctx context.Context, r *request) (*reply, error) {
 		if locked {
 			return nil
 		}
-		u, err := s.devices.lock(ctx, key)
+		u, err := s.lockDevice(ctx, key)
 		if err != nil {
 			return err
 		}

@@ -265,6 +265,7 @@ func startGateway(ctx context.Context, c *serveConfig, log *zap.Logger, adminTok
 		return nil, fmt.Errorf("open state: %w", err) // names the database, without its password
 	}
 	g := &gateway{log: log, store: st, serveErrs: make(chan error, 2)}
+	st.OnListenError(func(err error) { log.Warn("listening for other nodes' device events; trying again", zap.Error(err)) })
 	if c.DeviceRetention > 0 {
 		go st.SweepDevices(ctx, c.DeviceRetention, func(n int64, err error) {
 			if err != nil {

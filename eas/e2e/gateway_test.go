@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"path/filepath"
-	"sync"
+	"sync/atomic"
 	"testing"
 
 	"go.uber.org/zap"
@@ -78,18 +78,13 @@ func startGateway(t testing.TB, opt gatewayOptions) *testGateway {
 	return g
 }
 
-var userSeq struct {
-	sync.Mutex
-	n int
-}
+// userSeq numbers the users the tests make, so that no two share a name.
+var userSeq atomic.Int64
 
 // newUser creates a Dovecot account and returns its name and password.
 func (g *testGateway) newUser(t testing.TB) (string, string) {
 	t.Helper()
-	userSeq.Lock()
-	userSeq.n++
-	n := userSeq.n
-	userSeq.Unlock()
+	n := userSeq.Add(1)
 	name, pw := fmt.Sprintf("user%d@example.com", n), fmt.Sprintf("secret-%d", n)
 	g.Dovecot.AddUser(t, name, pw)
 	return name, pw

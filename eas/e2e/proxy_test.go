@@ -54,7 +54,6 @@ func findNginx(t testing.TB) string {
 // reaches it from sourceIP.
 func startNginx(t testing.TB, upstream string, sourceIP string) *nginxProxy {
 	t.Helper()
-	bin := findNginx(t)
 	dir := t.TempDir()
 	os.Chmod(dir, 0o755)
 	certPEM, keyPEM, pool := selfSigned(t, "mail.example.test")
@@ -79,6 +78,22 @@ func startNginx(t testing.TB, upstream string, sourceIP string) *nginxProxy {
 		}
 		conf = strings.ReplaceAll(conf, old, repl)
 	}
+	addr := runNginx(t, findNginx(t), dir, conf, port)
+	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(sourceIP)}}
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return dialer.DialContext(ctx, network, addr)
+		},
+		TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "mail.example.test"},
+	}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &nginxProxy{URL: "https://mail.example.test", Client: &http.Client{Transport: tr}}
+}
+
+// runNginx runs nginx in dir with httpConf as its http block until the test
+// ends, and returns its address once it accepts connections on port.
+func runNginx(t testing.TB, bin, dir, httpConf string, port int) string {
+	t.Helper()
 	temp := filepath.Join(dir, "tmp")
 	os.Mkdir(temp, 0o777)
 	os.Chmod(temp, 0o777)
@@ -96,7 +111,7 @@ http {
     scgi_temp_path %[2]s/scgi;
 %[3]s
 }
-`, dir, temp, conf)
+`, dir, temp, httpConf)
 	confFile := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(confFile, []byte(main), 0o644); err != nil {
 		t.Fatal(err)
@@ -123,7 +138,7 @@ http {
 		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
 		if err == nil {
 			c.Close()
-			break
+			return addr
 		}
 		if time.Now().After(deadline) {
 			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
@@ -131,15 +146,6 @@ http {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(sourceIP)}}
-	tr := &http.Transport{
-		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			return dialer.DialContext(ctx, network, addr)
-		},
-		TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "mail.example.test"},
-	}
-	t.Cleanup(tr.CloseIdleConnections)
-	return &nginxProxy{URL: "https://mail.example.test", Client: &http.Client{Transport: tr}}
 }
 
 func freePort(t testing.TB) int {
