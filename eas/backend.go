@@ -400,6 +400,11 @@ var (
 	// ErrInvalidDraft: a phone's draft that cannot be written as a message
 	// (an address that is none, say).
 	ErrInvalidDraft = errors.New("eas: invalid draft")
+	// ErrInvalidItem: a phone's item of a class other than mail that the
+	// store cannot take as sent (a picture over the limit, a date that is
+	// none). The store wrote nothing; the phone gets Status 6 for that item
+	// and may send it again corrected.
+	ErrInvalidItem = errors.New("eas: invalid item")
 	// ErrConflict: the item changed since the version the phone holds.
 	ErrConflict = errors.New("eas: item changed meanwhile")
 	// ErrFolderUnavailable: the upstream that holds this folder cannot be
