@@ -348,13 +348,21 @@ func (c *Combined) Subscribe(ctx context.Context, cred Credentials, paths []stri
 	for _, p := range paths {
 		i, rest := c.owner(p)
 		switch {
+		case p == FolderListPath:
+			// Every upstream's folders are in the phone's list.
+			mailPaths = append(mailPaths, p)
+			for j := range groups {
+				groups[j] = append(groups[j], p)
+			}
 		case i == -1:
 			mailPaths = append(mailPaths, p)
 		case i >= 0:
 			groups[i] = append(groups[i], rest)
 		}
 	}
-	m := &mergedSub{c: make(chan string, len(paths)+1), quit: make(chan struct{})}
+	// Room for every path and every upstream's folder list notice: a
+	// forwarder waits only while the phone's request is busy elsewhere.
+	m := &mergedSub{c: make(chan string, len(paths)+len(c.ups)+1), quit: make(chan struct{})}
 	if c.mailNotifier != nil && len(mailPaths) > 0 {
 		sub, err := c.mailNotifier.Subscribe(ctx, cred, mailPaths)
 		if err != nil {
@@ -382,7 +390,8 @@ func (c *Combined) Subscribe(ctx context.Context, cred Credentials, paths []stri
 }
 
 // mergedSub forwards the notices of several subscriptions, with each
-// upstream's prefix put back on its paths. Its C closes when the mail
+// upstream's prefix put back on its paths; FolderListPath stays as it is,
+// whichever upstream's list changed. Its C closes when the mail
 // store's subscription gives up (the phone must come back, and log in
 // again), or when all have.
 type mergedSub struct {
@@ -407,8 +416,11 @@ func (m *mergedSub) add(sub Subscription, prefix string, primary bool) {
 					}
 					return
 				}
+				if p != FolderListPath {
+					p = prefix + p
+				}
 				select {
-				case m.c <- prefix + p:
+				case m.c <- p:
 				case <-m.quit:
 					return
 				}
