@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -412,6 +413,38 @@ var (
 	// collection answers a retryable status.
 	ErrFolderUnavailable = errors.New("eas: folder's upstream unavailable")
 )
+
+// FoldersIncompleteError is the error of a folder list that lacks the
+// folders of an upstream that is down: Session.Folders returns it with the
+// folders it could list. eas keeps what it knows of the missing folders
+// (their ids, the phone's copy of them) rather than delete them, so that
+// the phone keeps its items and the other folders keep working.
+type FoldersIncompleteError struct {
+	// Missing are path prefixes: the folders whose Path starts with one
+	// are not in the list.
+	Missing []string
+	// Err says why; it matches ErrFolderUnavailable.
+	Err error
+}
+
+func (e *FoldersIncompleteError) Error() string {
+	return fmt.Sprintf("folder list incomplete: %v", e.Err)
+}
+
+func (e *FoldersIncompleteError) Unwrap() error { return e.Err }
+
+// lacks reports whether the folder at path may exist but is not listed.
+func (e *FoldersIncompleteError) lacks(path string) bool {
+	if e == nil {
+		return false
+	}
+	for _, m := range e.Missing {
+		if strings.HasPrefix(path, m) {
+			return true
+		}
+	}
+	return false
+}
 
 // SendError explains why a message was not sent.
 type SendError struct {

@@ -132,19 +132,30 @@ func (s *combinedSession) Folders(ctx context.Context) ([]Folder, error) {
 	if err != nil {
 		return nil, err
 	}
-	for i := range s.c.ups {
+	var down *FoldersIncompleteError
+	for i, u := range s.c.ups {
 		fs, err := s.upstreamFolders(ctx, i)
-		if err != nil {
+		switch {
+		case errors.Is(err, ErrFolderUnavailable):
+			if down == nil {
+				down = &FoldersIncompleteError{Err: err}
+			}
+			down.Missing = append(down.Missing, upstreamPrefix(u.Name))
+		case err != nil:
 			return nil, err
 		}
 		all = append(all, fs...)
+	}
+	if down != nil {
+		return all, down
 	}
 	return all, nil
 }
 
 // upstreamFolders lists upstream i's folders with their paths prefixed; an
-// upstream that is down answers with its last list, or ErrUnavailable when
-// there is none: a list without its folders would delete them.
+// upstream that is down answers with its last list, or ErrFolderUnavailable
+// when there is none (after a restart): the list is then incomplete, not
+// one without its folders, which would delete them.
 func (s *combinedSession) upstreamFolders(ctx context.Context, i int) ([]Folder, error) {
 	u := s.c.ups[i]
 	key := combinedKey{s.cred.Username, u.Name}
@@ -161,9 +172,6 @@ func (s *combinedSession) upstreamFolders(ctx context.Context, i int) ([]Folder,
 	if err != nil {
 		if last, ok := s.c.folders[key]; ok && errors.Is(err, ErrFolderUnavailable) {
 			return last, nil
-		}
-		if errors.Is(err, ErrFolderUnavailable) {
-			return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 		}
 		return nil, err
 	}

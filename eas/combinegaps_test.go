@@ -3,10 +3,12 @@ package eas_test
 import (
 	"context"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/easgate/easgate/eas"
+	"github.com/easgate/easgate/eas/easclient"
 )
 
 // newDavStore is a second upstream holding one Notes folder.
@@ -21,7 +23,14 @@ func newDavStore() *davStore {
 // a 14.1 phone that ran its FolderSync.
 func startCombined(t *testing.T, dav *davStore, store *memStore) (*fakeGateway, *eas.Combined) {
 	t.Helper()
-	mail := newFakeMail()
+	g, combined := serveCombined(t, newFakeMail(), dav, store)
+	g.phone = g.newPhone(t, "phone1", eas.V141)
+	return g, combined
+}
+
+// serveCombined starts a gateway on mail and dav, combined, over store.
+func serveCombined(t *testing.T, mail *fakeMail, dav *davStore, store *memStore) (*fakeGateway, *eas.Combined) {
+	t.Helper()
 	combined := eas.Combine(fakeBackend{mail}, fakeNotifier{mail},
 		eas.Upstream{Name: "dav", Backend: dav, Notifier: fakeNotifier{dav.m}})
 	g := &fakeGateway{mail: mail, store: store}
@@ -29,7 +38,6 @@ func startCombined(t *testing.T, dav *davStore, store *memStore) (*fakeGateway, 
 	hs := httptest.NewServer(g.server.Handler())
 	t.Cleanup(hs.Close)
 	g.url = hs.URL
-	g.phone = g.newPhone(t, "phone1", eas.V141)
 	return g, combined
 }
 
@@ -100,5 +108,61 @@ func TestCombinedFolderListNotice(t *testing.T) {
 				t.Fatal("the Ping did not answer")
 			}
 		})
+	}
+}
+
+// After a restart with an upstream down, FolderSync answers with the
+// folders the phone knows of it (no deletes), mail keeps working and the
+// down upstream's collections answer retryably.
+func TestCombinedRestartUpstreamDown(t *testing.T) {
+	ctx := context.Background()
+	store := newMemStore()
+	dav := newDavStore()
+	g, _ := startCombined(t, dav, store)
+	inbox, notes := g.id(t, "INBOX"), g.id(t, "Notes")
+	fs, err := g.phone.FolderSync(ctx, "0")
+	if err != nil || fs.Status != eas.FolderSuccess || len(fs.Changes.Add) != 7 {
+		t.Fatalf("FolderSync: %v %+v", err, fs)
+	}
+	key := fs.SyncKey
+	ikey, _ := g.primed(t, g.phone, inbox)
+	nkey, _, _ := primeClass(t, g, notes, 10)
+
+	// The gateway restarts on the same store; the notes' upstream is down.
+	dav.down.Store(true)
+	restarted, _ := serveCombined(t, g.mail, dav, store)
+	phone := easclient.New(restarted.url, fakeUser, "secret", "phone1", eas.V141)
+	phone.PolicyKey = g.phone.PolicyKey
+	fs, err = phone.FolderSync(ctx, key)
+	if err != nil || fs.Status != eas.FolderSuccess {
+		t.Fatalf("FolderSync with an upstream down: %v %+v", err, fs)
+	}
+	if fs.Changes != nil && fs.Changes.Count != 0 {
+		t.Fatalf("FolderSync with an upstream down changed %+v", fs.Changes)
+	}
+	g.mail.add("INBOX", "after the restart", time.Now())
+	resp, err := phone.Sync(ctx, &eas.SyncRequest{Collections: []eas.SyncCollection{
+		{SyncKey: ikey, CollectionID: inbox}, {SyncKey: nkey, CollectionID: notes}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var statuses []int
+	for _, c := range resp.Collections {
+		statuses = append(statuses, c.Status)
+		if c.CollectionID == inbox && (c.Commands == nil || len(c.Commands.Add) != 1) {
+			t.Errorf("mail after the restart: %+v", c)
+		}
+	}
+	if !slices.Equal(statuses, []int{eas.SyncSuccess, eas.SyncRetry}) {
+		t.Errorf("Sync statuses %v, want mail 1 and the notes 16", statuses)
+	}
+	if c := restarted.sync(t, phone, eas.SyncCollection{SyncKey: "0", CollectionID: notes}); c.Status != eas.SyncRetry {
+		t.Errorf("first Sync of the notes with their upstream down: %+v, want Status 16", c)
+	}
+	// Once the upstream is back, nothing changed for the phone.
+	dav.down.Store(false)
+	fs, err = phone.FolderSync(ctx, fs.SyncKey)
+	if err != nil || fs.Status != eas.FolderSuccess || (fs.Changes != nil && fs.Changes.Count != 0) {
+		t.Fatalf("FolderSync with the upstream back: %v %+v", err, fs)
 	}
 }
