@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -34,6 +35,9 @@ type Upstream struct {
 	// Notifier watches the upstream for changes; nil: its folders change
 	// for the phone when it syncs them, not by push.
 	Notifier Notifier
+	// Classes are those whose new folders a phone's FolderCreate makes
+	// here (at the top level), when Backend's sessions are FolderWriters.
+	Classes []Class
 }
 
 // Combined is the Backend and Notifier of several upstreams.
@@ -83,6 +87,8 @@ func (c *Combined) Open(ctx context.Context, cred Credentials) (Mailbox, error) 
 	}
 	return &combinedSession{Mailbox: mb, c: c, cred: cred, open: make([]Session, len(c.ups))}, nil
 }
+
+var _ FolderWriter = (*combinedSession)(nil)
 
 // combinedSession routes each call to the store that holds the folder.
 type combinedSession struct {
@@ -175,14 +181,9 @@ func (s *combinedSession) upstreamFolders(ctx context.Context, i int) ([]Folder,
 		}
 		return nil, err
 	}
-	prefix := upstreamPrefix(u.Name)
 	out := make([]Folder, len(fs))
 	for j, f := range fs {
-		f.Path = prefix + f.Path
-		if f.Parent != "" {
-			f.Parent = prefix + f.Parent
-		}
-		out[j] = f
+		out[j] = s.c.prefixed(i, f)
 	}
 	s.c.folders[key] = out
 	return out, nil
@@ -323,18 +324,97 @@ func (s *combinedSession) CreateFolder(ctx context.Context, parent, name string)
 	return s.Mailbox.CreateFolder(ctx, parent, name)
 }
 
-func (s *combinedSession) RenameFolder(ctx context.Context, path, newParent, newName string) (Folder, error) {
-	if err := errors.Join(s.mailOnly(path), s.mailOnly(newParent)); err != nil {
+// CreateTypedFolder makes a mail folder in the mail store, and a folder
+// of another class in the parent's upstream, or at the top level of the
+// upstream that keeps the class when the parent is a mail folder (or
+// none).
+func (s *combinedSession) CreateTypedFolder(ctx context.Context, parent, name string, t FolderType) (Folder, error) {
+	if t.Class() == ClassEmail {
+		return s.CreateFolder(ctx, parent, name)
+	}
+	i, p := s.c.owner(parent)
+	if i == -1 {
+		i, p = slices.IndexFunc(s.c.ups, func(u Upstream) bool { return slices.Contains(u.Classes, t.Class()) }), ""
+	}
+	if i < 0 {
+		return Folder{}, fmt.Errorf("no store keeps %s folders: %w", t.Class(), ErrFolderType)
+	}
+	w, err := s.folderWriter(ctx, i)
+	if err != nil {
 		return Folder{}, err
 	}
-	return s.Mailbox.RenameFolder(ctx, path, newParent, newName)
+	f, err := w.CreateTypedFolder(ctx, p, name, t)
+	if err != nil {
+		return Folder{}, upstreamError(s.c.ups[i].Name, err)
+	}
+	return s.c.prefixed(i, f), nil
+}
+
+// folderWriter is upstream i's session as a FolderWriter.
+func (s *combinedSession) folderWriter(ctx context.Context, i int) (FolderWriter, error) {
+	se, err := s.session(ctx, i)
+	if err != nil {
+		return nil, err
+	}
+	w, ok := se.(FolderWriter)
+	if !ok {
+		return nil, fmt.Errorf("%s: folders cannot change: %w", s.c.ups[i].Name, ErrFolderType)
+	}
+	return w, nil
+}
+
+// prefixed is upstream i's folder f with its paths as the engine knows them.
+func (c *Combined) prefixed(i int, f Folder) Folder {
+	prefix := upstreamPrefix(c.ups[i].Name)
+	f.Path = prefix + f.Path
+	if f.Parent != "" {
+		f.Parent = prefix + f.Parent
+	}
+	return f
+}
+
+func (s *combinedSession) RenameFolder(ctx context.Context, path, newParent, newName string) (Folder, error) {
+	i, p := s.c.owner(path)
+	if i == -1 {
+		if err := s.mailOnly(newParent); err != nil {
+			return Folder{}, err
+		}
+		return s.Mailbox.RenameFolder(ctx, path, newParent, newName)
+	}
+	j, np := s.c.owner(newParent)
+	switch {
+	case i < 0:
+		return Folder{}, fmt.Errorf("folder %q: %w", path, ErrNotFound)
+	case newParent != "" && j != i:
+		return Folder{}, fmt.Errorf("folder %q cannot move to another store: %w", path, ErrFolderType)
+	}
+	w, err := s.folderWriter(ctx, i)
+	if err != nil {
+		return Folder{}, err
+	}
+	f, err := w.RenameFolder(ctx, p, np, newName)
+	if err != nil {
+		return Folder{}, upstreamError(s.c.ups[i].Name, err)
+	}
+	return s.c.prefixed(i, f), nil
 }
 
 func (s *combinedSession) DeleteFolder(ctx context.Context, path string) error {
-	if err := s.mailOnly(path); err != nil {
+	i, p := s.c.owner(path)
+	switch {
+	case i == -1:
+		return s.Mailbox.DeleteFolder(ctx, path)
+	case i < 0:
+		return fmt.Errorf("folder %q: %w", path, ErrNotFound)
+	}
+	w, err := s.folderWriter(ctx, i)
+	if err != nil {
 		return err
 	}
-	return s.Mailbox.DeleteFolder(ctx, path)
+	if err := w.DeleteFolder(ctx, p); err != nil {
+		return upstreamError(s.c.ups[i].Name, err)
+	}
+	return nil
 }
 
 func (s *combinedSession) Close() error {
