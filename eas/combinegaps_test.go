@@ -159,6 +159,13 @@ func TestCombinedRestartUpstreamDown(t *testing.T) {
 	if c := restarted.sync(t, phone, eas.SyncCollection{SyncKey: "0", CollectionID: notes}); c.Status != eas.SyncRetry {
 		t.Errorf("first Sync of the notes with their upstream down: %+v, want Status 16", c)
 	}
+	// Nor does a Ping take the missing folders for a changed hierarchy:
+	// it runs its heartbeat out.
+	hb := 1
+	pr, err := phone.Ping(ctx, &eas.PingRequest{HeartbeatInterval: &hb, Folders: []eas.PingFolder{{ID: inbox, Class: "Email"}}})
+	if err != nil || pr.Status != eas.PingExpired {
+		t.Fatalf("Ping with an upstream down: %v %+v, want Status 1", err, pr)
+	}
 	// Once the upstream is back, nothing changed for the phone.
 	dav.down.Store(false)
 	fs, err = phone.FolderSync(ctx, fs.SyncKey)
