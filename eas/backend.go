@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -49,7 +50,8 @@ const (
 // may not delete or rename.
 func (t FolderType) IsSpecial() bool {
 	switch t {
-	case FolderInbox, FolderDrafts, FolderDeleted, FolderSent, FolderOutbox:
+	case FolderInbox, FolderDrafts, FolderDeleted, FolderSent, FolderOutbox,
+		FolderTasks, FolderCalendar, FolderContacts, FolderNotes, FolderJournal:
 		return true
 	}
 	return false
@@ -264,7 +266,8 @@ type SavedDraft struct {
 // What a store may do beyond reading it says by implementing more
 // interfaces, which the engine finds by type assertion: ItemWriter for a
 // phone's Adds, Changes and Deletes of contacts, events, tasks and notes;
-// FolderEditor for FolderCreate, FolderUpdate and FolderDelete; and the
+// FolderEditor (mail) and FolderWriter (the other classes) for
+// FolderCreate, FolderUpdate and FolderDelete; and the
 // mail extensions (FlagWriter, MailDeleter, Mover, FolderEmptier,
 // AttachmentReader, Searcher, Sender, DraftWriter, AddressBook) that
 // Mailbox gathers.
@@ -311,6 +314,19 @@ type FolderEditor interface {
 	CreateFolder(ctx context.Context, parent, name string) (Folder, error)
 	// RenameFolder moves and/or renames path under newParent ("" = top),
 	// with the errors of CreateFolder (ErrNotFound also for a missing path).
+	RenameFolder(ctx context.Context, path, newParent, newName string) (Folder, error)
+	DeleteFolder(ctx context.Context, path string) error
+}
+
+// FolderWriter creates, renames and deletes the folders of a store of the
+// classes other than mail (address books, calendars). A folder is made of
+// a type: one store may keep several classes (CalDAV: calendars and task
+// lists). Its errors are those of FolderEditor, and ErrFolderType for a
+// folder the store cannot make or move as asked.
+type FolderWriter interface {
+	// CreateTypedFolder makes a folder of type t (a user folder type of
+	// the store's classes) under parent ("" = the top level).
+	CreateTypedFolder(ctx context.Context, parent, name string, t FolderType) (Folder, error)
 	RenameFolder(ctx context.Context, path, newParent, newName string) (Folder, error)
 	DeleteFolder(ctx context.Context, path string) error
 }
@@ -403,6 +419,15 @@ var (
 	// ErrInvalidDraft: a phone's draft that cannot be written as a message
 	// (an address that is none, say).
 	ErrInvalidDraft = errors.New("eas: invalid draft")
+	// ErrInvalidItem: a phone's item of a class other than mail that the
+	// store cannot take as sent (a picture over the limit, a date that is
+	// none). The store wrote nothing; the phone gets Status 6 for that item
+	// and may send it again corrected.
+	ErrInvalidItem = errors.New("eas: invalid item")
+	// ErrFolderType: a folder of a type (or at a place) the store cannot
+	// keep, such as a contacts folder where no store keeps contacts or an
+	// address book under another folder.
+	ErrFolderType = errors.New("eas: folder type not kept here")
 	// ErrConflict: the item changed since the version the phone holds.
 	ErrConflict = errors.New("eas: item changed meanwhile")
 	// ErrFolderUnavailable: the upstream that holds this folder cannot be
@@ -410,6 +435,38 @@ var (
 	// collection answers a retryable status.
 	ErrFolderUnavailable = errors.New("eas: folder's upstream unavailable")
 )
+
+// FoldersIncompleteError is the error of a folder list that lacks the
+// folders of an upstream that is down: Session.Folders returns it with the
+// folders it could list. eas keeps what it knows of the missing folders
+// (their ids, the phone's copy of them) rather than delete them, so that
+// the phone keeps its items and the other folders keep working.
+type FoldersIncompleteError struct {
+	// Missing are path prefixes: the folders whose Path starts with one
+	// are not in the list.
+	Missing []string
+	// Err says why; it matches ErrFolderUnavailable.
+	Err error
+}
+
+func (e *FoldersIncompleteError) Error() string {
+	return fmt.Sprintf("folder list incomplete: %v", e.Err)
+}
+
+func (e *FoldersIncompleteError) Unwrap() error { return e.Err }
+
+// lacks reports whether the folder at path may exist but is not listed.
+func (e *FoldersIncompleteError) lacks(path string) bool {
+	if e == nil {
+		return false
+	}
+	for _, m := range e.Missing {
+		if strings.HasPrefix(path, m) {
+			return true
+		}
+	}
+	return false
+}
 
 // SendError explains why a message was not sent.
 type SendError struct {

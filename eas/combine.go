@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -34,6 +35,9 @@ type Upstream struct {
 	// Notifier watches the upstream for changes; nil: its folders change
 	// for the phone when it syncs them, not by push.
 	Notifier Notifier
+	// Classes are those whose new folders a phone's FolderCreate makes
+	// here (at the top level), when Backend's sessions are FolderWriters.
+	Classes []Class
 }
 
 // Combined is the Backend and Notifier of several upstreams.
@@ -84,6 +88,8 @@ func (c *Combined) Open(ctx context.Context, cred Credentials) (Mailbox, error) 
 	return &combinedSession{Mailbox: mb, c: c, cred: cred, open: make([]Session, len(c.ups))}, nil
 }
 
+var _ FolderWriter = (*combinedSession)(nil)
+
 // combinedSession routes each call to the store that holds the folder.
 type combinedSession struct {
 	Mailbox
@@ -132,19 +138,30 @@ func (s *combinedSession) Folders(ctx context.Context) ([]Folder, error) {
 	if err != nil {
 		return nil, err
 	}
-	for i := range s.c.ups {
+	var down *FoldersIncompleteError
+	for i, u := range s.c.ups {
 		fs, err := s.upstreamFolders(ctx, i)
-		if err != nil {
+		switch {
+		case errors.Is(err, ErrFolderUnavailable):
+			if down == nil {
+				down = &FoldersIncompleteError{Err: err}
+			}
+			down.Missing = append(down.Missing, upstreamPrefix(u.Name))
+		case err != nil:
 			return nil, err
 		}
 		all = append(all, fs...)
+	}
+	if down != nil {
+		return all, down
 	}
 	return all, nil
 }
 
 // upstreamFolders lists upstream i's folders with their paths prefixed; an
-// upstream that is down answers with its last list, or ErrUnavailable when
-// there is none: a list without its folders would delete them.
+// upstream that is down answers with its last list, or ErrFolderUnavailable
+// when there is none (after a restart): the list is then incomplete, not
+// one without its folders, which would delete them.
 func (s *combinedSession) upstreamFolders(ctx context.Context, i int) ([]Folder, error) {
 	u := s.c.ups[i]
 	key := combinedKey{s.cred.Username, u.Name}
@@ -162,19 +179,11 @@ func (s *combinedSession) upstreamFolders(ctx context.Context, i int) ([]Folder,
 		if last, ok := s.c.folders[key]; ok && errors.Is(err, ErrFolderUnavailable) {
 			return last, nil
 		}
-		if errors.Is(err, ErrFolderUnavailable) {
-			return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
-		}
 		return nil, err
 	}
-	prefix := upstreamPrefix(u.Name)
 	out := make([]Folder, len(fs))
 	for j, f := range fs {
-		f.Path = prefix + f.Path
-		if f.Parent != "" {
-			f.Parent = prefix + f.Parent
-		}
-		out[j] = f
+		out[j] = s.c.prefixed(i, f)
 	}
 	s.c.folders[key] = out
 	return out, nil
@@ -315,18 +324,97 @@ func (s *combinedSession) CreateFolder(ctx context.Context, parent, name string)
 	return s.Mailbox.CreateFolder(ctx, parent, name)
 }
 
-func (s *combinedSession) RenameFolder(ctx context.Context, path, newParent, newName string) (Folder, error) {
-	if err := errors.Join(s.mailOnly(path), s.mailOnly(newParent)); err != nil {
+// CreateTypedFolder makes a mail folder in the mail store, and a folder
+// of another class in the parent's upstream, or at the top level of the
+// upstream that keeps the class when the parent is a mail folder (or
+// none).
+func (s *combinedSession) CreateTypedFolder(ctx context.Context, parent, name string, t FolderType) (Folder, error) {
+	if t.Class() == ClassEmail {
+		return s.CreateFolder(ctx, parent, name)
+	}
+	i, p := s.c.owner(parent)
+	if i == -1 {
+		i, p = slices.IndexFunc(s.c.ups, func(u Upstream) bool { return slices.Contains(u.Classes, t.Class()) }), ""
+	}
+	if i < 0 {
+		return Folder{}, fmt.Errorf("no store keeps %s folders: %w", t.Class(), ErrFolderType)
+	}
+	w, err := s.folderWriter(ctx, i)
+	if err != nil {
 		return Folder{}, err
 	}
-	return s.Mailbox.RenameFolder(ctx, path, newParent, newName)
+	f, err := w.CreateTypedFolder(ctx, p, name, t)
+	if err != nil {
+		return Folder{}, upstreamError(s.c.ups[i].Name, err)
+	}
+	return s.c.prefixed(i, f), nil
+}
+
+// folderWriter is upstream i's session as a FolderWriter.
+func (s *combinedSession) folderWriter(ctx context.Context, i int) (FolderWriter, error) {
+	se, err := s.session(ctx, i)
+	if err != nil {
+		return nil, err
+	}
+	w, ok := se.(FolderWriter)
+	if !ok {
+		return nil, fmt.Errorf("%s: folders cannot change: %w", s.c.ups[i].Name, ErrFolderType)
+	}
+	return w, nil
+}
+
+// prefixed is upstream i's folder f with its paths as the engine knows them.
+func (c *Combined) prefixed(i int, f Folder) Folder {
+	prefix := upstreamPrefix(c.ups[i].Name)
+	f.Path = prefix + f.Path
+	if f.Parent != "" {
+		f.Parent = prefix + f.Parent
+	}
+	return f
+}
+
+func (s *combinedSession) RenameFolder(ctx context.Context, path, newParent, newName string) (Folder, error) {
+	i, p := s.c.owner(path)
+	if i == -1 {
+		if err := s.mailOnly(newParent); err != nil {
+			return Folder{}, err
+		}
+		return s.Mailbox.RenameFolder(ctx, path, newParent, newName)
+	}
+	j, np := s.c.owner(newParent)
+	switch {
+	case i < 0:
+		return Folder{}, fmt.Errorf("folder %q: %w", path, ErrNotFound)
+	case newParent != "" && j != i:
+		return Folder{}, fmt.Errorf("folder %q cannot move to another store: %w", path, ErrFolderType)
+	}
+	w, err := s.folderWriter(ctx, i)
+	if err != nil {
+		return Folder{}, err
+	}
+	f, err := w.RenameFolder(ctx, p, np, newName)
+	if err != nil {
+		return Folder{}, upstreamError(s.c.ups[i].Name, err)
+	}
+	return s.c.prefixed(i, f), nil
 }
 
 func (s *combinedSession) DeleteFolder(ctx context.Context, path string) error {
-	if err := s.mailOnly(path); err != nil {
+	i, p := s.c.owner(path)
+	switch {
+	case i == -1:
+		return s.Mailbox.DeleteFolder(ctx, path)
+	case i < 0:
+		return fmt.Errorf("folder %q: %w", path, ErrNotFound)
+	}
+	w, err := s.folderWriter(ctx, i)
+	if err != nil {
 		return err
 	}
-	return s.Mailbox.DeleteFolder(ctx, path)
+	if err := w.DeleteFolder(ctx, p); err != nil {
+		return upstreamError(s.c.ups[i].Name, err)
+	}
+	return nil
 }
 
 func (s *combinedSession) Close() error {
@@ -348,13 +436,21 @@ func (c *Combined) Subscribe(ctx context.Context, cred Credentials, paths []stri
 	for _, p := range paths {
 		i, rest := c.owner(p)
 		switch {
+		case p == FolderListPath:
+			// Every upstream's folders are in the phone's list.
+			mailPaths = append(mailPaths, p)
+			for j := range groups {
+				groups[j] = append(groups[j], p)
+			}
 		case i == -1:
 			mailPaths = append(mailPaths, p)
 		case i >= 0:
 			groups[i] = append(groups[i], rest)
 		}
 	}
-	m := &mergedSub{c: make(chan string, len(paths)+1), quit: make(chan struct{})}
+	// Room for every path and every upstream's folder list notice: a
+	// forwarder waits only while the phone's request is busy elsewhere.
+	m := &mergedSub{c: make(chan string, len(paths)+len(c.ups)+1), quit: make(chan struct{})}
 	if c.mailNotifier != nil && len(mailPaths) > 0 {
 		sub, err := c.mailNotifier.Subscribe(ctx, cred, mailPaths)
 		if err != nil {
@@ -382,7 +478,8 @@ func (c *Combined) Subscribe(ctx context.Context, cred Credentials, paths []stri
 }
 
 // mergedSub forwards the notices of several subscriptions, with each
-// upstream's prefix put back on its paths. Its C closes when the mail
+// upstream's prefix put back on its paths; FolderListPath stays as it is,
+// whichever upstream's list changed. Its C closes when the mail
 // store's subscription gives up (the phone must come back, and log in
 // again), or when all have.
 type mergedSub struct {
@@ -407,8 +504,11 @@ func (m *mergedSub) add(sub Subscription, prefix string, primary bool) {
 					}
 					return
 				}
+				if p != FolderListPath {
+					p = prefix + p
+				}
 				select {
-				case m.c <- prefix + p:
+				case m.c <- p:
 				case <-m.quit:
 					return
 				}

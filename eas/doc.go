@@ -41,9 +41,10 @@
 // class.go explains how a class (Email, Contacts, Calendar, Tasks, Notes)
 // plugs into the engine: an Item type with the class's fields (email.go,
 // note.go) and an entry in the codec table. backend.go is the seam to the
-// stores: Backend opens a user's Session, which may implement ItemWriter
-// and the mail extensions; combine.go joins several upstreams of one user
-// into one Backend and Notifier.
+// stores: Backend opens a user's Session, which may implement ItemWriter,
+// FolderWriter and the mail extensions; combine.go joins several upstreams
+// of one user into one Backend and Notifier, routing each folder's calls
+// (and FolderCreate by class) to the upstream that holds it.
 //
 // # Machinery
 //

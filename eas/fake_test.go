@@ -11,6 +11,7 @@ package eas_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sort"
 	"strconv"
@@ -235,6 +236,9 @@ func (f *fakeMailbox) AddItem(ctx context.Context, path string, it eas.Item) (st
 		return "", "", err
 	}
 	n := it.(*eas.Note)
+	if n.Subject == refusedSubject {
+		return "", "", fmt.Errorf("%w: subject %q", eas.ErrInvalidItem, n.Subject)
+	}
 	fo.next++
 	msg := &fakeMsg{id: strconv.Itoa(fo.next), subject: n.Subject, date: time.Now(), ver: 1}
 	if n.Body != nil {
@@ -259,6 +263,9 @@ func (f *fakeMailbox) ChangeItem(ctx context.Context, ref eas.ItemRef, u eas.Ite
 		return "", eas.ErrConflict
 	}
 	n := u.Item.(*eas.Note)
+	if n.Subject == refusedSubject {
+		return "", fmt.Errorf("%w: subject %q", eas.ErrInvalidItem, n.Subject)
+	}
 	if !slices.Contains(u.Ghosted, "Subject") {
 		msg.subject = n.Subject
 	}

@@ -37,11 +37,11 @@ func (s *Server) handleFolderCreate(ctx context.Context, r *request) (*reply, er
 	if strings.TrimSpace(name) == "" {
 		return nil, statusError(FolderMalformed, errors.New("no DisplayName"))
 	}
-	switch FolderType(req.Type) {
-	case FolderGeneric, FolderUserMail:
+	t := FolderType(req.Type)
+	switch t {
+	case FolderGeneric, FolderUserMail, FolderUserCalendar, FolderUserContacts, FolderUserTasks, FolderUserNotes:
 	default:
-		// Default folders cannot be created (MS-ASCMD says Status 10), and
-		// a mail-only server has no calendar, contacts, tasks or notes.
+		// Default folders cannot be created (MS-ASCMD says Status 10).
 		return nil, statusError(FolderMalformed, fmt.Errorf("cannot create a folder of type %d", req.Type))
 	}
 	parent := ""
@@ -56,7 +56,7 @@ func (s *Server) handleFolderCreate(ctx context.Context, r *request) (*reply, er
 	if err != nil {
 		return nil, err
 	}
-	f, err := mb.CreateFolder(ctx, parent, name)
+	f, err := createFolder(ctx, mb, parent, name, t)
 	if err != nil {
 		return nil, folderFailure(r, "create folder", err, FolderParentNotFound)
 	}
@@ -75,4 +75,17 @@ func (s *Server) handleFolderCreate(ctx context.Context, r *request) (*reply, er
 	}
 	resp := &FolderCreateResponse{Status: FolderSuccess, SyncKey: key, ServerID: nf.ID}
 	return &reply{body: resp, easStatus: resp.Status}, nil
+}
+
+// createFolder makes a mail folder with the mail store's FolderEditor and
+// one of another class with the store's FolderWriter.
+func createFolder(ctx context.Context, mb Mailbox, parent, name string, t FolderType) (Folder, error) {
+	if t.Class() == ClassEmail {
+		return mb.CreateFolder(ctx, parent, name)
+	}
+	w, ok := mb.(FolderWriter)
+	if !ok {
+		return Folder{}, fmt.Errorf("no store keeps %s folders: %w", t.Class(), ErrFolderType)
+	}
+	return w.CreateTypedFolder(ctx, parent, name, t)
 }

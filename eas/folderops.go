@@ -113,7 +113,7 @@ func folderFailure(r *request, op string, err error, notFound int) error {
 		return statusError(FolderExists, err)
 	case errors.Is(err, ErrNotFound):
 		return statusError(notFound, err)
-	case errors.Is(err, ErrInvalidName):
+	case errors.Is(err, ErrInvalidName), errors.Is(err, ErrFolderType):
 		return statusError(FolderMalformed, err)
 	case fatal(err):
 		return fmt.Errorf("%s: %w", op, err)

@@ -2,6 +2,7 @@ package eas
 
 import (
 	"context"
+	"errors"
 	"fmt"
 )
 
@@ -9,8 +10,10 @@ import (
 type requestFolders struct {
 	r       *request
 	folders []Folder
-	loaded  bool
-	trash   string
+	// down lacks the folders of upstreams that are down.
+	down   *FoldersIncompleteError
+	loaded bool
+	trash  string
 }
 
 func newRequestFolders(r *request) *requestFolders {
@@ -26,7 +29,7 @@ func (f *requestFolders) load(ctx context.Context) error {
 		return err
 	}
 	fs, err := mb.Folders(ctx)
-	if err != nil {
+	if err != nil && !errors.As(err, &f.down) {
 		return fmt.Errorf("list folders: %w", err)
 	}
 	f.folders, f.loaded = fs, true
@@ -57,6 +60,9 @@ func (f *requestFolders) folderType(ctx context.Context, path string) (FolderTyp
 		if x.Path == path {
 			return x.Type, nil
 		}
+	}
+	if f.down.lacks(path) {
+		return 0, fmt.Errorf("folder %q: %w", path, f.down)
 	}
 	return 0, fmt.Errorf("folder %q: %w", path, ErrNotFound)
 }

@@ -127,6 +127,12 @@ func (cs *collSync) start(ctx context.Context, asked Class) (bool, error) {
 	if errors.Is(err, ErrNotFound) {
 		return cs.fail(SyncHierarchyChanged)
 	}
+	if errors.Is(err, ErrFolderUnavailable) {
+		// The folder's upstream is down (since a restart: its folders
+		// are not listed): the phone tries again later.
+		cs.log.Warn("folder's upstream unavailable", zap.Error(err))
+		return cs.fail(SyncRetry)
+	}
 	if err != nil {
 		return true, err
 	}

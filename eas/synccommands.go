@@ -91,6 +91,9 @@ func (cs *collSync) outcome(err error, o *commandOutcome, what string) error {
 		o.Status = SyncObjectNotFound
 	case errors.Is(err, ErrConflict):
 		o.Status = SyncConflict
+	case errors.Is(err, ErrInvalidItem):
+		cs.log.Info("phone's "+what+" refused by the store", zap.String("item", o.ServerID), zap.Error(err))
+		o.Status = SyncConversionError
 	case fatal(err):
 		return fmt.Errorf("%s %s: %w", what, o.ServerID, err)
 	case errors.Is(err, ErrFolderUnavailable):

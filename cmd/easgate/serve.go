@@ -304,7 +304,8 @@ func startGateway(ctx context.Context, c *serveConfig, log *zap.Logger, adminTok
 			return nil, fmt.Errorf("--carddav: %w", err)
 		}
 		cards := contacts.New(contacts.Config{DAV: davCfg, PollInterval: c.DAVPollInterval, Log: log.Named("carddav")})
-		others = append(others, eas.Upstream{Name: "carddav", Backend: cards, Notifier: cards.Notifier()})
+		others = append(others, eas.Upstream{Name: "carddav", Backend: cards, Notifier: cards.Notifier(),
+			Classes: []eas.Class{eas.ClassContacts}})
 	}
 	comb := eas.Combine(g.backend, g.push, others...)
 	g.eas = eas.NewServer(eas.Config{

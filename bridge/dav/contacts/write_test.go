@@ -146,8 +146,8 @@ func TestBadAdd(t *testing.T) {
 	ctx := context.Background()
 	for _, pic := range []string{strings.Repeat("QUFB", eas.PictureMaxSize/4+1), "%%%"} {
 		_, _, err := se.AddItem(ctx, book, &eas.Contact{FirstName: "X", Picture: pic})
-		if !errors.Is(err, ErrInvalidContact) {
-			t.Errorf("AddItem with a bad picture: %v, want ErrInvalidContact", err)
+		if !errors.Is(err, ErrInvalidContact) || !errors.Is(err, eas.ErrInvalidItem) {
+			t.Errorf("AddItem with a bad picture: %v, want ErrInvalidContact and eas.ErrInvalidItem", err)
 		}
 	}
 	objs, err := se.c.List(ctx, book)

@@ -16,7 +16,6 @@ package vcardconv
 
 import (
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -30,8 +29,15 @@ import (
 
 // ErrInvalid is the error of a phone's contact that cannot be stored as
 // sent (a Picture too large or not base64): the item gets Status 6 and
-// nothing is written.
-var ErrInvalid = errors.New("vcardconv: invalid contact")
+// nothing is written. It matches eas.ErrInvalidItem, which the engine
+// answers with that status.
+var ErrInvalid error = invalidContact{}
+
+type invalidContact struct{}
+
+func (invalidContact) Error() string { return "vcardconv: invalid contact" }
+
+func (invalidContact) Is(target error) bool { return target == eas.ErrInvalidItem }
 
 // Options say how a card is shown to a phone.
 type Options struct {
