@@ -3,6 +3,7 @@ package eas_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -419,5 +420,43 @@ func TestPingHeldWhileUpstreamDown(t *testing.T) {
 				t.Fatal("no answer to the Ping")
 			}
 		})
+	}
+}
+
+// TestElementLimit: a request body with more elements than Limits.Elements
+// is refused whole with HTTP 413 before any command runs, so one request's
+// decoded tree stays bounded; one within the limit is served.
+func TestElementLimit(t *testing.T) {
+	g, _, _ := observedFake(t, eas.Config{Limits: eas.Limits{Elements: 60}})
+	inbox := g.id(t, "INBOX")
+	id := g.mail.add("INBOX", "hello", time.Now())
+	ctx := context.Background()
+	doc := func(n int) *wbxml.Element {
+		var b strings.Builder
+		b.WriteString(`<ItemOperations xmlns="ItemOperations:" xmlns:airsync="AirSync:">`)
+		for range n {
+			fmt.Fprintf(&b, `<Fetch><Store>Mailbox</Store><airsync:CollectionId>%s</airsync:CollectionId><airsync:ServerId>%s</airsync:ServerId></Fetch>`, inbox, inbox+":"+id)
+		}
+		b.WriteString(`</ItemOperations>`)
+		return mustXML(t, b.String())
+	}
+	// Each Fetch is four elements, the root one more.
+	for _, tt := range []struct{ fetches, code int }{{14, http.StatusOK}, {15, http.StatusRequestEntityTooLarge}, {3000, http.StatusRequestEntityTooLarge}} {
+		before := g.mail.calledN("Fetch")
+		var resp eas.ItemOperationsResponse
+		_, err := g.phone.Do(ctx, "ItemOperations", doc(tt.fetches), &resp)
+		code := http.StatusOK
+		var he *easclient.HTTPError
+		if errors.As(err, &he) {
+			code = he.Code
+		} else if err != nil {
+			t.Fatalf("%d fetches: %v", tt.fetches, err)
+		}
+		if code != tt.code {
+			t.Errorf("%d fetches: HTTP %d, want %d", tt.fetches, code, tt.code)
+		}
+		if code != http.StatusOK && g.mail.calledN("Fetch") != before {
+			t.Errorf("%d fetches: the refused request fetched mail", tt.fetches)
+		}
 	}
 }

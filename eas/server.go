@@ -71,6 +71,12 @@ type Limits struct {
 	// Collections is the most collections in one GetItemEstimate
 	// request; default 300, like MaxPingFolders.
 	Collections int
+	// Elements is the most WBXML elements one request body may hold;
+	// default 100,000. The decoded tree costs about 100 bytes an element,
+	// so this bounds a request's memory whatever its commands; a Sync of a
+	// full 512-item window holds some tens of thousands. Beyond it the
+	// answer is HTTP 413.
+	Elements int
 }
 
 func (c *Config) setDefaults() {
@@ -112,6 +118,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Limits.Collections <= 0 {
 		c.Limits.Collections = 300
+	}
+	if c.Limits.Elements <= 0 {
+		c.Limits.Elements = 100_000
 	}
 	if c.UpstreamRetry <= 0 {
 		c.UpstreamRetry = 45 * time.Second
@@ -370,8 +379,13 @@ func (r *request) releaseMailbox() {
 
 // decode reads the request body into v; errors become HTTP 400.
 func (r *request) decode(v any) error {
-	if err := wbxml.UnmarshalLimits(r.body, v, wbxml.Limits{MaxSize: int(r.s.cfg.MaxRequestBytes)}); err != nil {
-		return &badRequest{fmt.Errorf("%s body: %w", r.q.Cmd, err)}
+	limits := wbxml.Limits{MaxSize: int(r.s.cfg.MaxRequestBytes), MaxElements: r.s.cfg.Limits.Elements}
+	if err := wbxml.UnmarshalLimits(r.body, v, limits); err != nil {
+		err = fmt.Errorf("%s body: %w", r.q.Cmd, err)
+		if le := (*wbxml.LimitError)(nil); errors.As(err, &le) {
+			return httpError(http.StatusRequestEntityTooLarge, err)
+		}
+		return &badRequest{err}
 	}
 	return nil
 }

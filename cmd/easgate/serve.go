@@ -138,6 +138,7 @@ func serveFlags(c *serveConfig, stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&c.Limits.ItemOperations, "max-item-operations", 100, "operations in one ItemOperations request")
 	fs.IntVar(&c.Limits.MoveItems, "max-move-items", 500, "items in one MoveItems request")
 	fs.IntVar(&c.Limits.Collections, "max-collections", 300, "collections in one GetItemEstimate request")
+	fs.IntVar(&c.Limits.Elements, "max-request-elements", 100_000, "WBXML elements in one request body (HTTP 413 beyond); bounds a request's memory")
 	fs.StringVar(&c.Sieve, "sieve", "", "upstream ManageSieve server HOST:PORT for Out of Office; without it phones get no Out of Office switch")
 	fs.StringVar(&c.SieveSecurity, "sieve-security", "starttls", "upstream ManageSieve security: tls, starttls or none")
 	fs.BoolVar(&c.SentCopy, "sent-copy", true, "file a copy of sent mail in the Sent folder when the phone asks; false for upstreams that file it themselves")
