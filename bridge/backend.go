@@ -160,11 +160,11 @@ func (b *Backend) Open(ctx context.Context, cred eas.Credentials) (eas.Mailbox, 
 	if cred.Username == "" {
 		return nil, fmt.Errorf("open mailbox: empty user name: %w", eas.ErrUnauthorized)
 	}
-	c, err := b.pool.get(ctx, cred.Username, cred.Password)
+	c, err := b.pool.get(ctx, cred)
 	if err != nil {
 		return nil, err
 	}
-	return &Mailbox{b: b, user: cred.Username, password: cred.Password, c: c}, nil
+	return &Mailbox{b: b, user: cred.Username, password: cred.Password, origin: cred.RemoteAddr, c: c}, nil
 }
 
 // Close closes the idle connections and stops the pool. Mailboxes still open

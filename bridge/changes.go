@@ -41,13 +41,10 @@ import (
 // since is the window's first day as YYYYMMDD or "-".
 
 type cursor struct {
-	valid       bool // false for the first sync ("")
-	settled     bool
-	uidValidity uint32
-	modSeq      uint64
-	uidNext     uint32
-	messages    uint32
-	since       string
+	valid   bool // false for the first sync ("")
+	settled bool
+	folderState
+	since string
 }
 
 func (c cursor) String() string {
@@ -97,22 +94,6 @@ func sinceDay(t time.Time) (time.Time, string) {
 	t = t.UTC()
 	d := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
 	return d, d.Format("20060102")
-}
-
-// folderState is what STATUS tells of a folder.
-type folderState struct {
-	uidValidity uint32
-	uidNext     uint32
-	messages    uint32
-	modSeq      uint64 // 0 without CONDSTORE
-}
-
-func stateOf(st *imap.StatusData) folderState {
-	s := folderState{uidValidity: st.UIDValidity, uidNext: uint32(st.UIDNext), modSeq: st.HighestModSeq}
-	if st.NumMessages != nil {
-		s.messages = *st.NumMessages
-	}
-	return s
 }
 
 // tracker is what differs between servers with and without CONDSTORE.
@@ -424,7 +405,7 @@ func (m *Mailbox) window(ctx context.Context, c *conn, q eas.SyncQuery, cur curs
 	nChanged := take(len(d.changed))
 	for _, ch := range d.changed[:nChanged] {
 		cs.Changes = append(cs.Changes, eas.ItemChange{
-			Kind: eas.ChangeModify, ServerID: formatUID(ch.uid), Version: ch.flags.version(), Email: ch.flags.change(),
+			Kind: eas.ChangeModify, ServerID: formatUID(ch.uid), Version: ch.flags.version(), Item: emailItem(ch.flags.change()),
 		})
 	}
 	adds := d.added[:take(len(d.added))]
@@ -446,21 +427,13 @@ func (m *Mailbox) window(ctx context.Context, c *conn, q eas.SyncQuery, cur curs
 				c.log.Warn("message converted partially", zap.String("folder", q.Path), zap.Uint32("uid", uint32(uid)), zap.Error(it.err))
 			}
 			cs.Changes = append(cs.Changes, eas.ItemChange{
-				Kind: eas.ChangeAdd, ServerID: formatUID(uid), Version: it.flags.version(), Email: it.email, Err: it.err,
+				Kind: eas.ChangeAdd, ServerID: formatUID(uid), Version: it.flags.version(), Item: emailItem(it.email), Err: it.err,
 			})
 		}
 	}
 	cs.More = delivered < d.count()
 
-	next := cursor{
-		valid:       true,
-		settled:     !cs.More && allAdds,
-		uidValidity: d.st.uidValidity,
-		modSeq:      d.st.modSeq,
-		uidNext:     d.st.uidNext,
-		messages:    d.st.messages,
-		since:       d.since,
-	}
+	next := cursor{valid: true, settled: !cs.More && allAdds, folderState: d.st, since: d.since}
 	if nChanged < len(d.changed) {
 		// Flag changes left behind must come back in the next CHANGEDSINCE.
 		next.modSeq = 0

@@ -23,8 +23,8 @@ var condstoreModes = []struct {
 
 func TestCursorRoundTrip(t *testing.T) {
 	tests := []cursor{
-		{valid: true, settled: true, uidValidity: 1732400000, modSeq: 5012, uidNext: 10001, messages: 10000, since: "20261120"},
-		{valid: true, settled: false, uidValidity: 1, modSeq: 0, uidNext: 1, messages: 0},
+		{valid: true, settled: true, folderState: folderState{uidValidity: 1732400000, modSeq: 5012, uidNext: 10001, messages: 10000}, since: "20261120"},
+		{valid: true, settled: false, folderState: folderState{uidValidity: 1, modSeq: 0, uidNext: 1, messages: 0}},
 	}
 	for _, c := range tests {
 		got, err := parseCursor(c.String())
@@ -67,8 +67,9 @@ func TestInitialSyncInWindows(t *testing.T) {
 					seen[ch.ServerID]++
 					uid, _ := parseUID(ch.ServerID)
 					order = append(order, uid)
-					if ch.Err != nil || ch.Email == nil || ch.Email.Read == nil || ch.Email.Flag == nil || ch.Email.Subject == "" {
-						t.Fatalf("add %s incomplete: %+v, %v", ch.ServerID, ch.Email, ch.Err)
+					e, _ := ch.Item.(*eas.Email)
+					if ch.Err != nil || e == nil || e.Read == nil || e.Flag == nil || e.Subject == "" {
+						t.Fatalf("add %s incomplete: %+v, %v", ch.ServerID, ch.Item, ch.Err)
 					}
 				}
 				if !cs.More {
@@ -134,7 +135,7 @@ func TestServerSideChanges(t *testing.T) {
 			return []string{"Change:" + uidString(s.uids[1])}
 		},
 		verify: func(t *testing.T, s setup, chs []eas.ItemChange) {
-			e := chs[0].Email
+			e := asEmail(chs[0].Item)
 			if e.Read == nil || !*e.Read || e.Flag == nil || e.Flag.Status != nil || e.Categories == nil || len(e.Categories.Category) != 0 {
 				t.Errorf("change %+v", e)
 			}
@@ -146,7 +147,7 @@ func TestServerSideChanges(t *testing.T) {
 			return []string{"Change:" + uidString(s.uids[2])}
 		},
 		verify: func(t *testing.T, s setup, chs []eas.ItemChange) {
-			f := chs[0].Email.Flag
+			f := asEmail(chs[0].Item).Flag
 			if f == nil || f.Status == nil || *f.Status != eas.FlagActive || f.FlagType != flagTypeFollowUp {
 				t.Errorf("flag %+v", f)
 			}
@@ -158,7 +159,7 @@ func TestServerSideChanges(t *testing.T) {
 			return []string{"Change:" + uidString(s.uids[4])}
 		},
 		verify: func(t *testing.T, s setup, chs []eas.ItemChange) {
-			if f := chs[0].Email.Flag; f == nil || f.Status != nil {
+			if f := asEmail(chs[0].Item).Flag; f == nil || f.Status != nil {
 				t.Errorf("flag %+v, want empty", f)
 			}
 		},
@@ -169,7 +170,7 @@ func TestServerSideChanges(t *testing.T) {
 			return []string{"Change:" + uidString(s.uids[3])}
 		},
 		verify: func(t *testing.T, s setup, chs []eas.ItemChange) {
-			got := chs[0].Email.Categories.Category
+			got := asEmail(chs[0].Item).Categories.Category
 			slices.Sort(got)
 			if !slices.Equal(got, []string{"Privat & Büro", "Urgent"}) {
 				t.Errorf("categories %q", got)
@@ -189,8 +190,8 @@ func TestServerSideChanges(t *testing.T) {
 			return []string{"Change:" + uidString(s.uids[0])}
 		},
 		verify: func(t *testing.T, s setup, chs []eas.ItemChange) {
-			if chs[0].Email.LastVerbExecuted != 3 {
-				t.Errorf("LastVerbExecuted %d, want 3", chs[0].Email.LastVerbExecuted)
+			if asEmail(chs[0].Item).LastVerbExecuted != 3 {
+				t.Errorf("LastVerbExecuted %d, want 3", asEmail(chs[0].Item).LastVerbExecuted)
 			}
 		},
 	}, {
@@ -473,4 +474,16 @@ func TestChangesInMemory(t *testing.T) {
 		t.Errorf("changes %v, want %v", got, want)
 	}
 	checkMirror(t, u, "INBOX", p)
+}
+
+// asEmail is the message an ItemChange or Fetch carries, nil for none.
+func asEmail(it eas.Item) *eas.Email {
+	e, _ := it.(*eas.Email)
+	return e
+}
+
+// fetchMail fetches a message.
+func fetchMail(ctx context.Context, mb *Mailbox, ref eas.ItemRef, body eas.BodyOptions) (*eas.Email, error) {
+	it, err := mb.Fetch(ctx, ref, body)
+	return asEmail(it), err
 }

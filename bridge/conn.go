@@ -20,9 +20,9 @@ import (
 // holding it, or the pool) uses it at a time.
 type conn struct {
 	client *imapclient.Client
-	// netConn is what the watchdog closes: closing it fails every pending
-	// command at once, which imapclient has no other way to do.
-	netConn net.Conn
+	// netConn is what imapclient reads and writes; its deadlines bound
+	// every command (see guard).
+	netConn *limitConn
 	caps    imap.CapSet
 	timeout time.Duration
 	log     *zap.Logger
@@ -64,54 +64,105 @@ type dialOptions struct {
 	lastRead *atomic.Int64
 }
 
+// Longest user name and password sent upstream. Dovecot hangs up on a
+// LOGIN line of more than about 1 KiB before it is logged in ("* BYE Input
+// buffer full"), which would read as the server being down; longer ones
+// are wrong credentials, and the server is not asked. A password escaped in
+// a quoted string takes up to twice its length.
+const (
+	maxUserBytes     = 256
+	maxPasswordBytes = 320
+)
+
 // dial connects, protects and logs in one connection.
-func (b *Backend) dial(ctx context.Context, user, password string) (*conn, error) {
-	return b.dialWith(ctx, user, password, dialOptions{})
+func (b *Backend) dial(ctx context.Context, cred eas.Credentials) (*conn, error) {
+	return b.dialWith(ctx, cred, dialOptions{})
 }
 
 // dialWith is dial with options.
-func (b *Backend) dialWith(ctx context.Context, user, password string, do dialOptions) (*conn, error) {
-	c, err := b.dialOnce(ctx, user, password, do)
+func (b *Backend) dialWith(ctx context.Context, cred eas.Credentials, do dialOptions) (*conn, error) {
+	if len(cred.Username) > maxUserBytes || len(cred.Password) > maxPasswordBytes {
+		return nil, fmt.Errorf("IMAP login: user name or password too long: %w", eas.ErrUnauthorized)
+	}
+	c, err := b.dialOnce(ctx, cred, do)
 	b.countDial(ctx, err)
 	return c, err
 }
 
-func (b *Backend) dialOnce(ctx context.Context, user, password string, do dialOptions) (*conn, error) {
+func (b *Backend) dialOnce(ctx context.Context, cred eas.Credentials, do dialOptions) (*conn, error) {
+	raw, tlsCfg, err := b.connect(ctx, cred, do)
+	if err != nil {
+		return nil, err
+	}
+	c := &conn{
+		netConn: &limitConn{Conn: raw},
+		timeout: b.cfg.CommandTimeout,
+		log:     b.log.WithLazy(zap.String("user", cred.Username)),
+		user:    cred.Username,
+	}
+	if err := c.greet(ctx, b.cfg.Security == SecuritySTARTTLS, tlsCfg, do.unilateral); err != nil {
+		c.netConn.Close()
+		if c.client != nil {
+			c.client.Close()
+		}
+		return nil, unavailable(err)
+	}
+	if err := c.login(ctx, cred.Username, cred.Password); err != nil {
+		c.close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// connect opens the connection, with TLS when the server is to speak it
+// from the start, and tells the server the phone's address. It returns the
+// TLS configuration for STARTTLS.
+func (b *Backend) connect(ctx context.Context, cred eas.Credentials, do dialOptions) (net.Conn, *tls.Config, error) {
 	dctx, cancel := context.WithTimeout(ctx, b.cfg.CommandTimeout)
 	defer cancel()
 	raw, err := b.cfg.DialContext(dctx, "tcp", b.cfg.Addr)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("connect to IMAP server %s: %w", b.cfg.Addr, ctx.Err())
+			return nil, nil, fmt.Errorf("connect to IMAP server %s: %w", b.cfg.Addr, ctx.Err())
 		}
-		return nil, fmt.Errorf("connect to IMAP server %s: %w: %w", b.cfg.Addr, eas.ErrUnavailable, err)
+		return nil, nil, fmt.Errorf("connect to IMAP server %s: %w: %w", b.cfg.Addr, eas.ErrUnavailable, err)
 	}
 	if do.lastRead != nil {
 		do.lastRead.Store(time.Now().UnixNano())
 		raw = &readClock{Conn: raw, last: do.lastRead}
 	}
-	var tlsCfg *tls.Config
-	if b.cfg.Security != SecurityNone {
-		if tlsCfg, err = b.tlsConfig(); err != nil {
-			raw.Close()
-			return nil, err
-		}
+	secured, tlsCfg, err := b.secure(dctx, raw)
+	if err != nil {
+		raw.Close()
+		return nil, nil, fmt.Errorf("IMAP server %s: %w", b.cfg.Addr, err)
 	}
-	if b.cfg.Security == SecurityTLS {
-		tc := tls.Client(raw, tlsCfg)
-		if err := tc.HandshakeContext(dctx); err != nil {
-			raw.Close()
-			return nil, fmt.Errorf("TLS handshake with IMAP server %s: %w: %w", b.cfg.Addr, eas.ErrUnavailable, err)
-		}
-		raw = tc
+	if secured, err = sendOrigin(dctx, secured, cred.RemoteAddr); err != nil {
+		raw.Close()
+		return nil, nil, fmt.Errorf("IMAP server %s: %w", b.cfg.Addr, unavailable(err))
 	}
+	return secured, tlsCfg, nil
+}
 
-	c := &conn{
-		netConn: raw,
-		timeout: b.cfg.CommandTimeout,
-		log:     b.log.WithLazy(zap.String("user", user)),
-		user:    user,
+// secure does the TLS handshake of SecurityTLS, and returns the TLS
+// configuration for either TLS or STARTTLS.
+func (b *Backend) secure(ctx context.Context, raw net.Conn) (net.Conn, *tls.Config, error) {
+	if b.cfg.Security == SecurityNone {
+		return raw, nil, nil
 	}
+	tlsCfg, err := b.tlsConfig()
+	if err != nil || b.cfg.Security != SecurityTLS {
+		return raw, tlsCfg, err
+	}
+	tc := tls.Client(raw, tlsCfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return nil, nil, fmt.Errorf("TLS handshake: %w: %w", eas.ErrUnavailable, err)
+	}
+	return tc, tlsCfg, nil
+}
+
+// greet hands the connection to imapclient and waits for the greeting, or
+// does STARTTLS.
+func (c *conn) greet(ctx context.Context, startTLS bool, tlsCfg *tls.Config, unilateral *imapclient.UnilateralDataHandler) error {
 	opts := &imapclient.Options{
 		// Replies to other sessions' changes arrive unasked; the sync reads
 		// the state it needs itself, so they are dropped here. A handler
@@ -121,35 +172,22 @@ func (b *Backend) dialOnce(ctx context.Context, user, password string, do dialOp
 			Mailbox: func(*imapclient.UnilateralDataMailbox) {},
 		},
 	}
-	if do.unilateral != nil {
-		opts.UnilateralDataHandler = do.unilateral
+	if unilateral != nil {
+		opts.UnilateralDataHandler = unilateral
 	}
-	err = c.guard(ctx, "greeting", func(func()) error {
-		if b.cfg.Security == SecuritySTARTTLS {
+	return c.guard(ctx, "greeting", func(func()) error {
+		if startTLS {
 			opts.TLSConfig = tlsCfg
-			cl, err := imapclient.NewStartTLS(raw, opts)
+			cl, err := imapclient.NewStartTLS(c.netConn, opts)
 			if err != nil {
 				return fmt.Errorf("STARTTLS: %w", err)
 			}
 			c.client = cl
 			return nil
 		}
-		c.client = imapclient.New(raw, opts)
+		c.client = imapclient.New(c.netConn, opts)
 		return c.client.WaitGreeting()
 	})
-	if err != nil {
-		raw.Close()
-		if c.client != nil {
-			c.client.Close()
-		}
-		return nil, unavailable(err)
-	}
-
-	if err := c.login(ctx, user, password); err != nil {
-		c.close()
-		return nil, err
-	}
-	return c, nil
 }
 
 // readClock notes the time of every successful read.
@@ -219,12 +257,13 @@ func (c *conn) login(ctx context.Context, user, password string) error {
 	return nil
 }
 
-// guard runs fn, which sends commands and waits for their results, under a
-// watchdog: when ctx ends, or the server sends nothing for the command
-// timeout, the connection is closed, which ends every wait in fn. fn may
-// call progress to restart the timeout while data keeps arriving. fn must
-// return only errors of the IMAP exchange: anything other than a NO or BAD
-// reply marks the connection broken.
+// guard runs fn, which sends commands and waits for their results, within
+// the command timeout and ctx: when ctx ends, or the server sends nothing
+// for the command timeout, the connection's deadline passes, which fails
+// every wait in fn and breaks the connection. fn may call progress to
+// restart the timeout while data keeps arriving. fn must return only errors
+// of the IMAP exchange: anything other than a NO or BAD reply marks the
+// connection broken.
 func (c *conn) guard(ctx context.Context, what string, fn func(progress func()) error) error {
 	if c.broken.Load() {
 		return fmt.Errorf("IMAP %s: %w", what, errConnLost)
@@ -232,63 +271,45 @@ func (c *conn) guard(ctx context.Context, what string, fn func(progress func()) 
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("IMAP %s: %w", what, err)
 	}
-	stop := make(chan struct{})
-	kick := make(chan struct{}, 1)
-	fired := make(chan error, 1)
-	go func() {
-		t := time.NewTimer(c.timeout)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				fired <- nil
-				return
-			case <-kick:
-				// Since Go 1.23 Reset drops a pending expiry; no drain.
-				t.Reset(c.timeout)
-			case <-ctx.Done():
-				c.broken.Store(true)
-				c.netConn.Close()
-				fired <- ctx.Err()
-				return
-			case <-t.C:
-				c.broken.Store(true)
-				c.netConn.Close()
-				fired <- fmt.Errorf("%w (%v)", errTimeout, c.timeout)
-				return
-			}
-		}
-	}()
-	err := fn(func() {
-		select {
-		case kick <- struct{}{}:
-		default:
-		}
-	})
-	close(stop)
-	if why := <-fired; why != nil {
+	extend := func() { c.netConn.setLimit(time.Now().Add(c.timeout)) }
+	extend()
+	stop := context.AfterFunc(ctx, c.netConn.stop)
+	err := fn(extend)
+	if !stop() {
+		c.broken.Store(true)
+		c.netConn.Close()
 		if err == nil {
 			// It completed just in time, but the connection is gone now.
 			return nil
 		}
-		return fmt.Errorf("IMAP %s: %w", what, why)
+		return fmt.Errorf("IMAP %s: %w", what, ctx.Err())
 	}
-	if err == nil {
+	timedOut := err != nil && c.netConn.expired()
+	c.netConn.setLimit(time.Time{})
+	return c.outcome(what, err, timedOut)
+}
+
+// outcome is what guard returns for fn's err, marking the connection broken
+// unless err is a NO or BAD reply.
+func (c *conn) outcome(what string, err error, timedOut bool) error {
+	var ie *imap.Error
+	switch {
+	case err == nil || errors.As(err, &ie):
 		if c.client != nil && c.client.State() == imap.ConnStateLogout {
 			c.broken.Store(true)
+		}
+		if err != nil {
+			return fmt.Errorf("IMAP %s: %w", what, err)
 		}
 		return nil
-	}
-	var ie *imap.Error
-	if errors.As(err, &ie) {
-		if c.client != nil && c.client.State() == imap.ConnStateLogout {
-			c.broken.Store(true)
-		}
-		return fmt.Errorf("IMAP %s: %w", what, err)
+	case timedOut:
+		err = fmt.Errorf("%w (%v)", errTimeout, c.timeout)
+	default:
+		err = fmt.Errorf("%w: %w", errConnLost, err)
 	}
 	c.broken.Store(true)
 	c.netConn.Close()
-	return fmt.Errorf("IMAP %s: %w: %w", what, errConnLost, err)
+	return fmt.Errorf("IMAP %s: %w", what, err)
 }
 
 // isBroken reports whether the connection can no longer be used.
@@ -427,7 +448,7 @@ func (c *conn) counters(ctx context.Context, path string, fresh bool) (folderSta
 			}
 			c.fresh = true
 		}
-		return folderState{uidValidity: sel.UIDValidity, uidNext: uint32(sel.UIDNext), messages: sel.NumMessages, modSeq: sel.HighestModSeq}, nil
+		return selectedState(sel), nil
 	}
 	st, err := c.status(ctx, path)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -91,7 +92,16 @@ func (c *conn) list(ctx context.Context, pattern string, withStatus bool) ([]lis
 	if !withStatus || listStatus {
 		return out, nil
 	}
-	err = c.guard(ctx, "STATUS", func(progress func()) error {
+	if err := c.stampAll(ctx, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// stampAll reads the UIDVALIDITY of every selectable folder listed, with
+// pipelined STATUS commands.
+func (c *conn) stampAll(ctx context.Context, out []listEntry) error {
+	return c.guard(ctx, "STATUS", func(progress func()) error {
 		cmds := make([]*imapclient.StatusCommand, len(out))
 		for i, e := range out {
 			if selectable(e.data) {
@@ -115,10 +125,6 @@ func (c *conn) list(ctx context.Context, pattern string, withStatus bool) ([]lis
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // delimiter returns the hierarchy delimiter (0 for a flat server).
@@ -220,32 +226,54 @@ func joinPath(parent, name string, delim rune) string {
 }
 
 func buildFolders(entries []listEntry, delim rune) []eas.Folder {
-	byPath := make(map[string]listEntry, len(entries))
-	for _, e := range entries {
-		if e.data.Mailbox == "" {
-			continue
-		}
-		byPath[e.data.Mailbox] = e
+	t := newFolderTree(entries, delim)
+	if t.keep["INBOX"] {
+		t.types["INBOX"] = eas.FolderInbox
 	}
-	// Keep every selectable folder and every listed ancestor of one.
-	keep := make(map[string]bool, len(byPath))
-	for p, e := range byPath {
+	for _, r := range roleNames {
+		// The server's marking wins; then the role's usual names.
+		if p := t.marked(r.attr); p != "" {
+			t.types[p] = r.typ
+		} else if p := t.named(r.names); p != "" {
+			t.types[p] = r.typ
+		}
+	}
+	return t.folders()
+}
+
+// folderTree is the folder list buildFolders works on.
+type folderTree struct {
+	delim  rune
+	byPath map[string]listEntry
+	// keep holds every selectable folder and every listed ancestor of one;
+	// paths lists them, INBOX first, then by name, which puts parents
+	// before their children.
+	keep  map[string]bool
+	paths []string
+	types map[string]eas.FolderType
+}
+
+func newFolderTree(entries []listEntry, delim rune) *folderTree {
+	t := &folderTree{delim: delim, byPath: make(map[string]listEntry, len(entries)), types: map[string]eas.FolderType{}}
+	for _, e := range entries {
+		// The notes mailbox is served as the Notes folder (bridge/notes).
+		if e.data.Mailbox != "" && !IsNotesFolder(e.data.Mailbox, delim) {
+			t.byPath[e.data.Mailbox] = e
+		}
+	}
+	t.keep = make(map[string]bool, len(t.byPath))
+	for p, e := range t.byPath {
 		if !selectable(e.data) {
 			continue
 		}
-		keep[p] = true
+		t.keep[p] = true
 		for a := parentPath(p, delim); a != ""; a = parentPath(a, delim) {
-			if _, ok := byPath[a]; ok {
-				keep[a] = true
+			if _, ok := t.byPath[a]; ok {
+				t.keep[a] = true
 			}
 		}
 	}
-	paths := make([]string, 0, len(keep))
-	for p := range keep {
-		paths = append(paths, p)
-	}
-	// INBOX first, then by name, which puts parents before their children.
-	slices.SortFunc(paths, func(a, b string) int {
+	t.paths = slices.SortedFunc(maps.Keys(t.keep), func(a, b string) int {
 		if (a == "INBOX") != (b == "INBOX") {
 			if a == "INBOX" {
 				return -1
@@ -254,70 +282,74 @@ func buildFolders(entries []listEntry, delim rune) []eas.Folder {
 		}
 		return cmp.Compare(a, b)
 	})
+	return t
+}
 
-	types := make(map[string]eas.FolderType, len(paths))
-	if _, ok := keep["INBOX"]; ok {
-		types["INBOX"] = eas.FolderInbox
+// marked is the selectable folder without a type that the server marks
+// with attr; with several, the one nearest the top, then the first by name.
+func (t *folderTree) marked(attr imap.MailboxAttr) string {
+	best := ""
+	for _, p := range t.paths {
+		if e := t.byPath[p]; selectable(e.data) && t.types[p] == 0 && hasAttr(e.data, attr) {
+			if best == "" || depth(p, t.delim) < depth(best, t.delim) {
+				best = p
+			}
+		}
 	}
-	candidate := func(p string) bool {
-		e := byPath[p]
-		if types[p] != 0 || !selectable(e.data) {
-			return false
-		}
-		for _, r := range roleNames {
-			if hasAttr(e.data, r.attr) {
-				return false
+	return best
+}
+
+// named is the first folder, by the order of names, that is called one of
+// names (at the top or under INBOX) and is free to take a role.
+func (t *folderTree) named(names []string) string {
+	for _, name := range names {
+		for _, p := range t.paths {
+			if !t.unmarked(p) {
+				continue
+			}
+			rel := p
+			if pre := "INBOX" + string(t.delim); t.delim != 0 && strings.HasPrefix(strings.ToUpper(p), pre) {
+				rel = p[len(pre):]
+			}
+			if strings.EqualFold(rel, name) {
+				return p
 			}
 		}
-		for _, a := range otherRoles {
-			if hasAttr(e.data, a) {
-				return false
-			}
-		}
-		return true
+	}
+	return ""
+}
+
+// unmarked reports whether p is selectable, has no type yet and no role
+// attribute of the server.
+func (t *folderTree) unmarked(p string) bool {
+	e := t.byPath[p]
+	if t.types[p] != 0 || !selectable(e.data) {
+		return false
 	}
 	for _, r := range roleNames {
-		// The server's marking wins; with several marked folders, the one
-		// nearest the top, then the first by name.
-		best := ""
-		for _, p := range paths {
-			if e := byPath[p]; selectable(e.data) && types[p] == 0 && hasAttr(e.data, r.attr) {
-				if best == "" || depth(p, delim) < depth(best, delim) {
-					best = p
-				}
-			}
-		}
-		if best != "" {
-			types[best] = r.typ
-			continue
-		}
-	names:
-		for _, name := range r.names {
-			for _, p := range paths {
-				if !candidate(p) {
-					continue
-				}
-				rel := p
-				if pre := "INBOX" + string(delim); delim != 0 && strings.HasPrefix(strings.ToUpper(p), pre) {
-					rel = p[len(pre):]
-				}
-				if strings.EqualFold(rel, name) {
-					types[p] = r.typ
-					break names
-				}
-			}
+		if hasAttr(e.data, r.attr) {
+			return false
 		}
 	}
+	for _, a := range otherRoles {
+		if hasAttr(e.data, a) {
+			return false
+		}
+	}
+	return true
+}
 
-	out := make([]eas.Folder, 0, len(paths))
-	for _, p := range paths {
-		e := byPath[p]
-		f := eas.Folder{Path: p, Name: baseName(p, delim), Type: types[p]}
+// folders is the tree as eas folders.
+func (t *folderTree) folders() []eas.Folder {
+	out := make([]eas.Folder, 0, len(t.paths))
+	for _, p := range t.paths {
+		e := t.byPath[p]
+		f := eas.Folder{Path: p, Name: baseName(p, t.delim), Type: t.types[p]}
 		if f.Type == 0 {
 			f.Type = eas.FolderUserMail
 		}
-		for a := parentPath(p, delim); a != ""; a = parentPath(a, delim) {
-			if keep[a] {
+		for a := parentPath(p, t.delim); a != ""; a = parentPath(a, t.delim) {
+			if t.keep[a] {
 				f.Parent = a
 				break
 			}
@@ -367,6 +399,9 @@ func (m *Mailbox) CreateFolder(ctx context.Context, parent, name string) (eas.Fo
 			return err
 		}
 		path := joinPath(parent, name, delim)
+		if IsNotesFolder(path, delim) {
+			return fmt.Errorf("folder %q is the Notes folder: %w", path, eas.ErrExists)
+		}
 		if parent != "" {
 			ok, err := c.exists(ctx, parent)
 			if err != nil {
@@ -439,42 +474,14 @@ func (m *Mailbox) RenameFolder(ctx context.Context, path, newParent, newName str
 			return err
 		}
 		newPath := joinPath(newParent, newName, delim)
+		if IsNotesFolder(newPath, delim) {
+			return fmt.Errorf("folder %q is the Notes folder: %w", newPath, eas.ErrExists)
+		}
 		if newPath == path {
 			f, err = c.folder(ctx, path, delim)
 			return mapNo(err, path)
 		}
-		if newParent != "" {
-			ok, err := c.exists(ctx, newParent)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return fmt.Errorf("new parent folder %q: %w", newParent, eas.ErrNotFound)
-			}
-		}
-		if err := c.unselectBelow(ctx, path, delim); err != nil {
-			return err
-		}
-		err = c.guard(ctx, "RENAME "+path, func(func()) error {
-			return c.client.Rename(path, newPath, nil).Wait()
-		})
-		if err != nil {
-			var ie *imap.Error
-			if !errors.As(err, &ie) {
-				return err
-			}
-			switch ie.Code {
-			case imap.ResponseCodeNonExistent:
-				return fmt.Errorf("folder %q: %w: %w", path, eas.ErrNotFound, err)
-			case imap.ResponseCodeAlreadyExists:
-				return fmt.Errorf("folder %q: %w: %w", newPath, eas.ErrExists, err)
-			}
-			if ok, lerr := c.exists(ctx, path); lerr == nil && !ok {
-				return fmt.Errorf("folder %q: %w: %w", path, eas.ErrNotFound, err)
-			}
-			if ok, lerr := c.exists(ctx, newPath); lerr == nil && ok {
-				return fmt.Errorf("folder %q: %w: %w", newPath, eas.ErrExists, err)
-			}
+		if err := c.rename(ctx, path, newParent, newPath, delim); err != nil {
 			return err
 		}
 		c.subscribe(ctx, path, false)
@@ -487,6 +494,49 @@ func (m *Mailbox) RenameFolder(ctx context.Context, path, newParent, newName str
 		return eas.Folder{}, fmt.Errorf("rename folder %q to %q in %q: %w", path, newName, newParent, err)
 	}
 	return f, nil
+}
+
+// rename renames path to newPath under newParent, which must exist.
+func (c *conn) rename(ctx context.Context, path, newParent, newPath string, delim rune) error {
+	if newParent != "" {
+		ok, err := c.exists(ctx, newParent)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("new parent folder %q: %w", newParent, eas.ErrNotFound)
+		}
+	}
+	if err := c.unselectBelow(ctx, path, delim); err != nil {
+		return err
+	}
+	err := c.guard(ctx, "RENAME "+path, func(func()) error {
+		return c.client.Rename(path, newPath, nil).Wait()
+	})
+	if err != nil && isNo(err) {
+		return c.renameRefused(ctx, err, path, newPath)
+	}
+	return err
+}
+
+// renameRefused maps the server's NO to a RENAME to ErrNotFound or
+// ErrExists where the folders show which it was.
+func (c *conn) renameRefused(ctx context.Context, err error, path, newPath string) error {
+	var ie *imap.Error
+	errors.As(err, &ie)
+	switch ie.Code {
+	case imap.ResponseCodeNonExistent:
+		return fmt.Errorf("folder %q: %w: %w", path, eas.ErrNotFound, err)
+	case imap.ResponseCodeAlreadyExists:
+		return fmt.Errorf("folder %q: %w: %w", newPath, eas.ErrExists, err)
+	}
+	if ok, lerr := c.exists(ctx, path); lerr == nil && !ok {
+		return fmt.Errorf("folder %q: %w: %w", path, eas.ErrNotFound, err)
+	}
+	if ok, lerr := c.exists(ctx, newPath); lerr == nil && ok {
+		return fmt.Errorf("folder %q: %w: %w", newPath, eas.ErrExists, err)
+	}
+	return err
 }
 
 // DeleteFolder deletes path with its subfolders and their mail.

@@ -72,7 +72,7 @@ func TestFoldersNameFallback(t *testing.T) {
 		"Gesendet":   eas.FolderUserMail,
 		"papierkorb": eas.FolderDeleted,
 		"Spam":       eas.FolderUserMail,
-		"Notes":      eas.FolderUserMail,
+		// "Notes" is the notes mailbox, served by bridge/notes.
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("types:\n got %v\nwant %v", got, want)

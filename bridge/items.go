@@ -263,7 +263,7 @@ func (c *conn) flagsOf(ctx context.Context, uid imap.UID) (mailFlags, []imap.Fla
 // Fetch returns the full item. A message that converts only partially comes
 // back as far as it could be read (the problem is logged): the phone asked
 // for this message and is better served by part of it than by an error.
-func (m *Mailbox) Fetch(ctx context.Context, ref eas.ItemRef, body eas.BodyOptions) (*eas.Email, error) {
+func (m *Mailbox) Fetch(ctx context.Context, ref eas.ItemRef, body eas.BodyOptions) (eas.Item, error) {
 	var email *eas.Email
 	err := m.do(ctx, true, func(c *conn) error {
 		uid, sel, err := c.message(ctx, ref)
@@ -287,7 +287,7 @@ func (m *Mailbox) Fetch(ctx context.Context, ref eas.ItemRef, body eas.BodyOptio
 	if err != nil {
 		return nil, fmt.Errorf("fetch %s/%s: %w", ref.Path, ref.ServerID, err)
 	}
-	return email, nil
+	return emailItem(email), nil
 }
 
 // UpdateFlags applies a phone's Read, Flag and Categories and returns the
@@ -334,9 +334,9 @@ func (m *Mailbox) UpdateFlags(ctx context.Context, ref eas.ItemRef, u eas.FlagUp
 				if i != len(cmds)-1 {
 					continue
 				}
-				for _, m := range msgs {
-					if m.UID == uid && m.Flags != nil {
-						last, got = m.Flags, true
+				for _, msg := range msgs {
+					if msg.UID == uid && msg.Flags != nil {
+						last, got = msg.Flags, true
 					}
 				}
 			}
@@ -670,14 +670,20 @@ func (m *Mailbox) Attachment(ctx context.Context, fileReference string) (*eas.At
 	}
 	data, err := mailconv.Attachment(raw, ref.part)
 	if err != nil {
-		if errors.Is(err, eas.ErrNotFound) {
-			return nil, fmt.Errorf("attachment %q: %w", fileReference, err)
-		}
-		if data == nil {
+		if data == nil || errors.Is(err, eas.ErrNotFound) {
 			return nil, fmt.Errorf("attachment %q: %w", fileReference, err)
 		}
 		// Undecodable transfer encoding: the raw bytes beat nothing.
 		m.b.log.Warn("attachment decoded partially", zap.String("ref", fileReference), zap.Error(err))
 	}
 	return data, nil
+}
+
+// emailItem is e as an eas.Item: nil (not a nil *eas.Email) when there is
+// none.
+func emailItem(e *eas.Email) eas.Item {
+	if e == nil {
+		return nil
+	}
+	return e
 }

@@ -14,6 +14,7 @@ type Mailbox struct {
 	b        *Backend
 	user     string
 	password string // kept only to reconnect within this request
+	origin   string // the phone's address, see eas.Credentials.RemoteAddr
 	c        *conn  // nil after the connection broke and could not be replaced
 	closed   bool
 }
@@ -45,7 +46,7 @@ func (m *Mailbox) conn(ctx context.Context) (*conn, error) {
 	if m.c != nil && !m.c.isBroken() {
 		return m.c, nil
 	}
-	c, err := m.b.pool.redial(ctx, m.c, m.user, m.password)
+	c, err := m.b.pool.redial(ctx, m.c, eas.Credentials{Username: m.user, Password: m.password, RemoteAddr: m.origin})
 	m.c = c
 	if err != nil {
 		return nil, err

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/easgate/easgate/eas"
 )
 
 // checkIdleAfter: a pooled connection unused for longer is tested with a
@@ -25,6 +27,9 @@ const checkIdleAfter = 15 * time.Second
 type pool struct {
 	b   *Backend
 	key [32]byte // HMAC key for the password fingerprints
+	// life ends when the pool closes, and with it the logins of prewarm.
+	life context.Context
+	end  context.CancelFunc
 
 	mu       sync.Mutex
 	closed   bool
@@ -45,7 +50,8 @@ type account struct {
 }
 
 func newPool(b *Backend, key [32]byte) *pool {
-	return &pool{b: b, key: key, accounts: make(map[string]*account)}
+	life, end := context.WithCancel(context.Background())
+	return &pool{b: b, key: key, life: life, end: end, accounts: make(map[string]*account)}
 }
 
 // mac fingerprints a login so that idle connections can be matched to
@@ -84,8 +90,9 @@ func (p *pool) signal(user string, a *account) {
 // get returns a logged-in connection of user, reusing an idle one with the
 // same password, dialling a new one while the account is below its limit,
 // and otherwise waiting until one is returned (or ctx ends).
-func (p *pool) get(ctx context.Context, user, password string) (*conn, error) {
-	mac := p.mac(user, password)
+func (p *pool) get(ctx context.Context, cred eas.Credentials) (*conn, error) {
+	user := cred.Username
+	mac := p.mac(user, cred.Password)
 	for {
 		p.mu.Lock()
 		if p.closed {
@@ -93,66 +100,94 @@ func (p *pool) get(ctx context.Context, user, password string) (*conn, error) {
 			return nil, errBackendClosed
 		}
 		a := p.account(user)
-
 		if c := a.takeIdle(mac); c != nil {
 			p.mu.Unlock()
-			if err := p.check(ctx, c); err == nil {
-				return c, nil
-			}
-			c.close()
-			p.mu.Lock()
-			a.open--
-			p.signal(user, a)
-			p.mu.Unlock()
-			if err := ctx.Err(); err != nil {
-				return nil, fmt.Errorf("open IMAP connection of %s: %w", user, err)
+			if c, err := p.reuse(ctx, user, a, c); c != nil || err != nil {
+				return c, err
 			}
 			continue
 		}
-
-		var evicted *conn
-		if a.open >= p.b.cfg.MaxConnsPerAccount && len(a.idle) > 0 {
-			// Only connections of another password are idle here (e.g. the
-			// user changed it): make room with the oldest.
-			evicted = a.idle[0]
-			a.idle = a.idle[1:]
-			a.open--
-		}
-		if a.open < p.b.cfg.MaxConnsPerAccount {
-			a.open++
+		if evicted, ok := a.reserve(p.b.cfg.MaxConnsPerAccount); ok {
 			p.mu.Unlock()
-			if evicted != nil {
-				evicted.close()
-			}
-			c, err := p.b.dial(ctx, user, password)
-			if err != nil {
-				p.mu.Lock()
-				a.open--
-				p.signal(user, a)
-				p.mu.Unlock()
-				return nil, err
-			}
-			c.mac = mac
-			p.b.log.Debug("IMAP connection opened", zap.String("user", user))
-			return c, nil
+			return p.open(ctx, cred, mac, a, evicted)
 		}
-
-		wake := a.wake
-		a.waiting++
-		p.mu.Unlock()
-		select {
-		case <-wake:
-		case <-ctx.Done():
+		if err := p.await(ctx, user, a); err != nil {
+			return nil, err
 		}
-		p.mu.Lock()
-		a.waiting--
-		if err := ctx.Err(); err != nil {
-			p.signal(user, a)
-			p.mu.Unlock()
-			return nil, fmt.Errorf("wait for a free IMAP connection of %s: %w", user, err)
-		}
-		p.mu.Unlock()
 	}
+}
+
+// reuse checks an idle connection taken from a. When it no longer works it
+// is closed, and reuse returns nil and, once ctx has ended, its error.
+func (p *pool) reuse(ctx context.Context, user string, a *account, c *conn) (*conn, error) {
+	if err := p.check(ctx, c); err == nil {
+		return c, nil
+	}
+	c.close()
+	p.mu.Lock()
+	a.open--
+	p.signal(user, a)
+	p.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("open IMAP connection of %s: %w", user, err)
+	}
+	return nil, nil
+}
+
+// reserve takes a place for a new connection when the account is below
+// limit, evicting an idle connection of another password to make room.
+// The caller holds p.mu.
+func (a *account) reserve(limit int) (evicted *conn, ok bool) {
+	if a.open >= limit && len(a.idle) > 0 {
+		// Only connections of another password are idle here (e.g. the
+		// user changed it): make room with the oldest.
+		evicted = a.idle[0]
+		a.idle = a.idle[1:]
+		a.open--
+	}
+	if a.open >= limit {
+		return nil, false
+	}
+	a.open++
+	return evicted, true
+}
+
+// open dials a new connection in the place reserve took.
+func (p *pool) open(ctx context.Context, cred eas.Credentials, mac [32]byte, a *account, evicted *conn) (*conn, error) {
+	if evicted != nil {
+		evicted.close()
+	}
+	c, err := p.b.dial(ctx, cred)
+	if err != nil {
+		p.mu.Lock()
+		a.open--
+		p.signal(cred.Username, a)
+		p.mu.Unlock()
+		return nil, err
+	}
+	c.mac = mac
+	p.b.log.Debug("IMAP connection opened", zap.String("user", cred.Username))
+	return c, nil
+}
+
+// await waits until a connection of the account is returned or closed, or
+// ctx ends. The caller holds p.mu, which await releases.
+func (p *pool) await(ctx context.Context, user string, a *account) error {
+	wake := a.wake
+	a.waiting++
+	p.mu.Unlock()
+	select {
+	case <-wake:
+	case <-ctx.Done():
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	a.waiting--
+	if err := ctx.Err(); err != nil {
+		p.signal(user, a)
+		return fmt.Errorf("wait for a free IMAP connection of %s: %w", user, err)
+	}
+	return nil
 }
 
 // takeIdle removes and returns the most recently used idle connection
@@ -180,15 +215,15 @@ func (p *pool) check(ctx context.Context, c *conn) error {
 
 // redial replaces the broken connection of a Mailbox, keeping its place in
 // the account's limit. On failure the place stays taken until put(nil).
-func (p *pool) redial(ctx context.Context, old *conn, user, password string) (*conn, error) {
+func (p *pool) redial(ctx context.Context, old *conn, cred eas.Credentials) (*conn, error) {
 	if old != nil {
 		old.close()
 	}
-	c, err := p.b.dial(ctx, user, password)
+	c, err := p.b.dial(ctx, cred)
 	if err != nil {
 		return nil, err
 	}
-	c.mac = p.mac(user, password)
+	c.mac = p.mac(cred.Username, cred.Password)
 	return c, nil
 }
 
@@ -220,15 +255,16 @@ func (p *pool) put(user string, c *conn) {
 	p.mu.Unlock()
 }
 
-// prewarm has an idle connection of user, logged in with password, ready
+// prewarm has an idle connection of cred's user, logged in with its password, ready
 // soon: it dials one in the background unless there is one already or the
 // account is at its limit. A push watcher calls it when it tells phones of
 // new mail, which they look at a moment later; the login then runs while
 // the answer travels to the phone, and no connection is held logged in the
 // rest of the time.
 //
-// mac is p.mac(user, password), which the caller already holds.
-func (p *pool) prewarm(user, password string, mac [32]byte) {
+// mac is p.mac of cred, which the caller already holds.
+func (p *pool) prewarm(cred eas.Credentials, mac [32]byte) {
+	user := cred.Username
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -246,17 +282,9 @@ func (p *pool) prewarm(user, password string, mac [32]byte) {
 	p.b.bg.Add(1)
 	go func() {
 		defer p.b.bg.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), p.b.cfg.CommandTimeout)
+		ctx, cancel := context.WithTimeout(p.life, p.b.cfg.CommandTimeout)
 		defer cancel()
-		// Backend.Close ends the login too.
-		go func() {
-			select {
-			case <-p.b.stop:
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
-		c, err := p.b.dial(ctx, user, password)
+		c, err := p.b.dial(ctx, cred)
 		p.mu.Lock()
 		a.warming = false
 		if err != nil {
@@ -312,6 +340,7 @@ func closeAll(conns []*conn) {
 // close closes every idle connection; connections in use are closed when
 // they come back.
 func (p *pool) close() {
+	p.end()
 	var all []*conn
 	p.mu.Lock()
 	p.closed = true

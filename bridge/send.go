@@ -58,15 +58,37 @@ func (m *Mailbox) Send(ctx context.Context, c eas.Compose) error {
 		return &eas.SendError{Reason: eas.SendNoRecipient, Err: errors.New("the message has no recipient")}
 	}
 
+	out, err := m.outgoing(ctx, c)
+	if err != nil {
+		return err
+	}
+	from := m.PrimaryAddress()
+	if err := m.b.submit(ctx, m.user, m.password, from, rcpts, out); err != nil {
+		return err
+	}
+	m.b.log.Debug("message submitted", zap.String("user", m.user), zap.Int("recipients", len(rcpts)), zap.Int("bytes", len(out)))
+	// The phone may hang up now that the message is out; the copy and the
+	// flag are still owed.
+	after, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*m.b.cfg.CommandTimeout)
+	defer cancel()
+	m.afterSend(after, c, out)
+	return nil
+}
+
+// outgoing is the message to submit: the phone's MIME made ready to send,
+// or, for a reply or forward the server is to complete, composed with the
+// original.
+func (m *Mailbox) outgoing(ctx context.Context, c eas.Compose) ([]byte, error) {
 	var out []byte
+	var err error
 	if c.Source == nil || c.ReplaceMime {
 		if out, err = mailconv.Outgoing(c.MIME); err != nil {
-			return &eas.SendError{Reason: eas.SendInvalidMIME, Err: err}
+			return nil, &eas.SendError{Reason: eas.SendInvalidMIME, Err: err}
 		}
 	} else {
 		orig, err := m.rawMessage(ctx, *c.Source)
 		if err != nil {
-			return sourceError(ctx, err)
+			return nil, sourceError(ctx, err)
 		}
 		if c.Forward {
 			out, err = mailconv.Forward(c.MIME, orig)
@@ -74,41 +96,34 @@ func (m *Mailbox) Send(ctx context.Context, c eas.Compose) error {
 			out, err = mailconv.Reply(c.MIME, orig)
 		}
 		if err != nil {
-			return &eas.SendError{Reason: eas.SendComposeFailed, Err: err}
+			return nil, &eas.SendError{Reason: eas.SendComposeFailed, Err: err}
 		}
 	}
 	// The envelope delivers to Bcc recipients; the header must not tell the
 	// others about them, and the Sent copy keeps the same bytes.
-	out = mailconv.WithoutBcc(out)
+	return mailconv.WithoutBcc(out), nil
+}
 
-	from := m.PrimaryAddress()
-	if err := m.b.submit(ctx, m.user, m.password, from, rcpts, out); err != nil {
-		return err
-	}
+// afterSend files the copy in Sent, flags the original and deletes the
+// draft sent. The message is out: what fails here is only logged.
+func (m *Mailbox) afterSend(ctx context.Context, c eas.Compose, out []byte) {
 	log := m.b.log.With(zap.String("user", m.user))
-	log.Debug("message submitted", zap.Int("recipients", len(rcpts)), zap.Int("bytes", len(out)))
-
-	// The phone may hang up now that the message is out; the copy and the
-	// flag are still owed.
-	after, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*m.b.cfg.CommandTimeout)
-	defer cancel()
 	if c.SaveInSent && !m.b.cfg.NoSentCopy {
-		if err := m.saveSent(after, out); err != nil {
+		if err := m.saveSent(ctx, out); err != nil {
 			log.Warn("message sent, but its copy in Sent was not saved", zap.Error(err))
 		}
 	}
 	if c.Source != nil {
-		if err := m.markOriginal(after, *c.Source, c.Forward); err != nil {
+		if err := m.markOriginal(ctx, *c.Source, c.Forward); err != nil {
 			log.Warn("message sent, but the original was not flagged", zap.String("folder", c.Source.Path),
 				zap.String("item", c.Source.ServerID), zap.Error(err))
 		}
 	}
 	if c.Draft != nil {
-		if err := m.Delete(after, *c.Draft, ""); err != nil && !errors.Is(err, eas.ErrNotFound) {
+		if err := m.Delete(ctx, *c.Draft, ""); err != nil && !errors.Is(err, eas.ErrNotFound) {
 			log.Warn("draft sent, but it is still in Drafts", zap.String("item", c.Draft.ServerID), zap.Error(err))
 		}
 	}
-	return nil
 }
 
 // sourceError is the SendError for a message to send or quote that could
@@ -260,27 +275,40 @@ func (b *Backend) submit(ctx context.Context, user, password, from string, rcpts
 		return err
 	}
 	defer closeConn()
+	if err := b.smtpAuth(ctx, c, user, password); err != nil {
+		return err
+	}
+	return transfer(ctx, c, from, rcpts, msg)
+}
+
+// smtpAuth logs in with the user's IMAP credentials when the server offers
+// AUTH. Without AUTH the server relays for easgate's address; the user has
+// logged in to IMAP, and the envelope names them.
+func (b *Backend) smtpAuth(ctx context.Context, c *smtp.Client, user, password string) error {
+	ok, mechs := c.Extension("AUTH")
+	if !ok {
+		return nil
+	}
+	var a sasl.Client
+	switch {
+	case c.SupportsAuth(sasl.Plain):
+		a = sasl.NewPlainClient("", user, password)
+	case c.SupportsAuth(sasl.Login):
+		a = sasl.NewLoginClient(user, password)
+	default:
+		return &eas.SendError{Err: fmt.Errorf("SMTP server %s offers neither AUTH PLAIN nor LOGIN (only %s)", b.cfg.SMTPAddr, mechs)}
+	}
+	if err := c.Auth(a); err != nil {
+		return sendFailure(ctx, "AUTH", eas.SendSubmissionFailed, err)
+	}
+	return nil
+}
+
+// transfer sends the envelope and the message.
+func transfer(ctx context.Context, c *smtp.Client, from string, rcpts []string, msg []byte) error {
 	fail := func(stage string, reason eas.SendFailure, err error) error {
 		return sendFailure(ctx, stage, reason, err)
 	}
-
-	if ok, mechs := c.Extension("AUTH"); ok {
-		var a sasl.Client
-		switch {
-		case c.SupportsAuth(sasl.Plain):
-			a = sasl.NewPlainClient("", user, password)
-		case c.SupportsAuth(sasl.Login):
-			a = sasl.NewLoginClient(user, password)
-		default:
-			return &eas.SendError{Err: fmt.Errorf("SMTP server %s offers neither AUTH PLAIN nor LOGIN (only %s)", b.cfg.SMTPAddr, mechs)}
-		}
-		if err := c.Auth(a); err != nil {
-			return fail("AUTH", eas.SendSubmissionFailed, err)
-		}
-	}
-	// Without AUTH the server relays for easgate's address; the user has
-	// logged in to IMAP, and the envelope names them.
-
 	if limit, ok := c.MaxMessageSize(); ok && limit > 0 && len(msg) > limit {
 		return &eas.SendError{Reason: eas.SendTooLarge, Code: 552,
 			Err: fmt.Errorf("message of %d bytes exceeds the SMTP server's limit of %d", len(msg), limit)}

@@ -107,7 +107,8 @@ func TestSecurity(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			b := New(Config{Addr: tt.addr, Security: tt.security, TLSConfig: tt.tls, CommandTimeout: 10 * time.Second})
 			defer b.Close()
-			mb, err := b.Open(context.Background(), eas.Credentials{Username: testUser, Password: testPass})
+			// With the phone's address, the IMAP ID exchange comes first.
+			mb, err := b.Open(context.Background(), eas.Credentials{Username: testUser, Password: testPass, RemoteAddr: "192.0.2.1:4711"})
 			if tt.wantErr != nil {
 				wantErr(t, err, tt.wantErr)
 				if !strings.Contains(err.Error(), tt.wantText) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"slices"
 	"sync"
@@ -130,7 +129,7 @@ func (e *watchEnv) dial(ctx context.Context, network, addr string) (net.Conn, er
 	if err != nil {
 		return nil, err
 	}
-	f := &freezable{Conn: c, thaw: make(chan struct{})}
+	f := &freezable{Conn: c}
 	e.mu.Lock()
 	e.conns = append(e.conns, f)
 	e.mu.Unlock()
@@ -161,23 +160,17 @@ func (e *watchEnv) freeze() {
 type freezable struct {
 	net.Conn
 	frozen atomic.Bool
-	thaw   chan struct{}
-	once   sync.Once
 }
 
+// Read swallows what the server says while frozen; the connection's
+// deadlines and Close still end it.
 func (f *freezable) Read(p []byte) (int, error) {
-	n, err := f.Conn.Read(p)
-	if f.frozen.Load() {
-		// Swallow what the server says until the connection is closed.
-		<-f.thaw
-		return 0, io.ErrClosedPipe
+	for {
+		n, err := f.Conn.Read(p)
+		if err != nil || !f.frozen.Load() {
+			return n, err
+		}
 	}
-	return n, err
-}
-
-func (f *freezable) Close() error {
-	f.once.Do(func() { close(f.thaw) })
-	return f.Conn.Close()
 }
 
 // other is another mail client of the account.
@@ -639,20 +632,20 @@ func TestBackoff(t *testing.T) {
 }
 
 func TestMarkSame(t *testing.T) {
-	base := mark{uidValidity: 1, uidNext: 5, messages: 4, modSeq: 9}
+	base := mark{folderState: folderState{uidValidity: 1, uidNext: 5, messages: 4, modSeq: 9}}
 	tests := []struct {
 		name string
 		a, b mark
 		want bool
 	}{
 		{"equal", base, base, true},
-		{"new message", base, mark{uidValidity: 1, uidNext: 6, messages: 5, modSeq: 10}, false},
-		{"flag change", base, mark{uidValidity: 1, uidNext: 5, messages: 4, modSeq: 10}, false},
-		{"recreated", base, mark{uidValidity: 2, uidNext: 5, messages: 4, modSeq: 9}, false},
+		{"new message", base, mark{folderState: folderState{uidValidity: 1, uidNext: 6, messages: 5, modSeq: 10}}, false},
+		{"flag change", base, mark{folderState: folderState{uidValidity: 1, uidNext: 5, messages: 4, modSeq: 10}}, false},
+		{"recreated", base, mark{folderState: folderState{uidValidity: 2, uidNext: 5, messages: 4, modSeq: 9}}, false},
 		{"deleted", base, mark{missing: true}, false},
 		{"still missing", mark{missing: true}, mark{missing: true}, true},
-		{"read elsewhere without CONDSTORE", mark{uidValidity: 1, uidNext: 5, messages: 4, unseen: 2}, mark{uidValidity: 1, uidNext: 5, messages: 4, unseen: 1}, false},
-		{"from a SELECT without CONDSTORE", mark{uidValidity: 1, uidNext: 5, messages: 4, partial: true}, mark{uidValidity: 1, uidNext: 5, messages: 4, partial: true}, false},
+		{"read elsewhere without CONDSTORE", mark{folderState: folderState{uidValidity: 1, uidNext: 5, messages: 4}, unseen: 2}, mark{folderState: folderState{uidValidity: 1, uidNext: 5, messages: 4}, unseen: 1}, false},
+		{"from a SELECT without CONDSTORE", mark{folderState: folderState{uidValidity: 1, uidNext: 5, messages: 4}, partial: true}, mark{folderState: folderState{uidValidity: 1, uidNext: 5, messages: 4}, partial: true}, false},
 		{"folder list", mark{list: "a"}, mark{list: "b"}, false},
 	}
 	for _, tc := range tests {
@@ -660,4 +653,66 @@ func TestMarkSame(t *testing.T) {
 			t.Errorf("%s: same = %v, want %v", tc.name, got, tc.want)
 		}
 	}
+}
+
+// pinger is a phone that Pings INBOX again and again, each Ping and the
+// gap before the next one short, as while its Pings keep failing.
+type pinger struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func startPinger(t *testing.T, e *watchEnv, a eas.Credentials, every time.Duration) *pinger {
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &pinger{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		for ctx.Err() == nil {
+			if s, err := e.n.Subscribe(ctx, a, []string{"INBOX"}); err == nil {
+				time.Sleep(every)
+				s.Close()
+			}
+			// The phone reads the answer and sends its next Ping.
+			time.Sleep(every)
+		}
+	}()
+	t.Cleanup(p.stop)
+	return p
+}
+
+func (p *pinger) stop() {
+	p.cancel()
+	<-p.done
+}
+
+// connected reports whether user's watcher has its connection up.
+func (e *watchEnv) connected(user string) bool {
+	e.n.mu.Lock()
+	defer e.n.mu.Unlock()
+	w := e.n.watchers[user]
+	return w != nil && w.connected.Load()
+}
+
+// TestPushResumesAfterOutage: Dovecot stops and starts again while a phone
+// keeps Pinging; the watcher keeps trying, is back once Dovecot is, and
+// reports new mail, however often the phone's Pings end meanwhile (each
+// used to push the next attempt a grace period later, so push stayed off
+// for as long as the phone Pinged).
+func TestPushResumesAfterOutage(t *testing.T) {
+	e := startWatch(t, watchOptions{dovecot: true,
+		watch: WatchConfig{CheckInterval: time.Hour, Grace: time.Second, MinBackoff: DefaultMinBackoff}})
+	a := e.accounts[0]
+	// The watcher has seen INBOX; from here on only the pinger subscribes.
+	e.subscribe(t, a, "INBOX").Close()
+	startPinger(t, e, a, 300*time.Millisecond)
+	e.dovecot.Stop(t)
+	before := e.dials.Load()
+	eventually(t, "retries while Dovecot is down", func() bool { return e.dials.Load() >= before+3 })
+	e.dovecot.Start(t)
+	back := time.Now()
+	eventually(t, "the watcher reconnects", func() bool { return e.connected(a.Username) })
+	t.Logf("watcher back %v after Dovecot, %d dials", time.Since(back), e.dials.Load()-before)
+	s := e.subscribe(t, a, "INBOX")
+	appendTo(t, e.other(t, a), "INBOX")
+	expectNotice(t, s, "INBOX")
 }

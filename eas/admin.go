@@ -7,6 +7,8 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -18,10 +20,7 @@ import (
 // balancer can probe it. An empty token refuses every /api request.
 func (s *Server) AdminHandler(token string) http.Handler {
 	r := chi.NewRouter()
-	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain")
-		w.Write([]byte("ok\n"))
-	})
+	r.Get("/healthz", s.adminHealth)
 	// Metrics need no token either: a scraper reaches the admin listener,
 	// which is on the loopback address unless configured otherwise.
 	r.Handle("/metrics", promhttp.HandlerFor(s.cfg.Metrics.Registry(), promhttp.HandlerOpts{}))
@@ -35,6 +34,87 @@ func (s *Server) AdminHandler(token string) http.Handler {
 		r.Delete("/devices/{user}/{device}", s.adminDelete)
 	})
 	return r
+}
+
+// HealthCheck is a server easgate depends on (IMAP, SMTP), as /healthz
+// reports it.
+type HealthCheck struct {
+	// Name says what it is for: "imap", "smtp".
+	Name string
+	Addr string
+	// Check reaches the server and returns why it cannot, nil when it can.
+	Check func(ctx context.Context) error
+}
+
+// UpstreamState is one upstream's state in /healthz.
+type UpstreamState struct {
+	Name  string `json:"name"`
+	Addr  string `json:"addr"`
+	Up    bool   `json:"up"`
+	Error string `json:"error,omitempty"`
+}
+
+// Health is what /healthz answers.
+type Health struct {
+	// Status is "ok", or "degraded" when an upstream is down.
+	Status    string          `json:"status"`
+	Upstreams []UpstreamState `json:"upstreams"`
+	CheckedAt time.Time       `json:"checkedAt"`
+}
+
+// healthCheckEvery bounds how often /healthz reaches the upstreams: a load
+// balancer polling every second does not make easgate dial them as often.
+const healthCheckEvery = 10 * time.Second
+
+// healthCheckTimeout bounds one round of checks.
+const healthCheckTimeout = 5 * time.Second
+
+type healthCache struct {
+	mu   sync.Mutex
+	last *Health
+}
+
+// CheckUpstreams checks every configured upstream at once and reports
+// their states; results are reused for healthCheckEvery.
+func (s *Server) CheckUpstreams(ctx context.Context) Health {
+	s.health.mu.Lock()
+	defer s.health.mu.Unlock()
+	now := s.cfg.Now()
+	if h := s.health.last; h != nil && now.Sub(h.CheckedAt) < healthCheckEvery {
+		return *h
+	}
+	ctx, cancel := context.WithTimeout(ctx, healthCheckTimeout)
+	defer cancel()
+	h := &Health{Status: "ok", Upstreams: make([]UpstreamState, len(s.cfg.Upstreams)), CheckedAt: now}
+	var wg sync.WaitGroup
+	for i, u := range s.cfg.Upstreams {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st := UpstreamState{Name: u.Name, Addr: u.Addr, Up: true}
+			if err := u.Check(ctx); err != nil {
+				st.Up, st.Error = false, err.Error()
+			}
+			h.Upstreams[i] = st
+		}()
+	}
+	wg.Wait()
+	for _, u := range h.Upstreams {
+		if !u.Up {
+			h.Status = "degraded"
+		}
+	}
+	s.health.last = h
+	return *h
+}
+
+// adminHealth answers /healthz: easgate's liveness, with the state of
+// each upstream. It stays HTTP 200 while an upstream is down: easgate
+// itself works (phones get retryable answers), and a load balancer that
+// took every instance out for a shared upstream would turn that into a
+// refused connection.
+func (s *Server) adminHealth(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.CheckUpstreams(r.Context()))
 }
 
 func bearer(token string) func(http.Handler) http.Handler {
@@ -97,8 +177,8 @@ func (s *Server) adminShow(w http.ResponseWriter, r *http.Request) {
 // withDevice runs fn while the device is not in the middle of a request,
 // after ending its waiting Ping, so a reset or delete never races a Sync.
 func (s *Server) withDevice(ctx context.Context, k deviceKey, fn func() error) error {
-	s.devices.supersede(k)
-	unlock, err := s.devices.lock(ctx, k)
+	s.supersedeDevice(ctx, s.log, k)
+	unlock, err := s.lockDevice(ctx, k)
 	if err != nil {
 		return err
 	}

@@ -7,9 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // NormalizeUser turns the forms phones put in the user name field into the
@@ -36,9 +39,32 @@ func basicCredentials(r *http.Request) (Credentials, bool) {
 	return Credentials{Username: u, Password: p}, true
 }
 
+// credentials reads HTTP Basic credentials and notes the phone's address.
+func (s *Server) credentials(r *http.Request) (Credentials, bool) {
+	c, ok := basicCredentials(r)
+	if ok {
+		c.RemoteAddr = s.remoteAddr(r)
+	}
+	return c, ok
+}
+
+// remoteAddr is the phone's address, with its port when the phone itself
+// is the TCP peer: a proxy passes on no port.
+func (s *Server) remoteAddr(r *http.Request) string {
+	addr := s.clientAddr(r)
+	if peer, err := netip.ParseAddrPort(r.RemoteAddr); err == nil && peer.Addr().Unmap() == addr {
+		return netip.AddrPortFrom(addr, peer.Port()).String()
+	}
+	return addr.String()
+}
+
 // authenticator checks credentials against the upstream, remembers
 // successful logins for a short time so that not every request logs in
-// again, and throttles repeated failures per user and per client address.
+// again, and throttles repeated failures per user and client address, and
+// per client address. A user's failures from one address never lock out the
+// same user elsewhere: anyone who knows a user name could otherwise keep its
+// owner out. Guessing one password from many addresses is left to the
+// upstream, which sees every phone's address (see Credentials.RemoteAddr).
 //
 // Nothing here is written to disk or logged: remembered logins are salted
 // hashes in memory only.
@@ -48,9 +74,12 @@ type authenticator struct {
 	now     func() time.Time
 	salt    [32]byte
 
+	// throttled counts refusals without asking the upstream; nil: none.
+	throttled prometheus.Counter
+
 	mu       sync.Mutex
 	ok       map[[32]byte]time.Time // hash(user, password) → valid until
-	failures map[string]*failure    // "u:"+user or "a:"+address
+	failures map[string]*failure    // see failureKeys
 }
 
 type failure struct {
@@ -69,7 +98,8 @@ const (
 	maxAuthKeys   = 100000
 )
 
-// errThrottled is returned while a user or address is locked out.
+// errThrottled is returned while a user at an address, or an address, is
+// locked out.
 var errThrottled = errors.New("eas: too many failed logins")
 
 func newAuthenticator(b Backend, ttl time.Duration, now func() time.Time) *authenticator {
@@ -92,34 +122,31 @@ func (a *authenticator) hash(c Credentials) [32]byte {
 	return k
 }
 
+// failureKeys are the throttling keys of a login from addr: the user at
+// that address, and the address trying any user.
+func failureKeys(user, addr string) [2]string {
+	return [2]string{"u:" + addr + "\x00" + user, "a:" + addr}
+}
+
 // check verifies credentials. It returns ErrUnauthorized, errThrottled, or
 // an error of the upstream (ErrUnavailable …). A successful check may hand
 // back the Mailbox the upstream login opened, so the caller can use it
 // instead of opening another; it is nil when the login was remembered.
 func (a *authenticator) check(ctx context.Context, c Credentials, addr string) (Mailbox, error) {
 	k := a.hash(c)
-	now := a.now()
-	a.mu.Lock()
-	if until, ok := a.ok[k]; ok && now.Before(until) {
-		a.mu.Unlock()
-		return nil, nil
+	keys := failureKeys(c.Username, addr)
+	if remembered, err := a.admit(k, keys); remembered || err != nil {
+		return nil, err
 	}
-	for _, key := range []string{"u:" + c.Username, "a:" + addr} {
-		if f := a.failures[key]; f != nil && now.Before(f.until) {
-			a.mu.Unlock()
-			return nil, errThrottled
-		}
-	}
-	a.mu.Unlock()
-
 	mb, err := a.backend.Open(ctx, c)
-	now = a.now()
+	now := a.now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if err != nil {
 		if errors.Is(err, ErrUnauthorized) {
-			a.fail("u:"+c.Username, now)
-			a.fail("a:"+addr, now)
+			for _, key := range keys {
+				a.fail(key, now)
+			}
 		}
 		return nil, err
 	}
@@ -127,8 +154,28 @@ func (a *authenticator) check(ctx context.Context, c Credentials, addr string) (
 		a.prune(now)
 	}
 	a.ok[k] = now.Add(a.ttl)
-	delete(a.failures, "u:"+c.Username)
+	delete(a.failures, keys[0])
 	return mb, nil
+}
+
+// admit reports whether the login k is remembered, or errThrottled while
+// one of keys is locked out.
+func (a *authenticator) admit(k [32]byte, keys [2]string) (bool, error) {
+	now := a.now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	// Locked out first: a remembered login must not let a locked-out
+	// address confirm a guess.
+	for _, key := range keys {
+		if f := a.failures[key]; f != nil && now.Before(f.until) {
+			if a.throttled != nil {
+				a.throttled.Inc()
+			}
+			return false, errThrottled
+		}
+	}
+	until, ok := a.ok[k]
+	return ok && now.Before(until), nil
 }
 
 func (a *authenticator) fail(key string, now time.Time) {

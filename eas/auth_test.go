@@ -3,9 +3,14 @@ package eas
 import (
 	"context"
 	"errors"
+	"net/http/httptest"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // countingBackend accepts one password and counts the logins it is asked for.
@@ -152,5 +157,90 @@ func TestHierarchyDiff(t *testing.T) {
 	}
 	if len(deletes) != 1 || deletes[0].ID != "2" {
 		t.Fatalf("deletes %+v", deletes)
+	}
+}
+
+// TestThrottlePerAddress: failures of a user from one address never keep
+// the same user out from another address.
+func TestThrottlePerAddress(t *testing.T) {
+	const attacker, phone = "203.0.113.9", "198.51.100.7"
+	anna := Credentials{Username: "anna", Password: "right"}
+	guess := Credentials{Username: "anna", Password: "guess"}
+	tests := []struct {
+		name     string
+		cred     Credentials
+		addr     string
+		want     error
+		upstream bool // the attempt reaches the upstream
+	}{
+		{"owner from her phone", anna, phone, nil, true},
+		{"attacker still locked out", anna, attacker, errThrottled, false},
+		{"owner's wrong password from her phone", guess, phone, ErrUnauthorized, true},
+		{"other user from the attacker's address", Credentials{Username: "bob", Password: "x"}, attacker, errThrottled, false},
+	}
+	b := &countingBackend{password: "right"}
+	clk := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	a := newAuthenticator(b, time.Minute, clk.now)
+	a.throttled = prometheus.NewCounter(prometheus.CounterOpts{Name: "throttled"})
+	ctx := context.Background()
+	for i := 0; i < 2*freeFailures; i++ {
+		a.check(ctx, guess, attacker)
+	}
+	refused := counterValue(t, a.throttled)
+	if refused != freeFailures {
+		t.Fatalf("%v refusals counted, want %d", refused, freeFailures)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := b.logins
+			clk.t = clk.t.Add(time.Second)
+			if _, err := a.check(ctx, tt.cred, tt.addr); !errors.Is(err, tt.want) {
+				t.Fatalf("got %v, want %v", err, tt.want)
+			}
+			if got := b.logins > before; got != tt.upstream {
+				t.Fatalf("asked the upstream: %v, want %v", got, tt.upstream)
+			}
+			if tt.want == errThrottled {
+				refused++
+			}
+			if got := counterValue(t, a.throttled); got != refused {
+				t.Fatalf("%v refusals counted, want %v", got, refused)
+			}
+		})
+	}
+}
+
+func counterValue(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
+}
+
+func TestRemoteAddr(t *testing.T) {
+	s := &Server{cfg: Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}}
+	tests := []struct {
+		name, peer, forwarded, want string
+	}{
+		{"phone itself", "198.51.100.7:50123", "", "198.51.100.7:50123"},
+		{"phone itself, IPv6", "[2001:db8::7]:443", "", "[2001:db8::7]:443"},
+		{"untrusted peer's header ignored", "198.51.100.7:50123", "203.0.113.9", "198.51.100.7:50123"},
+		{"behind a trusted proxy", "127.0.0.1:40000", "203.0.113.9", "203.0.113.9"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("POST", "/Microsoft-Server-ActiveSync", nil)
+			r.RemoteAddr = tt.peer
+			if tt.forwarded != "" {
+				r.Header.Set("X-Forwarded-For", tt.forwarded)
+			}
+			r.SetBasicAuth("anna", "pw")
+			c, ok := s.credentials(r)
+			if !ok || c.RemoteAddr != tt.want {
+				t.Fatalf("RemoteAddr %q (%v), want %q", c.RemoteAddr, ok, tt.want)
+			}
+		})
 	}
 }

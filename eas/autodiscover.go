@@ -1,13 +1,12 @@
 package eas
 
 import (
+	"context"
 	"encoding/json"
 	"encoding/xml"
-	"io"
+	"fmt"
 	"net/http"
 	"strings"
-
-	"go.uber.org/zap"
 )
 
 // Autodiscover namespaces (MS-ASCMD 2.2.1.1, schemas 6.2–6.4).
@@ -80,40 +79,29 @@ func (s *Server) baseURL(r *http.Request) string {
 	return scheme + "://" + host
 }
 
-// serveAutodiscover answers the mobilesync Autodiscover request, so a phone
-// can set the account up from an e-mail address and password alone.
-func (s *Server) serveAutodiscover(w http.ResponseWriter, r *http.Request) {
-	start := s.cfg.Now()
-	cred, ok := basicCredentials(r)
-	if !ok {
-		s.unauthorized(w)
-		s.logRequest(r, nil, "", "Autodiscover", http.StatusUnauthorized, 0, start, 0, nil)
-		return
+// maxAutodiscoverBody bounds an Autodiscover request, a few hundred bytes
+// of XML in practice.
+const maxAutodiscoverBody = 64 << 10
+
+// handleAutodiscover answers the mobilesync Autodiscover request, so a
+// phone can set the account up from an e-mail address and password alone.
+func (s *Server) handleAutodiscover(ctx context.Context, r *request) (*reply, error) {
+	if err := s.login(ctx, r); err != nil {
+		return nil, err
 	}
-	mb, err := s.auth.check(r.Context(), cred, s.clientAddr(r).String())
-	if mb != nil {
-		mb.Close()
-	}
+	body, err := s.readBody(r, maxAutodiscoverBody)
 	if err != nil {
-		code := s.authFailure(w, err)
-		s.logRequest(r, nil, cred.Username, "Autodiscover", code, 0, start, 0, err)
-		return
+		return nil, err
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
-	if err != nil {
-		http.Error(w, "bad request", http.StatusBadRequest)
-		return
-	}
+	r.body = body
 	var req autodiscoverRequest
-	email := cred.Username
+	email := r.cred.Username
 	schema := autodiscoverMobileNS
 	// Some Android clients post no body at all, only credentials: they
 	// want the mobilesync answer.
 	if len(strings.TrimSpace(string(body))) > 0 {
 		if err := xml.Unmarshal(body, &req); err != nil {
-			s.writeAutodiscoverError(w, 600, "Invalid Request")
-			s.logRequest(r, nil, cred.Username, "Autodiscover", http.StatusOK, 600, start, len(body), err)
-			return
+			return autodiscoverFailure(600, "Invalid Request", err)
 		}
 		if req.Request.EMailAddress != "" {
 			email = req.Request.EMailAddress
@@ -121,61 +109,57 @@ func (s *Server) serveAutodiscover(w http.ResponseWriter, r *http.Request) {
 		schema = strings.TrimSpace(req.Request.AcceptableResponseSchema)
 	}
 	if schema != autodiscoverMobileNS {
-		s.writeAutodiscoverError(w, 601, "The requested schema is not available")
-		s.logRequest(r, nil, cred.Username, "Autodiscover", http.StatusOK, 601, start, len(body), nil)
-		return
+		return autodiscoverFailure(601, "The requested schema is not available", fmt.Errorf("schema %q", schema))
 	}
 	var resp autodiscoverResponse
 	resp.NS = autodiscoverResponseNS
 	resp.Response.NS = autodiscoverMobileNS
 	resp.Response.Culture = "en:us"
 	resp.Response.User = &autodiscoverUser{DisplayName: email, EMailAddress: email}
-	url := s.baseURL(r) + "/Microsoft-Server-ActiveSync"
+	url := s.baseURL(r.http) + "/Microsoft-Server-ActiveSync"
 	resp.Response.Action = &struct {
 		Settings struct {
 			Server []autodiscoverServer `xml:"Server"`
 		} `xml:"Settings"`
 	}{}
 	resp.Response.Action.Settings.Server = []autodiscoverServer{{Type: "MobileSync", URL: url, Name: url}}
-	s.writeAutodiscover(w, &resp)
-	s.logRequest(r, nil, cred.Username, "Autodiscover", http.StatusOK, 0, start, len(body), nil, zap.String("url", url))
+	return autodiscoverReply(&resp, 0, nil)
 }
 
-func (s *Server) writeAutodiscoverError(w http.ResponseWriter, code int, msg string) {
+// autodiscoverFailure is an Autodiscover error answer (HTTP 200 with an
+// Error element); code goes to the log as the request's status.
+func autodiscoverFailure(code int, msg string, reason error) (*reply, error) {
 	var resp autodiscoverResponse
 	resp.NS = autodiscoverResponseNS
 	resp.Response.NS = autodiscoverMobileNS
 	resp.Response.Error = &autodiscoverError{ErrorCode: code, Message: msg, DebugData: "MobileSync"}
-	s.writeAutodiscover(w, &resp)
+	return autodiscoverReply(&resp, code, reason)
 }
 
-func (s *Server) writeAutodiscover(w http.ResponseWriter, resp *autodiscoverResponse) {
+func autodiscoverReply(resp *autodiscoverResponse, code int, reason error) (*reply, error) {
 	b, err := xml.MarshalIndent(resp, "", "  ")
 	if err != nil {
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
+		return nil, fmt.Errorf("encode autodiscover answer: %w", err)
 	}
-	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
-	w.WriteHeader(http.StatusOK)
-	io.WriteString(w, xml.Header)
-	w.Write(b)
+	return &reply{
+		raw: append([]byte(xml.Header), b...), contentType: "text/xml; charset=utf-8",
+		easStatus: code, reason: reason,
+	}, nil
 }
 
-// serveAutodiscoverJSON answers the newer, unauthenticated discovery
+// handleAutodiscoverJSON answers the newer, unauthenticated discovery
 // ("Autodiscover v2") that Outlook mobile and recent clients use before
 // falling back to the XML form: GET /autodiscover/autodiscover.json with
 // Email and Protocol parameters (or /autodiscover/autodiscover.json/v1.0/
 // <address>?Protocol=…).
-func (s *Server) serveAutodiscoverJSON(w http.ResponseWriter, r *http.Request) {
-	start := s.cfg.Now()
-	q := r.URL.Query()
+func (s *Server) handleAutodiscoverJSON(ctx context.Context, r *request) (*reply, error) {
 	proto := ""
-	for k, v := range q {
+	for k, v := range r.http.URL.Query() {
 		if strings.EqualFold(k, "Protocol") && len(v) > 0 {
 			proto = v[0]
 		}
 	}
-	base := s.baseURL(r)
+	base := s.baseURL(r.http)
 	var body any
 	code := http.StatusOK
 	switch strings.ToLower(proto) {
@@ -190,8 +174,9 @@ func (s *Server) serveAutodiscoverJSON(w http.ResponseWriter, r *http.Request) {
 			"ErrorMessage": "The given protocol value '" + proto + "' is invalid. Supported values are 'ActiveSync,AutodiscoverV1'",
 		}
 	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(body)
-	s.logRequest(r, nil, "", "AutodiscoverJSON", code, 0, start, 0, nil)
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, fmt.Errorf("encode autodiscover answer: %w", err)
+	}
+	return &reply{status: code, raw: append(b, '\n'), contentType: "application/json; charset=utf-8"}, nil
 }

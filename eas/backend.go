@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -17,6 +18,9 @@ import (
 type Credentials struct {
 	Username string
 	Password string
+	// RemoteAddr is the phone's address (an IP, behind a trusted proxy, or
+	// IP:port), for the upstream's own logs and login throttling.
+	RemoteAddr string
 }
 
 // Backend opens the mailbox of a user. Open logs in (or reuses a pooled,
@@ -46,7 +50,8 @@ const (
 // may not delete or rename.
 func (t FolderType) IsSpecial() bool {
 	switch t {
-	case FolderInbox, FolderDrafts, FolderDeleted, FolderSent, FolderOutbox:
+	case FolderInbox, FolderDrafts, FolderDeleted, FolderSent, FolderOutbox,
+		FolderTasks, FolderCalendar, FolderContacts, FolderNotes, FolderJournal:
 		return true
 	}
 	return false
@@ -135,10 +140,10 @@ type ItemChange struct {
 	ServerID string
 	// Version the phone holds after applying the change (Add, Change).
 	Version string
-	// Email is the full item for Add and the changed flag fields (Read,
-	// Flag, Categories) for Change; nil for deletes.
-	Email *Email
-	// Err is set when the item could not be converted completely; Email then
+	// Item is the full item for Add and, for Change, the changed fields
+	// (mail: Read, Flag, Categories); nil for deletes.
+	Item Item
+	// Err is set when the item could not be converted completely; Item then
 	// holds what could be read. The item is still sent: a broken message must
 	// never block its folder.
 	Err error
@@ -219,6 +224,12 @@ type Draft struct {
 	// DeleteAttachments name attachments of the replaced draft by the
 	// FileReference the phone got for them.
 	DeleteAttachments []string
+	// MIME, when set, is the whole draft as the phone wrote it (a Body of
+	// Type 4), stored as it is in place of the fields above; Read and Flag
+	// are then its flags (nil: read, no flag).
+	MIME []byte
+	Read *bool
+	Flag *Flag
 }
 
 // DraftBody is a draft's text.
@@ -248,21 +259,20 @@ type SavedDraft struct {
 	FileReferences []string
 }
 
-// Mailbox is one user's mail store for the duration of a request. It is not
-// safe for concurrent use; Close returns its upstream resources.
-type Mailbox interface {
-	// PrimaryAddress is the user's e-mail address (Settings UserInformation).
-	PrimaryAddress() string
-
+// Session is one user's store, of any class, for the duration of a
+// request: what the engine needs to sync a folder. It is not safe for
+// concurrent use; Close returns its upstream resources.
+//
+// What a store may do beyond reading it says by implementing more
+// interfaces, which the engine finds by type assertion: ItemWriter for a
+// phone's Adds, Changes and Deletes of contacts, events, tasks and notes;
+// FolderEditor (mail) and FolderWriter (the other classes) for
+// FolderCreate, FolderUpdate and FolderDelete; and the
+// mail extensions (FlagWriter, MailDeleter, Mover, FolderEmptier,
+// AttachmentReader, Searcher, Sender, DraftWriter, AddressBook) that
+// Mailbox gathers.
+type Session interface {
 	Folders(ctx context.Context) ([]Folder, error)
-	// CreateFolder returns ErrExists when the name is taken, ErrNotFound
-	// when the parent is missing and ErrInvalidName for a name it cannot use.
-	CreateFolder(ctx context.Context, parent, name string) (Folder, error)
-	// RenameFolder moves and/or renames path under newParent ("" = top),
-	// with the errors of CreateFolder (ErrNotFound also for a missing path).
-	RenameFolder(ctx context.Context, path, newParent, newName string) (Folder, error)
-	DeleteFolder(ctx context.Context, path string) error
-
 	// Changes returns what the phone lacks. ErrStateInvalid means the
 	// phone's copy cannot be brought up to date (e.g. UIDVALIDITY changed):
 	// the phone must sync the folder from scratch.
@@ -270,33 +280,128 @@ type Mailbox interface {
 	// Pending estimates how many changes Changes would return without the
 	// window, cheaply. It returns 0 quickly when nothing moved since cursor.
 	Pending(ctx context.Context, q SyncQuery) (int, error)
-
 	// Fetch returns the full item with bodies as requested.
-	Fetch(ctx context.Context, ref ItemRef, body BodyOptions) (*Email, error)
+	Fetch(ctx context.Context, ref ItemRef, body BodyOptions) (Item, error)
+	Close() error
+}
+
+// ItemUpdate is a phone's Change of an item of a class other than mail.
+type ItemUpdate struct {
+	// Item holds the fields the phone sent.
+	Item Item
+	// Ghosted are the fields the phone left out that the item keeps.
+	Ghosted []string
+	// Known is the version the phone holds; "" makes the phone's change
+	// win whatever happened to the item meanwhile.
+	Known string
+}
+
+// ItemWriter stores a phone's writes in a folder of a class other than
+// mail.
+type ItemWriter interface {
+	// AddItem stores a new item in path.
+	AddItem(ctx context.Context, path string, it Item) (serverID, version string, err error)
+	// ChangeItem applies u and returns the item's new version;
+	// ErrConflict when the item is no longer at u.Known.
+	ChangeItem(ctx context.Context, ref ItemRef, u ItemUpdate) (version string, err error)
+	DeleteItem(ctx context.Context, ref ItemRef) error
+}
+
+// FolderEditor creates, renames and deletes folders.
+type FolderEditor interface {
+	// CreateFolder returns ErrExists when the name is taken, ErrNotFound
+	// when the parent is missing and ErrInvalidName for a name it cannot use.
+	CreateFolder(ctx context.Context, parent, name string) (Folder, error)
+	// RenameFolder moves and/or renames path under newParent ("" = top),
+	// with the errors of CreateFolder (ErrNotFound also for a missing path).
+	RenameFolder(ctx context.Context, path, newParent, newName string) (Folder, error)
+	DeleteFolder(ctx context.Context, path string) error
+}
+
+// FolderWriter creates, renames and deletes the folders of a store of the
+// classes other than mail (address books, calendars). A folder is made of
+// a type: one store may keep several classes (CalDAV: calendars and task
+// lists). Its errors are those of FolderEditor, and ErrFolderType for a
+// folder the store cannot make or move as asked.
+type FolderWriter interface {
+	// CreateTypedFolder makes a folder of type t (a user folder type of
+	// the store's classes) under parent ("" = the top level).
+	CreateTypedFolder(ctx context.Context, parent, name string, t FolderType) (Folder, error)
+	RenameFolder(ctx context.Context, path, newParent, newName string) (Folder, error)
+	DeleteFolder(ctx context.Context, path string) error
+}
+
+// FlagWriter applies a phone's change of a message's flags.
+type FlagWriter interface {
 	// UpdateFlags applies a phone's change and returns the version the
 	// phone holds afterwards (see FlagUpdate.Known).
 	UpdateFlags(ctx context.Context, ref ItemRef, u FlagUpdate) (version string, err error)
+}
+
+// MailDeleter deletes messages.
+type MailDeleter interface {
 	// Delete moves the item to trash ("" = expunge it).
 	Delete(ctx context.Context, ref ItemRef, trash string) error
+}
+
+// Mover moves messages between folders (MoveItems).
+type Mover interface {
 	// Move moves the item and returns its ServerId and version in dst.
 	Move(ctx context.Context, ref ItemRef, dst string) (serverID, version string, err error)
+}
+
+// FolderEmptier empties a folder (ItemOperations EmptyFolderContents).
+type FolderEmptier interface {
 	// EmptyFolder removes every item of path (and its subfolders when asked).
 	EmptyFolder(ctx context.Context, path string, deleteSubfolders bool) error
+}
 
+// AttachmentReader reads attachments.
+type AttachmentReader interface {
 	// Attachment returns the bytes named by a FileReference the backend issued.
 	Attachment(ctx context.Context, fileReference string) (*AttachmentData, error)
+}
+
+// Searcher searches the mail store.
+type Searcher interface {
 	// Search returns matching items, newest first.
 	Search(ctx context.Context, q SearchQuery) ([]ItemRef, error)
+}
 
+// Sender submits messages.
+type Sender interface {
 	// Send submits a message. Errors are *SendError.
 	Send(ctx context.Context, c Compose) error
+}
+
+// DraftWriter stores a 16.0+ phone's drafts.
+type DraftWriter interface {
 	// SaveDraft stores d in path as a draft, replacing the draft replaces
 	// ("" for a new one), whose fields and attachments it keeps unless d
 	// changes them. The stored draft has a new ServerId. ErrNotFound:
 	// replaces is gone; ErrInvalidDraft: d cannot be written as a message.
 	SaveDraft(ctx context.Context, path, replaces string, d *Draft) (*SavedDraft, error)
+}
 
-	Close() error
+// AddressBook knows the user's own address.
+type AddressBook interface {
+	// PrimaryAddress is the user's e-mail address (Settings UserInformation).
+	PrimaryAddress() string
+}
+
+// Mailbox is one user's mail store: a Session with every mail extension.
+type Mailbox interface {
+	Session
+	AddressBook
+	FolderEditor
+	FlagWriter
+	MailDeleter
+	Mover
+	FolderEmptier
+	AttachmentReader
+	Searcher
+	Sender
+	DraftWriter
 }
 
 // Errors a Backend or Mailbox returns; eas maps them to EAS statuses.
@@ -314,7 +419,54 @@ var (
 	// ErrInvalidDraft: a phone's draft that cannot be written as a message
 	// (an address that is none, say).
 	ErrInvalidDraft = errors.New("eas: invalid draft")
+	// ErrInvalidItem: a phone's item of a class other than mail that the
+	// store cannot take as sent (a picture over the limit, a date that is
+	// none). The store wrote nothing; the phone gets Status 6 for that item
+	// and may send it again corrected.
+	ErrInvalidItem = errors.New("eas: invalid item")
+	// ErrFolderType: a folder of a type (or at a place) the store cannot
+	// keep, such as a contacts folder where no store keeps contacts or an
+	// address book under another folder.
+	ErrFolderType = errors.New("eas: folder type not kept here")
+	// ErrConflict: the item changed since the version the phone holds.
+	ErrConflict = errors.New("eas: item changed meanwhile")
+	// ErrFolderUnavailable: the upstream that holds this folder cannot be
+	// reached, while the user's other upstreams can; only the folder's
+	// collection answers a retryable status.
+	ErrFolderUnavailable = errors.New("eas: folder's upstream unavailable")
 )
+
+// FoldersIncompleteError is the error of a folder list that lacks the
+// folders of an upstream that is down: Session.Folders returns it with the
+// folders it could list. eas keeps what it knows of the missing folders
+// (their ids, the phone's copy of them) rather than delete them, so that
+// the phone keeps its items and the other folders keep working.
+type FoldersIncompleteError struct {
+	// Missing are path prefixes: the folders whose Path starts with one
+	// are not in the list.
+	Missing []string
+	// Err says why; it matches ErrFolderUnavailable.
+	Err error
+}
+
+func (e *FoldersIncompleteError) Error() string {
+	return fmt.Sprintf("folder list incomplete: %v", e.Err)
+}
+
+func (e *FoldersIncompleteError) Unwrap() error { return e.Err }
+
+// lacks reports whether the folder at path may exist but is not listed.
+func (e *FoldersIncompleteError) lacks(path string) bool {
+	if e == nil {
+		return false
+	}
+	for _, m := range e.Missing {
+		if strings.HasPrefix(path, m) {
+			return true
+		}
+	}
+	return false
+}
 
 // SendError explains why a message was not sent.
 type SendError struct {
@@ -383,3 +535,20 @@ type Notifier interface {
 // renamed); the notice carries FolderListPath itself. No folder can have
 // this Path: IMAP mailbox names cannot hold NUL.
 const FolderListPath = "\x00folders"
+
+// fetchEmail fetches a message, for the commands only mail has (Search,
+// Find, ItemOperations of a mail item).
+func fetchEmail(ctx context.Context, s Session, ref ItemRef, body BodyOptions) (*Email, error) {
+	it, err := s.Fetch(ctx, ref, body)
+	if err != nil {
+		return nil, err
+	}
+	if it == nil {
+		return nil, nil
+	}
+	e, ok := it.(*Email)
+	if !ok {
+		return nil, fmt.Errorf("fetch %s: a %s item, not a message: %w", ref.ServerID, it.Class(), ErrNotFound)
+	}
+	return e, nil
+}

@@ -13,6 +13,7 @@ func (s *Server) register() {
 	s.add(&command{name: "ItemOperations", root: root("ItemOperations", "ItemOperations"), provisioned: true, handle: s.handleItemOperations})
 	s.add(&command{name: "MoveItems", root: root("Move", "MoveItems"), provisioned: true, handle: s.handleMoveItems})
 	s.add(&command{name: "Search", root: root("Search", "Search"), provisioned: true, handle: s.handleSearch})
+	s.add(&command{name: "ResolveRecipients", root: root("ResolveRecipients", "ResolveRecipients"), provisioned: true, handle: s.handleResolveRecipients})
 	s.add(&command{name: "Find", root: root("Find", "Find"), provisioned: true, handle: s.handleFind})
 	s.add(&command{name: "GetAttachment", provisioned: true, handle: s.handleGetAttachment})
 	s.add(&command{name: "SendMail", root: root("ComposeMail", "SendMail"), provisioned: true, handle: s.handleSendMail})

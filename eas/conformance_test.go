@@ -1,8 +1,11 @@
 package eas_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -323,4 +326,58 @@ func estimateRequest(v eas.Version, key, id string) string {
 	return `<GetItemEstimate xmlns="GetItemEstimate" xmlns:airsync="AirSync"><Collections><Collection>
 <airsync:SyncKey>` + key + `</airsync:SyncKey><CollectionId>` + id + `</CollectionId><airsync:Options><airsync:FilterType>0</airsync:FilterType></airsync:Options>
 </Collection></Collections></GetItemEstimate>`
+}
+
+// The request and response types read and write the draft documents of
+// the WBXML corpus (which the codec cross-checks against libwbxml).
+func TestDraftWireShape(t *testing.T) {
+	read := func(name string) []byte {
+		t.Helper()
+		doc, err := os.ReadFile(filepath.Join("..", "testdata", "wbxml", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return wbxmlOf(t, string(doc))
+	}
+	var req eas.SyncRequest
+	if err := wbxml.Unmarshal(read("sync-draft-edit-send-request.xml"), &req); err != nil {
+		t.Fatal(err)
+	}
+	if len(req.Collections) != 1 || req.Collections[0].Commands == nil || len(req.Collections[0].Commands.Items) != 1 {
+		t.Fatalf("request %+v", req)
+	}
+	var ch eas.SyncItem
+	el := req.Collections[0].Commands.Items[0]
+	b, err := el.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wbxml.Unmarshal(b, &ch); err != nil {
+		t.Fatal(err)
+	}
+	d := ch.ApplicationData
+	if !ch.Send || ch.ServerID != "2:77" || d == nil || d.Subject != "Offsite agenda (final)" || d.Bcc != "board@example.net" ||
+		d.Attachments == nil || len(d.Attachments.Add) != 1 || len(d.Attachments.Delete) != 1 {
+		t.Fatalf("change %+v %+v", ch, d)
+	}
+	add := d.Attachments.Add[0]
+	if add.ClientID != "att-5d1c" || add.Method != 1 || string(add.Content) != "Agenda: budget, hiring\r\n" ||
+		add.DisplayName != "agenda.txt" || add.ContentType != "text/plain" ||
+		d.Attachments.Delete[0].FileReference != "1795670000:77:2:Drafts" {
+		t.Fatalf("attachment changes %+v %+v", add, d.Attachments.Delete)
+	}
+
+	resp := eas.SyncResponse{Collections: []eas.SyncCollectionResponse{{
+		SyncKey: "{3f2e1d0c-9b8a-4765-b432-10fedcba9876}15", CollectionID: "2", Status: eas.SyncSuccess,
+		Responses: &eas.SyncResponses{Change: []eas.SyncStatusResponse{{ServerID: "2:77", Status: eas.SyncSuccess,
+			ApplicationData: &eas.SavedDraftData{Attachments: &eas.SavedAttachments{Attachment: []eas.SavedAttachment{
+				{ClientID: "att-5d1c", FileReference: "1795670000:78:2:Drafts"}}}}}}},
+	}}}
+	got, err := wbxml.Marshal(&resp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := read("sync-draft-edit-response.xml"); !bytes.Equal(got, want) {
+		t.Fatalf("response encodes as\n% x\nwant\n% x", got, want)
+	}
 }

@@ -13,6 +13,8 @@ type deviceKey struct{ user, device string }
 type deviceLocks struct {
 	mu    sync.Mutex
 	slots map[deviceKey]*deviceSlot
+	// closed: the server is closing, a wait ends as soon as it begins.
+	closed bool
 }
 
 type deviceSlot struct {
@@ -86,11 +88,15 @@ func (l *deviceLocks) supersede(k deviceKey) {
 func (l *deviceLocks) wait(k deviceKey) (woken <-chan struct{}, done func()) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	w := make(chan struct{})
+	if l.closed {
+		close(w)
+		return w, func() {}
+	}
 	s := l.slot(k)
 	if s.wake != nil {
 		close(s.wake)
 	}
-	w := make(chan struct{})
 	s.wake = w
 	return w, func() {
 		l.mu.Lock()
@@ -136,4 +142,28 @@ func (m *keyedMutex) lock(k string) (unlock func()) {
 		}
 		m.mu.Unlock()
 	}
+}
+
+// wakeAll ends every waiting request (the server is closing, or events of
+// other nodes may have been lost).
+func (l *deviceLocks) wakeAll() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for k, s := range l.slots {
+		if s.wake != nil {
+			close(s.wake)
+			s.wake = nil
+			if s.refs == 0 {
+				delete(l.slots, k)
+			}
+		}
+	}
+}
+
+// close ends every waiting request and every one that begins from now on.
+func (l *deviceLocks) close() {
+	l.mu.Lock()
+	l.closed = true
+	l.mu.Unlock()
+	l.wakeAll()
 }

@@ -106,11 +106,8 @@ func (s *Server) handleFind(ctx context.Context, r *request) (*reply, error) {
 	}
 	crit := req.ExecuteSearch.MailBoxSearchCriterion
 	if crit == nil {
-		if req.ExecuteSearch.GalSearchCriterion != nil {
-			// easgate has no directory.
-			zero := 0
-			resp := &FindResponse{Status: FindSuccess, Response: &FindResults{Store: "GAL", Status: FindSuccess, Total: &zero}}
-			return &reply{body: resp, easStatus: FindSuccess}, nil
+		if gal := req.ExecuteSearch.GalSearchCriterion; gal != nil {
+			return s.findGAL(ctx, r, gal)
 		}
 		return status(FindInvalidRequest)
 	}
@@ -174,7 +171,7 @@ func (s *Server) handleFind(ctx context.Context, r *request) (*reply, error) {
 				}
 				continue
 			}
-			e, err := mb.Fetch(ctx, ref, body)
+			e, err := fetchEmail(ctx, mb, ref, body)
 			switch {
 			case err == nil:
 			case fatal(err):

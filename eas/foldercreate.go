@@ -2,6 +2,7 @@ package eas
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -28,44 +29,26 @@ type FolderCreateResponse struct {
 
 func (s *Server) handleFolderCreate(ctx context.Context, r *request) (*reply, error) {
 	var req FolderCreateRequest
-	if err := r.decode(&req); err != nil {
-		return nil, err
-	}
-	resp := &FolderCreateResponse{}
-	answer := func(st int) (*reply, error) {
-		resp.Status = st
-		return &reply{body: resp, easStatus: st}, nil
-	}
-	h, err := s.currentHierarchy(ctx, r, req.SyncKey)
+	c, err := s.beginFolderChange(ctx, r, &req)
 	if err != nil {
 		return nil, err
-	}
-	if h == nil {
-		return answer(FolderInvalidSyncKey)
 	}
 	name := req.DisplayName
 	if strings.TrimSpace(name) == "" {
-		return answer(FolderMalformed)
+		return nil, statusError(FolderMalformed, errors.New("no DisplayName"))
 	}
-	switch FolderType(req.Type) {
-	case FolderGeneric, FolderUserMail:
+	t := FolderType(req.Type)
+	switch t {
+	case FolderGeneric, FolderUserMail, FolderUserCalendar, FolderUserContacts, FolderUserTasks, FolderUserNotes:
 	default:
-		// Default folders cannot be created (MS-ASCMD says Status 10), and
-		// a mail-only server has no calendar, contacts, tasks or notes.
-		return answer(FolderMalformed)
-	}
-	mapped, err := s.folderMap(ctx, r)
-	if err != nil {
-		return nil, err
+		// Default folders cannot be created (MS-ASCMD says Status 10).
+		return nil, statusError(FolderMalformed, fmt.Errorf("cannot create a folder of type %d", req.Type))
 	}
 	parent := ""
 	if req.ParentID != "" && req.ParentID != "0" {
-		p, ok := folderByID(mapped, req.ParentID)
-		if !ok {
-			return answer(FolderParentNotFound)
-		}
-		if p.Type == FolderRecipients {
-			return answer(FolderSpecial)
+		p, err := c.parent(req.ParentID)
+		if err != nil {
+			return nil, err
 		}
 		parent = p.Path
 	}
@@ -73,26 +56,36 @@ func (s *Server) handleFolderCreate(ctx context.Context, r *request) (*reply, er
 	if err != nil {
 		return nil, err
 	}
-	f, err := mb.CreateFolder(ctx, parent, name)
+	f, err := createFolder(ctx, mb, parent, name, t)
 	if err != nil {
-		st, err := folderError(r, "create folder", err, FolderParentNotFound)
-		if err != nil {
-			return nil, err
-		}
-		return answer(st)
+		return nil, folderFailure(r, "create folder", err, FolderParentNotFound)
 	}
 	// The map hands out the id, so every device of the user sees this one.
-	if mapped, err = s.folderMap(ctx, r); err != nil {
+	mapped, err := s.folderMap(ctx, r)
+	if err != nil {
 		return nil, err
 	}
 	nf, ok := folderByPath(mapped, f.Path)
 	if !ok {
 		return nil, fmt.Errorf("created folder %q is not listed", f.Path)
 	}
-	key, err := s.commitHierarchy(ctx, r, h, withFolder(h.Folders, nf))
+	key, err := c.commit(ctx, s, r, withFolder(c.h.Folders, nf))
 	if err != nil {
 		return nil, err
 	}
-	resp.SyncKey, resp.ServerID = key, nf.ID
-	return answer(FolderSuccess)
+	resp := &FolderCreateResponse{Status: FolderSuccess, SyncKey: key, ServerID: nf.ID}
+	return &reply{body: resp, easStatus: resp.Status}, nil
+}
+
+// createFolder makes a mail folder with the mail store's FolderEditor and
+// one of another class with the store's FolderWriter.
+func createFolder(ctx context.Context, mb Mailbox, parent, name string, t FolderType) (Folder, error) {
+	if t.Class() == ClassEmail {
+		return mb.CreateFolder(ctx, parent, name)
+	}
+	w, ok := mb.(FolderWriter)
+	if !ok {
+		return Folder{}, fmt.Errorf("no store keeps %s folders: %w", t.Class(), ErrFolderType)
+	}
+	return w.CreateTypedFolder(ctx, parent, name, t)
 }

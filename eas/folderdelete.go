@@ -25,43 +25,24 @@ type FolderDeleteResponse struct {
 
 func (s *Server) handleFolderDelete(ctx context.Context, r *request) (*reply, error) {
 	var req FolderDeleteRequest
-	if err := r.decode(&req); err != nil {
-		return nil, err
-	}
-	resp := &FolderDeleteResponse{}
-	answer := func(st int) (*reply, error) {
-		resp.Status = st
-		return &reply{body: resp, easStatus: st}, nil
-	}
-	h, err := s.currentHierarchy(ctx, r, req.SyncKey)
+	c, err := s.beginFolderChange(ctx, r, &req)
 	if err != nil {
 		return nil, err
 	}
-	if h == nil {
-		return answer(FolderInvalidSyncKey)
-	}
-	mapped, err := s.folderMap(ctx, r)
+	f, err := c.folder(req.ServerID)
 	if err != nil {
 		return nil, err
-	}
-	f, ok := folderByID(mapped, req.ServerID)
-	if !ok {
-		return answer(FolderNotFound)
 	}
 	if f.Type.IsSpecial() || f.Type == FolderRecipients {
-		return answer(FolderSpecial)
+		return nil, statusError(FolderSpecial, fmt.Errorf("default folder %q cannot be deleted", f.Path))
 	}
-	gone := mappedSubtree(mapped, f.ID)
+	gone := mappedSubtree(c.mapped, f.ID)
 	mb, err := r.mailbox(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if err := mb.DeleteFolder(ctx, f.Path); err != nil {
-		st, err := folderError(r, "delete folder", err, FolderNotFound)
-		if err != nil {
-			return nil, err
-		}
-		return answer(st)
+		return nil, folderFailure(r, "delete folder", err, FolderNotFound)
 	}
 	// Drop the folder from the map now, so that a folder made later at the
 	// same path gets a new id.
@@ -70,11 +51,11 @@ func (s *Server) handleFolderDelete(ctx context.Context, r *request) (*reply, er
 	}
 	// The phone drops the folder with everything below it, including
 	// subfolders only it knows of.
-	for id := range subtree(h.Folders, f.ID) {
+	for id := range subtree(c.h.Folders, f.ID) {
 		gone[id] = true
 	}
 	var keep []deviceFolder
-	for _, d := range h.Folders {
+	for _, d := range c.h.Folders {
 		if !gone[d.ID] {
 			keep = append(keep, d)
 		}
@@ -84,10 +65,10 @@ func (s *Server) handleFolderDelete(ctx context.Context, r *request) (*reply, er
 			return nil, fmt.Errorf("forget state of deleted folder %s: %w", id, err)
 		}
 	}
-	key, err := s.commitHierarchy(ctx, r, h, keep)
+	key, err := c.commit(ctx, s, r, keep)
 	if err != nil {
 		return nil, err
 	}
-	resp.SyncKey = key
-	return answer(FolderSuccess)
+	resp := &FolderDeleteResponse{Status: FolderSuccess, SyncKey: key}
+	return &reply{body: resp, easStatus: resp.Status}, nil
 }

@@ -2,6 +2,7 @@ package eas
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -28,36 +29,21 @@ type FolderUpdateResponse struct {
 
 func (s *Server) handleFolderUpdate(ctx context.Context, r *request) (*reply, error) {
 	var req FolderUpdateRequest
-	if err := r.decode(&req); err != nil {
-		return nil, err
-	}
-	resp := &FolderUpdateResponse{}
-	answer := func(st int) (*reply, error) {
-		resp.Status = st
-		return &reply{body: resp, easStatus: st}, nil
-	}
-	h, err := s.currentHierarchy(ctx, r, req.SyncKey)
+	c, err := s.beginFolderChange(ctx, r, &req)
 	if err != nil {
 		return nil, err
 	}
-	if h == nil {
-		return answer(FolderInvalidSyncKey)
-	}
-	mapped, err := s.folderMap(ctx, r)
+	f, err := c.folder(req.ServerID)
 	if err != nil {
 		return nil, err
-	}
-	f, ok := folderByID(mapped, req.ServerID)
-	if !ok {
-		return answer(FolderNotFound)
 	}
 	switch {
 	case f.Type == FolderRecipients:
-		return answer(FolderSpecial)
+		return nil, statusError(FolderSpecial, errors.New("the recipient cache cannot change"))
 	case f.Type.IsSpecial():
 		// MS-ASCMD's FolderUpdate has no status of its own for a default
 		// folder; Status 2 covers "exists or is a special folder".
-		return answer(FolderExists)
+		return nil, statusError(FolderExists, fmt.Errorf("default folder %q cannot change", f.Path))
 	}
 	// Both elements are required; a phone that leaves one out keeps what
 	// the folder has.
@@ -67,16 +53,13 @@ func (s *Server) handleFolderUpdate(ctx context.Context, r *request) (*reply, er
 	case "0":
 		parent, parentID = "", "0"
 	default:
-		p, ok := folderByID(mapped, req.ParentID)
-		if !ok {
-			return answer(FolderParentNotFound)
-		}
-		if mappedSubtree(mapped, f.ID)[p.ID] {
+		if mappedSubtree(c.mapped, f.ID)[req.ParentID] {
 			// A folder cannot move into itself.
-			return answer(FolderMalformed)
+			return nil, statusError(FolderMalformed, errors.New("a folder cannot move into itself"))
 		}
-		if p.Type == FolderRecipients {
-			return answer(FolderSpecial)
+		p, err := c.parent(req.ParentID)
+		if err != nil {
+			return nil, err
 		}
 		parent, parentID = p.Path, p.ID
 	}
@@ -84,44 +67,45 @@ func (s *Server) handleFolderUpdate(ctx context.Context, r *request) (*reply, er
 	if strings.TrimSpace(req.DisplayName) != "" {
 		name = req.DisplayName
 	}
-	if name == f.Name && parentID == f.ParentID {
-		key, err := s.commitHierarchy(ctx, r, h, withFolder(h.Folders, f))
-		if err != nil {
+	moved := f
+	if name != f.Name || parentID != f.ParentID {
+		if moved, err = s.renameFolder(ctx, r, f, parent, name); err != nil {
 			return nil, err
 		}
-		resp.SyncKey = key
-		return answer(FolderSuccess)
 	}
-	mb, err := r.mailbox(ctx)
+	key, err := c.commit(ctx, s, r, withFolder(c.h.Folders, moved))
 	if err != nil {
 		return nil, err
 	}
+	resp := &FolderUpdateResponse{Status: FolderSuccess, SyncKey: key}
+	return &reply{body: resp, easStatus: resp.Status}, nil
+}
+
+// renameFolder renames or moves f upstream and returns it as the map now
+// has it, under its old id.
+func (s *Server) renameFolder(ctx context.Context, r *request, f mappedFolder, parent, name string) (mappedFolder, error) {
+	mb, err := r.mailbox(ctx)
+	if err != nil {
+		return f, err
+	}
 	nf, err := mb.RenameFolder(ctx, f.Path, parent, name)
 	if err != nil {
-		st, err := folderError(r, "rename folder", err, FolderNotFound)
-		if err != nil {
-			return nil, err
-		}
-		return answer(st)
+		return f, folderFailure(r, "rename folder", err, FolderNotFound)
 	}
 	// The folder keeps its id. Its stamp would tell the map so as well,
 	// but not every server keeps one across a rename.
 	if err := s.moveFolderID(ctx, r.user, f.ID, nf); err != nil {
-		return nil, err
+		return f, err
 	}
-	if mapped, err = s.folderMap(ctx, r); err != nil {
-		return nil, err
+	mapped, err := s.folderMap(ctx, r)
+	if err != nil {
+		return f, err
 	}
 	moved, ok := folderByID(mapped, f.ID)
 	if !ok {
-		return nil, fmt.Errorf("renamed folder %q is not listed", nf.Path)
+		return f, fmt.Errorf("renamed folder %q is not listed", nf.Path)
 	}
-	key, err := s.commitHierarchy(ctx, r, h, withFolder(h.Folders, moved))
-	if err != nil {
-		return nil, err
-	}
-	resp.SyncKey = key
-	return answer(FolderSuccess)
+	return moved, nil
 }
 
 // moveFolderID points folder id at its new path in the user's map.

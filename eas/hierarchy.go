@@ -2,6 +2,7 @@ package eas
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 )
@@ -26,7 +27,8 @@ func (s *Server) folderMap(ctx context.Context, r *request) ([]mappedFolder, err
 		return nil, err
 	}
 	folders, err := mb.Folders(ctx)
-	if err != nil {
+	var down *FoldersIncompleteError
+	if err != nil && !errors.As(err, &down) {
 		return nil, fmt.Errorf("list folders: %w", err)
 	}
 	unlock := s.users.lock(r.user)
@@ -35,9 +37,16 @@ func (s *Server) folderMap(ctx context.Context, r *request) ([]mappedFolder, err
 	if err != nil {
 		return nil, fmt.Errorf("read folder ids: %w", err)
 	}
-	mapped, newIDs, changed, err := s.reconcileFolders(ctx, r.user, folders, ids)
+	mapped, newIDs, changed, err := s.reconcileFolders(ctx, r.user, folders, ids, down)
 	if err != nil {
 		return nil, err
+	}
+	if down != nil {
+		known, err := s.knownFolders(ctx, r, newIDs, down)
+		if err != nil {
+			return nil, err
+		}
+		mapped = append(mapped, known...)
 	}
 	if changed {
 		if err := s.store.SaveFolderIDs(ctx, r.user, newIDs); err != nil {
@@ -51,7 +60,9 @@ func (s *Server) folderMap(ctx context.Context, r *request) ([]mappedFolder, err
 // reconcileFolders matches the upstream folders to the stored ids: by path
 // first, then a folder whose path vanished and whose stamp reappears under
 // a new path is the same folder renamed; anything else gets a new id.
-func (s *Server) reconcileFolders(ctx context.Context, user string, folders []Folder, ids []FolderID) ([]mappedFolder, []FolderID, bool, error) {
+//
+// The ids of folders down lacks stay as they are.
+func (s *Server) reconcileFolders(ctx context.Context, user string, folders []Folder, ids []FolderID, down *FoldersIncompleteError) ([]mappedFolder, []FolderID, bool, error) {
 	byPath := map[string]FolderID{}
 	for _, id := range ids {
 		byPath[id.Path] = id
@@ -62,13 +73,16 @@ func (s *Server) reconcileFolders(ctx context.Context, user string, folders []Fo
 	}
 	// Stamps of stored folders whose path is gone: rename candidates.
 	vanished := map[string]FolderID{}
+	var out []FolderID
 	for _, id := range ids {
-		if !present[id.Path] && id.Stamp != "" {
+		switch {
+		case down.lacks(id.Path):
+			out = append(out, id)
+		case !present[id.Path] && id.Stamp != "":
 			vanished[id.Stamp] = id
 		}
 	}
 	changed := false
-	var out []FolderID
 	idOf := map[string]string{}
 	for _, f := range folders {
 		id, ok := byPath[f.Path]
@@ -108,6 +122,30 @@ func (s *Server) reconcileFolders(ctx context.Context, user string, folders []Fo
 		mapped = append(mapped, m)
 	}
 	return mapped, out, changed, nil
+}
+
+// knownFolders are the folders down lacks as the device knows them, so
+// that their upstream being down deletes nothing on the phone. A device
+// that never listed them does not see them until the upstream is back.
+func (s *Server) knownFolders(ctx context.Context, r *request, ids []FolderID, down *FoldersIncompleteError) ([]mappedFolder, error) {
+	h, err := s.loadHierarchy(ctx, r)
+	if err != nil || h == nil {
+		return nil, err
+	}
+	pathOf, stampOf := map[string]string{}, map[string]string{}
+	for _, id := range ids {
+		pathOf[id.ID], stampOf[id.ID] = id.Path, id.Stamp
+	}
+	var out []mappedFolder
+	for _, f := range h.Folders {
+		p, ok := pathOf[f.ID]
+		if !ok || !down.lacks(p) {
+			continue
+		}
+		out = append(out, mappedFolder{ID: f.ID, ParentID: f.ParentID,
+			Folder: Folder{Path: p, Parent: pathOf[f.ParentID], Name: f.Name, Type: f.Type, Stamp: stampOf[f.ID]}})
+	}
+	return out, nil
 }
 
 // folderIDs returns the user's folder id map, read from the store once per

@@ -204,6 +204,12 @@ func (s *Server) handleItemOperations(ctx context.Context, r *request) (*reply, 
 		resp.Status = ItemOpsProtocolError
 		return &reply{body: resp, easStatus: resp.Status}, nil
 	}
+	// Each operation may fetch a whole message: beyond the limit the
+	// request as a whole is "too large" (Status 11), which phones take as
+	// final rather than retrying it.
+	if err := r.limit(len(req.Operations), s.cfg.Limits.ItemOperations, "operations", ItemOpsTooLarge); err != nil {
+		return nil, err
+	}
 	ops := &itemOps{s: s, r: r, multipart: r.q.AcceptMultiPart}
 	results := &ItemOperationsResults{}
 	for _, el := range req.Operations {
@@ -335,7 +341,7 @@ func (o *itemOps) fetch(ctx context.Context, f *ItemOperationsFetch) (ItemOperat
 	return res, nil
 }
 
-// fetchItem fetches a whole message for the phone.
+// fetchItem fetches a whole item of any class for the phone.
 func (o *itemOps) fetchItem(ctx context.Context, res ItemOperationsFetchResult, collectionID, id string, opts *ItemOperationsFetchOptions) (ItemOperationsFetchResult, error) {
 	s, r := o.s, o.r
 	path, err := s.folderPath(ctx, r, collectionID)
@@ -368,8 +374,11 @@ func (o *itemOps) fetchItem(ctx context.Context, res ItemOperationsFetchResult, 
 	if err != nil {
 		return res, err
 	}
-	e, err := mb.Fetch(ctx, ItemRef{Path: path, ServerID: id, Cursor: cursor}, body)
+	it, err := mb.Fetch(ctx, ItemRef{Path: path, ServerID: id, Cursor: cursor}, body)
 	switch {
+	case err == nil && it == nil:
+		res.Status = ItemOpsNotFound
+		return res, nil
 	case err == nil:
 	case errors.Is(err, ErrNotFound):
 		res.Status = ItemOpsNotFound
@@ -381,21 +390,41 @@ func (o *itemOps) fetchItem(ctx context.Context, res ItemOperationsFetchResult, 
 		res.Status = ItemOpsConversionFailed
 		return res, nil
 	}
-	e = emailForVersion(e, r.version(), true)
+	fields, err := o.itemFields(it)
+	if err != nil {
+		return res, err
+	}
+	res.Status = ItemOpsSuccess
+	res.Class = string(it.Class())
+	res.Properties = &ItemOperationsProperties{Fields: fields}
+	return res, nil
+}
+
+// itemFields are the elements of a fetched item of any class as the
+// phone's version shows them; a message's body goes in a part of its own
+// in a multipart answer.
+func (o *itemOps) itemFields(it Item) ([]*wbxml.Element, error) {
+	v := o.r.version()
+	e, ok := it.(*Email)
+	if !ok {
+		cc, err := codecFor(it.Class())
+		if err != nil {
+			return nil, err
+		}
+		el, err := toElement(tagApplicationData, cc.encode(it, v, true))
+		if err != nil {
+			return nil, fmt.Errorf("encode %s item: %w", it.Class(), err)
+		}
+		return el.Children, nil
+	}
+	e = emailForVersion(e, v, true)
 	if o.multipart && e.Body != nil && e.Body.Data != "" {
 		b := *e.Body
 		b.Part = o.part([]byte(b.Data))
 		b.Data = ""
 		e.Body = &b
 	}
-	fields, err := emailElements(e)
-	if err != nil {
-		return res, err
-	}
-	res.Status = ItemOpsSuccess
-	res.Class = "Email"
-	res.Properties = &ItemOperationsProperties{Fields: fields}
-	return res, nil
+	return emailElements(e)
 }
 
 // fetchAttachment fetches an attachment, or a byte range of it.

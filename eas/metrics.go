@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.uber.org/zap"
 )
 
 // Metrics are what a Server reports to Prometheus, in a registry of their
@@ -20,6 +21,13 @@ type Metrics struct {
 	pushLatency prometheus.Histogram
 	authFails   prometheus.Counter
 	prefetches  *prometheus.CounterVec
+	// StateCorrupt counts stored state that could not be read and was
+	// dropped, by kind: a device state kind ("ping", "hierarchy", ...),
+	// "replay" for a cached Sync request. The phone then rebuilds it.
+	StateCorrupt *prometheus.CounterVec
+
+	// authThrottled counts logins refused without asking the upstream.
+	authThrottled prometheus.Counter
 }
 
 // NewMetrics creates the metrics in a new registry, with the Go runtime's
@@ -54,13 +62,22 @@ func NewMetrics() *Metrics {
 			Name: "easgate_auth_failures_total",
 			Help: "Logins refused by the upstream or throttled.",
 		}),
+		authThrottled: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "easgate_auth_throttled_total",
+			Help: "Logins refused without asking the upstream, after repeated failures from the same address.",
+		}),
 		prefetches: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "easgate_sync_prefetches_total",
 			Help: "Sync windows computed ahead of the phone's next Sync, by result: used, unused (the phone asked something else, or nothing within a minute) or failed.",
 		}, []string{"result"}),
+		StateCorrupt: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "easgate_state_corrupt_total",
+			Help: "Stored device state that could not be read and was dropped (the phone rebuilds it), by kind.",
+		}, []string{"kind"}),
 	}
-	m.reg.MustRegister(m.requests, m.duration, m.waiting, m.items, m.pushLatency, m.authFails, m.prefetches,
+	m.reg.MustRegister(m.requests, m.duration, m.waiting, m.items, m.pushLatency, m.authFails, m.prefetches, m.StateCorrupt,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.reg.MustRegister(m.authThrottled)
 	return m
 }
 
@@ -84,4 +101,10 @@ func (m *Metrics) itemsSent(kind string, n int) {
 
 func (m *Metrics) prefetch(result string) {
 	m.prefetches.WithLabelValues(result).Inc()
+}
+
+// stateCorrupt counts and logs state of kind that could not be read.
+func (m *Metrics) stateCorrupt(log *zap.Logger, kind string, err error) {
+	m.StateCorrupt.WithLabelValues(kind).Inc()
+	log.Warn("stored state unreadable, dropped", zap.String("kind", kind), zap.Error(err))
 }

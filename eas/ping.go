@@ -67,7 +67,10 @@ func (s *Server) savePingParams(ctx context.Context, r *request, p *pingParams) 
 }
 
 func (s *Server) handlePing(ctx context.Context, r *request) (*reply, error) {
-	start := time.Now()
+	// The heartbeat runs from the request's arrival: time spent reading
+	// the body or waiting for the device counts against it, since the
+	// phone's own timer started when it sent the request.
+	deadline := r.start.Add(answerBefore(s.cfg.MinHeartbeat))
 	var req PingRequest
 	if len(bytes.TrimSpace(r.body)) > 0 {
 		if err := r.decode(&req); err != nil {
@@ -77,7 +80,7 @@ func (s *Server) handlePing(ctx context.Context, r *request) (*reply, error) {
 	}
 	stored, err := s.loadPingParams(ctx, r)
 	if err != nil {
-		return pingFailure(r, err)
+		return s.pingFailure(ctx, r, err, deadline)
 	}
 	p := pingParams{}
 	if stored != nil {
@@ -95,6 +98,9 @@ func (s *Server) handlePing(ctx context.Context, r *request) (*reply, error) {
 	}
 
 	lo, hi := int(s.cfg.MinHeartbeat/time.Second), int(s.cfg.MaxHeartbeat/time.Second)
+	if p.Heartbeat >= lo && p.Heartbeat <= hi {
+		deadline = r.start.Add(answerBefore(time.Duration(p.Heartbeat) * time.Second))
+	}
 	switch {
 	case p.Heartbeat < lo:
 		return pingStatus(&PingResponse{Status: PingInvalidInterval, HeartbeatInterval: lo}), nil
@@ -113,7 +119,7 @@ func (s *Server) handlePing(ctx context.Context, r *request) (*reply, error) {
 	}
 	if req.HeartbeatInterval != nil || len(req.Folders) > 0 {
 		if err := s.savePingParams(ctx, r, &p); err != nil {
-			return pingFailure(r, err)
+			return s.pingFailure(ctx, r, err, deadline)
 		}
 	}
 
@@ -127,22 +133,22 @@ func (s *Server) handlePing(ctx context.Context, r *request) (*reply, error) {
 			return pingStatus(&PingResponse{Status: PingHierarchyChanged}), nil
 		}
 		if err != nil {
-			return pingFailure(r, err)
+			return s.pingFailure(ctx, r, err, deadline)
 		}
 		folders = append(folders, watchedFolder{ID: f.ID, Path: path})
 	}
 	moved, err := s.hierarchyChanged(ctx, r)
 	if err != nil {
-		return pingFailure(r, err)
+		return s.pingFailure(ctx, r, err, deadline)
 	}
 	if moved {
 		return pingStatus(&PingResponse{Status: PingHierarchyChanged}), nil
 	}
 
-	wait := answerBefore(time.Duration(p.Heartbeat)*time.Second) - time.Since(start)
+	wait := deadline.Sub(s.cfg.Now())
 	changed, outcome, err := s.waitForChanges(ctx, r, waitSpec{folders: folders, timeout: max(wait, 0), hierarchy: true})
 	if err != nil {
-		return pingFailure(r, err)
+		return s.pingFailure(ctx, r, err, deadline)
 	}
 	switch outcome {
 	case waitChanged:
@@ -157,13 +163,59 @@ func (s *Server) handlePing(ctx context.Context, r *request) (*reply, error) {
 
 // pingFailure answers a failed Ping: the phone went away (no answer), its
 // credentials are refused (HTTP 401 through the dispatcher), anything else
-// is Status 8 and the phone retries.
-func pingFailure(r *request, err error) (*reply, error) {
+// is Status 8 and the phone retries. While the upstream is down, Status 8
+// comes only after holdWhileDown: answered at once, phones would ask
+// again and again.
+func (s *Server) pingFailure(ctx context.Context, r *request, err error, deadline time.Time) (*reply, error) {
 	if errors.Is(err, context.Canceled) || errors.Is(err, ErrUnauthorized) {
 		return nil, err
 	}
 	r.log.Warn("ping failed", zap.Error(err))
+	if errors.Is(err, ErrUnavailable) {
+		s.holdWhileDown(ctx, r, deadline)
+	}
 	return pingStatus(&PingResponse{Status: PingServerError}), nil
+}
+
+// upstreamProbeInterval is how often a Ping held while the upstream is
+// down checks whether it is back.
+const upstreamProbeInterval = 5 * time.Second
+
+// holdWhileDown holds a Ping whose upstream is down until the upstream
+// answers again, UpstreamRetry passes or the Ping's deadline comes, a
+// newer request of the device supersedes it, the phone hangs up or the
+// server closes. Like a waiting Ping it holds neither the device nor an
+// upstream connection meanwhile.
+func (s *Server) holdWhileDown(ctx context.Context, r *request, deadline time.Time) {
+	hold := min(s.cfg.UpstreamRetry, deadline.Sub(s.cfg.Now()))
+	if hold <= 0 {
+		return
+	}
+	r.releaseMailbox()
+	r.unlockDevice()
+	woken, done := s.devices.wait(deviceKey{r.user, r.q.DeviceID})
+	defer done()
+	timer := time.NewTimer(hold)
+	defer timer.Stop()
+	probe := time.NewTicker(min(upstreamProbeInterval, hold))
+	defer probe.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-woken:
+			return
+		case <-timer.C:
+			return
+		case <-s.quit:
+			return
+		case <-probe.C:
+			if mb, err := s.backend.Open(ctx, r.cred); err == nil {
+				mb.Close()
+				return
+			}
+		}
+	}
 }
 
 // inRequestOrder lists the changed ids in the order the phone listed them.

@@ -171,7 +171,7 @@ func (run *syncRun) startPrefetch(ctx context.Context) {
 		return
 	}
 	r.mbox = nil
-	run.s.prefetches.start(deviceKey{r.user, r.q.DeviceID}, run.plan, mb, r.log)
+	run.s.prefetches.start(deviceKey{r.user, r.q.DeviceID}, run.plan, run.s.background(mb), r.log)
 	run.plan = nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/easgate/easgate/eas"
+	"github.com/easgate/easgate/eas/internal/metricstest"
 )
 
 // phoneCopy is what a phone holds of one collection, built from the Sync
@@ -150,7 +151,7 @@ func TestSyncPrefetch(t *testing.T) {
 				t.Errorf("phone has %v\nmailbox has %v", got, want)
 			}
 			for result, want := range map[string]float64{"used": tc.used, "unused": tc.unused, "failed": 0} {
-				if got := scrape(t, admin.URL, "easgate_sync_prefetches_total", map[string]string{"result": result}); got != want {
+				if got := metricstest.Scrape(t, admin.URL, "easgate_sync_prefetches_total", map[string]string{"result": result}); got != want {
 					t.Errorf("%s prefetches: %v, want %v", result, got, want)
 				}
 			}

@@ -38,6 +38,8 @@ type SearchOptions struct {
 	MIMESupport        *int             `wbxml:"AirSync:MIMESupport,omitempty"`
 	BodyPreference     []BodyPreference `wbxml:"AirSyncBase:BodyPreference"`
 	BodyPartPreference []BodyPreference `wbxml:"AirSyncBase:BodyPartPreference"`
+	// Picture asks for GAL results' photos (14.1+).
+	Picture *PictureOptions `wbxml:"Picture,omitempty"`
 }
 
 // MailboxQuery is a Mailbox store query: And{Class, CollectionId*,
@@ -186,17 +188,15 @@ func (s *Server) handleSearch(ctx context.Context, r *request) (*reply, error) {
 	resp := &SearchResponse{Status: SearchSuccess}
 	store := &SearchStoreResult{Status: SearchSuccess}
 	resp.Store = store
-	zero := 0
 	switch strings.ToLower(strings.TrimSpace(req.Store.Name)) {
 	case "mailbox":
 		if err := s.searchMailbox(ctx, r, &req.Store, store); err != nil {
 			return nil, err
 		}
 	case "gal":
-		// easgate has no directory: an empty answer, so that recipient
-		// lookups on the phone fall back to its own contacts.
-		store.Result = []SearchResult{{}}
-		store.Total = &zero
+		if err := s.searchGAL(ctx, r, &req.Store, store); err != nil {
+			return nil, err
+		}
 	case "documentlibrary":
 		// No document libraries behind an IMAP store.
 		store.Status = SearchServerError
@@ -283,7 +283,7 @@ func (s *Server) searchMailbox(ctx context.Context, r *request, req *SearchStore
 			}
 			continue
 		}
-		e, err := mb.Fetch(ctx, ref, body)
+		e, err := fetchEmail(ctx, mb, ref, body)
 		switch {
 		case err == nil:
 		case fatal(err):

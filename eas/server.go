@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -41,6 +42,41 @@ type Config struct {
 	Now func() time.Time
 	// Metrics receive the server's figures; default: unregistered ones.
 	Metrics *Metrics
+	// BodyReadTimeout is how long a request's body may take to start
+	// arriving, and MinBodyRate (bytes/s) how fast it must come after
+	// that; default 60 s and 2 KiB/s. A body that stalls gets HTTP 408.
+	BodyReadTimeout time.Duration
+	MinBodyRate     int64
+	// Limits bound the work one request may ask for.
+	Limits Limits
+	// Upstreams are the servers easgate depends on, which /healthz on the
+	// admin listener checks and reports one by one.
+	Upstreams []HealthCheck
+	// UpstreamRetry is how long a Ping waits while the upstream is down
+	// before answering Status 8 (bounded by its heartbeat); default 45 s.
+	UpstreamRetry time.Duration
+	// Oof keeps out-of-office settings; nil: Settings Oof is not available.
+	Oof OofBackend
+}
+
+// Limits bound the work one request may ask for; zero values take the
+// defaults. A request beyond them gets its command's "too many" status.
+type Limits struct {
+	// ItemOperations is the most operations (Fetch, Move, EmptyFolderContents)
+	// in one ItemOperations request; default 100.
+	ItemOperations int
+	// MoveItems is the most Move elements in one MoveItems request;
+	// default 500.
+	MoveItems int
+	// Collections is the most collections in one GetItemEstimate
+	// request; default 300, like MaxPingFolders.
+	Collections int
+	// Elements is the most WBXML elements one request body may hold;
+	// default 100,000. The decoded tree costs about 100 bytes an element,
+	// so this bounds a request's memory whatever its commands; a Sync of a
+	// full 512-item window holds some tens of thousands. Beyond it the
+	// answer is HTTP 413.
+	Elements int
 }
 
 func (c *Config) setDefaults() {
@@ -68,6 +104,27 @@ func (c *Config) setDefaults() {
 	if c.Metrics == nil {
 		c.Metrics = NewMetrics()
 	}
+	if c.BodyReadTimeout <= 0 {
+		c.BodyReadTimeout = 60 * time.Second
+	}
+	if c.MinBodyRate <= 0 {
+		c.MinBodyRate = 2 << 10
+	}
+	if c.Limits.ItemOperations <= 0 {
+		c.Limits.ItemOperations = 100
+	}
+	if c.Limits.MoveItems <= 0 {
+		c.Limits.MoveItems = 500
+	}
+	if c.Limits.Collections <= 0 {
+		c.Limits.Collections = 300
+	}
+	if c.Limits.Elements <= 0 {
+		c.Limits.Elements = 100_000
+	}
+	if c.UpstreamRetry <= 0 {
+		c.UpstreamRetry = 45 * time.Second
+	}
 }
 
 // Server is the ActiveSync endpoint. It is safe for concurrent use.
@@ -86,6 +143,16 @@ type Server struct {
 	buffers *responseBuffers
 	// prefetches hold the next window of devices in the middle of a sync.
 	prefetches *prefetches
+	// inflight counts running requests and background work for Close.
+	inflight inflight
+	health   healthCache
+	// quit is closed by Close: requests held back (a Ping while the
+	// upstream is down) answer at once.
+	quit     chan struct{}
+	quitOnce sync.Once
+	// stopWatching ends the watch of the store's device events (see
+	// cluster.go); nil when the store has none.
+	stopWatching context.CancelFunc
 }
 
 // command describes how the dispatcher runs one EAS command.
@@ -115,10 +182,13 @@ func NewServer(cfg Config, backend Backend, store Store, notifier Notifier) *Ser
 		users:      newKeyedMutex(),
 		buffers:    newResponseBuffers(),
 		prefetches: newPrefetches(cfg.Metrics),
+		quit:       make(chan struct{}),
 	}
 	s.auth = newAuthenticator(backend, cfg.AuthCacheTTL, cfg.Now)
+	s.auth.throttled = cfg.Metrics.authThrottled
 	s.commands = map[string]*command{}
 	s.register()
+	s.startWatching()
 	return s
 }
 
@@ -153,19 +223,40 @@ var commandOrder = []string{
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
 	r.Use(s.caseInsensitivePaths)
-	r.Options("/microsoft-server-activesync", s.serveOptions)
-	r.Post("/microsoft-server-activesync", s.serveEAS)
-	r.Post("/autodiscover/autodiscover.xml", s.serveAutodiscover)
-	r.Get("/autodiscover/autodiscover.json", s.serveAutodiscoverJSON)
-	r.Get("/autodiscover/autodiscover.json/*", s.serveAutodiscoverJSON)
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, "not found", http.StatusNotFound)
-	})
-	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Allow", "OPTIONS, POST")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-	})
+	r.Options("/microsoft-server-activesync", s.endpoint("OPTIONS", s.handleOptions))
+	r.Post("/microsoft-server-activesync", s.endpoint("", s.handleEAS))
+	r.Post("/autodiscover/autodiscover.xml", s.endpoint("Autodiscover", s.handleAutodiscover))
+	r.Get("/autodiscover/autodiscover.json", s.endpoint("AutodiscoverJSON", s.handleAutodiscoverJSON))
+	r.Get("/autodiscover/autodiscover.json/*", s.endpoint("AutodiscoverJSON", s.handleAutodiscoverJSON))
+	r.NotFound(s.endpoint("", func(context.Context, *request) (*reply, error) {
+		return nil, httpError(http.StatusNotFound, errors.New("no such endpoint"))
+	}))
+	r.MethodNotAllowed(s.endpoint("", func(context.Context, *request) (*reply, error) {
+		return &reply{status: http.StatusMethodNotAllowed, header: http.Header{"Allow": {"OPTIONS, POST"}},
+			raw: []byte("method not allowed\n"), contentType: "text/plain; charset=utf-8"}, nil
+	}))
 	return r
+}
+
+// handler is what every endpoint and every EAS command implements: it
+// answers with a reply, or with an error that respond turns into one.
+type handler func(ctx context.Context, r *request) (*reply, error)
+
+// endpoint adapts h to net/http. It builds the request value, counts the
+// request as in flight for Close, runs h and hands what it returns to
+// respond, the one place that writes an answer, logs it and counts it.
+func (s *Server) endpoint(name string, h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, hr *http.Request) {
+		r := &request{s: s, http: hr, w: w, name: name, start: s.cfg.Now(), log: s.log}
+		if !s.inflight.enter() {
+			s.respond(r, nil, httpError(http.StatusServiceUnavailable, errShuttingDown))
+			return
+		}
+		defer s.inflight.leave()
+		defer r.releaseMailbox()
+		rep, err := h(hr.Context(), r)
+		s.respond(r, rep, err)
+	}
 }
 
 // caseInsensitivePaths routes on the lower-cased path: clients spell
@@ -188,69 +279,67 @@ func (s *Server) versionList() string {
 	return strings.Join(vs, ",")
 }
 
-// serveOptions answers the capability probe (MS-ASHTTP 2.2.3). Phones send
-// credentials with it and expect 401 without them, which is also how they
-// learn that Basic authentication is wanted.
-func (s *Server) serveOptions(w http.ResponseWriter, r *http.Request) {
-	start := s.cfg.Now()
-	cred, ok := basicCredentials(r)
-	if !ok {
-		s.unauthorized(w)
-		s.logRequest(r, nil, "", "OPTIONS", http.StatusUnauthorized, 0, start, 0, nil)
-		return
+// handleOptions answers the capability probe (MS-ASHTTP 2.2.3). Phones
+// send credentials with it and expect 401 without them, which is also how
+// they learn that Basic authentication is wanted.
+func (s *Server) handleOptions(ctx context.Context, r *request) (*reply, error) {
+	if err := s.login(ctx, r); err != nil {
+		return nil, err
 	}
-	mb, err := s.auth.check(r.Context(), cred, s.clientAddr(r).String())
-	if mb != nil {
-		mb.Close()
-	}
-	if err != nil {
-		code := s.authFailure(w, err)
-		s.logRequest(r, nil, cred.Username, "OPTIONS", code, 0, start, 0, err)
-		return
-	}
-	h := w.Header()
+	h := http.Header{}
 	h.Set("Allow", "OPTIONS,POST")
 	h.Set("Public", "OPTIONS,POST")
-	h.Set("MS-Server-ActiveSync", "16.1")
 	h.Set("MS-ASProtocolVersions", s.versionList())
 	h.Set("MS-ASProtocolCommands", strings.Join(s.Commands(), ","))
-	h.Set("Content-Length", "0")
-	w.WriteHeader(http.StatusOK)
-	s.logRequest(r, nil, cred.Username, "OPTIONS", http.StatusOK, 0, start, 0, nil)
+	return &reply{header: h, raw: []byte{}}, nil
 }
 
-func (s *Server) unauthorized(w http.ResponseWriter) {
-	w.Header().Set("WWW-Authenticate", `Basic realm="ActiveSync"`)
-	http.Error(w, "authentication required", http.StatusUnauthorized)
-}
+// errNoCredentials: the request carries no Basic credentials (HTTP 401).
+var errNoCredentials = errors.New("no credentials")
 
-// authFailure answers a failed login and returns the HTTP status it used.
-func (s *Server) authFailure(w http.ResponseWriter, err error) int {
-	switch {
-	case errors.Is(err, ErrUnauthorized), errors.Is(err, errThrottled):
-		s.unauthorized(w)
-		return http.StatusUnauthorized
-	case errors.Is(err, ErrUnavailable):
-		w.Header().Set("Retry-After", "30")
-		http.Error(w, "mail server unavailable", http.StatusServiceUnavailable)
-		return http.StatusServiceUnavailable
+// errShuttingDown: the server is closing (HTTP 503).
+var errShuttingDown = errors.New("server shutting down")
+
+// login checks the request's Basic credentials with the upstream and keeps
+// the mailbox the check opened, if any, for the handler.
+func (s *Server) login(ctx context.Context, r *request) error {
+	cred, ok := s.credentials(r.http)
+	if !ok {
+		return errNoCredentials
 	}
-	http.Error(w, "internal error", http.StatusInternalServerError)
-	return http.StatusInternalServerError
+	r.cred, r.user = cred, cred.Username
+	deviceID := ""
+	if r.q != nil {
+		deviceID = r.q.DeviceID
+	}
+	// WithLazy: a waiting Ping keeps its logger for up to an hour, and
+	// With would encode the fields into a buffer of its own at once.
+	r.log = s.log.WithLazy(zap.String("user", r.user), zap.String("device", deviceID))
+	mb, err := s.auth.check(ctx, cred, s.clientAddr(r.http).String())
+	if err != nil {
+		return err
+	}
+	r.mbox = mb
+	return nil
 }
 
-// request is one EAS request on its way through the dispatcher.
+// request is one request on its way through the server: the EAS
+// dispatcher, OPTIONS and Autodiscover alike.
 type request struct {
 	s    *Server
 	http *http.Request
-	q    *Query
-	cred Credentials
-	user string
-	dev  *Device
-	body []byte
-	cmd  *command
-	log  *zap.Logger
-	mbox Mailbox
+	w    http.ResponseWriter
+	// name is the command for the log and the metrics.
+	name  string
+	start time.Time
+	q     *Query
+	cred  Credentials
+	user  string
+	dev   *Device
+	body  []byte
+	cmd   *command
+	log   *zap.Logger
+	mbox  Mailbox
 	// unlockDevice lets a long-waiting command (Ping, Sync with Wait) stop
 	// holding the device while it waits; lockDevice takes it again.
 	unlockDevice func()
@@ -260,6 +349,8 @@ type request struct {
 	// prefetched is the device's prefetched Sync window, taken from the
 	// server when the request got hold of the device.
 	prefetched *prefetch
+	// arrived is when the request came in, by the server's clock.
+	arrived time.Time
 }
 
 // Mailbox opens the user's mailbox on first use; the dispatcher closes it.
@@ -288,8 +379,13 @@ func (r *request) releaseMailbox() {
 
 // decode reads the request body into v; errors become HTTP 400.
 func (r *request) decode(v any) error {
-	if err := wbxml.UnmarshalLimits(r.body, v, wbxml.Limits{MaxSize: int(r.s.cfg.MaxRequestBytes)}); err != nil {
-		return &badRequest{fmt.Errorf("%s body: %w", r.q.Cmd, err)}
+	limits := wbxml.Limits{MaxSize: int(r.s.cfg.MaxRequestBytes), MaxElements: r.s.cfg.Limits.Elements}
+	if err := wbxml.UnmarshalLimits(r.body, v, limits); err != nil {
+		err = fmt.Errorf("%s body: %w", r.q.Cmd, err)
+		if le := (*wbxml.LimitError)(nil); errors.As(err, &le) {
+			return httpError(http.StatusRequestEntityTooLarge, err)
+		}
+		return &badRequest{err}
 	}
 	return nil
 }
@@ -309,6 +405,8 @@ type reply struct {
 	header      http.Header
 	// easStatus is the command's top-level status, for the log.
 	easStatus int
+	// reason explains a failure status in the log line.
+	reason error
 }
 
 // badRequest marks errors that are the client's fault (HTTP 400).
@@ -316,6 +414,40 @@ type badRequest struct{ err error }
 
 func (e *badRequest) Error() string { return e.err.Error() }
 func (e *badRequest) Unwrap() error { return e.err }
+
+// statusCodeError is an error answered with an HTTP status and no EAS body.
+type statusCodeError struct {
+	code int
+	err  error
+}
+
+func (e *statusCodeError) Error() string { return e.err.Error() }
+func (e *statusCodeError) Unwrap() error { return e.err }
+
+// httpError makes err an answer with HTTP status code.
+func httpError(code int, err error) error { return &statusCodeError{code: code, err: err} }
+
+// easError is an error answered with HTTP 200 and a body holding only the
+// command's top-level Status.
+type easError struct {
+	status int
+	err    error
+}
+
+func (e *easError) Error() string { return fmt.Sprintf("status %d: %v", e.status, e.err) }
+func (e *easError) Unwrap() error { return e.err }
+
+// statusError makes err an answer with the command's top-level status.
+func statusError(status int, err error) error { return &easError{status: status, err: err} }
+
+// limit refuses a request that asks for more than max of something (n
+// items of what) with the command's status for it.
+func (r *request) limit(n, max int, what string, status int) error {
+	if n <= max {
+		return nil
+	}
+	return statusError(status, fmt.Errorf("%s asks for %d %s, more than %d", r.name, n, what, max))
+}
 
 // statusReply is a response holding only a top-level Status.
 func statusReply(cmd *command, status int) *reply {
@@ -325,90 +457,41 @@ func statusReply(cmd *command, status int) *reply {
 	return &reply{body: e, easStatus: status}
 }
 
-func (s *Server) serveEAS(w http.ResponseWriter, hr *http.Request) {
-	start := s.cfg.Now()
-	ctx := hr.Context()
-	q, err := ParseQuery(hr)
+// handleEAS is the ActiveSync endpoint: it checks the request, reads the
+// device and runs the command.
+func (s *Server) handleEAS(ctx context.Context, r *request) (*reply, error) {
+	q, err := ParseQuery(r.http)
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		s.logRequest(hr, q, "", "", http.StatusBadRequest, 0, start, 0, err)
-		return
+		return nil, httpError(http.StatusBadRequest, err)
 	}
-	cred, ok := basicCredentials(hr)
-	if !ok {
-		s.unauthorized(w)
-		s.logRequest(hr, q, "", q.Cmd, http.StatusUnauthorized, 0, start, 0, nil)
-		return
+	r.q, r.name = q, q.Cmd
+	if err := s.login(ctx, r); err != nil {
+		return nil, err
 	}
-	r := &request{s: s, http: hr, q: q, cred: cred, user: cred.Username}
-	// WithLazy: a waiting Ping keeps its logger for up to an hour, and
-	// With would encode the fields into a buffer of its own at once.
-	r.log = s.log.WithLazy(zap.String("user", r.user), zap.String("device", q.DeviceID))
-	defer r.releaseMailbox()
-
-	mb, err := s.auth.check(ctx, cred, s.clientAddr(hr).String())
-	if err != nil {
-		code := s.authFailure(w, err)
-		s.logRequest(hr, q, r.user, q.Cmd, code, 0, start, 0, err)
-		return
-	}
-	r.mbox = mb
-
 	cmd := s.commands[strings.ToLower(q.Cmd)]
 	if cmd == nil {
-		http.Error(w, "command not implemented", http.StatusNotImplemented)
-		s.logRequest(hr, q, r.user, q.Cmd, http.StatusNotImplemented, 0, start, 0, nil)
-		return
+		return nil, httpError(http.StatusNotImplemented, fmt.Errorf("command %q not implemented", q.Cmd))
 	}
-	r.cmd = cmd
+	r.cmd, r.name = cmd, cmd.name
 	if q.Version == 0 {
-		err := errors.New("no MS-ASProtocolVersion")
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		s.logRequest(hr, q, r.user, q.Cmd, http.StatusBadRequest, 0, start, 0, err)
-		return
+		return nil, httpError(http.StatusBadRequest, errors.New("no MS-ASProtocolVersion"))
 	}
-	body, err := s.readBody(w, hr)
-	if err != nil {
-		var mbe *http.MaxBytesError
-		code := http.StatusBadRequest
-		switch {
-		case errors.As(err, &mbe):
-			code = http.StatusRequestEntityTooLarge
-		case errors.Is(err, errUnsupportedEncoding):
-			code = http.StatusUnsupportedMediaType
-		}
-		http.Error(w, http.StatusText(code), code)
-		s.logRequest(hr, q, r.user, q.Cmd, code, 0, start, len(body), err)
-		return
+	if r.body, err = s.readBody(r, s.cfg.MaxRequestBytes); err != nil {
+		return nil, err
 	}
-	r.body = body
-
 	if err := s.store.TouchDevice(ctx, DeviceSeen{
 		User: r.user, DeviceID: q.DeviceID, DeviceType: q.DeviceType,
-		UserAgent: hr.UserAgent(), Protocol: q.Version.String(), Command: cmd.name, At: start,
+		UserAgent: r.http.UserAgent(), Protocol: q.Version.String(), Command: cmd.name, At: r.start,
 	}); err != nil {
-		r.log.Error("store: touch device", zap.Error(err))
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		s.logRequest(hr, q, r.user, q.Cmd, http.StatusInternalServerError, 0, start, len(body), err)
-		return
+		return nil, fmt.Errorf("store: touch device: %w", err)
 	}
 	if r.dev, err = s.store.Device(ctx, r.user, q.DeviceID); err != nil {
-		r.log.Error("store: read device", zap.Error(err))
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		s.logRequest(hr, q, r.user, q.Cmd, http.StatusInternalServerError, 0, start, len(body), err)
-		return
+		return nil, fmt.Errorf("store: read device: %w", err)
 	}
 	if r.dev.Trace {
-		r.log.Info("trace request", zap.String("cmd", q.Cmd), zap.String("xml", traceXML(body)))
+		r.log.Info("trace request", zap.String("cmd", q.Cmd), zap.String("xml", traceXML(r.body)))
 	}
-
-	rep, err := s.run(ctx, r)
-	code, n := s.writeReply(w, r, rep, err)
-	eas := 0
-	if rep != nil {
-		eas = rep.easStatus
-	}
-	s.logRequest(hr, q, r.user, cmd.name, code, eas, start, len(body), err, zap.Int("out", n))
+	return s.run(ctx, r)
 }
 
 // run checks provisioning, serialises the device and calls the handler.
@@ -418,9 +501,9 @@ func (s *Server) run(ctx context.Context, r *request) (*reply, error) {
 	}
 	key := deviceKey{r.user, r.q.DeviceID}
 	if r.cmd.supersedes {
-		s.devices.supersede(key)
+		s.supersedeDevice(ctx, r.log, key)
 	}
-	unlock, err := s.devices.lock(ctx, key)
+	unlock, err := s.lockDevice(ctx, key)
 	if err != nil {
 		return nil, err
 	}
@@ -442,7 +525,7 @@ func (s *Server) run(ctx context.Context, r *request) (*reply, error) {
 		if locked {
 			return nil
 		}
-		u, err := s.devices.lock(ctx, key)
+		u, err := s.lockDevice(ctx, key)
 		if err != nil {
 			return err
 		}
@@ -457,52 +540,117 @@ var errUnsupportedEncoding = errors.New("unsupported Content-Encoding")
 
 // readBody reads a request's body, gunzipping one that comes compressed;
 // the limit applies to what is read on the wire and to what it expands to.
-func (s *Server) readBody(w http.ResponseWriter, hr *http.Request) ([]byte, error) {
-	r := io.Reader(http.MaxBytesReader(w, hr.Body, s.cfg.MaxRequestBytes))
+// A body that stops arriving is cut off (see bodyDeadline).
+func (s *Server) readBody(r *request, limit int64) ([]byte, error) {
+	body, err := s.readBodyLimited(r, limit)
+	if err == nil {
+		return body, nil
+	}
+	var mbe *http.MaxBytesError
+	var ne net.Error
+	switch {
+	case errors.As(err, &mbe):
+		return nil, httpError(http.StatusRequestEntityTooLarge, err)
+	case errors.Is(err, errUnsupportedEncoding):
+		return nil, httpError(http.StatusUnsupportedMediaType, err)
+	case errors.As(err, &ne) && ne.Timeout():
+		return nil, httpError(http.StatusRequestTimeout, fmt.Errorf("request body too slow: %w", err))
+	}
+	return nil, httpError(http.StatusBadRequest, err)
+}
+
+func (s *Server) readBodyLimited(r *request, limit int64) (_ []byte, err error) {
+	hr := r.http
+	body := s.bodyDeadline(r)
+	defer func() { body.done(err) }()
+	in := io.Reader(http.MaxBytesReader(r.w, body, limit))
 	switch enc := strings.ToLower(strings.TrimSpace(hr.Header.Get("Content-Encoding"))); enc {
 	case "", "identity":
 	case "gzip", "x-gzip":
-		zr, err := gzip.NewReader(r)
+		zr, err := gzip.NewReader(in)
 		if err != nil {
 			return nil, fmt.Errorf("gzip request body: %w", err)
 		}
 		defer zr.Close()
 		var mbe http.MaxBytesError
-		mbe.Limit = s.cfg.MaxRequestBytes
-		body, err := io.ReadAll(io.LimitReader(zr, s.cfg.MaxRequestBytes+1))
-		if err == nil && int64(len(body)) > s.cfg.MaxRequestBytes {
+		mbe.Limit = limit
+		body, err := io.ReadAll(io.LimitReader(zr, limit+1))
+		if err == nil && int64(len(body)) > limit {
 			return nil, &mbe
 		}
 		return body, err
 	default:
 		return nil, fmt.Errorf("%w %q", errUnsupportedEncoding, enc)
 	}
-	return io.ReadAll(r)
+	return io.ReadAll(in)
 }
 
-// writeReply sends a handler's answer, or maps its error to an HTTP status.
-func (s *Server) writeReply(w http.ResponseWriter, r *request, rep *reply, err error) (int, int) {
+// respond is the one place that answers a request: it writes the reply,
+// or the answer its error stands for, then logs the request and counts it.
+func (s *Server) respond(r *request, rep *reply, err error) {
 	if err != nil {
-		var br *badRequest
-		switch {
-		case errors.As(err, &br):
-			http.Error(w, "bad request", http.StatusBadRequest)
-			return http.StatusBadRequest, 0
-		case errors.Is(err, ErrUnauthorized):
-			s.unauthorized(w)
-			return http.StatusUnauthorized, 0
-		case errors.Is(err, ErrUnavailable):
-			w.Header().Set("Retry-After", "30")
-			http.Error(w, "mail server unavailable", http.StatusServiceUnavailable)
-			return http.StatusServiceUnavailable, 0
-		case errors.Is(err, context.Canceled):
-			// The phone went away; nobody reads the answer.
-			return 499, 0
-		}
-		r.log.Error("command failed", zap.String("cmd", r.q.Cmd), zap.Error(err))
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return http.StatusInternalServerError, 0
+		rep = s.errorReply(r, err)
 	}
+	code, out := s.write(r, rep)
+	eas := 0
+	if rep != nil {
+		eas = rep.easStatus
+		if err == nil {
+			err = rep.reason
+		}
+	}
+	s.logRequest(r, code, eas, err, out)
+}
+
+// errorReply is the answer an error stands for: the HTTP status it
+// carries, 401 for refused credentials, 503 (retry later) for an upstream
+// that is down, 500 for anything unexpected; nil when nobody is there to
+// read it.
+func (s *Server) errorReply(r *request, err error) *reply {
+	text := func(code int, msg string) *reply {
+		return &reply{status: code, raw: []byte(msg + "\n"), contentType: "text/plain; charset=utf-8"}
+	}
+	var sce *statusCodeError
+	var ee *easError
+	switch {
+	case errors.As(err, &ee) && r.cmd != nil && r.cmd.root != (wbxml.Tag{}) &&
+		(ee.status < 100 || r.version().AtLeast(V140)):
+		return statusReply(r.cmd, ee.status)
+	case errors.As(err, &ee):
+		// A common status (above 100) means nothing before 14.0: the
+		// request is refused as malformed.
+		return text(http.StatusBadRequest, "bad request")
+	case errors.As(err, &sce):
+		msg := http.StatusText(sce.code)
+		if sce.code == http.StatusBadRequest {
+			msg = err.Error()
+		}
+		return text(sce.code, msg)
+	case errors.As(err, new(*badRequest)):
+		return text(http.StatusBadRequest, "bad request")
+	case errors.Is(err, ErrUnauthorized), errors.Is(err, errThrottled), errors.Is(err, errNoCredentials):
+		rep := text(http.StatusUnauthorized, "authentication required")
+		rep.header = http.Header{"Www-Authenticate": {`Basic realm="ActiveSync"`}}
+		return rep
+	case errors.Is(err, ErrUnavailable):
+		rep := text(http.StatusServiceUnavailable, "mail server unavailable")
+		rep.header = http.Header{"Retry-After": {"30"}}
+		return rep
+	case errors.Is(err, context.Canceled):
+		// The phone went away; nobody reads the answer.
+		return nil
+	}
+	r.log.Error("request failed", zap.String("cmd", r.name), zap.Error(err))
+	return text(http.StatusInternalServerError, "internal error")
+}
+
+// write sends rep and returns the HTTP status and the body's length. A nil
+// rep writes nothing (499 in the log: the client closed the request).
+func (s *Server) write(r *request, rep *reply) (int, int) {
+	if rep == nil {
+		return 499, 0
+	}
+	w := r.w
 	var data []byte
 	ctype := rep.contentType
 	if rep.body != nil {
@@ -514,9 +662,8 @@ func (s *Server) writeReply(w http.ResponseWriter, r *request, rep *reply, err e
 		}
 		defer s.buffers.release(data)
 		if merr != nil {
-			r.log.Error("encode response", zap.String("cmd", r.q.Cmd), zap.Error(merr))
-			http.Error(w, "internal error", http.StatusInternalServerError)
-			return http.StatusInternalServerError, 0
+			r.log.Error("encode response", zap.String("cmd", r.name), zap.Error(merr))
+			return s.write(r, &reply{status: http.StatusInternalServerError, raw: []byte("internal error\n"), contentType: "text/plain; charset=utf-8"})
 		}
 		ctype = "application/vnd.ms-sync.wbxml"
 	} else {
@@ -527,14 +674,17 @@ func (s *Server) writeReply(w http.ResponseWriter, r *request, rep *reply, err e
 		ctype = "application/vnd.ms-sync.wbxml"
 	}
 	if r.dev != nil && r.dev.Trace && rep.body != nil {
-		r.log.Info("trace response", zap.String("cmd", r.q.Cmd), zap.String("xml", traceXML(data)))
+		r.log.Info("trace response", zap.String("cmd", r.name), zap.String("xml", traceXML(data)))
 	}
 	h := w.Header()
 	for k, v := range rep.header {
 		h[k] = v
 	}
 	h.Set("Content-Type", ctype)
-	h.Set("MS-Server-ActiveSync", "16.1")
+	h.Set("X-Content-Type-Options", "nosniff")
+	if r.q != nil || r.name == "OPTIONS" {
+		h.Set("MS-Server-ActiveSync", "16.1")
+	}
 	code := rep.status
 	if code == 0 {
 		code = http.StatusOK
@@ -551,15 +701,38 @@ func (s *Server) writeReply(w http.ResponseWriter, r *request, rep *reply, err e
 	return code, len(data)
 }
 
+// acceptsGzip tells whether the request's Accept-Encoding allows gzip
+// (RFC 9110 12.5.3): named, or covered by "*", with a q-value above 0.
 func acceptsGzip(r *http.Request) bool {
-	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+	star := false
+	for _, part := range strings.Split(strings.Join(r.Header.Values("Accept-Encoding"), ","), ",") {
 		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if strings.EqualFold(strings.TrimSpace(name), "gzip") {
-			return !strings.Contains(strings.ReplaceAll(params, " ", ""), "q=0") ||
-				strings.Contains(params, "q=0.")
+		name = strings.ToLower(strings.TrimSpace(name))
+		switch name {
+		case "gzip", "x-gzip":
+			return qValue(params) > 0
+		case "*":
+			star = qValue(params) > 0
 		}
 	}
-	return false
+	return star
+}
+
+// qValue reads the weight among an Accept-Encoding entry's parameters:
+// 1 when it has none, 0 when it is malformed.
+func qValue(params string) float64 {
+	for _, p := range strings.Split(params, ";") {
+		k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
+		if !ok || !strings.EqualFold(strings.TrimSpace(k), "q") {
+			continue
+		}
+		q, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil || q < 0 || q > 1 {
+			return 0
+		}
+		return q
+	}
+	return 1
 }
 
 // clientAddr is the phone's address: the peer, or what a trusted proxy put
@@ -607,20 +780,25 @@ func (s *Server) trusted(a netip.Addr) bool {
 	return false
 }
 
-func (s *Server) logRequest(hr *http.Request, q *Query, user, cmd string, code, eas int, start time.Time, in int, err error, extra ...zap.Field) {
+// logRequest writes the request's log line and counts it.
+func (s *Server) logRequest(r *request, code, eas int, err error, out int) {
+	took := s.cfg.Now().Sub(r.start)
 	fields := []zap.Field{
-		zap.String("client", s.clientAddr(hr).String()),
-		zap.String("user", user),
-		zap.String("cmd", cmd),
+		zap.String("client", s.clientAddr(r.http).String()),
+		zap.String("user", r.user),
+		zap.String("cmd", r.name),
 		zap.Int("http", code),
-		zap.Duration("took", s.cfg.Now().Sub(start)),
-		zap.Int("in", in),
+		zap.Duration("took", took),
+		zap.Int("in", len(r.body)),
+		zap.Int("out", out),
 	}
-	if q != nil {
+	var v Version
+	if q := r.q; q != nil {
 		fields = append(fields, zap.String("device", q.DeviceID), zap.String("deviceType", q.DeviceType))
 		if q.Version != 0 {
 			fields = append(fields, zap.String("version", q.Version.String()))
 		}
+		v = q.Version
 	}
 	if eas != 0 {
 		fields = append(fields, zap.Int("status", eas))
@@ -628,22 +806,21 @@ func (s *Server) logRequest(hr *http.Request, q *Query, user, cmd string, code, 
 	if err != nil {
 		fields = append(fields, zap.NamedError("reason", err))
 	}
-	fields = append(fields, extra...)
 	s.log.Info("request", fields...)
-	var v Version
-	if q != nil {
-		v = q.Version
-	}
-	if cmd == "" {
+	cmd := r.name
+	if cmd == "" || r.q != nil && r.cmd == nil {
+		// Only commands the server knows make labels: a phone chooses
+		// what it sends.
 		cmd = "unknown"
 	}
-	if code == http.StatusUnauthorized && user != "" {
+	if code == http.StatusUnauthorized && r.user != "" {
 		s.cfg.Metrics.authFails.Inc()
 	}
-	s.cfg.Metrics.request(cmd, v, code, eas, s.cfg.Now().Sub(start))
+	s.cfg.Metrics.request(cmd, v, code, eas, took)
 }
 
-// traceXML renders a WBXML body for a trace line.
+// traceXML renders a WBXML body for a trace line, with every secret in it
+// replaced (see redact).
 func traceXML(b []byte) string {
 	if len(b) == 0 {
 		return ""
@@ -652,5 +829,26 @@ func traceXML(b []byte) string {
 	if err != nil {
 		return fmt.Sprintf("(not WBXML: %v; %d bytes)", err, len(b))
 	}
+	redact(e)
 	return e.XML()
+}
+
+// secretElements are the elements whose content is a credential:
+// ItemOperations and Search Password (access to a document share with the
+// user's password), Settings DevicePassword/Password (the recovery
+// password).
+var secretElements = map[string]bool{"Password": true, "RecoveryPassword": true}
+
+// redacted stands in for a secret in traces.
+const redacted = "(redacted)"
+
+// redact replaces the content of secret elements in e's tree.
+func redact(e *wbxml.Element) {
+	if secretElements[e.Name()] {
+		e.Children, e.Data, e.Opaque = nil, []byte(redacted), false
+		return
+	}
+	for _, c := range e.Children {
+		redact(c)
+	}
 }

@@ -17,17 +17,6 @@ type SettingsRequest struct {
 	RightsManagement  *RightsMgmtRequest `wbxml:"RightsManagementInformation,omitempty"`
 }
 
-// OofRequest gets or sets the out-of-office settings.
-type OofRequest struct {
-	Get *OofGet        `wbxml:"Get,omitempty"`
-	Set *wbxml.Element `wbxml:"Set,omitempty"`
-}
-
-// OofGet names the body type the phone wants the messages in.
-type OofGet struct {
-	BodyType string `wbxml:"BodyType,omitempty"`
-}
-
 // DevicePassword is the recovery password a phone may store.
 type DevicePassword struct {
 	Set *struct {
@@ -94,17 +83,6 @@ type SettingsStatus struct {
 	Status int `wbxml:"Status"`
 }
 
-// OofResponse answers Oof Get or Set.
-type OofResponse struct {
-	Status int          `wbxml:"Status"`
-	Get    *OofSettings `wbxml:"Get,omitempty"`
-}
-
-// OofSettings are the current out-of-office settings.
-type OofSettings struct {
-	OofState int `wbxml:"OofState"`
-}
-
 // UserInfoResponse carries the user's addresses: EmailAddresses up to 14.0,
 // Accounts from 14.1.
 type UserInfoResponse struct {
@@ -159,16 +137,7 @@ func (s *Server) handleSettings(ctx context.Context, r *request) (*reply, error)
 		resp.DevicePassword = &SettingsStatus{Status: SettingsSuccess}
 	}
 	if o := req.Oof; o != nil {
-		// Out-of-office is not implemented: Get reports it off, Set is
-		// refused as not available rather than pretending to succeed.
-		switch {
-		case o.Get != nil:
-			resp.Oof = &OofResponse{Status: SettingsSuccess, Get: &OofSettings{OofState: 0}}
-		case o.Set != nil:
-			resp.Oof = &OofResponse{Status: SettingsServerUnavailable}
-		default:
-			resp.Oof = &OofResponse{Status: SettingsProtocolError}
-		}
+		resp.Oof = s.oof(ctx, r, o)
 	}
 	if ui := req.UserInformation; ui != nil {
 		mb, err := r.mailbox(ctx)

@@ -145,7 +145,8 @@ type FolderID struct {
 
 // loadDeviceState reads the device's state of kind, kept as JSON; nil when
 // there is none or it cannot be read, which every caller treats as state
-// the phone rebuilds. what names it in errors.
+// the phone rebuilds (unreadable state is logged and counted in
+// easgate_state_corrupt_total). what names it in errors.
 func loadDeviceState[T any](ctx context.Context, s *Server, r *request, kind, what string) (*T, error) {
 	b, err := s.store.DeviceState(ctx, r.user, r.q.DeviceID, kind)
 	if err != nil {
@@ -156,6 +157,7 @@ func loadDeviceState[T any](ctx context.Context, s *Server, r *request, kind, wh
 	}
 	v := new(T)
 	if err := json.Unmarshal(b, v); err != nil {
+		s.cfg.Metrics.stateCorrupt(r.log, kind, fmt.Errorf("%s: %w", what, err))
 		return nil, nil
 	}
 	return v, nil

@@ -55,6 +55,14 @@ type Store struct {
 	locks deviceLocks
 	// errs counts failed operations (Errors).
 	errs atomic.Uint64
+	// pgcfg is how to connect for the device events' listener, node the
+	// id that tells this Store's own events from other nodes' (see
+	// events.go; PostgreSQL only).
+	pgcfg *pgx.ConnConfig
+	node  string
+	// onListenError, when set, hears why listening for device events
+	// failed before it is tried again.
+	onListenError func(error)
 }
 
 // IsPostgres reports whether location names a PostgreSQL database (a
@@ -216,7 +224,7 @@ func openPostgres(ctx context.Context, location string) (*Store, error) {
 	lk.SetMaxOpenConns(pgLockConns)
 	lk.SetMaxIdleConns(4)
 	lk.SetConnMaxIdleTime(5 * time.Minute)
-	return &Store{w: db, r: db, d: d, lk: lk}, nil
+	return &Store{w: db, r: db, d: d, lk: lk, pgcfg: cfg, node: newNodeID()}, nil
 }
 
 // Close closes the database. Callers must not use the Store afterwards.

@@ -57,6 +57,12 @@ func demoMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	defer up.Close()
+	cards, err := demo.StartCardDAV(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "easgate demo: start the demo CardDAV server: %v\n", err)
+		return 1
+	}
+	defer cards.Close()
 
 	var tok [16]byte
 	rand.Read(tok[:])
@@ -64,16 +70,22 @@ func demoMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	c := &serveConfig{
 		Listen: *listen, IMAP: up.IMAPAddr, IMAPSecurity: "none", DB: *db,
 		SMTP: up.SMTPAddr, SMTPSecurity: "none", SentCopy: true,
+		CardDAV: cards.URL, DAVPollInterval: 10e9,
 		AdminListen: *adminListen, LogFormat: "console", LogLevel: *logLevel,
 		MaxRequest: 64 << 20, MinHeartbeat: 60e9, MaxHeartbeat: 3540e9,
 		FolderCheckInterval: bridge.DefaultCheckInterval,
+		oof:                 demo.NewOof(),
 	}
 	g, err := startGateway(ctx, c, log, token)
 	if err != nil {
 		fmt.Fprintf(stderr, "easgate demo: %v\n", err)
 		return 1
 	}
-	defer g.Close()
+	defer func() {
+		if err := g.Close(); err != nil {
+			log.Error("close", zap.Error(err))
+		}
+	}()
 
 	fmt.Fprintf(stdout, "easgate demo is running.\n\n")
 	fmt.Fprintf(stdout, "Add an Exchange account on a phone (or run `easgate probe`):\n")
@@ -81,6 +93,7 @@ func demoMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stdout, "  server:   %s\n", u)
 	}
 	fmt.Fprintf(stdout, "  user:     %s\n  password: %s\n\n", up.User, up.Password)
+	fmt.Fprintf(stdout, "Contacts: sample address book over CardDAV at %s (same login)\n", cards.URL)
 	fmt.Fprintf(stdout, "Admin API: http://%s/api/devices  (Authorization: Bearer %s)\n", g.admLn.Addr(), token)
 	fmt.Fprintf(stdout, "State: %s. Stop with Ctrl-C.\n", *db)
 	log.Info("demo ready", zap.String("eas", g.easLn.Addr().String()), zap.String("imap", up.IMAPAddr))

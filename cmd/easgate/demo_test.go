@@ -12,6 +12,7 @@ import (
 	"github.com/easgate/easgate/bridge/upstream/demo"
 	"github.com/easgate/easgate/eas"
 	"github.com/easgate/easgate/eas/easclient"
+	"github.com/easgate/easgate/wbxml"
 )
 
 // The demo starts, prints where to connect, and a phone can provision,
@@ -61,10 +62,31 @@ func TestDemo(t *testing.T) {
 	for _, f := range fs.Changes.Add {
 		names[f.DisplayName] = f.Type
 	}
-	for name, typ := range map[string]int{"Drafts": 3, "Trash": 4, "Sent": 5, "Junk": 12, "Easgate": 12} {
+	for name, typ := range map[string]int{"Drafts": 3, "Trash": 4, "Sent": 5, "Junk": 12, "Easgate": 12, "Notes": 10} {
 		if names[name] != typ {
 			t.Errorf("folder %s: type %d, want %d (all: %v)", name, names[name], typ, names)
 		}
+	}
+	// Oof works in the demo: what the phone sets reads back.
+	on := 2
+	set := &eas.OofSet{OofState: &on, StartTime: "2026-12-24T08:00:00.000Z", EndTime: "2027-01-02T08:00:00.000Z",
+		OofMessage: []eas.OofMessage{{AppliesToInternal: true, Enabled: "1", ReplyMessage: "Back in January.", BodyType: "TEXT"}}}
+	if r, err := c.Settings(ctx, &eas.SettingsRequest{Oof: &eas.OofRequest{Set: set}}); err != nil || r.Oof.Status != 1 {
+		t.Fatalf("Oof Set: %+v %v", r, err)
+	}
+	r, err := c.Settings(ctx, &eas.SettingsRequest{Oof: &eas.OofRequest{Get: &eas.OofGet{BodyType: "TEXT"}}})
+	if err != nil || r.Oof.Status != 1 || *r.Oof.Get.OofState != 2 || r.Oof.Get.EndTime != set.EndTime ||
+		r.Oof.Get.OofMessage[0].ReplyMessage != "Back in January." {
+		t.Fatalf("Oof Get: %+v %v", r, err)
+	}
+	notesID := ""
+	for _, f := range fs.Changes.Add {
+		if f.Type == int(eas.FolderNotes) {
+			notesID = f.ServerID
+		}
+	}
+	if subjects := demoNotes(ctx, t, c, notesID); len(subjects) != 1 || subjects[0] != "Packing list" {
+		t.Errorf("demo notes %q, want the packing list", subjects)
 	}
 	cancel()
 	select {
@@ -75,4 +97,36 @@ func TestDemo(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("demo did not stop")
 	}
+}
+
+// demoNotes syncs the Notes folder and returns the notes' subjects.
+func demoNotes(ctx context.Context, t *testing.T, c *easclient.Client, id string) []string {
+	t.Helper()
+	type noteSync struct {
+		XMLName     wbxml.Name `wbxml:"AirSync:Sync"`
+		Collections []struct {
+			SyncKey  string `wbxml:"SyncKey"`
+			Commands *struct {
+				Add []struct {
+					Note *eas.Note `wbxml:"ApplicationData"`
+				} `wbxml:"Add"`
+			} `wbxml:"Commands,omitempty"`
+		} `wbxml:"Collections>Collection"`
+	}
+	key := "0"
+	var subjects []string
+	for range 2 {
+		var resp noteSync
+		req := &eas.SyncRequest{Collections: []eas.SyncCollection{{SyncKey: key, CollectionID: id}}}
+		if _, err := c.Do(ctx, "Sync", req, &resp); err != nil || len(resp.Collections) != 1 {
+			t.Fatalf("Notes sync: %+v %v", resp, err)
+		}
+		key = resp.Collections[0].SyncKey
+		if cmds := resp.Collections[0].Commands; cmds != nil {
+			for _, a := range cmds.Add {
+				subjects = append(subjects, a.Note.Subject)
+			}
+		}
+	}
+	return subjects
 }

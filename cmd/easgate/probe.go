@@ -60,7 +60,9 @@ type prober struct {
 	// what earlier steps found
 	inboxID  string
 	inboxKey string
-	version  eas.Version
+	// contactsID is the Contacts folder, "" when the server has none.
+	contactsID string
+	version    eas.Version
 	// minHeartbeat is the shortest heartbeat the server accepts, in seconds.
 	minHeartbeat int
 }
@@ -202,7 +204,7 @@ func (p *prober) autodiscover(ctx context.Context) (string, error) {
 	for _, u := range urls {
 		found, err := p.c.Autodiscover(ctx, u, p.cfg.User)
 		if err == nil {
-			p.cfg.URL = strings.TrimSuffix(strings.TrimSuffix(found, "/Microsoft-Server-ActiveSync"), "/")
+			p.cfg.URL = probeBaseURL(found)
 			p.c.URL = p.cfg.URL
 			return "server " + found, nil
 		}
@@ -293,6 +295,9 @@ func (p *prober) folderSync(ctx context.Context) (string, error) {
 	for _, f := range resp.Changes.Add {
 		if f.Type == int(eas.FolderInbox) {
 			p.inboxID = f.ServerID
+		}
+		if f.Type == int(eas.FolderContacts) {
+			p.contactsID = f.ServerID
 		}
 	}
 	if p.inboxID == "" {
@@ -403,6 +408,7 @@ func (p *prober) probe(ctx context.Context) {
 		return
 	}
 	p.run(ctx, "estimate", p.estimate)
+	p.contactsStep(ctx)
 	p.run(ctx, "ping", p.ping)
 	p.extraSteps(ctx)
 }
@@ -573,6 +579,18 @@ func readPassword(cfg *probeConfig, getenv func(string) string, stdin io.Reader,
 	return nil
 }
 
+// probeBaseURL is the server's base URL from what a user gives: the base
+// itself, or the ActiveSync endpoint's URL as Autodiscover, a phone's
+// settings or `easgate demo` show it (the path in any case).
+func probeBaseURL(u string) string {
+	u = strings.TrimRight(u, "/")
+	const endpoint = "/microsoft-server-activesync"
+	if strings.HasSuffix(strings.ToLower(u), endpoint) {
+		u = u[:len(u)-len(endpoint)]
+	}
+	return strings.TrimRight(u, "/")
+}
+
 // runProbe is `easgate probe`.
 func runProbe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return probeMain(context.Background(), args, os.Getenv, stdin, stdout, stderr)
@@ -587,7 +605,7 @@ func probeMainWith(ctx context.Context, args []string, getenv func(string) strin
 	var cfg probeConfig
 	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.URL, "url", "", "server base URL (e.g. https://mail.example.com); without it, Autodiscover from --user")
+	fs.StringVar(&cfg.URL, "url", "", "server URL, the base (https://mail.example.com) or the endpoint (…/Microsoft-Server-ActiveSync); without it, Autodiscover from --user")
 	fs.StringVar(&cfg.User, "user", "", "user name or e-mail address (required)")
 	fs.StringVar(&cfg.PasswordFile, "password-file", "", "file holding the password (else EASGATE_PROBE_PASSWORD, else a prompt)")
 	fs.StringVar(&cfg.Version, "version", "", "protocol version to use (default: the highest the server offers)")
@@ -615,6 +633,7 @@ func probeMainWith(ctx context.Context, args []string, getenv func(string) strin
 	if cfg.DeviceID == "" {
 		cfg.DeviceID = newDeviceID()
 	}
+	cfg.URL = probeBaseURL(cfg.URL)
 	if adjust != nil {
 		adjust(&cfg)
 	}

@@ -78,17 +78,21 @@ func TestProbe(t *testing.T) {
 	dc, _, url, sink := probeGatewaySMTP(t)
 
 	t.Run("every step passes", func(t *testing.T) {
-		code, res := runProbeTest(t, []string{"--url", url, "--user", "probe@example.com"}, "probe-secret", nil)
-		if code != 0 || !res.OK {
-			t.Fatalf("exit %d: %+v", code, res.Steps)
-		}
-		for _, name := range []string{"options", "provision", "settings", "foldersync", "sync", "estimate"} {
-			if s := stepOf(res, name); !s.OK || s.Skipped || s.Name == "" {
-				t.Errorf("step %s: %+v", name, s)
+		// The base URL and the endpoint's URL (what the demo and
+		// Autodiscover print) both work.
+		for _, u := range []string{url, url + "/", url + "/Microsoft-Server-ActiveSync", url + "/microsoft-server-activesync/"} {
+			code, res := runProbeTest(t, []string{"--url", u, "--user", "probe@example.com"}, "probe-secret", nil)
+			if code != 0 || !res.OK {
+				t.Fatalf("--url %s: exit %d: %+v", u, code, res.Steps)
 			}
-		}
-		if d := stepOf(res, "sync").Detail; !strings.Contains(d, "1 messages") {
-			t.Errorf("sync detail %q", d)
+			for _, name := range []string{"options", "provision", "settings", "foldersync", "sync", "estimate"} {
+				if s := stepOf(res, name); !s.OK || s.Skipped || s.Name == "" {
+					t.Errorf("--url %s: step %s: %+v", u, name, s)
+				}
+			}
+			if d := stepOf(res, "sync").Detail; !strings.Contains(d, "1 messages") {
+				t.Errorf("--url %s: sync detail %q", u, d)
+			}
 		}
 	})
 

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -21,6 +22,10 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/easgate/easgate/bridge"
+	"github.com/easgate/easgate/bridge/dav"
+	"github.com/easgate/easgate/bridge/dav/contacts"
+	"github.com/easgate/easgate/bridge/notes"
+	"github.com/easgate/easgate/bridge/sieve"
 	"github.com/easgate/easgate/eas"
 	"github.com/easgate/easgate/store"
 )
@@ -50,6 +55,20 @@ type serveConfig struct {
 	// DeviceRetention, when positive, is how long a device may go unseen
 	// before it is deleted with its state.
 	DeviceRetention time.Duration
+	// BodyReadTimeout and MinBodyRate bound how long a request body may
+	// take (eas.Config).
+	BodyReadTimeout time.Duration
+	MinBodyRate     int64
+	// MaxConnsPerClient bounds the connections of one client address.
+	MaxConnsPerClient int
+	Limits            eas.Limits
+	Sieve             string
+	SieveSecurity     string
+	// oof replaces the ManageSieve backend (the demo keeps Oof in memory).
+	oof eas.OofBackend
+	// CardDAV is the contacts server; "" serves no contacts.
+	CardDAV         string
+	DAVPollInterval time.Duration
 	// insecureTLS is for tests with self-signed upstreams only; no flag.
 	tlsConfig *tls.Config
 }
@@ -110,7 +129,21 @@ func serveFlags(c *serveConfig, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.Domain, "domain", "", "mail domain for users who log in without @domain")
 	fs.StringVar(&c.SMTP, "smtp", "", "upstream SMTP submission server HOST:PORT; without it phones cannot send")
 	fs.StringVar(&c.SMTPSecurity, "smtp-security", "starttls", "upstream SMTP security: tls, starttls or none")
+	fs.DurationVar(&c.BodyReadTimeout, "body-read-timeout", 60*time.Second,
+		"how long a request body may take to start arriving (HTTP 408 beyond)")
+	fs.Int64Var(&c.MinBodyRate, "min-body-rate", 2048,
+		"bytes per second a request body must arrive at after --body-read-timeout; a slow phone uploading an attachment stays well above it")
+	fs.IntVar(&c.MaxConnsPerClient, "max-conns-per-client", 50,
+		"connections one client address may hold at once (trusted proxies and loopback exempt; 0: no bound)")
+	fs.IntVar(&c.Limits.ItemOperations, "max-item-operations", 100, "operations in one ItemOperations request")
+	fs.IntVar(&c.Limits.MoveItems, "max-move-items", 500, "items in one MoveItems request")
+	fs.IntVar(&c.Limits.Collections, "max-collections", 300, "collections in one GetItemEstimate request")
+	fs.IntVar(&c.Limits.Elements, "max-request-elements", 100_000, "WBXML elements in one request body (HTTP 413 beyond); bounds a request's memory")
+	fs.StringVar(&c.Sieve, "sieve", "", "upstream ManageSieve server HOST:PORT for Out of Office; without it phones get no Out of Office switch")
+	fs.StringVar(&c.SieveSecurity, "sieve-security", "starttls", "upstream ManageSieve security: tls, starttls or none")
 	fs.BoolVar(&c.SentCopy, "sent-copy", true, "file a copy of sent mail in the Sent folder when the phone asks; false for upstreams that file it themselves")
+	fs.StringVar(&c.CardDAV, "carddav", "", "CardDAV server URL for contacts (e.g. https://dav.example.com/); users log in with their own credentials")
+	fs.DurationVar(&c.DAVPollInterval, "dav-poll-interval", dav.DefaultPollInterval, "how often push polls watched address books and calendars")
 	return fs
 }
 
@@ -164,6 +197,24 @@ func newLogger(format, level string, w io.Writer) (*zap.Logger, error) {
 	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(w), lvl)), nil
 }
 
+// oofBackend is where Out of Office settings go: nil without --sieve.
+func (c *serveConfig) oofBackend() (eas.OofBackend, error) {
+	if c.oof != nil {
+		return c.oof, nil
+	}
+	if c.Sieve == "" {
+		return nil, nil
+	}
+	if c.SieveSecurity == "" {
+		c.SieveSecurity = "starttls"
+	}
+	sec, err := parseSecurity(c.SieveSecurity)
+	if err != nil {
+		return nil, fmt.Errorf("--sieve-security: %w", err)
+	}
+	return sieve.New(sieve.Config{Addr: c.Sieve, Security: sec, TLSConfig: c.tlsConfig, Domain: c.Domain}), nil
+}
+
 // gateway is a running easgate: EAS listener, admin listener and their
 // dependencies.
 type gateway struct {
@@ -177,6 +228,14 @@ type gateway struct {
 	admLn   net.Listener
 	easSrv  *http.Server
 	admSrv  *http.Server
+	// served ends when both listeners stopped; serveErrs has what made
+	// them stop other than Close.
+	served    sync.WaitGroup
+	serveErrs chan error
+	closeOnce sync.Once
+	closeErr  error
+	// grace replaces shutdownGrace in tests.
+	grace time.Duration
 }
 
 // startGateway opens the state, builds the server and starts listening.
@@ -195,6 +254,10 @@ func startGateway(ctx context.Context, c *serveConfig, log *zap.Logger, adminTok
 	if err != nil {
 		return nil, fmt.Errorf("--smtp-security: %w", err)
 	}
+	oof, err := c.oofBackend()
+	if err != nil {
+		return nil, err
+	}
 	if c.MinHeartbeat <= 0 || c.MaxHeartbeat < c.MinHeartbeat {
 		return nil, fmt.Errorf("heartbeat bounds %v..%v are not a range", c.MinHeartbeat, c.MaxHeartbeat)
 	}
@@ -202,7 +265,8 @@ func startGateway(ctx context.Context, c *serveConfig, log *zap.Logger, adminTok
 	if err != nil {
 		return nil, fmt.Errorf("open state: %w", err) // names the database, without its password
 	}
-	g := &gateway{log: log, store: st}
+	g := &gateway{log: log, store: st, serveErrs: make(chan error, 2)}
+	st.OnListenError(func(err error) { log.Warn("listening for other nodes' device events; trying again", zap.Error(err)) })
 	if c.DeviceRetention > 0 {
 		go st.SweepDevices(ctx, c.DeviceRetention, func(n int64, err error) {
 			if err != nil {
@@ -220,16 +284,47 @@ func startGateway(ctx context.Context, c *serveConfig, log *zap.Logger, adminTok
 	g.push = bridge.NewNotifier(g.backend, bridge.WatchConfig{CheckInterval: c.FolderCheckInterval})
 	g.metrics = eas.NewMetrics()
 	registerUpstreamMetrics(g.metrics.Registry(), g.backend, g.push, st)
+	refused := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "easgate_connections_refused_total",
+		Help: "Connections refused because their client address held --max-conns-per-client already.",
+	})
+	g.metrics.Registry().MustRegister(refused)
+	upstreams := []eas.HealthCheck{upstreamCheck{"imap", c.IMAP, sec, c.tlsConfig}.upstream()}
+	if c.SMTP != "" {
+		upstreams = append(upstreams, upstreamCheck{"smtp", c.SMTP, smtpSec, c.tlsConfig}.upstream())
+	}
+	// Notes live in the IMAP notes mailbox, beside the mail; contacts on
+	// the CardDAV server when there is one.
+	others := []eas.Upstream{{
+		Name: "notes", Backend: notes.New(g.backend, log.Named("notes")), Notifier: notes.NewNotifier(g.push),
+	}}
+	if c.CardDAV != "" {
+		davCfg := dav.Config{URL: c.CardDAV}
+		if _, err := dav.NewClient(davCfg, dav.Credentials{}); err != nil {
+			g.Close()
+			return nil, fmt.Errorf("--carddav: %w", err)
+		}
+		cards := contacts.New(contacts.Config{DAV: davCfg, PollInterval: c.DAVPollInterval, Log: log.Named("carddav")})
+		others = append(others, eas.Upstream{Name: "carddav", Backend: cards, Notifier: cards.Notifier(),
+			Classes: []eas.Class{eas.ClassContacts}})
+	}
+	comb := eas.Combine(g.backend, g.push, others...)
 	g.eas = eas.NewServer(eas.Config{
 		PublicURL: c.PublicURL, MaxRequestBytes: c.MaxRequest, TrustedProxies: c.TrustedProxies,
 		MinHeartbeat: c.MinHeartbeat, MaxHeartbeat: c.MaxHeartbeat, Logger: log.Named("eas"),
-		Metrics: g.metrics,
-	}, g.backend, st, g.push)
+		Metrics: g.metrics, BodyReadTimeout: c.BodyReadTimeout, MinBodyRate: c.MinBodyRate,
+		Limits: c.Limits, Upstreams: upstreams,
+		Oof: oof,
+	}, comb, st, comb)
 
 	if g.easLn, err = net.Listen("tcp", c.Listen); err != nil {
 		g.Close()
 		return nil, fmt.Errorf("listen %s: %w", c.Listen, err)
 	}
+	// A proxy's connections carry many phones: trusted proxies, and the
+	// loopback address a local reverse proxy comes from, are not bounded.
+	unbounded := append([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}, c.TrustedProxies...)
+	g.easLn = limitPerClient(g.easLn, c.MaxConnsPerClient, unbounded, refused.Inc)
 	g.easSrv = &http.Server{
 		Handler:           g.eas.Handler(),
 		ReadHeaderTimeout: 30 * time.Second,
@@ -237,41 +332,103 @@ func startGateway(ctx context.Context, c *serveConfig, log *zap.Logger, adminTok
 		IdleTimeout: 5 * time.Minute,
 		ErrorLog:    zap.NewStdLog(log.Named("http")),
 	}
-	go g.easSrv.Serve(g.easLn)
+	g.serving(g.easSrv, g.easLn, "eas")
 	if adminToken != "" {
 		if g.admLn, err = net.Listen("tcp", c.AdminListen); err != nil {
 			g.Close()
 			return nil, fmt.Errorf("listen %s: %w", c.AdminListen, err)
 		}
 		g.admSrv = &http.Server{Handler: g.eas.AdminHandler(adminToken), ReadHeaderTimeout: 10 * time.Second}
-		go g.admSrv.Serve(g.admLn)
+		g.serving(g.admSrv, g.admLn, "admin")
 	}
 	return g, nil
 }
 
-// Close stops listening, lets requests finish for a moment, and closes the
-// upstream connections and the state.
+// serving runs srv on ln; an error other than the server's closing is
+// logged and returned by Close.
+func (g *gateway) serving(srv *http.Server, ln net.Listener, name string) {
+	g.served.Add(1)
+	go func() {
+		defer g.served.Done()
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			g.log.Error("listener failed", zap.String("listener", name), zap.Error(err))
+			g.serveErrs <- fmt.Errorf("%s listener: %w", name, err)
+		}
+	}()
+}
+
+// shutdownGrace is how long Close lets running requests finish before it
+// cuts their connections; closeBound how long it then waits for them (and
+// background work) to notice before closing the store under them.
+const (
+	shutdownGrace = 5 * time.Second
+	closeBound    = 10 * time.Second
+)
+
+// Close stops listening, lets requests finish for a moment, cuts those
+// still running, waits for them and for background work, then closes the
+// upstream connections and the state. It returns every error on the way.
 func (g *gateway) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
+	g.closeOnce.Do(func() { g.closeErr = g.close() })
+	return g.closeErr
+}
+
+func (g *gateway) close() error {
+	var errs []error
 	if g.push != nil {
 		// Ends the waiting Pings first (Status 1), so that Shutdown does not
 		// wait for their heartbeats.
 		g.push.Close()
 	}
-	if g.easSrv != nil {
-		g.easSrv.Shutdown(ctx)
+	grace := g.grace
+	if grace == 0 {
+		grace = shutdownGrace
 	}
-	if g.admSrv != nil {
-		g.admSrv.Shutdown(ctx)
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	// The EAS server's Close at once answers the requests it holds back
+	// (a Ping while the upstream is down), then waits for everything it
+	// runs, the requests Shutdown waits for and background work.
+	easClosed := make(chan error, 1)
+	if g.eas != nil {
+		wctx, wcancel := context.WithTimeout(context.Background(), grace+closeBound)
+		defer wcancel()
+		go func() { easClosed <- g.eas.Close(wctx) }()
+	} else {
+		easClosed <- nil
+	}
+	for _, srv := range []*http.Server{g.easSrv, g.admSrv} {
+		if srv == nil {
+			continue
+		}
+		if err := srv.Shutdown(ctx); err != nil {
+			// Requests still running: cut their connections, which
+			// cancels their contexts.
+			errs = append(errs, fmt.Errorf("shutdown: %w", err))
+			if err := srv.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close listener: %w", err))
+			}
+		}
+	}
+	g.served.Wait()
+	close(g.serveErrs)
+	for err := range g.serveErrs {
+		errs = append(errs, err)
+	}
+	if err := <-easClosed; err != nil {
+		errs = append(errs, err)
 	}
 	if g.backend != nil {
-		g.backend.Close()
+		if err := g.backend.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close upstream connections: %w", err))
+		}
 	}
 	if g.store != nil {
-		return g.store.Close()
+		if err := g.store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close state: %w", err))
+		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func readToken(path string) (string, error) {
@@ -320,7 +477,13 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	}
 	log.Info("easgate listening", zap.String("eas", g.easLn.Addr().String()), zap.String("imap", c.IMAP),
 		zap.Bool("admin", g.admLn != nil))
-	<-ctx.Done()
+	warnUnreachable(ctx, g.eas, log)
+	select {
+	case <-ctx.Done():
+	case err := <-g.serveErrs:
+		// A listener failed: the gateway cannot serve; Close reports it.
+		g.serveErrs <- err
+	}
 	log.Info("shutting down")
 	if err := g.Close(); err != nil {
 		log.Error("close", zap.Error(err))

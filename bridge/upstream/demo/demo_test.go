@@ -94,7 +94,7 @@ func TestSeededFolders(t *testing.T) {
 		}
 	}
 	slices.Sort(names)
-	wantNames := []string{"Archive", "Drafts", "INBOX", "Junk", "Projects", "Projects/Easgate", "Sent", "Trash"}
+	wantNames := []string{"Archive", "Drafts", "INBOX", "Junk", "Notes", "Projects", "Projects/Easgate", "Sent", "Trash"}
 	if !slices.Equal(names, wantNames) {
 		t.Errorf("folders %v, want %v", names, wantNames)
 	}

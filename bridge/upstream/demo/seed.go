@@ -34,6 +34,7 @@ func folders() []folder {
 		{"Archive", imap.MailboxAttrArchive},
 		{"Projects", ""},
 		{"Projects" + string(delimiter) + "Easgate", ""},
+		{"Notes", ""},
 	}
 }
 
@@ -687,6 +688,21 @@ Thanks!
 `),
 				attachment("application/pdf", "service-agreement-v3.pdf", contract),
 			),
+		},
+
+		// Notes, in the format of Apple's Notes
+		{
+			folder: "Notes", age: 2 * day, flags: seen,
+			from: demoAddress, subject: "Packing list",
+			id: "note-packing.1@demo.example.com",
+			extra: []field{
+				{"X-Uniform-Type-Identifier", "com.apple.mail-note"},
+				{"X-Universally-Unique-Identifier", "7E1B2C3D-4A5F-4B6C-8D9E-0F1A2B3C4D5E"},
+			},
+			body: html(`<html><head></head><body><div>Packing list</div>
+<div>passport, charger, rain jacket</div>
+<div>gift for Lena</div></body></html>
+`),
 		},
 
 		// Drafts

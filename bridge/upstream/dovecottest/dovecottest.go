@@ -13,7 +13,12 @@
 // and subscribed on first login and marked with their SPECIAL-USE
 // attributes. Folders are maildirs; the hierarchy separator is '/'.
 //
-// Dovecot must be installed (Debian: dovecot-imapd). A test that cannot find
+// Options.LMTP adds an LMTP listener that DeliverMail delivers through, as
+// an MTA would; Options.Metadata turns on IMAP METADATA, which
+// SetServerMetadata sets; Options.Config adds plugin settings, such as
+// push_notification's.
+//
+// Dovecot must be installed (Debian: dovecot-imapd; dovecot-lmtpd for LMTP). A test that cannot find
 // it fails; run ./test.sh to install the test dependencies.
 package dovecottest
 
@@ -49,9 +54,22 @@ type Options struct {
 	// Dovecot's own default of 10 is easy to exceed with a test that opens
 	// a pool, an IDLE watcher and setup connections for one user.
 	MaxUserIPConnections int
+	// LMTP adds an LMTP listener on 127.0.0.1 (LMTPAddr), for delivering
+	// mail the way an MTA does; Debian's dovecot-lmtpd must be installed.
+	LMTP bool
+	// Metadata turns on IMAP METADATA (RFC 5464) with a file dictionary in
+	// each user's home, which Dovecot's push_notification plugin reads to
+	// decide whom to notify.
+	Metadata bool
+	// Config is appended to the generated dovecot.conf, for plugins and
+	// their settings (protocol and plugin sections).
+	Config string
 	// Logf receives the harness's notes, such as a Dovecot that had to be
 	// killed; nil drops them. New sets it to the test's Logf.
 	Logf func(format string, args ...any)
+	// TrustedNetworks is login_trusted_networks: clients there may name
+	// the address they log in for (IMAP ID x-originating-ip).
+	TrustedNetworks string
 }
 
 // Server is one running (or stopped) Dovecot instance.
@@ -69,6 +87,8 @@ type Server struct {
 	exited  chan struct{}
 	stderr  *syncBuffer
 	waitErr error
+
+	lmtpPort int // 0 without Options.LMTP; guarded by mu
 }
 
 type account struct{ name, password string }
@@ -127,8 +147,14 @@ func (s *Server) start() error {
 		if err != nil {
 			return err
 		}
+		lmtpPort := 0
+		if s.opt.LMTP {
+			if lmtpPort, err = freePort(); err != nil {
+				return err
+			}
+		}
 		s.mu.Lock()
-		s.port = port
+		s.port, s.lmtpPort = port, lmtpPort
 		s.mu.Unlock()
 		lastErr = s.launch()
 		if lastErr == nil {
@@ -219,6 +245,16 @@ func (s *Server) Login(user, password string) (*imapclient.Client, error) {
 		return nil, fmt.Errorf("dovecottest: %w", err)
 	}
 	return c, nil
+}
+
+// Log returns what Dovecot has logged since it last started.
+func (s *Server) Log(t testing.TB) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(s.dir, "dovecot.log"))
+	if err != nil {
+		t.Fatalf("dovecottest: %v", err)
+	}
+	return string(b)
 }
 
 // Dial opens an independent, logged-in connection for test setup and
@@ -391,12 +427,19 @@ func (s *Server) config() (string, error) {
 	p("state_dir = %s/state", s.dir)
 	p("log_path = %s/dovecot.log", s.dir)
 	p("instance_name = %s", filepath.Base(s.dir))
-	p("protocols = imap")
+	if s.opt.LMTP {
+		p("protocols = imap lmtp")
+	} else {
+		p("protocols = imap")
+	}
 	p("listen = 127.0.0.1")
 	p("ssl = no")
 	p("disable_plaintext_auth = no")
 	p("auth_mechanisms = plain login")
 	p("auth_verbose = yes")
+	if s.opt.TrustedNetworks != "" {
+		p("login_trusted_networks = %s", s.opt.TrustedNetworks)
+	}
 	// Tests of rejected logins need no brute-force protection.
 	p("auth_failure_delay = 0")
 	// Tests never survive a power cut; skipping fsync keeps them fast.
@@ -441,7 +484,16 @@ func (s *Server) config() (string, error) {
 	if s.opt.NoCondstore {
 		p("  imap_capability = %s", capsWithoutCondstore)
 	}
+	if s.opt.Metadata {
+		p("  imap_metadata = yes")
+	}
 	p("}")
+	if s.opt.Metadata {
+		p("mail_attribute_dict = file:%%h/dovecot-attributes")
+	}
+	if s.opt.LMTP {
+		p("service lmtp {\n  inet_listener lmtp {\n    address = 127.0.0.1\n    port = %d\n  }\n}", s.lmtpPort)
+	}
 	// After a failed login Dovecot delays every login from the same IP (2 s
 	// growing to 15 s, for half a minute), which would slow every test that
 	// follows one checking a wrong password. The penalty is kept by anvil;
@@ -451,6 +503,10 @@ func (s *Server) config() (string, error) {
 	p("  inet_listener imap {\n    address = 127.0.0.1\n    port = %d\n  }", s.port)
 	p("  inet_listener imaps {\n    port = 0\n  }")
 	p("}")
+	if s.opt.Config != "" {
+		p("# Options.Config")
+		p("%s", s.opt.Config)
+	}
 	return b.String(), nil
 }
 

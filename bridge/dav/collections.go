@@ -1,0 +1,83 @@
+package dav
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// propertyUpdate is a PROPPATCH body (RFC 4918 14.19) that sets the
+// display name; go-webdav's client sends no PROPPATCH.
+type propertyUpdate struct {
+	XMLName     xml.Name `xml:"DAV: propertyupdate"`
+	DisplayName string   `xml:"DAV: set>prop>displayname"`
+}
+
+// multiStatus is what a PROPPATCH answers: one status per property.
+type multiStatus struct {
+	Responses []struct {
+		PropStats []struct {
+			Status string `xml:"DAV: status"`
+		} `xml:"DAV: propstat"`
+	} `xml:"DAV: response"`
+}
+
+// Rename sets the display name of the collection at path (PROPPATCH).
+// The path stays: DAV clients find collections by path, names are for
+// people.
+func (c *Client) Rename(ctx context.Context, path, name string) error {
+	var buf bytes.Buffer
+	buf.WriteString(xml.Header)
+	if err := xml.NewEncoder(&buf).Encode(propertyUpdate{DisplayName: name}); err != nil {
+		return fmt.Errorf("dav: PROPPATCH %s: %w", path, err)
+	}
+	req, err := c.newRequest(ctx, "PROPPATCH", dirPath(path), buf.Bytes())
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", `application/xml; charset="utf-8"`)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusMultiStatus {
+		return nil
+	}
+	var ms multiStatus
+	if err := xml.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&ms); err != nil {
+		return fmt.Errorf("dav: PROPPATCH %s: read the answer: %w", path, err)
+	}
+	for _, r := range ms.Responses {
+		for _, ps := range r.PropStats {
+			// "HTTP/1.1 200 OK"
+			if f := strings.Fields(ps.Status); len(f) < 2 || f[1][0] != '2' {
+				return &StatusError{Method: "PROPPATCH", Path: path, Code: propStatCode(f), Body: ps.Status}
+			}
+		}
+	}
+	return nil
+}
+
+// propStatCode is the code of a propstat's status line, 500 when it has
+// none.
+func propStatCode(fields []string) int {
+	var code int
+	if len(fields) < 2 {
+		return http.StatusInternalServerError
+	}
+	if _, err := fmt.Sscanf(fields[1], "%d", &code); err != nil {
+		return http.StatusInternalServerError
+	}
+	return code
+}
+
+// DeleteCollection removes the collection at path with everything in it;
+// one that is gone already is no error.
+func (c *Client) DeleteCollection(ctx context.Context, path string) error {
+	return c.Delete(ctx, dirPath(path), "")
+}

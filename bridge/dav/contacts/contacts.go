@@ -1,0 +1,120 @@
+// Package contacts serves the EAS Contacts class from the user's CardDAV
+// address books: the default one as the phone's Contacts folder (type 9),
+// the others as user contacts folders (type 14). It is an eas.SessionOpener
+// and, through Notifier, an eas.Notifier; eas.Combine puts it beside the
+// mail store.
+package contacts
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/easgate/easgate/bridge/dav"
+	"github.com/easgate/easgate/eas"
+)
+
+// DefaultNames are the last path segments of a default address book, in the
+// order they are preferred: Nextcloud "contacts", Baïkal "default", SOGo
+// "personal", others "addressbook". Without any, the first book by path is
+// the default.
+var DefaultNames = []string{"contacts", "default", "personal", "addressbook"}
+
+// NewBookName is the address book made for a user who has none.
+const NewBookName = "contacts"
+
+// Config configures the contacts store.
+type Config struct {
+	// DAV is the CardDAV server; each user logs in with their own
+	// credentials.
+	DAV dav.Config
+	// PollInterval is how often watched address books are polled for
+	// push; 0 means dav.DefaultPollInterval.
+	PollInterval time.Duration
+	Log          *zap.Logger
+}
+
+// Backend opens users' contacts sessions. It keeps each user's home set so
+// that a request does not rediscover it.
+type Backend struct {
+	cfg    Config
+	log    *zap.Logger
+	poller *dav.Poller
+
+	mu    sync.Mutex
+	homes map[string]string // credential key → address-book home set
+}
+
+// New makes the contacts store.
+func New(cfg Config) *Backend {
+	log := cfg.Log
+	if log == nil {
+		log = zap.NewNop()
+	}
+	b := &Backend{cfg: cfg, log: log, homes: map[string]string{}}
+	b.poller = &dav.Poller{Config: cfg.DAV, Interval: cfg.PollInterval, OnError: func(user string, err error) {
+		log.Warn("polling address books", zap.String("user", user), zap.Error(err))
+	}}
+	return b
+}
+
+func credKey(cred eas.Credentials) string {
+	sum := sha256.Sum256([]byte(cred.Username + "\x00" + cred.Password))
+	return hex.EncodeToString(sum[:])
+}
+
+// Open logs in (on first use per user and password) and returns the
+// user's session.
+func (b *Backend) Open(ctx context.Context, cred eas.Credentials) (eas.Session, error) {
+	c, err := dav.NewClient(b.cfg.DAV, dav.Credentials{Username: cred.Username, Password: cred.Password})
+	if err != nil {
+		return nil, err
+	}
+	key := credKey(cred)
+	b.mu.Lock()
+	home := b.homes[key]
+	b.mu.Unlock()
+	if home == "" {
+		if home, err = c.HomeSet(ctx, dav.AddressBooks); err != nil {
+			return nil, easError(err)
+		}
+		b.mu.Lock()
+		b.homes[key] = home
+		b.mu.Unlock()
+	}
+	return &Session{c: c, home: home, log: b.log.With(zap.String("user", cred.Username))}, nil
+}
+
+// easError maps DAV errors to the errors the engine turns into statuses.
+func easError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, dav.ErrUnauthorized):
+		return fmt.Errorf("%w: %v", eas.ErrUnauthorized, err)
+	case errors.Is(err, dav.ErrPrecondition):
+		return fmt.Errorf("%w: %v", eas.ErrConflict, err)
+	case dav.IsStatus(err, http.StatusNotFound, http.StatusGone):
+		return fmt.Errorf("%w: %v", eas.ErrNotFound, err)
+	case dav.Temporary(err):
+		return fmt.Errorf("%w: %v", eas.ErrUnavailable, err)
+	}
+	return err
+}
+
+// newUID makes the UID (and resource name) of a phone's new contact.
+func newUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}

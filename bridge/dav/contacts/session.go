@@ -1,0 +1,290 @@
+package contacts
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base32"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/emersion/go-vcard"
+	"github.com/emersion/go-webdav/carddav"
+	"go.uber.org/zap"
+
+	"github.com/easgate/easgate/bridge/dav"
+	"github.com/easgate/easgate/bridge/dav/vcardconv"
+	"github.com/easgate/easgate/eas"
+)
+
+// Session is one user's address books for one request.
+type Session struct {
+	c    *dav.Client
+	home string
+	log  *zap.Logger
+	// books and whole (the cards of a book read whole) cache what the
+	// request's lookups read.
+	books []dav.Collection
+	whole map[string][]vcard.Card
+}
+
+var (
+	_ eas.Session    = (*Session)(nil)
+	_ eas.ItemWriter = (*Session)(nil)
+)
+
+// Close does nothing: a DAV session holds no connection of its own.
+func (s *Session) Close() error { return nil }
+
+// Folders lists the address books, the default one as the Contacts folder.
+// A user who has none gets one.
+func (s *Session) Folders(ctx context.Context) ([]eas.Folder, error) {
+	books, err := s.c.Collections(ctx, dav.AddressBooks, s.home)
+	if err != nil {
+		return nil, easError(err)
+	}
+	if len(books) == 0 {
+		p := path.Join(s.home, NewBookName) + "/"
+		if err := s.c.MakeCollection(ctx, dav.AddressBooks, p, "Contacts"); err != nil {
+			return nil, easError(fmt.Errorf("make the first address book: %w", err))
+		}
+		s.log.Info("made the user's first address book", zap.String("path", p))
+		if books, err = s.c.Collections(ctx, dav.AddressBooks, s.home); err != nil {
+			return nil, easError(err)
+		}
+	}
+	def, _ := dav.Default(books, DefaultNames...)
+	out := make([]eas.Folder, 0, len(books))
+	for _, b := range books {
+		f := eas.Folder{Path: b.Path, Name: b.DisplayName(), Type: eas.FolderUserContacts}
+		if b.Path == def.Path {
+			f.Type = eas.FolderContacts
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// serverID names an object of a collection for the phone: its resource
+// name, or a digest of it when the name is longer than the 64 characters a
+// ServerId may have.
+func serverID(objPath string) string {
+	name := path.Base(objPath)
+	if len(name) <= 60 {
+		return name
+	}
+	sum := sha256.Sum256([]byte(name))
+	return "~" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:20]))
+}
+
+// objectPath finds the object a ServerId names.
+func (s *Session) objectPath(ctx context.Context, coll, id string) (string, error) {
+	if !strings.HasPrefix(id, "~") {
+		if id == "" || strings.ContainsAny(id, "/\\") || id == "." || id == ".." {
+			return "", fmt.Errorf("contact %q: %w", id, eas.ErrNotFound)
+		}
+		return coll + id, nil
+	}
+	objs, err := s.c.List(ctx, coll)
+	if err != nil {
+		return "", easError(err)
+	}
+	for _, o := range objs {
+		if serverID(o.Path) == id {
+			return o.Path, nil
+		}
+	}
+	return "", fmt.Errorf("contact %q: %w", id, eas.ErrNotFound)
+}
+
+// change is one object the phone lacks.
+type change struct {
+	kind    eas.ChangeKind
+	id      string
+	path    string
+	version string
+}
+
+// diff compares a delta with what the phone holds.
+func diff(d dav.Delta, known eas.KnownItems) []change {
+	var out []change
+	seen := map[string]bool{}
+	for _, o := range d.Updated {
+		id := serverID(o.Path)
+		seen[id] = true
+		v, ok := known.Version(id)
+		switch {
+		case !ok:
+			out = append(out, change{eas.ChangeAdd, id, o.Path, o.ETag})
+		case v != o.ETag || o.ETag == "":
+			out = append(out, change{eas.ChangeModify, id, o.Path, o.ETag})
+		}
+	}
+	var gone []string
+	for _, p := range d.Deleted {
+		if id := serverID(p); !seen[id] {
+			if _, ok := known.Version(id); ok {
+				gone = append(gone, id)
+				seen[id] = true
+			}
+		}
+	}
+	if d.Full {
+		known.Range(func(id, _ string) bool {
+			if !seen[id] {
+				gone = append(gone, id)
+			}
+			return true
+		})
+	}
+	slices.Sort(gone)
+	for _, id := range gone {
+		out = append(out, change{kind: eas.ChangeDelete, id: id})
+	}
+	return out
+}
+
+// Changes returns what the phone lacks in one address book: one small
+// request when nothing changed, one more to read the cards that did.
+func (s *Session) Changes(ctx context.Context, q eas.SyncQuery) (*eas.ChangeSet, error) {
+	d, err := s.c.Changes(ctx, q.Path, q.Cursor)
+	if err != nil {
+		return nil, easError(err)
+	}
+	all := diff(d, q.Known)
+	cs := &eas.ChangeSet{Cursor: d.Cursor}
+	window := all
+	if q.Window > 0 && len(all) > q.Window {
+		// The rest comes from the same delta next time: what the phone
+		// got by then is in Known, so it is not sent twice.
+		window, cs.More, cs.Cursor = all[:q.Window], true, q.Cursor
+	}
+	cards, err := s.read(ctx, q.Path, window)
+	if err != nil {
+		return nil, err
+	}
+	opt := options(q.Body)
+	for _, ch := range window {
+		ic := eas.ItemChange{Kind: ch.kind, ServerID: ch.id, Version: ch.version}
+		if ch.kind != eas.ChangeDelete {
+			r, ok := cards[ch.path]
+			if !ok {
+				// Deleted between the listing and the read: the next
+				// sync sees it gone.
+				continue
+			}
+			ic.Version = r.etag
+			ic.Item, ic.Err = r.contact(opt)
+			if ic.Err != nil {
+				s.log.Warn("sending a contact read in part", zap.String("path", ch.path), zap.Error(ic.Err))
+			}
+		}
+		cs.Changes = append(cs.Changes, ic)
+	}
+	return cs, nil
+}
+
+// Pending counts the changes the phone lacks without reading any card.
+func (s *Session) Pending(ctx context.Context, q eas.SyncQuery) (int, error) {
+	d, err := s.c.Changes(ctx, q.Path, q.Cursor)
+	if err != nil {
+		return 0, easError(err)
+	}
+	if d.Empty() {
+		return 0, nil
+	}
+	return len(diff(d, q.Known)), nil
+}
+
+// options says how to show cards for the phone's body preferences: the
+// note is plain text, cut where the phone's plain-text preference says.
+func options(b eas.BodyOptions) vcardconv.Options {
+	var opt vcardconv.Options
+	for _, p := range b.Preferences {
+		if p.Type == eas.BodyPlain {
+			return vcardconv.Options{TruncationSize: p.TruncationSize}
+		}
+	}
+	if len(b.Preferences) > 0 {
+		opt.TruncationSize = b.Preferences[0].TruncationSize
+	}
+	return opt
+}
+
+// raw is one card as the server has it.
+type raw struct {
+	data []byte
+	etag string
+}
+
+func (r raw) contact(opt vcardconv.Options) (*eas.Contact, error) {
+	card, err := vcardconv.Parse(r.data)
+	if card == nil {
+		return &eas.Contact{}, err
+	}
+	return vcardconv.ToContact(card, opt), err
+}
+
+// read gets the cards of the changes that need one: one multiget REPORT,
+// or one GET per card when a broken card makes the server's answer or its
+// parsing fail.
+func (s *Session) read(ctx context.Context, coll string, changes []change) (map[string]raw, error) {
+	var paths []string
+	for _, ch := range changes {
+		if ch.kind != eas.ChangeDelete {
+			paths = append(paths, ch.path)
+		}
+	}
+	out := make(map[string]raw, len(paths))
+	if len(paths) == 0 {
+		return out, nil
+	}
+	objs, err := s.c.CardDAV().MultiGetAddressBook(ctx, coll, &carddav.AddressBookMultiGet{
+		Paths: paths, DataRequest: carddav.AddressDataRequest{AllProp: true}})
+	if err == nil {
+		for _, o := range objs {
+			data, encErr := vcardconv.Encode(o.Card)
+			if encErr != nil {
+				err = encErr
+				break
+			}
+			out[o.Path] = raw{data, o.ETag}
+		}
+		if err == nil {
+			return out, nil
+		}
+	}
+	if dav.Temporary(err) {
+		return nil, easError(err)
+	}
+	s.log.Debug("multiget failed, reading cards one by one", zap.Error(err))
+	for _, p := range paths {
+		data, etag, err := s.c.Get(ctx, p)
+		switch {
+		case dav.IsStatus(err, 404, 410):
+			continue
+		case err != nil:
+			return nil, easError(err)
+		}
+		out[p] = raw{data, etag}
+	}
+	return out, nil
+}
+
+// Fetch reads one contact.
+func (s *Session) Fetch(ctx context.Context, ref eas.ItemRef, body eas.BodyOptions) (eas.Item, error) {
+	p, err := s.objectPath(ctx, ref.Path, ref.ServerID)
+	if err != nil {
+		return nil, err
+	}
+	data, etag, err := s.c.Get(ctx, p)
+	if err != nil {
+		return nil, easError(err)
+	}
+	c, err := raw{data, etag}.contact(options(body))
+	if err != nil {
+		s.log.Warn("fetched a contact read in part", zap.String("path", p), zap.Error(err))
+	}
+	return c, nil
+}

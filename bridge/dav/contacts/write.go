@@ -1,0 +1,110 @@
+package contacts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/emersion/go-vcard"
+	"go.uber.org/zap"
+
+	"github.com/easgate/easgate/bridge/dav/vcardconv"
+	"github.com/easgate/easgate/eas"
+)
+
+// ErrInvalidContact wraps a phone's contact that cannot be stored as sent
+// (a Picture too large or not base64): the phone gets Status 6, nothing is
+// written.
+var ErrInvalidContact = vcardconv.ErrInvalid
+
+func asContact(it eas.Item) (*eas.Contact, error) {
+	c, ok := it.(*eas.Contact)
+	if !ok || c == nil {
+		return nil, fmt.Errorf("%w: not a contact", ErrInvalidContact)
+	}
+	return c, nil
+}
+
+// AddItem stores a phone's new contact as a vCard 3.0 with a new UID,
+// created only if no object has its name (If-None-Match: *).
+func (s *Session) AddItem(ctx context.Context, coll string, it eas.Item) (string, string, error) {
+	c, err := asContact(it)
+	if err != nil {
+		return "", "", err
+	}
+	uid := newUID()
+	card, err := vcardconv.New(c, uid)
+	if err != nil {
+		return "", "", err
+	}
+	data, err := vcardconv.Encode(card)
+	if err != nil {
+		return "", "", err
+	}
+	p := coll + uid + ".vcf"
+	etag, err := s.c.Put(ctx, p, vcard.MIMEType, data, "")
+	if err != nil {
+		return "", "", easError(err)
+	}
+	return serverID(p), etag, nil
+}
+
+// ChangeItem writes a phone's change into the card as the server has it,
+// rewriting only what EAS carries. The write happens only while the card
+// is still the one read (If-Match); when another client changed it since
+// the version the phone holds, the server's version wins (ErrConflict).
+func (s *Session) ChangeItem(ctx context.Context, ref eas.ItemRef, u eas.ItemUpdate) (string, error) {
+	c, err := asContact(u.Item)
+	if err != nil {
+		return "", err
+	}
+	p, err := s.objectPath(ctx, ref.Path, ref.ServerID)
+	if err != nil {
+		return "", err
+	}
+	data, etag, err := s.c.Get(ctx, p)
+	if err != nil {
+		return "", easError(err)
+	}
+	if u.Known != "" && etag != "" && etag != u.Known {
+		return "", fmt.Errorf("%w: %s is at %s, the phone holds %s", eas.ErrConflict, p, etag, u.Known)
+	}
+	card, perr := vcardconv.Parse(data)
+	if card == nil {
+		return "", fmt.Errorf("%s cannot be read to apply a change: %w", p, perr)
+	}
+	if perr != nil {
+		// What could not be read would be lost by writing the card back.
+		s.log.Warn("changing a contact read in part", zap.String("path", p), zap.Error(perr))
+	}
+	ghosted := func(el string) bool { return slices.Contains(u.Ghosted, el) }
+	changed, err := vcardconv.Apply(card, c, vcardconv.Options{}, ghosted)
+	if err != nil {
+		return "", err
+	}
+	if !changed {
+		return etag, nil
+	}
+	out, err := vcardconv.Encode(card)
+	if err != nil {
+		return "", err
+	}
+	newTag, err := s.c.Put(ctx, p, vcard.MIMEType, out, etag)
+	if err != nil {
+		return "", easError(err)
+	}
+	return newTag, nil
+}
+
+// DeleteItem removes a contact; one that is gone already is no error.
+func (s *Session) DeleteItem(ctx context.Context, ref eas.ItemRef) error {
+	p, err := s.objectPath(ctx, ref.Path, ref.ServerID)
+	if errors.Is(err, eas.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return easError(s.c.Delete(ctx, p, ""))
+}

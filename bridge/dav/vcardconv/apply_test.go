@@ -1,0 +1,214 @@
+package vcardconv
+
+import (
+	"encoding/base64"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-vcard"
+
+	"github.com/easgate/easgate/eas"
+)
+
+var smallJPEG = base64.StdEncoding.EncodeToString([]byte("\xff\xd8\xff\xe0 a tiny picture"))
+
+func ghostAll(string) bool { return true }
+
+// TestApplyEdits has a phone change one thing in a card from the corpus:
+// exactly the properties holding it may change.
+func TestApplyEdits(t *testing.T) {
+	tests := []struct {
+		name    string
+		file    string
+		edit    func(c *eas.Contact)
+		ghosted Ghosted
+		want    []string // lineDiff of canon before and after
+	}{
+		{"new mobile number", "01-apple-basic.vcf", func(c *eas.Contact) { c.MobilePhoneNumber = "+49 170 7654321" }, nil, []string{
+			"+ TEL;TYPE=CELL;TYPE=VOICE;TYPE=pref:+49 170 7654321",
+			"- TEL;TYPE=CELL;TYPE=VOICE;TYPE=pref:+49 170 1234567"}},
+		{"cleared second address", "01-apple-basic.vcf", func(c *eas.Contact) { c.Email2Address = "" }, nil, []string{
+			"- item2.EMAIL;TYPE=HOME;TYPE=INTERNET:anna.b@home.example"}},
+		{"ghosted second address", "01-apple-basic.vcf", func(c *eas.Contact) { c.Email2Address = "" }, ghostAll, nil},
+		{"city of a grouped address", "01-apple-basic.vcf", func(c *eas.Contact) { c.HomeAddressCity = "Potsdam" }, nil, []string{
+			"+ item3.ADR;TYPE=HOME;TYPE=pref:;;Hauptstraße 1;Potsdam;;10115;Germany",
+			"- item3.ADR;TYPE=HOME;TYPE=pref:;;Hauptstraße 1;Berlin;;10115;Germany"}},
+		{"address in display form", "08-google-basic.vcf", func(c *eas.Contact) { c.Email1Address = `"Priya Sharma" <priya@gmail.example>` }, nil, nil},
+		{"Apple spouse renamed, manager gone", "02-apple-related.vcf", func(c *eas.Contact) {
+			c.Spouse, c.ManagerName = "Jane Smith", ""
+		}, nil, []string{
+			"+ item1.X-ABRELATEDNAMES;TYPE=pref:Jane Smith",
+			"- item1.X-ABRELATEDNAMES;TYPE=pref:Jane Doe",
+			"- item2.X-ABLABEL:_$!<Manager>!$_",
+			"- item2.X-ABRELATEDNAMES:Mary Boss"}},
+		{"new fields on a minimal card", "22-minimal-v3.vcf", func(c *eas.Contact) {
+			c.Email1Address = "bo@x.example"
+			c.BusinessAddressStreet, c.BusinessAddressCity = "Storgata 1", "Oslo"
+			c.Birthday = time.Date(1970, 1, 1, 23, 0, 0, 0, time.UTC)
+			c.Categories = &eas.ContactCategories{Category: []string{"A, B", "C"}}
+			c.Body = &eas.Body{Type: eas.BodyPlain, Data: "Line 1\r\nLine 2"}
+			c.Picture = smallJPEG
+			c.Spouse, c.CompanyName, c.IMAddress = "Kari", "Nordisk", "bo@jabber.example"
+		}, nil, []string{
+			"+ ADR;TYPE=WORK:;;Storgata 1;Oslo;;;",
+			"+ BDAY:1970-01-02",
+			"+ CATEGORIES:A, B",
+			"+ CATEGORIES:C",
+			"+ EMAIL;TYPE=INTERNET:bo@x.example",
+			"+ IMPP:xmpp:bo@jabber.example",
+			"+ NOTE:Line 1\nLine 2",
+			"+ ORG:Nordisk;",
+			"+ PHOTO;ENCODING=b;TYPE=JPEG:" + smallJPEG,
+			"+ X-SPOUSE:Kari"}},
+		{"vCard 4.0 birthday and spouse", "13-nextcloud-v4.vcf", func(c *eas.Contact) {
+			c.Birthday = time.Date(1990, 1, 1, 23, 0, 0, 0, time.UTC)
+			c.Spouse = ""
+			c.Children = &eas.ContactChildren{Child: []string{"Mia"}}
+		}, nil, []string{
+			"+ BDAY:19900102",
+			"+ RELATED;TYPE=child;VALUE=text:Mia",
+			"- BDAY:19900101",
+			"- RELATED;TYPE=spouse;VALUE=text:Lukas Schmidt"}},
+		{"vCard 4.0 tel: URI", "13-nextcloud-v4.vcf", func(c *eas.Contact) { c.MobilePhoneNumber = "+49-151-1111111" }, nil, []string{
+			"+ TEL;TYPE=cell;TYPE=voice;VALUE=uri:tel:+49-151-1111111",
+			"- TEL;TYPE=cell;TYPE=voice;VALUE=uri:tel:+49-151-0000000"}},
+		{"large photo the phone never had", "24-big-photo.vcf", func(c *eas.Contact) { c.Picture = "" }, nil, nil},
+		{"photo cleared", "03-apple-photo.vcf", func(c *eas.Contact) { c.Picture = "" }, nil, []string{"- PHOTO;ENCODING=b;TYPE=JPEG:/9j/4AAQSkZJRgAKFrehg+A8QCEBOTcMnVTx7l5wrQ0eXZczJJdEQ02MmReqzxb8NKMyekq3MCUbAeyXxQ8C+jFIzsc…"}},
+		{"photo ghosted", "03-apple-photo.vcf", func(c *eas.Contact) { c.Picture = "" }, ghostAll, nil},
+		{"photo by reference kept", "11-google-photo-uri.vcf", func(c *eas.Contact) { c.Picture = "" }, nil, nil},
+		{"IM address of a skype URI", "05-apple-im-url.vcf", func(c *eas.Contact) { c.IMAddress2 = "ngozi.new" }, nil, []string{
+			"+ IMPP;TYPE=WORK;X-SERVICE-TYPE=Skype:skype:ngozi.new",
+			"- IMPP;TYPE=WORK;X-SERVICE-TYPE=Skype:skype:ngozi.okafor"}},
+		{"department with escapes around", "20-note-escapes.vcf", func(c *eas.Contact) { c.Department = "R&D" }, nil, []string{
+			"+ ORG:Smith, Jones & Co.;R&D",
+			`- ORG:Smith, Jones & Co.;R\;D`}},
+		{"note edited", "20-note-escapes.vcf", func(c *eas.Contact) { c.Body.Data = "new" }, nil, []string{
+			"+ NOTE:new",
+			`- NOTE:Line one` + "\n" + `Line two, with comma\; and semicolon\backslash`}},
+		{"note absent and ghosted (AOSP)", "08-google-basic.vcf", func(c *eas.Contact) { c.Body = nil; c.Categories = nil }, ghostAll, nil},
+		{"categories replaced", "27-categories.vcf", func(c *eas.Contact) {
+			c.Categories = &eas.ContactCategories{Category: []string{"Work", "New"}}
+		}, nil, []string{"+ CATEGORIES:New", "- CATEGORIES:Family,Friends"}},
+		{"categories in another order", "27-categories.vcf", func(c *eas.Contact) {
+			c.Categories = &eas.ContactCategories{Category: []string{"Work", "Friends", "Family"}}
+		}, nil, nil},
+		{"file-as cleared keeps an FN", "16-thunderbird-v3.vcf", func(c *eas.Contact) { c.FileAs = "" }, nil, nil},
+		{"phone kinds without a type", "29-special-phones.vcf", func(c *eas.Contact) {
+			c.HomePhoneNumber, c.Home2PhoneNumber, c.CarPhoneNumber = "", "+1 555 0199", "+1 555 0100"
+		}, nil, []string{
+			"+ TEL;TYPE=CAR:+1 555 0100",
+			"+ TEL;TYPE=HOME;TYPE=VOICE:+1 555 0199",
+			"- TEL:+1 555 0106",
+			"- TEL;TYPE=CAR:+1 555 0101"}},
+		{"children of a vCard 3.0", "29-special-phones.vcf", func(c *eas.Contact) {
+			c.Children.Child = []string{"Kid One"}
+		}, nil, []string{"- X-CHILDREN:Kid Two"}},
+		{"dates without a year kept", "31-no-year-v4.vcf", func(c *eas.Contact) { c.FirstName = "Yu" }, nil, []string{
+			"+ N:Tanaka;Yu;;;", "- N:Tanaka;Yuki;;;"}},
+		{"a year given to a date without one", "31-no-year-v4.vcf", func(c *eas.Contact) {
+			c.Birthday = time.Date(1990, 4, 14, 22, 0, 0, 0, time.UTC)
+		}, nil, []string{"+ BDAY:19900415", "- BDAY:--0415"}},
+		{"name parts", "17-evolution.vcf", func(c *eas.Contact) { c.Title, c.Suffix = "Dr.", "Jr." }, nil, []string{
+			"+ N:Müller;Hans;;Dr.;Jr.",
+			"- N:Müller;Hans;;Herr;"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := readCorpus(t, tt.file)
+			card, _ := Parse(data)
+			before := canon(card)
+			c := ToContact(card, Options{})
+			tt.edit(c)
+			changed, err := Apply(card, c, Options{}, tt.ghosted)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := lineDiff(before, canon(card))
+			if got != strings.Join(tt.want, "\n") {
+				t.Errorf("diff\n%s\nwant\n%s", got, strings.Join(tt.want, "\n"))
+			}
+			if changed != (got != "") && tt.name != "file-as cleared keeps an FN" {
+				t.Errorf("changed=%v with diff %q", changed, got)
+			}
+		})
+	}
+}
+
+func TestApplyRefusesBadPictures(t *testing.T) {
+	tests := []struct {
+		name    string
+		picture string
+	}{
+		{"too large", strings.Repeat("A", eas.PictureMaxSize+4)},
+		{"not base64", "!!not base64!!"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			card, _ := Parse(readCorpus(t, "01-apple-basic.vcf"))
+			before := canon(card)
+			c := ToContact(card, Options{})
+			c.FirstName = "Changed"
+			c.Picture = tt.picture
+			if _, err := Apply(card, c, Options{}, nil); !errors.Is(err, ErrInvalid) {
+				t.Errorf("Apply: %v, want ErrInvalid", err)
+			}
+			if d := lineDiff(before, canon(card)); d != "" {
+				t.Errorf("a refused change was half written:\n%s", d)
+			}
+			if _, err := New(c, "x"); !errors.Is(err, ErrInvalid) {
+				t.Errorf("New: %v, want ErrInvalid", err)
+			}
+		})
+	}
+}
+
+// TestNewRoundTrip stores a phone's Add with every element set and reads
+// it back: the phone must see what it sent.
+func TestNewRoundTrip(t *testing.T) {
+	in := &eas.Contact{
+		Birthday:    time.Date(1980, 2, 29, 0, 0, 0, 0, time.UTC),
+		Anniversary: time.Date(2010, 6, 12, 0, 0, 0, 0, time.UTC),
+		Body:        &eas.Body{Type: eas.BodyPlain, EstimatedDataSize: 11, Data: "a note; yes"},
+		Categories:  &eas.ContactCategories{Category: []string{"Family", "VIP"}},
+		Children:    &eas.ContactChildren{Child: []string{"Ada", "Max"}},
+		Picture:     smallJPEG,
+	}
+	v := reflect.ValueOf(in).Elem()
+	for _, name := range stringFields {
+		v.FieldByName(name).SetString(name + " välue")
+	}
+	in.Email1Address, in.Email2Address, in.Email3Address = "one@x.example", "two@x.example", "three@x.example"
+	in.IMAddress, in.IMAddress2, in.IMAddress3 = "im1@x.example", "skype:im2", "im3"
+	for _, version := range []string{"3.0", "4.0"} {
+		t.Run(version, func(t *testing.T) {
+			card, err := New(in, "uid-1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if version == "4.0" {
+				// The same elements written into an empty vCard 4.0.
+				card = vcard.Card{}
+				card.SetValue(vcard.FieldVersion, "4.0")
+				if _, err := Apply(card, in, Options{}, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			data, err := Encode(card)
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := Parse(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := *in
+			want.IMAddress2 = "im2"
+			if got := summary(ToContact(back, Options{})); strings.Join(got, "\n") != strings.Join(summary(&want), "\n") {
+				t.Errorf("read back\n%s\nwant\n%s\ncard:\n%s", strings.Join(got, "\n"), strings.Join(summary(&want), "\n"), data)
+			}
+		})
+	}
+}

@@ -1,0 +1,212 @@
+package eas
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/easgate/easgate/wbxml"
+)
+
+// Classes.
+//
+// Every item a phone syncs belongs to a class (MS-ASCMD 2.2.3.27): Email,
+// Contacts, Calendar, Tasks or Notes. The class is fixed by the folder's
+// type (FolderType.Class), and it decides only two things: which elements
+// an item's ApplicationData holds, and which upstream store keeps it. All
+// else a Sync does is the same for every class: SyncKeys and their replay,
+// windows and MoreAvailable, conflicts, GetItemEstimate, Ping and the
+// hanging Sync, the isolation of an item that cannot be converted.
+//
+// So a class plugs into the engine in two places:
+//
+//   - an Item type: a plain struct with wbxml tags for the class's
+//     ApplicationData (Email in email.go, Note in note.go; contact.go,
+//     calendar.go and task.go for the others), and
+//   - a classCodec entry in classCodecs, which says how to trim an item for
+//     a protocol version, how to read a phone's ApplicationData, and which
+//     fields the phone may leave out of a Change (ghosting).
+//
+// The store side is a Session (backend.go): Folders, Changes, Pending and
+// Fetch work for every class; a phone's writes go through ItemWriter, and
+// what only mail has (flags, drafts, moves, attachments, search, sending)
+// through the mail extension interfaces, found by type assertion. One user
+// may have several upstreams (an IMAP mail store, a CardDAV and a CalDAV
+// server): Combine (combine.go) makes them one Backend and one Notifier.
+
+// Class is an item class as the Class element names it.
+type Class string
+
+// Item classes.
+const (
+	ClassEmail    Class = "Email"
+	ClassContacts Class = "Contacts"
+	ClassCalendar Class = "Calendar"
+	ClassTasks    Class = "Tasks"
+	ClassNotes    Class = "Notes"
+)
+
+// parseClass reads a Class element as a phone sends it; ok is false for a
+// class easgate does not know (SMS, say).
+func parseClass(s string) (Class, bool) {
+	for _, c := range []Class{ClassEmail, ClassContacts, ClassCalendar, ClassTasks, ClassNotes} {
+		if strings.EqualFold(s, string(c)) {
+			return c, true
+		}
+	}
+	return "", false
+}
+
+// Folder types of the other classes (MS-ASCMD FolderSync 2.2.3.186.3).
+const (
+	FolderTasks        FolderType = 7
+	FolderCalendar     FolderType = 8
+	FolderContacts     FolderType = 9
+	FolderNotes        FolderType = 10
+	FolderJournal      FolderType = 11
+	FolderUserCalendar FolderType = 13
+	FolderUserContacts FolderType = 14
+	FolderUserTasks    FolderType = 15
+	FolderUserJournal  FolderType = 16
+	FolderUserNotes    FolderType = 17
+)
+
+// Class is the class of the items of a folder of type t; "" for a type
+// whose items no class describes (Journal has none in EAS). The engine
+// syncs a folder of such a type as mail: an IMAP folder of unknown type
+// holds messages.
+func (t FolderType) Class() Class {
+	switch t {
+	case FolderGeneric, FolderInbox, FolderDrafts, FolderDeleted, FolderSent, FolderOutbox, FolderUserMail:
+		return ClassEmail
+	case FolderTasks, FolderUserTasks:
+		return ClassTasks
+	case FolderCalendar, FolderUserCalendar:
+		return ClassCalendar
+	case FolderContacts, FolderUserContacts, FolderRecipients:
+		return ClassContacts
+	case FolderNotes, FolderUserNotes:
+		return ClassNotes
+	}
+	return ""
+}
+
+// Item is the ApplicationData of one item of any class: *Email, *Note,
+// and the types of the other classes. Its wbxml tags are its wire form.
+type Item interface {
+	Class() Class
+}
+
+// Class of an email is ClassEmail.
+func (*Email) Class() Class { return ClassEmail }
+
+// classCodec is what the engine knows of one class.
+type classCodec struct {
+	// newItem returns an empty item to decode a phone's ApplicationData into.
+	newItem func() Item
+	// forVersion returns the fields of it that protocol v knows, leaving it
+	// unchanged. full marks a complete item (Add, Fetch) rather than a
+	// Change of some fields. nil: every field goes to every version.
+	forVersion func(it Item, v Version, full bool) Item
+	// ghostable are the top-level elements a phone may leave out of a
+	// Change without clearing them (MS-ASCMD 2.2.3.168, Supported). A
+	// backend keeps those the phone left out; it clears the others, and
+	// those the collection's Supported lists.
+	ghostable []string
+	// refusesSupported: a Supported element in the collection's first
+	// Sync is a protocol error (MS-ASNOTE).
+	refusesSupported bool
+	// minVersion is the first protocol version that has the class.
+	minVersion Version
+}
+
+// classCodecs is the table of classes the engine serves.
+var classCodecs = map[Class]*classCodec{
+	ClassEmail: {
+		newItem: func() Item { return &Email{} },
+		forVersion: func(it Item, v Version, full bool) Item {
+			e := it.(*Email)
+			if e == nil {
+				e = &Email{}
+			}
+			return emailForVersion(e, v, full)
+		},
+	},
+	ClassNotes:    noteCodec,
+	ClassContacts: contactCodec,
+}
+
+// codecFor returns the codec of class c, or an error for a class the
+// engine does not serve.
+func codecFor(c Class) (*classCodec, error) {
+	if cc, ok := classCodecs[c]; ok {
+		return cc, nil
+	}
+	return nil, fmt.Errorf("eas: class %q not served", c)
+}
+
+// encode returns it as version v shows it; a nil item encodes as an empty
+// ApplicationData of the codec's class.
+func (cc *classCodec) encode(it Item, v Version, full bool) Item {
+	if it == nil {
+		it = cc.newItem()
+	}
+	if cc.forVersion == nil {
+		return it
+	}
+	return cc.forVersion(it, v, full)
+}
+
+// PhoneItem is an item as a phone sent it in a Sync Add or Change.
+type PhoneItem struct {
+	Item Item
+	// Ghosted are the ghostable fields the phone left out: the backend
+	// keeps what it has for them instead of clearing them.
+	Ghosted []string
+}
+
+// decode reads a phone's ApplicationData (nil: the phone sent none).
+// supported are the elements the collection's Supported listed: left out
+// of a Change, they are cleared rather than kept. Without a list, or with
+// an empty one, every ghostable element left out is kept: MS-ASCMD would
+// clear them all when no Supported came, but phones that send none (iOS)
+// leave out what they do not show, and clearing it would lose data.
+func (cc *classCodec) decode(data *wbxml.Element, supported []string) (PhoneItem, error) {
+	it := cc.newItem()
+	sent := map[string]bool{}
+	for _, f := range supported {
+		sent[f] = true
+	}
+	if data == nil {
+		return PhoneItem{Item: it, Ghosted: cc.ghosted(sent)}, nil
+	}
+	if err := decodeElement(data, it); err != nil {
+		return PhoneItem{}, fmt.Errorf("decode %s item: %w", it.Class(), err)
+	}
+	if len(cc.ghostable) == 0 {
+		return PhoneItem{Item: it}, nil
+	}
+	for _, c := range data.Children {
+		sent[c.Name()] = true
+	}
+	return PhoneItem{Item: it, Ghosted: cc.ghosted(sent)}, nil
+}
+
+// ghosted are the ghostable elements not in sent.
+func (cc *classCodec) ghosted(sent map[string]bool) []string {
+	var out []string
+	for _, f := range cc.ghostable {
+		if !sent[f] {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// supportedNames lists the elements of a Supported element.
+func supportedNames(e *wbxml.Element) []string {
+	out := make([]string, 0, len(e.Children))
+	for _, c := range e.Children {
+		out = append(out, c.Name())
+	}
+	return out
+}
