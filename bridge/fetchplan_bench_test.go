@@ -151,7 +151,7 @@ func countAdds(b *testing.B, mb *Mailbox, body eas.BodyOptions, window int) int 
 		p.known.apply(b, cs)
 		p.cursor = cs.Cursor
 		for _, ch := range cs.Changes {
-			if ch.Kind == eas.ChangeAdd && ch.Email != nil && ch.Email.Body != nil {
+			if e := asEmail(ch.Item); ch.Kind == eas.ChangeAdd && e != nil && e.Body != nil {
 				adds++
 			}
 		}

@@ -249,7 +249,7 @@ func TestSyncReadsOnlyWhatIsAsked(t *testing.T) {
 		t.Errorf("read %d bytes of %d, not under 5%%", read, total)
 	}
 	for _, a := range adds {
-		e := a.Email
+		e := asEmail(a.Item)
 		if a.Err != nil || e == nil || e.Body == nil {
 			t.Fatalf("%s: %v %+v", a.ServerID, a.Err, e)
 		}
