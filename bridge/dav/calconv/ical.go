@@ -97,6 +97,17 @@ func propText(c *ical.Component, name string) string { return text(c.Props.Get(n
 func setText(c *ical.Component, name, value string) {
 	p := ical.NewProp(name)
 	p.SetText(value)
+	// TEXT is the default of X- properties too (RFC 5545 3.8.8.2).
+	if strings.EqualFold(p.Params.Get(ical.ParamValue), "TEXT") {
+		p.Params.Del(ical.ParamValue)
+	}
+	c.Props.Set(p)
+}
+
+// setRaw sets a property whose value needs no escaping (INTEGER).
+func setRaw(c *ical.Component, name, value string) {
+	p := ical.NewProp(name)
+	p.Value = value
 	c.Props.Set(p)
 }
 

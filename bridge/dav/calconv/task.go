@@ -170,7 +170,7 @@ func ApplyTask(cal *ical.Calendar, in *eas.Task, uid string, o Options) (*ical.C
 		c.Props.Del(ical.PropDescription)
 	}
 	if in.Importance != nil && importanceOf(c) != *in.Importance {
-		setText(c, ical.PropPriority, map[int]string{eas.ImportanceLow: "9", eas.ImportanceNormal: "5", eas.ImportanceHigh: "1"}[*in.Importance])
+		setRaw(c, ical.PropPriority, map[int]string{eas.ImportanceLow: "9", eas.ImportanceNormal: "5", eas.ImportanceHigh: "1"}[*in.Importance])
 	}
 	start := applyTaskDate(c, z, ical.PropDateTimeStart, in.StartDate, in.UtcStartDate, o)
 	due := applyTaskDate(c, z, ical.PropDue, in.DueDate, in.UtcDueDate, o)
@@ -237,12 +237,8 @@ func applyComplete(c *ical.Component, done bool, at time.Time, o Options) {
 			at = o.now()
 		}
 		setText(c, ical.PropStatus, "COMPLETED")
-		p := ical.NewProp(ical.PropCompleted)
-		p.Value = at.UTC().Format("20060102T150405Z")
-		c.Props.Set(p)
-		pc := ical.NewProp(ical.PropPercentComplete)
-		pc.Value = "100"
-		c.Props.Set(pc)
+		setRaw(c, ical.PropCompleted, at.UTC().Format("20060102T150405Z"))
+		setRaw(c, ical.PropPercentComplete, "100")
 		return
 	}
 	if was {
