@@ -78,7 +78,7 @@ func ApplyEvent(cal *ical.Calendar, in *eas.Calendar, o Options) (*ical.Calendar
 		return nil, err
 	}
 	applyChanges(master, calendarChanges(in), t, o)
-	if err := applyRecurrence(master, old, t, in.Recurrence, o); err != nil {
+	if err := applyRecurrence(cal, master, old, t, in.Recurrence, o); err != nil {
 		return nil, err
 	}
 	if in.Exceptions != nil {
@@ -146,11 +146,12 @@ func stamp(c *ical.Component, o Options, sameTimes bool) {
 		c.Props.Set(p)
 	}
 	if !sameTimes {
+		// A new time is a significant change (RFC 5545 3.8.7.4).
+		n := 0
 		if p := c.Props.Get(ical.PropSequence); p != nil {
-			if n, err := strconv.Atoi(p.Value); err == nil {
-				p.Value = strconv.Itoa(n + 1)
-			}
+			n, _ = strconv.Atoi(p.Value)
 		}
+		setRaw(c, ical.PropSequence, strconv.Itoa(n+1))
 	}
 }
 
@@ -526,12 +527,16 @@ func applyAttendees(c *ical.Component, list []eas.Attendee, o Options) {
 // applyRecurrence replaces the RRULE with the phone's recurrence, unless
 // the phone's is what it was shown of the current rule: then the rule
 // stays as written (also one EAS cannot express).
-func applyRecurrence(c *ical.Component, old *event, t times, r *eas.Recurrence, o Options) error {
+func applyRecurrence(cal *ical.Calendar, c *ical.Component, old *event, t times, r *eas.Recurrence, o Options) error {
 	if r == nil {
-		if o.ClearAbsent {
+		if o.ClearAbsent && c.Props.Get(ical.PropRecurrenceRule) != nil {
+			// No longer a series: its occurrences' overrides go too.
 			for _, n := range []string{ical.PropRecurrenceRule, ical.PropRecurrenceDates, ical.PropExceptionDates, "EXRULE"} {
 				c.Props.Del(n)
 			}
+			cal.Children = slices.DeleteFunc(cal.Children, func(x *ical.Component) bool {
+				return x != c && x.Name == c.Name && x.Props.Get(ical.PropRecurrenceID) != nil
+			})
 		}
 		return nil
 	}
