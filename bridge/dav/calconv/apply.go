@@ -81,6 +81,14 @@ func ApplyEvent(cal *ical.Calendar, in *eas.Calendar, o Options) (*ical.Calendar
 	if err := applyRecurrence(cal, master, old, t, in.Recurrence, o); err != nil {
 		return nil, err
 	}
+	if o.v16() && old != nil && in.Exceptions == nil && !sameTimes(old, t.start, t.end, t.loc) && master.Props.Get(ical.PropRecurrenceRule) != nil {
+		// MS-ASCAL 16.x: moving a series deletes its exceptions; the
+		// phone drops its own copies of them.
+		master.Props.Del(ical.PropExceptionDates)
+		cal.Children = slices.DeleteFunc(cal.Children, func(x *ical.Component) bool {
+			return x != master && x.Name == ical.CompEvent && x.Props.Get(ical.PropRecurrenceID) != nil
+		})
+	}
 	if in.Exceptions != nil {
 		for i := range in.Exceptions.Exception {
 			x := &in.Exceptions.Exception[i]

@@ -100,6 +100,17 @@ func TodoToEAS(cal *ical.Calendar, o Options) (*eas.Task, error) {
 	return out, nil
 }
 
+// TaskIncomplete tells whether an object's to-do is still open, for the
+// tasks FilterType 8 (incomplete tasks only).
+func TaskIncomplete(cal *ical.Calendar) bool {
+	c := mainComponent(cal, ical.CompToDo)
+	if c == nil {
+		return false
+	}
+	st := strings.ToUpper(propText(c, ical.PropStatus))
+	return st != "COMPLETED" && st != "CANCELLED" && c.Props.Get(ical.PropCompleted) == nil && propText(c, ical.PropPercentComplete) != "100"
+}
+
 // importanceOf maps PRIORITY (1 highest … 9 lowest, 0 undefined) to
 // Importance.
 func importanceOf(c *ical.Component) int {

@@ -163,3 +163,15 @@ func TestApplyTaskEdits(t *testing.T) {
 		})
 	}
 }
+
+func TestTaskIncomplete(t *testing.T) {
+	for file, want := range map[string]bool{
+		"nextcloud-todo-due.ics": true, "nextcloud-todo-nodue.ics": true,
+		"thunderbird-todo-completed.ics": false, "apple-todo-weekly.ics": true,
+		"google-allday.ics": false, // no VTODO at all
+	} {
+		if got := TaskIncomplete(loadICS(t, file)); got != want {
+			t.Errorf("%s: %v", file, got)
+		}
+	}
+}
