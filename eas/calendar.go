@@ -1,0 +1,252 @@
+package eas
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/easgate/easgate/wbxml"
+)
+
+// CompactTime is a calendar date-time in the compact MS-ASDTYPE form
+// (20261207T101500Z) that Calendar StartTime, EndTime, DtStamp, Until,
+// ExceptionStartTime and AirSyncBase InstanceId use. It is kept as text so
+// that the codec writes it verbatim; the empty value is absent on the wire.
+type CompactTime string
+
+// compactLayout is the compact MS-ASDTYPE date-time form.
+const compactLayout = "20060102T150405Z"
+
+// NewCompactTime formats t (in UTC) in the compact form; the zero time gives
+// the empty (absent) value.
+func NewCompactTime(t time.Time) CompactTime {
+	if t.IsZero() {
+		return ""
+	}
+	return CompactTime(t.UTC().Format(compactLayout))
+}
+
+// Time parses c. Phones send both the compact and the extended
+// (2026-12-07T10:15:00.000Z) form, so both are read.
+func (c CompactTime) Time() (time.Time, error) {
+	s := strings.TrimSpace(string(c))
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := wbxml.ParseDateTime(s)
+	if err != nil {
+		// A date without seconds or zone suffix, as some clients write Until.
+		for _, l := range []string{"20060102T150405", "20060102"} {
+			if t, err2 := time.Parse(l, s); err2 == nil {
+				return t, nil
+			}
+		}
+		return time.Time{}, fmt.Errorf("eas: calendar time %q: %w", s, err)
+	}
+	return t, nil
+}
+
+// Calendar is the ApplicationData of a Calendar-class item (MS-ASCAL). The
+// same type carries a full item for the phone and a phone's Add or Change.
+// Pointer fields are optional: nil means absent (with 16.x, ghosted: the
+// server keeps its value).
+//
+// Field order follows Exchange's. TimeZone and StartTime come before
+// AllDayEvent on purpose: AOSP checks AllDayEvent against values it has
+// already parsed.
+type Calendar struct {
+	// TimeZone is the base64 TIME_ZONE_INFORMATION blob (MS-ASDTYPE 2.7.4).
+	TimeZone       string      `wbxml:"Calendar:TimeZone,omitempty"`
+	DtStamp        CompactTime `wbxml:"Calendar:DtStamp,omitempty"`
+	StartTime      CompactTime `wbxml:"Calendar:StartTime,omitempty"`
+	Subject        *string     `wbxml:"Calendar:Subject,omitempty"`
+	UID            string      `wbxml:"Calendar:UID,omitempty"`
+	OrganizerName  string      `wbxml:"Calendar:OrganizerName,omitempty"`
+	OrganizerEmail string      `wbxml:"Calendar:OrganizerEmail,omitempty"`
+	// Attendees: an empty, present Attendees removes them all.
+	Attendees *Attendees `wbxml:"Calendar:Attendees,omitempty"`
+	// Location is the 12.1–14.1 text location; 16.x uses AirLocation.
+	Location    *string      `wbxml:"Calendar:Location,omitempty"`
+	AirLocation *Location    `wbxml:"AirSyncBase:Location,omitempty"`
+	EndTime     CompactTime  `wbxml:"Calendar:EndTime,omitempty"`
+	Recurrence  *Recurrence  `wbxml:"Calendar:Recurrence,omitempty"`
+	Exceptions  *Exceptions  `wbxml:"Calendar:Exceptions,omitempty"`
+	Body        *Body        `wbxml:"AirSyncBase:Body,omitempty"`
+	Sensitivity *int         `wbxml:"Calendar:Sensitivity,omitempty"`
+	BusyStatus  *int         `wbxml:"Calendar:BusyStatus,omitempty"`
+	AllDayEvent *bool        `wbxml:"Calendar:AllDayEvent,omitempty"`
+	Reminder    *string      `wbxml:"Calendar:Reminder,omitempty"`
+	Categories  *CalCategory `wbxml:"Calendar:Categories,omitempty"`
+	// MeetingStatus: see the MeetingStatus* constants.
+	MeetingStatus           *int        `wbxml:"Calendar:MeetingStatus,omitempty"`
+	NativeBodyType          int         `wbxml:"AirSyncBase:NativeBodyType,omitempty"`
+	DisallowNewTimeProposal *bool       `wbxml:"Calendar:DisallowNewTimeProposal,omitempty"`
+	ResponseRequested       *bool       `wbxml:"Calendar:ResponseRequested,omitempty"`
+	AppointmentReplyTime    CompactTime `wbxml:"Calendar:AppointmentReplyTime,omitempty"`
+	// ResponseType is the user's own answer; servers send it, phones must not.
+	ResponseType              *int   `wbxml:"Calendar:ResponseType,omitempty"`
+	OnlineMeetingConfLink     string `wbxml:"Calendar:OnlineMeetingConfLink,omitempty"`
+	OnlineMeetingExternalLink string `wbxml:"Calendar:OnlineMeetingExternalLink,omitempty"`
+	// ClientUID (16.x) is the phone's own id for an Add, kept identical on
+	// retries so that a repeated Add can be recognised.
+	ClientUID string `wbxml:"Calendar:ClientUid,omitempty"`
+	// InstanceID (16.x) names one occurrence of a series (its original
+	// start): set in the ApplicationData of an orphan instance.
+	InstanceID CompactTime `wbxml:"AirSyncBase:InstanceId,omitempty"`
+}
+
+// ReminderMinutes reads Reminder: ok is false when it is absent or empty
+// (an empty <Reminder/> clears the reminder) or not a number.
+func ReminderMinutes(r *string) (minutes int, ok bool) {
+	if r == nil {
+		return 0, false
+	}
+	_, err := fmt.Sscanf(strings.TrimSpace(*r), "%d", &minutes)
+	return minutes, err == nil
+}
+
+// Attendees lists a meeting's attendees; the organizer is not one of them.
+type Attendees struct {
+	Attendee []Attendee `wbxml:"Calendar:Attendee"`
+}
+
+// Attendee is one meeting attendee (MS-ASCAL 2.2.2.3).
+type Attendee struct {
+	Email string `wbxml:"Calendar:Email"`
+	Name  string `wbxml:"Calendar:Name"`
+	// AttendeeStatus: 0 unknown, 2 tentative, 3 accepted, 4 declined, 5 not
+	// responded. 16.x phones must not send it.
+	AttendeeStatus *int `wbxml:"Calendar:AttendeeStatus,omitempty"`
+	// AttendeeType: 1 required, 2 optional, 3 resource.
+	AttendeeType *int `wbxml:"Calendar:AttendeeType,omitempty"`
+}
+
+// Attendee statuses and types.
+const (
+	AttendeeUnknown      = 0
+	AttendeeTentative    = 2
+	AttendeeAccepted     = 3
+	AttendeeDeclined     = 4
+	AttendeeNotResponded = 5
+
+	AttendeeRequired = 1
+	AttendeeOptional = 2
+	AttendeeResource = 3
+)
+
+// Meeting statuses: bit 1 meeting, bit 2 received, bit 4 cancelled.
+const (
+	MeetingStatusAppointment       = 0
+	MeetingStatusOrganizer         = 1
+	MeetingStatusReceived          = 3
+	MeetingStatusCanceled          = 5
+	MeetingStatusReceivedCancelled = 7
+)
+
+// Busy statuses.
+const (
+	BusyFree        = 0
+	BusyTentative   = 1
+	BusyBusy        = 2
+	BusyOutOfOffice = 3
+	BusyElsewhere   = 4
+)
+
+// Response types (the user's own answer to a meeting).
+const (
+	ResponseNone         = 0
+	ResponseOrganizer    = 1
+	ResponseTentative    = 2
+	ResponseAccepted     = 3
+	ResponseDeclined     = 4
+	ResponseNotResponded = 5
+)
+
+// CalCategory holds a calendar item's categories. An empty, present
+// Categories clears them.
+type CalCategory struct {
+	Category []string `wbxml:"Calendar:Category"`
+}
+
+// Location is the 16.x AirSyncBase Location (MS-ASAIRS 2.2.2.28). All
+// children are optional; an empty, present Location removes it. Numbers
+// are kept as text so that they go back exactly as they came.
+type Location struct {
+	DisplayName      string `wbxml:"AirSyncBase:DisplayName,omitempty"`
+	Annotation       string `wbxml:"AirSyncBase:Annotation,omitempty"`
+	Street           string `wbxml:"AirSyncBase:Street,omitempty"`
+	City             string `wbxml:"AirSyncBase:City,omitempty"`
+	State            string `wbxml:"AirSyncBase:State,omitempty"`
+	Country          string `wbxml:"AirSyncBase:Country,omitempty"`
+	PostalCode       string `wbxml:"AirSyncBase:PostalCode,omitempty"`
+	Latitude         string `wbxml:"AirSyncBase:Latitude,omitempty"`
+	Longitude        string `wbxml:"AirSyncBase:Longitude,omitempty"`
+	Accuracy         string `wbxml:"AirSyncBase:Accuracy,omitempty"`
+	Altitude         string `wbxml:"AirSyncBase:Altitude,omitempty"`
+	AltitudeAccuracy string `wbxml:"AirSyncBase:AltitudeAccuracy,omitempty"`
+	LocationURI      string `wbxml:"AirSyncBase:LocationUri,omitempty"`
+}
+
+// Recurrence is a calendar item's recurrence (MS-ASCAL 2.2.2.39).
+type Recurrence struct {
+	// Type: see the Recur* constants.
+	Type        int         `wbxml:"Calendar:Type"`
+	Occurrences int         `wbxml:"Calendar:Occurrences,omitempty"`
+	Interval    int         `wbxml:"Calendar:Interval,omitempty"`
+	Until       CompactTime `wbxml:"Calendar:Until,omitempty"`
+	// DayOfWeek is a bit set: Sunday 1, Monday 2 … Saturday 64; 127 with
+	// Type 3 means the last day of the month.
+	DayOfWeek   int `wbxml:"Calendar:DayOfWeek,omitempty"`
+	DayOfMonth  int `wbxml:"Calendar:DayOfMonth,omitempty"`
+	WeekOfMonth int `wbxml:"Calendar:WeekOfMonth,omitempty"`
+	MonthOfYear int `wbxml:"Calendar:MonthOfYear,omitempty"`
+	// CalendarType (14.0+) is required in responses for Types 2, 3, 5, 6.
+	CalendarType *int  `wbxml:"Calendar:CalendarType,omitempty"`
+	IsLeapMonth  *bool `wbxml:"Calendar:IsLeapMonth,omitempty"`
+	// FirstDayOfWeek (14.1+): 0 Sunday … 6 Saturday.
+	FirstDayOfWeek *int `wbxml:"Calendar:FirstDayOfWeek,omitempty"`
+}
+
+// Recurrence types. There is no type 4.
+const (
+	RecurDaily         = 0
+	RecurWeekly        = 1
+	RecurMonthly       = 2
+	RecurMonthlyNth    = 3
+	RecurYearly        = 5
+	RecurYearlyNth     = 6
+	DayOfWeekLastOfMon = 127
+	WeekOfMonthLast    = 5
+)
+
+// Exceptions lists the changed and deleted occurrences of a series
+// (12.1–14.1; 16.x addresses occurrences by InstanceId instead).
+type Exceptions struct {
+	Exception []Exception `wbxml:"Calendar:Exception"`
+}
+
+// Exception is one changed or deleted occurrence. Absent fields inherit
+// the master's values. It never carries TimeZone, Recurrence or UID.
+type Exception struct {
+	Deleted bool `wbxml:"Calendar:Deleted,omitempty"`
+	// ExceptionStartTime (≤14.1) is the original start of the occurrence.
+	ExceptionStartTime CompactTime `wbxml:"Calendar:ExceptionStartTime,omitempty"`
+	// InstanceID names the occurrence in 16.x.
+	InstanceID           CompactTime  `wbxml:"AirSyncBase:InstanceId,omitempty"`
+	Subject              *string      `wbxml:"Calendar:Subject,omitempty"`
+	StartTime            CompactTime  `wbxml:"Calendar:StartTime,omitempty"`
+	EndTime              CompactTime  `wbxml:"Calendar:EndTime,omitempty"`
+	Location             *string      `wbxml:"Calendar:Location,omitempty"`
+	AirLocation          *Location    `wbxml:"AirSyncBase:Location,omitempty"`
+	Body                 *Body        `wbxml:"AirSyncBase:Body,omitempty"`
+	Categories           *CalCategory `wbxml:"Calendar:Categories,omitempty"`
+	Sensitivity          *int         `wbxml:"Calendar:Sensitivity,omitempty"`
+	BusyStatus           *int         `wbxml:"Calendar:BusyStatus,omitempty"`
+	AllDayEvent          *bool        `wbxml:"Calendar:AllDayEvent,omitempty"`
+	Reminder             *string      `wbxml:"Calendar:Reminder,omitempty"`
+	DtStamp              CompactTime  `wbxml:"Calendar:DtStamp,omitempty"`
+	MeetingStatus        *int         `wbxml:"Calendar:MeetingStatus,omitempty"`
+	Attendees            *Attendees   `wbxml:"Calendar:Attendees,omitempty"`
+	AppointmentReplyTime CompactTime  `wbxml:"Calendar:AppointmentReplyTime,omitempty"`
+	ResponseType         *int         `wbxml:"Calendar:ResponseType,omitempty"`
+}
