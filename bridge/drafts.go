@@ -18,6 +18,9 @@ import (
 // before the APPEND leaves the old draft as it was; one after it leaves
 // both, which the phone sees as two drafts rather than none.
 func (m *Mailbox) SaveDraft(ctx context.Context, path, replaces string, d *eas.Draft) (*eas.SavedDraft, error) {
+	if d.MIME != nil {
+		return m.saveMIMEDraft(ctx, path, replaces, d)
+	}
 	var base []byte
 	if replaces != "" {
 		raw, err := m.rawMessage(ctx, eas.ItemRef{Path: path, ServerID: replaces})
@@ -49,14 +52,36 @@ func (m *Mailbox) SaveDraft(ctx context.Context, path, replaces string, d *eas.D
 		return nil, fmt.Errorf("%w: %w", eas.ErrInvalidDraft, err)
 	}
 
+	return m.storeDraft(ctx, path, replaces, msg, parts, []imap.Flag{imap.FlagDraft, imap.FlagSeen})
+}
+
+// saveMIMEDraft stores a draft the phone wrote as a whole message, as it
+// is, with the phone's Read and Flag as its flags.
+func (m *Mailbox) saveMIMEDraft(ctx context.Context, path, replaces string, d *eas.Draft) (*eas.SavedDraft, error) {
+	if err := mailconv.CheckMessage(d.MIME); err != nil {
+		return nil, fmt.Errorf("%w: %w", eas.ErrInvalidDraft, err)
+	}
+	flags := []imap.Flag{imap.FlagDraft}
+	if d.Read == nil || *d.Read {
+		flags = append(flags, imap.FlagSeen)
+	}
+	if d.Flag != nil && d.Flag.Status != nil && *d.Flag.Status == eas.FlagActive {
+		flags = append(flags, imap.FlagFlagged)
+	}
+	return m.storeDraft(ctx, path, replaces, d.MIME, nil, flags)
+}
+
+// storeDraft APPENDs a draft's message and expunges the draft it
+// replaces; parts are the MIME parts of the attachments the phone added.
+func (m *Mailbox) storeDraft(ctx context.Context, path, replaces string, msg []byte, parts []string, flags []imap.Flag) (*eas.SavedDraft, error) {
 	var saved eas.SavedDraft
-	err = m.do(ctx, false, func(c *conn) error {
-		uid, uidValidity, err := c.appendMessage(ctx, path, msg, []imap.Flag{imap.FlagDraft, imap.FlagSeen})
+	err := m.do(ctx, false, func(c *conn) error {
+		uid, uidValidity, err := c.appendMessage(ctx, path, msg, flags)
 		if err != nil {
 			return err
 		}
 		saved.ServerID = formatUID(uid)
-		saved.Version = parseFlags([]imap.Flag{imap.FlagDraft, imap.FlagSeen}).version()
+		saved.Version = parseFlags(flags).version()
 		for _, p := range parts {
 			saved.FileReferences = append(saved.FileReferences, fileRef{uidValidity: uidValidity, uid: uid, part: p, path: path}.String())
 		}

@@ -219,6 +219,12 @@ type Draft struct {
 	// DeleteAttachments name attachments of the replaced draft by the
 	// FileReference the phone got for them.
 	DeleteAttachments []string
+	// MIME, when set, is the whole draft as the phone wrote it (a Body of
+	// Type 4), stored as it is in place of the fields above; Read and Flag
+	// are then its flags (nil: read, no flag).
+	MIME []byte
+	Read *bool
+	Flag *Flag
 }
 
 // DraftBody is a draft's text.

@@ -17,13 +17,13 @@ import (
 // first and only then submitted, so that a failed submission leaves it in
 // Drafts rather than losing it.
 
-// draftsCollection reports whether phone commands on path may write
-// drafts: a 16.0+ phone in the Drafts folder.
-func (run *syncRun) draftsCollection(ctx context.Context, path string) (bool, error) {
-	if !run.r.version().AtLeast(V160) {
+// draftsCollection reports whether phone commands in the collection may
+// write drafts: a 16.0+ phone in the Drafts folder.
+func (cs *collSync) draftsCollection(ctx context.Context) (bool, error) {
+	if !cs.run.r.version().AtLeast(V160) {
 		return false, nil
 	}
-	t, err := run.folders.folderType(ctx, path)
+	t, err := cs.run.folders.folderType(ctx, cs.path)
 	if err != nil {
 		return false, err
 	}
@@ -43,7 +43,7 @@ func isDraftEdit(e *Email, send bool) bool {
 }
 
 // draftFrom reads a phone's draft; ok is false for data a draft cannot
-// hold (a body that is neither plain nor HTML).
+// hold (a body that is neither text, HTML nor a whole MIME message).
 func draftFrom(e *Email) (d *Draft, ok bool) {
 	d = &Draft{}
 	if e == nil {
@@ -52,12 +52,6 @@ func draftFrom(e *Email) (d *Draft, ok bool) {
 	d.To, d.Cc, d.Bcc, d.Subject, d.Importance = e.To, e.Cc, e.Bcc, e.Subject, e.Importance
 	if d.Importance != nil && (*d.Importance < 0 || *d.Importance > 2) {
 		return nil, false
-	}
-	if b := e.Body; b != nil {
-		if b.Type != BodyPlain && b.Type != BodyHTML {
-			return nil, false
-		}
-		d.Body = &DraftBody{Type: b.Type, Data: b.Data}
 	}
 	if a := e.Attachments; a != nil {
 		for _, add := range a.Add {
@@ -74,26 +68,58 @@ func draftFrom(e *Email) (d *Draft, ok bool) {
 			d.DeleteAttachments = append(d.DeleteAttachments, del.FileReference)
 		}
 	}
+	b := e.Body
+	switch {
+	case b == nil:
+	case b.Type == BodyPlain || b.Type == BodyHTML:
+		d.Body = &DraftBody{Type: b.Type, Data: b.Data}
+	case b.Type == BodyMIME && len(d.AddAttachments) == 0 && len(d.DeleteAttachments) == 0:
+		// The whole draft as a message, with its headers, alternatives and
+		// attachments (16.1 clients that compose MIME themselves; Exchange
+		// takes it). Read and Flag beside it are the draft's flags.
+		d.MIME = []byte(b.Data)
+		d.Read = e.Read
+		if e.Flag != nil {
+			if st := e.Flag.Status; st != nil && (*st < FlagCleared || *st > FlagActive) {
+				return nil, false
+			}
+			d.Flag = e.Flag
+		}
+	default:
+		return nil, false
+	}
 	return d, true
 }
 
-// saveDraft stores a phone's new draft (replaces "") or its edit of one,
-// sends it when asked, and fills in the outcome: the status, the new
-// ServerId of an added draft and the FileReferences of added attachments.
-func (run *syncRun) saveDraft(ctx context.Context, mb Mailbox, st *collectionState, c *SyncCollection, path, replaces string, e *Email, send bool, o *commandOutcome) error {
-	log := run.r.log.With(zap.String("collection", c.CollectionID))
-	d, ok := draftFrom(e)
+// draftSave is a phone's draft to store: a new one (replaces "") or its
+// edit of one, and whether to send it.
+type draftSave struct {
+	replaces string
+	email    *Email
+	send     bool
+	// outcome receives the status, the new ServerId of an added draft and
+	// the FileReferences of added attachments.
+	outcome *commandOutcome
+}
+
+// saveDraft stores a phone's draft and sends it when asked.
+func (cs *collSync) saveDraft(ctx context.Context, ds draftSave) error {
+	o := ds.outcome
+	d, ok := draftFrom(ds.email)
 	if !ok {
 		o.Status = SyncConversionError
 		return nil
 	}
+	mb, err := cs.session(ctx)
+	if err != nil {
+		return err
+	}
 	var saved *SavedDraft
-	var err error
-	if replaces != "" && send && !isDraftEdit(e, false) {
+	if ds.replaces != "" && ds.send && !isDraftEdit(ds.email, false) {
 		// Sent as it is: no new copy to store first.
-		saved = &SavedDraft{ServerID: replaces}
+		saved = &SavedDraft{ServerID: ds.replaces}
 	} else {
-		saved, err = mb.SaveDraft(ctx, path, replaces, d)
+		saved, err = mb.SaveDraft(ctx, cs.path, ds.replaces, d)
 	}
 	switch {
 	case err == nil:
@@ -101,13 +127,13 @@ func (run *syncRun) saveDraft(ctx context.Context, mb Mailbox, st *collectionSta
 		o.Status = SyncObjectNotFound
 		return nil
 	case errors.Is(err, ErrInvalidDraft):
-		log.Info("refusing a phone's draft", zap.Error(err))
+		cs.log.Info("refusing a phone's draft", zap.Error(err))
 		o.Status = SyncConversionError
 		return nil
 	case fatal(err):
 		return fmt.Errorf("save draft: %w", err)
 	default:
-		log.Error("saving a phone's draft failed", zap.Error(err))
+		cs.log.Error("saving a phone's draft failed", zap.Error(err))
 		o.Status = SyncServerError
 		return nil
 	}
@@ -116,17 +142,17 @@ func (run *syncRun) saveDraft(ctx context.Context, mb Mailbox, st *collectionSta
 			o.Atts = append(o.Atts, SavedAttachment{ClientID: d.AddAttachments[i].ClientID, FileReference: ref})
 		}
 	}
-	added := replaces == ""
+	added := ds.replaces == ""
 	if added {
-		o.ServerID = itemServerID(c.CollectionID, saved.ServerID)
+		o.ServerID = itemServerID(cs.req.CollectionID, saved.ServerID)
 	}
-	if send {
-		err := mb.Send(ctx, Compose{Draft: &ItemRef{Path: path, ServerID: saved.ServerID}, SaveInSent: true})
+	if ds.send {
+		err := mb.Send(ctx, Compose{Draft: &ItemRef{Path: cs.path, ServerID: saved.ServerID}, SaveInSent: true})
 		if err != nil {
 			// Never fatal: the draft is stored, and failing the request
 			// would have the phone store it again. It stays in Drafts and
 			// comes to the phone as a server Add of this very answer.
-			log.Warn("sending a phone's draft failed", zap.Error(err))
+			cs.log.Warn("sending a phone's draft failed", zap.Error(err))
 			o.Status = SyncServerError
 			if added {
 				o.ServerID = ""
@@ -137,7 +163,7 @@ func (run *syncRun) saveDraft(ctx context.Context, mb Mailbox, st *collectionSta
 	if added {
 		// The phone holds the new draft under its ServerId; a sent one is
 		// gone again, which the next diff tells it with a Delete.
-		st.SetBoth(saved.ServerID, saved.Version)
+		cs.st.SetBoth(saved.ServerID, saved.Version)
 		o.Status = SyncSuccess
 	}
 	// An edited draft: the phone still holds the old ServerId, which the

@@ -434,3 +434,67 @@ func TestDraftWireShape(t *testing.T) {
 		t.Fatalf("response encodes as\n% x\nwant\n% x", got, want)
 	}
 }
+
+// A 16.1 phone may write a draft whole, as a MIME body (Type 4) with Read
+// and Flag beside it. The draft is stored as written, with those flags,
+// and comes back with its attachment.
+func TestDraftsMIMEBody(t *testing.T) {
+	e := newSendEnv(t, eas.V161, gatewayOptions{})
+	ctx := context.Background()
+	pdf := randomBytes(t, 3000)
+	raw := "From: " + e.user + "\r\nTo: bob@example.org\r\nSubject: Whole draft\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/mixed; boundary=b1\r\n\r\n" +
+		"--b1\r\nContent-Type: multipart/alternative; boundary=b2\r\n\r\n" +
+		"--b2\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHello Bob\r\n" +
+		"--b2\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>Hello Bob</p>\r\n--b2--\r\n" +
+		"--b1\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=plan.pdf\r\n" +
+		"Content-Transfer-Encoding: base64\r\n\r\n" + base64.StdEncoding.EncodeToString(pdf) + "\r\n--b1--\r\n"
+	key := e.draftSync(t, "0", nil).SyncKey
+	active := eas.FlagActive
+	var cmds eas.SyncCommands
+	if err := cmds.AddCommand(eas.SyncClientAdd{ClientID: "mime-1", ApplicationData: &eas.Email{
+		Read: boolp(false), Flag: &eas.Flag{Status: &active, FlagType: "Flag for follow up"},
+		Body: &eas.Body{Type: eas.BodyMIME, Data: raw},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	col := e.draftSync(t, key, &cmds)
+	if col.Responses == nil || len(col.Responses.Add) != 1 {
+		t.Fatalf("no Add response: %+v", col.Responses)
+	}
+	add := col.Responses.Add[0]
+	if add.Status != eas.SyncSuccess || !strings.HasPrefix(add.ServerID, e.drafts+":") {
+		t.Fatalf("Add answered %+v, want Status 1 and a ServerId", add)
+	}
+	stored := e.stored(t, "Drafts")
+	if len(stored) != 1 {
+		t.Fatalf("Drafts holds %d messages", len(stored))
+	}
+	if f := stored[0].flags; !hasFlag(f, imap.FlagDraft) || !hasFlag(f, imap.FlagFlagged) || hasFlag(f, imap.FlagSeen) {
+		t.Errorf("draft flags %v, want \\Draft and \\Flagged, not \\Seen", f)
+	}
+	if got := decodedHeader(t, stored[0].raw, "Subject"); got != "Whole draft" {
+		t.Errorf("Subject %q", got)
+	}
+	var req eas.ItemOperationsRequest
+	req.AddFetch(eas.ItemOperationsFetch{Store: "Mailbox", CollectionID: e.drafts, ServerID: add.ServerID})
+	res, err := e.phone.ItemOperations(ctx, &req, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := res.Response.Fetches()
+	if err != nil || len(fs) != 1 || fs[0].Status != 1 {
+		t.Fatalf("fetch %v %+v", err, fs)
+	}
+	em, err := fs[0].Properties.Email()
+	if err != nil || em.Attachments == nil || len(em.Attachments.Attachment) != 1 {
+		t.Fatalf("fetched draft %+v %v", em, err)
+	}
+	a := em.Attachments.Attachment[0]
+	if a.DisplayName != "plan.pdf" {
+		t.Fatalf("attachment %+v", a)
+	}
+	if got := e.fetchAttachment(t, a.FileReference); !bytes.Equal(got, pdf) {
+		t.Fatalf("attachment fetched back differs (%d bytes)", len(got))
+	}
+}

@@ -182,3 +182,32 @@ type BodyOptions struct {
 	// does not know are left out by eas, not by the backend.
 	Version Version
 }
+
+// emailForVersion returns the fields of e that protocol v knows. full marks
+// a complete item (Sync Add, Fetch, search result), which always carries
+// Importance: AOSP 2.x reads an absent Importance as low. e is not changed.
+func emailForVersion(e *Email, v Version, full bool) *Email {
+	if e == nil {
+		return nil
+	}
+	c := *e
+	if !v.AtLeast(V140) {
+		c.ConversationID, c.ConversationIndex = nil, nil
+		c.LastVerbExecuted, c.LastVerbExecutionTime = 0, time.Time{}
+		c.ReceivedAsBcc, c.Sender = nil, ""
+		c.Categories = nil
+		if c.Body != nil && c.Body.Preview != "" {
+			b := *c.Body
+			b.Preview = ""
+			c.Body = &b
+		}
+	}
+	if !v.AtLeast(V160) {
+		c.IsDraft, c.Bcc = nil, ""
+	}
+	if full && c.Importance == nil {
+		normal := 1
+		c.Importance = &normal
+	}
+	return &c
+}

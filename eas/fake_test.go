@@ -49,6 +49,8 @@ type fakeMail struct {
 	calls   map[string]int
 	subs    []*fakeSub
 	seq     int
+	// onChanges, when set, runs at the start of every Changes.
+	onChanges func()
 }
 
 func newFakeMail() *fakeMail {
@@ -120,6 +122,13 @@ func (m *fakeMail) calledN(name string) int {
 	return m.calls[name]
 }
 
+// subscriptions is the number of open subscriptions.
+func (m *fakeMail) subscriptions() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.subs)
+}
+
 func (m *fakeMail) notify(path string) {
 	m.mu.Lock()
 	subs := slices.Clone(m.subs)
@@ -181,6 +190,104 @@ func (msg *fakeMsg) email(body eas.BodyOptions) *eas.Email {
 	e.Attachments = &eas.Attachments{Attachment: []eas.Attachment{{DisplayName: "a.txt", FileReference: "att:" + msg.id, Method: eas.AttachNormal, EstimatedDataSize: 10}}}
 	return e
 }
+
+// The Notes class: a folder of type Notes holds its messages as notes
+// (subject and body), written by the phone through eas.ItemWriter.
+
+// item is msg as its folder's class shows it.
+func (fo *fakeFolder) item(msg *fakeMsg, body eas.BodyOptions) eas.Item {
+	if fo.Type.Class() == eas.ClassNotes {
+		return msg.note()
+	}
+	return msg.email(body)
+}
+
+// changed is what a server Change of msg carries: a note whole, a
+// message's flags.
+func (fo *fakeFolder) changed(msg *fakeMsg) eas.Item {
+	if fo.Type.Class() == eas.ClassNotes {
+		return msg.note()
+	}
+	return msg.flagsOnly()
+}
+
+func (msg *fakeMsg) note() *eas.Note {
+	return &eas.Note{Subject: msg.subject, Body: &eas.Body{Type: eas.BodyPlain, EstimatedDataSize: int64(len(msg.body)), Data: msg.body},
+		LastModifiedDate: msg.date}
+}
+
+// notesFolder returns the Notes folder at path, ErrNotFound for a missing
+// folder or one of another class.
+func (f *fakeMailbox) notesFolder(path string) (*fakeFolder, error) {
+	fo := f.m.folders[path]
+	if fo == nil || fo.Type.Class() != eas.ClassNotes {
+		return nil, eas.ErrNotFound
+	}
+	return fo, nil
+}
+
+func (f *fakeMailbox) AddItem(ctx context.Context, path string, it eas.Item) (string, string, error) {
+	f.m.mu.Lock()
+	defer f.m.mu.Unlock()
+	f.m.calls["AddItem"]++
+	fo, err := f.notesFolder(path)
+	if err != nil {
+		return "", "", err
+	}
+	n := it.(*eas.Note)
+	fo.next++
+	msg := &fakeMsg{id: strconv.Itoa(fo.next), subject: n.Subject, date: time.Now(), ver: 1}
+	if n.Body != nil {
+		msg.body = n.Body.Data
+	}
+	fo.msgs[msg.id] = msg
+	return msg.id, msg.version(), nil
+}
+
+func (f *fakeMailbox) ChangeItem(ctx context.Context, ref eas.ItemRef, u eas.ItemUpdate) (string, error) {
+	f.m.mu.Lock()
+	defer f.m.mu.Unlock()
+	f.m.calls["ChangeItem"]++
+	if _, err := f.notesFolder(ref.Path); err != nil {
+		return "", err
+	}
+	_, msg, err := f.lookup(ref)
+	if err != nil {
+		return "", err
+	}
+	if u.Known != "" && u.Known != msg.version() {
+		return "", eas.ErrConflict
+	}
+	n := u.Item.(*eas.Note)
+	if !slices.Contains(u.Ghosted, "Subject") {
+		msg.subject = n.Subject
+	}
+	if !slices.Contains(u.Ghosted, "Body") {
+		msg.body = ""
+		if n.Body != nil {
+			msg.body = n.Body.Data
+		}
+	}
+	msg.ver++
+	return msg.version(), nil
+}
+
+func (f *fakeMailbox) DeleteItem(ctx context.Context, ref eas.ItemRef) error {
+	f.m.mu.Lock()
+	defer f.m.mu.Unlock()
+	f.m.calls["DeleteItem"]++
+	fo, err := f.notesFolder(ref.Path)
+	if err != nil {
+		return err
+	}
+	if fo.msgs[ref.ServerID] == nil {
+		return eas.ErrNotFound
+	}
+	delete(fo.msgs, ref.ServerID)
+	return nil
+}
+
+var _ eas.ItemWriter = (*fakeMailbox)(nil)
 
 type fakeBackend struct{ m *fakeMail }
 
@@ -255,7 +362,7 @@ func (f *fakeMailbox) diff(q eas.SyncQuery) ([]eas.ItemChange, error) {
 		case !inWindow(msg):
 			out = append(out, eas.ItemChange{Kind: eas.ChangeSoftDelete, ServerID: id})
 		case msg.version() != known[id]:
-			out = append(out, eas.ItemChange{Kind: eas.ChangeModify, ServerID: id, Version: msg.version(), Item: msg.flagsOnly()})
+			out = append(out, eas.ItemChange{Kind: eas.ChangeModify, ServerID: id, Version: msg.version(), Item: fo.changed(msg)})
 		}
 	}
 	for _, id := range numericIDs(fo.msgs) {
@@ -263,7 +370,7 @@ func (f *fakeMailbox) diff(q eas.SyncQuery) ([]eas.ItemChange, error) {
 		if _, ok := known[id]; ok || !inWindow(msg) {
 			continue
 		}
-		ch := eas.ItemChange{Kind: eas.ChangeAdd, ServerID: id, Version: msg.version(), Item: msg.email(q.Body)}
+		ch := eas.ItemChange{Kind: eas.ChangeAdd, ServerID: id, Version: msg.version(), Item: fo.item(msg, q.Body)}
 		if msg.broken {
 			ch.Err = errors.New("broken MIME structure")
 			ch.Item = &eas.Email{Subject: msg.subject}
@@ -274,6 +381,12 @@ func (f *fakeMailbox) diff(q eas.SyncQuery) ([]eas.ItemChange, error) {
 }
 
 func (f *fakeMailbox) Changes(ctx context.Context, q eas.SyncQuery) (*eas.ChangeSet, error) {
+	f.m.mu.Lock()
+	hook := f.m.onChanges
+	f.m.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
 	f.m.mu.Lock()
 	defer f.m.mu.Unlock()
 	f.m.calls["Changes"]++
@@ -311,11 +424,11 @@ func (f *fakeMailbox) Fetch(ctx context.Context, ref eas.ItemRef, body eas.BodyO
 	f.m.mu.Lock()
 	defer f.m.mu.Unlock()
 	f.m.calls["Fetch"]++
-	_, msg, err := f.lookup(ref)
+	fo, msg, err := f.lookup(ref)
 	if err != nil {
 		return nil, err
 	}
-	return msg.email(body), nil
+	return fo.item(msg, body), nil
 }
 
 func (f *fakeMailbox) UpdateFlags(ctx context.Context, ref eas.ItemRef, u eas.FlagUpdate) (string, error) {

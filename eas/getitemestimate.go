@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"go.uber.org/zap"
 
@@ -76,12 +75,8 @@ func (s *Server) estimate(ctx context.Context, r *request, c *GetItemEstimateCol
 	if !r.version().AtLeast(V140) {
 		res.Collection.Class = c.Class
 	}
-	opts := emailOptions(c.Options)
-	class := c.Class
-	if opts != nil && opts.Class != "" {
-		class = opts.Class
-	}
-	if class != "" && !strings.EqualFold(class, "Email") {
+	asked, ok := estimateClass(c)
+	if !ok {
 		res.Status = EstimateInvalidCollection
 		return res, nil
 	}
@@ -109,6 +104,15 @@ func (s *Server) estimate(ctx context.Context, r *request, c *GetItemEstimateCol
 		res.Status = EstimateInvalidSyncKey
 		return res, nil
 	}
+	class := st.Meta.Class
+	if class == "" {
+		class = ClassEmail
+	}
+	if asked != "" && asked != class {
+		res.Status = EstimateInvalidCollection
+		return res, nil
+	}
+	opts := classOptions(c.Options, class)
 	o := st.Meta.Options
 	switch {
 	case opts != nil && opts.FilterType != nil:
@@ -145,4 +149,21 @@ func (s *Server) estimate(ctx context.Context, r *request, c *GetItemEstimateCol
 	}
 	res.Collection.Estimate = &n
 	return res, nil
+}
+
+// estimateClass is the class a GetItemEstimate names for a collection, in
+// its Class or (14.0+) in its Options; "" when it names none, false for a
+// class easgate does not serve.
+func estimateClass(c *GetItemEstimateCollection) (Class, bool) {
+	name := c.Class
+	for _, o := range c.Options {
+		if o.Class != "" {
+			name = o.Class
+			break
+		}
+	}
+	if name == "" {
+		return "", true
+	}
+	return parseClass(name)
 }

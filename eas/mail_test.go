@@ -494,7 +494,9 @@ func TestSyncWait(t *testing.T) {
 		t.Fatalf("expired wait answered %v %+v", err, resp)
 	}
 
-	// A change while waiting ends the wait with that change.
+	// A change while waiting ends the wait with that change. The change
+	// comes once the Sync waits (it holds its subscription), so only the
+	// wait can deliver it.
 	done := make(chan *eas.SyncResponse, 1)
 	go func() {
 		r, err := g.phone.Sync(ctx, &eas.SyncRequest{Collections: coll, HeartbeatInterval: intp(10)})
@@ -503,15 +505,16 @@ func TestSyncWait(t *testing.T) {
 		}
 		done <- r
 	}()
-	time.Sleep(200 * time.Millisecond)
+	g.subscribed(t, 1)
 	g.mail.add("INBOX", "b", time.Now())
-	r := <-done
+	r := answered(t, done)
 	if r == nil || len(r.Collections) != 1 || r.Collections[0].Commands == nil || len(r.Collections[0].Commands.Add) != 1 {
 		t.Fatalf("wait ended with %+v", r)
 	}
 	key = r.Collections[0].SyncKey
 
-	// A newer Sync of the device ends the waiting one with an empty body.
+	// A newer Sync of the device ends the waiting one with an empty body,
+	// long before its heartbeat would.
 	coll = []eas.SyncCollection{{SyncKey: key, CollectionID: inbox}}
 	go func() {
 		r, err := g.phone.Sync(ctx, &eas.SyncRequest{Collections: coll, HeartbeatInterval: intp(10)})
@@ -520,13 +523,44 @@ func TestSyncWait(t *testing.T) {
 		}
 		done <- r
 	}()
-	time.Sleep(200 * time.Millisecond)
+	g.subscribed(t, 1)
 	col := g.sync(t, g.phone, coll[0])
 	if col.SyncKey != key {
 		t.Fatalf("superseding sync: %+v", col)
 	}
-	if r := <-done; r != nil {
+	if r := answered(t, done); r != nil {
 		t.Fatalf("superseded wait answered %+v", r)
+	}
+}
+
+// waitBound is how long a test waits for a waiting Sync to answer: well
+// within the 10 s heartbeat the tests ask for, so that an answer that only
+// came when the heartbeat ran out fails the test.
+const waitBound = 4 * time.Second
+
+// subscribed waits until the fake mail store has n subscriptions: the
+// waiting requests are past their first look at the folders.
+func (g *fakeGateway) subscribed(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(waitBound)
+	for g.mail.subscriptions() != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d subscriptions, want %d", g.mail.subscriptions(), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// answered returns the answer of a waiting Sync, failing the test when
+// it takes longer than waitBound.
+func answered(t *testing.T, done <-chan *eas.SyncResponse) *eas.SyncResponse {
+	t.Helper()
+	select {
+	case r := <-done:
+		return r
+	case <-time.After(waitBound):
+		t.Fatal("the waiting Sync did not answer in time")
+		return nil
 	}
 }
 

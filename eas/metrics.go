@@ -20,6 +20,7 @@ type Metrics struct {
 	pushLatency prometheus.Histogram
 	authFails   prometheus.Counter
 	prefetches  *prometheus.CounterVec
+	corrupt     *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics in a new registry, with the Go runtime's
@@ -58,8 +59,12 @@ func NewMetrics() *Metrics {
 			Name: "easgate_sync_prefetches_total",
 			Help: "Sync windows computed ahead of the phone's next Sync, by result: used, unused (the phone asked something else, or nothing within a minute) or failed.",
 		}, []string{"result"}),
+		corrupt: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "easgate_state_corrupt_total",
+			Help: "Stored state that could not be read and was dropped, by kind (replay: the record that answers a repeated Sync).",
+		}, []string{"kind"}),
 	}
-	m.reg.MustRegister(m.requests, m.duration, m.waiting, m.items, m.pushLatency, m.authFails, m.prefetches,
+	m.reg.MustRegister(m.requests, m.duration, m.waiting, m.items, m.pushLatency, m.authFails, m.prefetches, m.corrupt,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -84,4 +89,9 @@ func (m *Metrics) itemsSent(kind string, n int) {
 
 func (m *Metrics) prefetch(result string) {
 	m.prefetches.WithLabelValues(result).Inc()
+}
+
+// stateCorrupted counts stored state of kind that could not be read.
+func (m *Metrics) stateCorrupted(kind string) {
+	m.corrupt.WithLabelValues(kind).Inc()
 }

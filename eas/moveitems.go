@@ -114,10 +114,13 @@ func (s *Server) moveItem(ctx context.Context, r *request, m MoveItem) (MoveResu
 	}
 	res.Status = MoveSuccess
 	res.DstMsgID = itemServerID(m.DstFldID, newID)
+	return res, s.recordMove(ctx, r, m, srcState, id, newID, version)
+}
 
-	// The phone made this change itself: neither folder's next Sync may
-	// send it back (a Delete in the source, an Add in the destination),
-	// whichever key the phone uses next.
+// recordMove takes a move the phone made into both folders' states:
+// neither folder's next Sync may send it back (a Delete in the source, an
+// Add in the destination), whichever key the phone uses next.
+func (s *Server) recordMove(ctx context.Context, r *request, m MoveItem, srcState *collectionState, id, newID, version string) error {
 	// The destination records the flags the phone knew of the item, not
 	// those it has now: MOVE keeps them, and a change another client made
 	// that the phone has not seen yet must still reach it.
@@ -128,18 +131,13 @@ func (s *Server) moveItem(ctx context.Context, r *request, m MoveItem) (MoveResu
 		}
 		srcState.ForgetBoth(id)
 		if err := s.saveCollection(ctx, r.user, r.q.DeviceID, m.SrcFldID, srcState); err != nil {
-			return res, err
+			return err
 		}
 	}
 	dstState, err := s.loadCollection(ctx, r.user, r.q.DeviceID, m.DstFldID)
-	if err != nil {
-		return res, err
+	if err != nil || dstState == nil {
+		return err
 	}
-	if dstState != nil {
-		dstState.SetBoth(newID, known)
-		if err := s.saveCollection(ctx, r.user, r.q.DeviceID, m.DstFldID, dstState); err != nil {
-			return res, err
-		}
-	}
-	return res, nil
+	dstState.SetBoth(newID, known)
+	return s.saveCollection(ctx, r.user, r.q.DeviceID, m.DstFldID, dstState)
 }

@@ -3,15 +3,9 @@ package eas
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
-
-	"go.uber.org/zap"
 
 	"github.com/easgate/easgate/wbxml"
 )
@@ -76,7 +70,9 @@ type SyncClientAdd struct {
 	Class           string `wbxml:"Class,omitempty"`
 	ClientID        string `wbxml:"ClientId"`
 	ApplicationData *Email `wbxml:"ApplicationData,omitempty"`
-	Send            bool   `wbxml:"Email2:Send,empty"`
+	// Item is the new item of a class other than mail.
+	Item Item `wbxml:"ApplicationData,omitempty"`
+	Send bool `wbxml:"Email2:Send,empty"`
 }
 
 // SyncItem is an item with its data: a phone's Change, a server Add or
@@ -112,6 +108,16 @@ func (c *SyncCommands) AddCommand(a SyncClientAdd) error { return c.append(tagSy
 // ChangeCommand appends a phone's Change.
 func (c *SyncCommands) ChangeCommand(serverID string, data *Email) error {
 	return c.append(tagSyncChange, SyncItem{ServerID: serverID, ApplicationData: data})
+}
+
+// AddItemCommand appends a phone's Add of an item of any class.
+func (c *SyncCommands) AddItemCommand(clientID string, it Item) error {
+	return c.append(tagSyncAdd, SyncClientAdd{ClientID: clientID, Item: it})
+}
+
+// ChangeItemCommand appends a phone's Change of an item of any class.
+func (c *SyncCommands) ChangeItemCommand(serverID string, it Item) error {
+	return c.append(tagSyncChange, SyncItem{ServerID: serverID, Item: it})
 }
 
 // SendDraftCommand appends a 16.0+ phone's Change of a draft that sends
@@ -223,95 +229,6 @@ type SyncFetchResponse struct {
 	Item Item `wbxml:"ApplicationData,omitempty"`
 }
 
-// Window sizes (MS-ASCMD 2.2.3.199).
-const (
-	defaultWindow = 100
-	maxWindow     = 512
-)
-
-// Wait bounds, in minutes (MS-ASCMD 2.2.3.198).
-const (
-	minWaitMinutes = 1
-	maxWaitMinutes = 59
-)
-
-const stateSyncCache = "synccache"
-
-// syncCache is the last full Sync request of a device, for empty and
-// Partial requests (MS-ASCMD 2.2.3.131). Options are not kept here: they
-// persist in each collection's state.
-type syncCache struct {
-	Collections []cachedCollection `json:"collections"`
-	Wait        int                `json:"wait,omitempty"`
-	Heartbeat   int                `json:"heartbeat,omitempty"`
-	WindowSize  *int               `json:"window,omitempty"`
-}
-
-type cachedCollection struct {
-	ID               string `json:"id"`
-	Class            string `json:"class,omitempty"`
-	DeletesAsMoves   *bool  `json:"deletesAsMoves,omitempty"`
-	GetChanges       *bool  `json:"getChanges,omitempty"`
-	WindowSize       *int   `json:"window,omitempty"`
-	ConversationMode *bool  `json:"conversationMode,omitempty"`
-}
-
-func cacheEntry(c *SyncCollection) cachedCollection {
-	return cachedCollection{ID: c.CollectionID, Class: c.Class, DeletesAsMoves: c.DeletesAsMoves,
-		GetChanges: c.GetChanges, WindowSize: c.WindowSize, ConversationMode: c.ConversationMode}
-}
-
-// loadSyncCache returns the device's cached Sync request; an unreadable
-// cache is a missing one: the phone sends a full request after Status 13.
-func (s *Server) loadSyncCache(ctx context.Context, r *request) (*syncCache, error) {
-	return loadDeviceState[syncCache](ctx, s, r, stateSyncCache, "cached sync request")
-}
-
-func (s *Server) saveSyncCache(ctx context.Context, r *request, c *syncCache) error {
-	return s.saveDeviceState(ctx, r, stateSyncCache, "cached sync request", c)
-}
-
-// replayRecord remembers what a request's commands produced, so that the
-// same request sent again (the phone lost our answer) gets the same answer
-// without the commands being applied twice.
-type replayRecord struct {
-	// Key is the SyncKey the commands came with.
-	Key  string `json:"key"`
-	Hash string `json:"hash"`
-	// Outcomes in request order. Fetches are run again on a replay: they
-	// change nothing, and their data is too large to keep.
-	Outcomes []commandOutcome `json:"out"`
-}
-
-type commandOutcome struct {
-	Kind     string `json:"k"`
-	ServerID string `json:"id,omitempty"`
-	ClientID string `json:"cid,omitempty"`
-	// Status 0: a Change or Delete that succeeded, which gets no response.
-	Status int `json:"st,omitempty"`
-	// Atts are the attachments a phone added to a draft.
-	Atts []SavedAttachment `json:"a,omitempty"`
-}
-
-// savedDraftData tells a phone the FileReferences of the attachments it
-// added to a draft; nil when it added none.
-func (o *commandOutcome) savedDraftData() *SavedDraftData {
-	if len(o.Atts) == 0 {
-		return nil
-	}
-	return &SavedDraftData{Attachments: &SavedAttachments{Attachment: o.Atts}}
-}
-
-// commandsHash identifies a request's commands.
-func commandsHash(c *SyncCommands) (string, error) {
-	b, err := (&wbxml.Element{Tag: tagCommands, Children: c.Items}).Bytes()
-	if err != nil {
-		return "", err
-	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:16]), nil
-}
-
 // fatal tells the errors that end the whole request instead of one item or
 // collection: the upstream is gone or the phone hung up.
 func fatal(err error) bool {
@@ -324,9 +241,10 @@ type syncRun struct {
 	s       *Server
 	r       *request
 	folders *requestFolders
-	// window is the request-level WindowSize, 0 when absent.
+	// window is the request-level WindowSize, nil when absent.
 	window *int
-	now    time.Time
+	// now is when the request arrived.
+	now time.Time
 	// plan is the next Sync of the first collection answered with
 	// MoreAvailable, to be prefetched once the answer is complete.
 	plan *prefetchPlan
@@ -343,6 +261,7 @@ type collectionResult struct {
 }
 
 func (s *Server) handleSync(ctx context.Context, r *request) (*reply, error) {
+	arrived := s.cfg.Now()
 	var req SyncRequest
 	empty := len(bytes.TrimSpace(r.body)) == 0
 	if !empty {
@@ -354,116 +273,59 @@ func (s *Server) handleSync(ctx context.Context, r *request) (*reply, error) {
 	if err != nil {
 		return nil, err
 	}
-
-	// Work out the collections and waiting parameters this request stands for.
-	var colls []SyncCollection
-	next := &syncCache{}
-	switch {
-	case empty || (len(req.Collections) == 0 && !req.Partial):
-		if cache == nil {
-			return syncStatus(SyncIncompleteRequest), nil
-		}
-		if empty {
-			req.Wait, req.HeartbeatInterval, req.WindowSize = nil, nil, cache.WindowSize
-			if cache.Wait > 0 {
-				req.Wait = &cache.Wait
-			}
-			if cache.Heartbeat > 0 {
-				req.HeartbeatInterval = &cache.Heartbeat
-			}
-		}
-		if colls, err = s.cachedCollections(ctx, r, cache.Collections); err != nil {
-			return nil, err
-		}
-		*next = *cache
-	case req.Partial:
-		if cache == nil {
-			return syncStatus(SyncIncompleteRequest), nil
-		}
-		listed := map[string]bool{}
-		for _, c := range req.Collections {
-			listed[c.CollectionID] = true
-		}
-		var kept []cachedCollection
-		for _, c := range cache.Collections {
-			if !listed[c.ID] {
-				kept = append(kept, c)
-			}
-		}
-		rest, err := s.cachedCollections(ctx, r, kept)
-		if err != nil {
-			return nil, err
-		}
-		colls = append(dedupe(req.Collections), rest...)
-		*next = *cache
-		next.Collections = nil
-		for i := range colls {
-			next.Collections = append(next.Collections, cacheEntry(&colls[i]))
-		}
-		if req.Wait == nil && req.HeartbeatInterval == nil {
-			if cache.Wait > 0 {
-				req.Wait = &cache.Wait
-			}
-			if cache.Heartbeat > 0 {
-				req.HeartbeatInterval = &cache.Heartbeat
-			}
-		}
-		if req.WindowSize == nil {
-			req.WindowSize = cache.WindowSize
-		}
-	default:
-		colls = dedupe(req.Collections)
-		for i := range colls {
-			next.Collections = append(next.Collections, cacheEntry(&colls[i]))
-		}
+	m, status := mergeSyncRequest(req, empty, cache)
+	if status != 0 {
+		return syncStatus(status), nil
 	}
-
-	var wait time.Duration
-	switch {
-	case req.Wait != nil && req.HeartbeatInterval != nil:
-		return syncStatus(SyncProtocolError), nil
-	case req.Wait != nil:
-		if w := *req.Wait; w < minWaitMinutes || w > maxWaitMinutes {
-			return syncLimit(min(max(w, minWaitMinutes), maxWaitMinutes)), nil
-		}
-		wait = time.Duration(*req.Wait) * time.Minute
-	case req.HeartbeatInterval != nil:
-		lo, hi := int(s.cfg.MinHeartbeat/time.Second), int(s.cfg.MaxHeartbeat/time.Second)
-		if h := *req.HeartbeatInterval; h < lo || h > hi {
-			return syncLimit(min(max(h, lo), hi)), nil
-		}
-		wait = time.Duration(*req.HeartbeatInterval) * time.Second
+	wait, refused := waitDuration(m, s.cfg.MinHeartbeat, s.cfg.MaxHeartbeat)
+	if refused == nil {
+		refused = sizeLimit(m.colls)
 	}
-	if !empty {
-		next.Wait, next.Heartbeat, next.WindowSize = 0, 0, req.WindowSize
-		if req.Wait != nil {
-			next.Wait = *req.Wait
-		}
-		if req.HeartbeatInterval != nil {
-			next.Heartbeat = *req.HeartbeatInterval
-		}
-		if err := s.saveSyncCache(ctx, r, next); err != nil {
+	if refused != nil {
+		return refused, nil
+	}
+	if err := s.withKeys(ctx, r, m.colls[m.cached:]); err != nil {
+		return nil, err
+	}
+	if m.next != nil {
+		if err := s.saveSyncCache(ctx, r, m.next); err != nil {
 			return nil, err
 		}
 	}
 
-	run := &syncRun{s: s, r: r, folders: newRequestFolders(r), window: req.WindowSize, now: s.cfg.Now()}
-	results := make([]collectionResult, 0, len(colls))
-	anything := false
-	for i := range colls {
-		res, err := run.collection(ctx, &colls[i])
-		if err != nil {
-			return nil, err
-		}
-		anything = anything || res.something
-		results = append(results, res)
+	run := &syncRun{s: s, r: r, folders: newRequestFolders(r), window: m.window, now: arrived}
+	results, anything, err := run.collections(ctx, m.colls)
+	if err != nil {
+		return nil, err
 	}
 	if anything || wait == 0 {
 		run.startPrefetch(ctx)
 		return syncAnswer(results), nil
 	}
+	return run.hang(ctx, m.colls, results, wait)
+}
 
-	// Nothing for the phone yet: hold the request until something changes.
+// collections syncs each collection once; anything tells whether the
+// phone must hear of one.
+func (run *syncRun) collections(ctx context.Context, colls []SyncCollection) ([]collectionResult, bool, error) {
+	results := make([]collectionResult, 0, len(colls))
+	anything := false
+	for i := range colls {
+		res, err := run.collection(ctx, &colls[i])
+		if err != nil {
+			return nil, false, err
+		}
+		anything = anything || res.something
+		results = append(results, res)
+	}
+	return results, anything, nil
+}
+
+// hang holds a Sync that has nothing for the phone yet until something
+// changes, for what is left of its heartbeat since the request arrived,
+// and then syncs the collections that changed.
+func (run *syncRun) hang(ctx context.Context, colls []SyncCollection, results []collectionResult, wait time.Duration) (*reply, error) {
+	s, r := run.s, run.r
 	var watch []watchedFolder
 	byID := map[string]int{}
 	for i, res := range results {
@@ -472,7 +334,12 @@ func (s *Server) handleSync(ctx context.Context, r *request) (*reply, error) {
 			byID[res.resp.CollectionID] = i
 		}
 	}
-	changed, outcome, err := s.waitForChanges(ctx, r, waitSpec{folders: watch, timeout: answerBefore(wait)})
+	left := answerBefore(wait) - s.cfg.Now().Sub(run.now)
+	if left <= 0 {
+		// The first pass took the whole heartbeat.
+		return &reply{}, nil
+	}
+	changed, outcome, err := s.waitForChanges(ctx, r, waitSpec{folders: watch, timeout: left})
 	if err != nil {
 		return nil, err
 	}
@@ -499,565 +366,10 @@ func (s *Server) handleSync(ctx context.Context, r *request) (*reply, error) {
 	return syncAnswer(again), nil
 }
 
-// dedupe keeps the first of repeated collections.
-func dedupe(cs []SyncCollection) []SyncCollection {
-	seen := map[string]bool{}
-	out := make([]SyncCollection, 0, len(cs))
-	for _, c := range cs {
-		if seen[c.CollectionID] {
-			continue
-		}
-		seen[c.CollectionID] = true
-		out = append(out, c)
-	}
-	return out
-}
-
-// cachedCollections turns cached parameters into collections with the
-// device's current keys.
-func (s *Server) cachedCollections(ctx context.Context, r *request, cached []cachedCollection) ([]SyncCollection, error) {
-	out := make([]SyncCollection, 0, len(cached))
-	for _, c := range cached {
-		meta, err := s.loadCollectionMeta(ctx, r.user, r.q.DeviceID, c.ID)
-		if err != nil {
-			return nil, err
-		}
-		key := ""
-		if meta != nil {
-			key = meta.Key
-		}
-		out = append(out, SyncCollection{Class: c.Class, SyncKey: key, CollectionID: c.ID,
-			DeletesAsMoves: c.DeletesAsMoves, GetChanges: c.GetChanges, WindowSize: c.WindowSize,
-			ConversationMode: c.ConversationMode})
-	}
-	return out, nil
-}
-
-func syncStatus(status int) *reply {
-	return &reply{body: &SyncResponse{Status: status}, easStatus: status}
-}
-
-func syncLimit(limit int) *reply {
-	return &reply{body: &SyncResponse{Status: SyncInvalidInterval, Limit: limit}, easStatus: SyncInvalidInterval}
-}
-
 func syncAnswer(results []collectionResult) *reply {
 	resp := &SyncResponse{}
 	for _, res := range results {
 		resp.Collections = append(resp.Collections, res.resp)
 	}
 	return &reply{body: resp, easStatus: SyncSuccess}
-}
-
-// emailOptions picks the Options of the Email class.
-func emailOptions(opts []SyncOptions) *SyncOptions {
-	for i := range opts {
-		if opts[i].Class == "" || strings.EqualFold(opts[i].Class, "Email") {
-			return &opts[i]
-		}
-	}
-	return nil
-}
-
-// toSyncOptions converts request Options to the stored form.
-func toSyncOptions(o *SyncOptions, v Version) syncOptions {
-	out := syncOptions{Conflict: o.Conflict}
-	if o.FilterType != nil && *o.FilterType >= 0 && *o.FilterType <= 7 {
-		out.FilterType = *o.FilterType
-	}
-	out.Body = bodyOptions(o.BodyPreference, o.MIMESupport, o.MIMETruncation, o.Truncation, v)
-	return out
-}
-
-// windowSize applies MS-ASCMD's rules: absent 100, 0 or above 512 means 512.
-func windowSize(collection, request *int) int {
-	w := defaultWindow
-	switch {
-	case collection != nil:
-		w = *collection
-	case request != nil:
-		w = *request
-	}
-	if w <= 0 || w > maxWindow {
-		w = maxWindow
-	}
-	return w
-}
-
-// collection syncs one collection: applies the phone's commands, collects
-// the server's changes, and stores the new state.
-func (run *syncRun) collection(ctx context.Context, c *SyncCollection) (collectionResult, error) {
-	s, r := run.s, run.r
-	v := r.version()
-	res := collectionResult{resp: SyncCollectionResponse{SyncKey: c.SyncKey, CollectionID: c.CollectionID, Status: SyncSuccess}}
-	if !v.AtLeast(V140) && c.Class != "" {
-		res.resp.Class = c.Class
-	}
-	fail := func(status int) (collectionResult, error) {
-		res.resp.Status = status
-		if status == SyncInvalidSyncKey {
-			// The phone must start again from 0; some clients store
-			// whatever key comes back, so it gets that one.
-			res.resp.SyncKey = "0"
-		}
-		res.something = true
-		return res, nil
-	}
-	if c.Class != "" && !strings.EqualFold(c.Class, "Email") {
-		// easgate serves mail folders only.
-		return fail(SyncProtocolError)
-	}
-	path, err := s.folderPath(ctx, r, c.CollectionID)
-	if errors.Is(err, ErrNotFound) {
-		return fail(SyncHierarchyChanged)
-	}
-	if err != nil {
-		return res, err
-	}
-	log := r.log.With(zap.String("collection", c.CollectionID))
-
-	if c.SyncKey == "0" {
-		st := newCollectionState()
-		if o := emailOptions(c.Options); o != nil {
-			st.Meta.Options = toSyncOptions(o, v)
-		}
-		if err := s.saveCollection(ctx, r.user, r.q.DeviceID, c.CollectionID, st); err != nil {
-			return res, err
-		}
-		res.resp.SyncKey = st.Meta.Key
-		res.something = true
-		return res, nil
-	}
-
-	st, err := s.loadCollection(ctx, r.user, r.q.DeviceID, c.CollectionID)
-	if err != nil {
-		return res, err
-	}
-	replay := false
-	switch {
-	case st == nil:
-		return fail(SyncInvalidSyncKey)
-	case c.SyncKey == st.Meta.Key:
-	case st.Meta.PrevKey != "" && c.SyncKey == st.Meta.PrevKey:
-		// The phone did not get our last answer: answer again from the
-		// generation it holds.
-		st.rewind()
-		replay = true
-		log.Info("sync key repeated; answering again", zap.String("key", c.SyncKey))
-	default:
-		return fail(SyncInvalidSyncKey)
-	}
-	dirty := replay
-	if o := emailOptions(c.Options); o != nil {
-		st.Meta.Options = toSyncOptions(o, v)
-		dirty = true
-	}
-	body := st.Meta.Options.Body
-	body.Version = v
-
-	getChanges := c.GetChanges == nil || *c.GetChanges
-	query := SyncQuery{
-		Path:   path,
-		Cursor: st.Meta.Cursor,
-		Known:  st.Items(),
-		Since:  st.Meta.Options.since(run.now),
-		Window: windowSize(c.WindowSize, run.window),
-		Body:   body,
-	}
-	hasCommands := c.Commands != nil && len(c.Commands.Items) > 0
-	var cs *ChangeSet
-	if getChanges && !hasCommands && !replay {
-		cs = run.prefetched(ctx, c.CollectionID, c.SyncKey, query, st.Meta.Options.FilterType)
-	}
-	var mb Mailbox
-	if cs == nil {
-		if mb, err = r.mailbox(ctx); err != nil {
-			return res, err
-		}
-	}
-
-	// The phone's commands apply to the generation it holds, before the
-	// server's changes are gathered, so that its own changes never come
-	// back to it.
-	var responses *SyncResponses
-	mutated := false
-	if hasCommands {
-		hash, err := commandsHash(c.Commands)
-		if err != nil {
-			return res, fmt.Errorf("hash sync commands: %w", err)
-		}
-		var rec replayRecord
-		if replay && len(st.Meta.Replay) > 0 {
-			if json.Unmarshal(st.Meta.Replay, &rec) != nil {
-				rec = replayRecord{}
-			}
-		}
-		var outcomes []commandOutcome
-		if replay && rec.Key == c.SyncKey && rec.Hash == hash {
-			outcomes = rec.Outcomes
-			log.Info("repeated sync commands answered without applying them again", zap.Int("commands", len(outcomes)))
-		} else {
-			outcomes, err = run.apply(ctx, mb, st, c, path, body)
-			if err != nil {
-				return res, err
-			}
-			raw, err := json.Marshal(replayRecord{Key: c.SyncKey, Hash: hash, Outcomes: outcomes})
-			if err != nil {
-				return res, err
-			}
-			st.Meta.Replay = raw
-		}
-		dirty = true
-		for _, o := range outcomes {
-			if o.Kind == "change" || o.Kind == "delete" || (o.Kind == "add" && o.Status == SyncSuccess) {
-				mutated = true
-			}
-		}
-		if responses, err = run.responses(ctx, mb, c.CollectionID, path, st.Meta.Cursor, body, outcomes); err != nil {
-			return res, err
-		}
-	}
-
-	if getChanges && cs == nil {
-		cs, err = mb.Changes(ctx, query)
-		switch {
-		case err == nil:
-		case errors.Is(err, ErrStateInvalid):
-			// The folder was recreated upstream (UIDVALIDITY): the phone
-			// starts this collection again from SyncKey 0.
-			log.Info("collection state invalid upstream; phone must resync", zap.Error(err))
-			if err := s.store.DeleteCollectionState(ctx, r.user, r.q.DeviceID, c.CollectionID); err != nil {
-				return res, fmt.Errorf("drop collection state: %w", err)
-			}
-			return fail(SyncInvalidSyncKey)
-		case errors.Is(err, ErrNotFound):
-			return fail(SyncHierarchyChanged)
-		case fatal(err):
-			return res, fmt.Errorf("changes in %q: %w", path, err)
-		default:
-			// Keep what the commands did; the phone retries with its key,
-			// which the replay record answers.
-			log.Error("reading changes failed", zap.Error(err))
-			res.resp.Status = SyncServerError
-			res.something = true
-			cs = nil
-		}
-	}
-
-	codec := classCodecs[ClassEmail]
-	var cmds SyncServerCommands
-	if mutated || (cs != nil && len(cs.Changes) > 0) {
-		st.Begin()
-		if !hasCommands {
-			st.Meta.Replay = nil
-		}
-		dirty = true
-	}
-	if cs != nil {
-		for _, ch := range cs.Changes {
-			sid := itemServerID(c.CollectionID, ch.ServerID)
-			if ch.Err != nil {
-				run.itemError(ctx, log, c.CollectionID, ch)
-			}
-			switch ch.Kind {
-			case ChangeAdd:
-				st.Set(ch.ServerID, ch.Version)
-				cmds.Add = append(cmds.Add, SyncItem{ServerID: sid, Item: codec.encode(ch.Item, v, true)})
-			case ChangeModify:
-				st.Set(ch.ServerID, ch.Version)
-				cmds.Change = append(cmds.Change, SyncItem{ServerID: sid, Item: codec.encode(ch.Item, v, false)})
-			case ChangeDelete:
-				st.Forget(ch.ServerID)
-				cmds.Delete = append(cmds.Delete, SyncItemID{ServerID: sid})
-			case ChangeSoftDelete:
-				st.Forget(ch.ServerID)
-				cmds.SoftDelete = append(cmds.SoftDelete, SyncItemID{ServerID: sid})
-			default:
-				log.Error("backend returned an unknown change kind", zap.Stringer("kind", ch.Kind))
-			}
-		}
-		m := s.cfg.Metrics
-		m.itemsSent("Add", len(cmds.Add))
-		m.itemsSent("Change", len(cmds.Change))
-		m.itemsSent("Delete", len(cmds.Delete))
-		m.itemsSent("SoftDelete", len(cmds.SoftDelete))
-		if st.Meta.Cursor != cs.Cursor {
-			st.Meta.Cursor = cs.Cursor
-			dirty = true
-		}
-		res.resp.MoreAvailable = cs.More
-	}
-	if dirty {
-		if err := s.saveCollection(ctx, r.user, r.q.DeviceID, c.CollectionID, st); err != nil {
-			return res, err
-		}
-	}
-	if res.resp.MoreAvailable && res.resp.Status == SyncSuccess {
-		run.planPrefetch(c.CollectionID, st, query)
-	}
-	if cmds.Len() > 0 {
-		res.resp.Commands = &cmds
-	}
-	res.resp.Responses = responses
-	if st.Meta.Key != c.SyncKey || cmds.Len() > 0 || responses != nil || res.resp.MoreAvailable {
-		res.something = true
-	}
-	res.resp.SyncKey = st.Meta.Key
-	if res.resp.Status == SyncSuccess {
-		res.path = path
-	}
-	return res, nil
-}
-
-// itemError records a message that could not be converted completely; it
-// is still sent, with what could be read.
-func (run *syncRun) itemError(ctx context.Context, log *zap.Logger, collectionID string, ch ItemChange) {
-	msg := fmt.Sprintf("collection %s, item %s: %v", collectionID, ch.ServerID, ch.Err)
-	log.Warn("item converted with errors", zap.String("item", ch.ServerID), zap.Error(ch.Err))
-	if err := run.s.store.RecordError(ctx, run.r.user, run.r.q.DeviceID, msg, run.now); err != nil {
-		log.Error("store: record item error", zap.Error(err))
-	}
-}
-
-// apply carries out the phone's commands in order.
-func (run *syncRun) apply(ctx context.Context, mb Mailbox, st *collectionState, c *SyncCollection, path string, body BodyOptions) ([]commandOutcome, error) {
-	v := run.r.version()
-	log := run.r.log.With(zap.String("collection", c.CollectionID))
-	out := make([]commandOutcome, 0, len(c.Commands.Items))
-	for _, el := range c.Commands.Items {
-		switch el.Tag {
-		case tagSyncChange:
-			var ch SyncItem
-			o := commandOutcome{Kind: "change"}
-			if err := decodeElement(el, &ch); err != nil {
-				o.Status = SyncConversionError
-				out = append(out, o)
-				continue
-			}
-			o.ServerID = ch.ServerID
-			id, ok := splitServerID(c.CollectionID, ch.ServerID)
-			if !ok {
-				o.Status = SyncObjectNotFound
-				out = append(out, o)
-				continue
-			}
-			if isDraftEdit(ch.ApplicationData, ch.Send) {
-				drafts, err := run.draftsCollection(ctx, path)
-				if err != nil {
-					return nil, err
-				}
-				if drafts {
-					if err := run.saveDraft(ctx, mb, st, c, path, id, ch.ApplicationData, ch.Send, &o); err != nil {
-						return nil, err
-					}
-					out = append(out, o)
-					continue
-				}
-				if ch.Send {
-					// Only a draft can be sent this way; saying nothing
-					// would let the phone believe it went out.
-					o.Status = SyncConversionError
-					out = append(out, o)
-					continue
-				}
-			}
-			u, status := flagUpdate(ch.ApplicationData, v)
-			if status != 0 {
-				o.Status = status
-				out = append(out, o)
-				continue
-			}
-			if u.Read == nil && u.Flag == nil && u.Categories == nil {
-				out = append(out, o)
-				continue
-			}
-			u.Known = st.Known[id]
-			version, err := mb.UpdateFlags(ctx, ItemRef{Path: path, ServerID: id, Cursor: st.Meta.Cursor}, u)
-			switch {
-			case err == nil:
-				// Only an item the phone holds gets the new version; one it
-				// does not hold is still to be sent as an Add.
-				if _, known := st.Known[id]; known {
-					st.SetBoth(id, version)
-				}
-			case errors.Is(err, ErrNotFound):
-				o.Status = SyncObjectNotFound
-			case fatal(err):
-				return nil, fmt.Errorf("change %s: %w", ch.ServerID, err)
-			default:
-				log.Error("applying a phone's change failed", zap.String("item", ch.ServerID), zap.Error(err))
-				o.Status = SyncServerError
-			}
-			out = append(out, o)
-		case tagSyncDelete:
-			var d SyncItemID
-			o := commandOutcome{Kind: "delete"}
-			if err := decodeElement(el, &d); err != nil {
-				o.Status = SyncConversionError
-				out = append(out, o)
-				continue
-			}
-			o.ServerID = d.ServerID
-			id, ok := splitServerID(c.CollectionID, d.ServerID)
-			if !ok {
-				o.Status = SyncObjectNotFound
-				out = append(out, o)
-				continue
-			}
-			trash := ""
-			if c.DeletesAsMoves == nil || *c.DeletesAsMoves {
-				t, err := run.folders.trashPath(ctx)
-				if err != nil {
-					return nil, err
-				}
-				if t != path {
-					trash = t
-				}
-			}
-			err := mb.Delete(ctx, ItemRef{Path: path, ServerID: id, Cursor: st.Meta.Cursor}, trash)
-			switch {
-			case err == nil:
-				st.ForgetBoth(id)
-			case errors.Is(err, ErrNotFound):
-				// Gone already: the phone's copy goes too.
-				st.ForgetBoth(id)
-				o.Status = SyncObjectNotFound
-			case fatal(err):
-				return nil, fmt.Errorf("delete %s: %w", d.ServerID, err)
-			default:
-				log.Error("applying a phone's delete failed", zap.String("item", d.ServerID), zap.Error(err))
-				o.Status = SyncServerError
-			}
-			out = append(out, o)
-		case tagSyncFetch:
-			var f SyncItemID
-			o := commandOutcome{Kind: "fetch", Status: SyncSuccess}
-			if err := decodeElement(el, &f); err != nil {
-				o.Status = SyncConversionError
-			}
-			o.ServerID = f.ServerID
-			out = append(out, o)
-		case tagSyncAdd:
-			var a SyncClientAdd
-			o := commandOutcome{Kind: "add", Status: SyncConversionError}
-			if err := decodeElement(el, &a); err != nil {
-				out = append(out, o)
-				continue
-			}
-			o.ClientID = a.ClientID
-			drafts, err := run.draftsCollection(ctx, path)
-			if err != nil {
-				return nil, err
-			}
-			// Mail is created by Sync only as a 16.0+ draft; any other
-			// Add gets Status 6, and the phone stops retrying it.
-			if drafts && a.ApplicationData != nil && a.ClientID != "" {
-				o.Status = 0
-				if err := run.saveDraft(ctx, mb, st, c, path, "", a.ApplicationData, a.Send, &o); err != nil {
-					return nil, err
-				}
-			}
-			out = append(out, o)
-		default:
-			log.Info("ignoring unknown sync command", zap.Stringer("tag", el.Tag))
-		}
-	}
-	return out, nil
-}
-
-// flagUpdate reads the writable fields of a phone's Change; a non-zero
-// status refuses it.
-func flagUpdate(e *Email, v Version) (FlagUpdate, int) {
-	var u FlagUpdate
-	if e == nil {
-		return u, 0
-	}
-	if e.ConversationID != nil {
-		// MS-ASEMAIL: ConversationId is read-only.
-		return u, SyncConversionError
-	}
-	u.Read = e.Read
-	if e.Flag != nil {
-		if st := e.Flag.Status; st != nil && (*st < FlagCleared || *st > FlagActive) {
-			return u, SyncConversionError
-		}
-		u.Flag = e.Flag
-	}
-	if e.Categories != nil && v.AtLeast(V140) {
-		cats := append([]string{}, e.Categories.Category...)
-		u.Categories = &cats
-	}
-	return u, 0
-}
-
-// responses builds the Responses element from the commands' outcomes,
-// fetching the items of Fetch commands.
-func (run *syncRun) responses(ctx context.Context, mb Mailbox, collectionID, path, cursor string, body BodyOptions, outcomes []commandOutcome) (*SyncResponses, error) {
-	var rs SyncResponses
-	n := 0
-	for _, o := range outcomes {
-		switch o.Kind {
-		case "change":
-			// A changed draft with attachments added learns their
-			// FileReferences; other successful changes get no answer.
-			if o.Status != 0 || len(o.Atts) > 0 {
-				r := SyncStatusResponse{ServerID: o.ServerID, Status: o.Status}
-				if r.Status == 0 {
-					r.Status = SyncSuccess
-				}
-				r.ApplicationData = o.savedDraftData()
-				rs.Change = append(rs.Change, r)
-				n++
-			}
-		case "delete":
-			if o.Status != 0 {
-				rs.Delete = append(rs.Delete, SyncStatusResponse{ServerID: o.ServerID, Status: o.Status})
-				n++
-			}
-		case "add":
-			r := SyncAddResponse{ClientID: o.ClientID, ServerID: o.ServerID, Status: o.Status}
-			if o.Status == SyncSuccess {
-				r.ApplicationData = o.savedDraftData()
-			}
-			rs.Add = append(rs.Add, r)
-			n++
-		case "fetch":
-			fr, err := run.fetchResponse(ctx, mb, collectionID, path, cursor, body, o)
-			if err != nil {
-				return nil, err
-			}
-			rs.Fetch = append(rs.Fetch, fr)
-			n++
-		}
-	}
-	if n == 0 {
-		return nil, nil
-	}
-	return &rs, nil
-}
-
-// fetchResponse answers one Fetch command.
-func (run *syncRun) fetchResponse(ctx context.Context, mb Mailbox, collectionID, path, cursor string, body BodyOptions, o commandOutcome) (SyncFetchResponse, error) {
-	fr := SyncFetchResponse{ServerID: o.ServerID, Status: o.Status}
-	if fr.Status != SyncSuccess {
-		return fr, nil
-	}
-	id, ok := splitServerID(collectionID, o.ServerID)
-	if !ok {
-		fr.Status = SyncObjectNotFound
-		return fr, nil
-	}
-	e, err := mb.Fetch(ctx, ItemRef{Path: path, ServerID: id, Cursor: cursor}, body)
-	switch {
-	case err == nil:
-		fr.Item = classCodecs[ClassEmail].encode(e, run.r.version(), true)
-	case errors.Is(err, ErrNotFound):
-		fr.Status = SyncObjectNotFound
-	case fatal(err):
-		return fr, fmt.Errorf("fetch %s: %w", o.ServerID, err)
-	default:
-		run.r.log.Error("fetch for a phone failed", zap.String("item", o.ServerID), zap.Error(err))
-		fr.Status = SyncServerError
-	}
-	return fr, nil
 }

@@ -37,6 +37,9 @@ type collectionMeta struct {
 	PrevKey string `json:"prevKey,omitempty"`
 	// PrevCursor is the cursor of the previous generation.
 	PrevCursor string `json:"prevCursor,omitempty"`
+	// Class of the collection's items, set when the collection is made
+	// (SyncKey 0); "" in states of before classes were kept: mail.
+	Class Class `json:"class,omitempty"`
 	// Options the phone last sent for this collection; they persist until it
 	// sends new ones (MS-ASAIRS BodyPreference).
 	Options syncOptions `json:"options"`

@@ -53,6 +53,12 @@ func (s *Server) pendingChanges(ctx context.Context, r *request, f watchedFolder
 		// change for it.
 		return true, nil
 	}
+	if errors.Is(err, ErrFolderUnavailable) {
+		// Another upstream holds the folder and is down: the phone's other
+		// folders are still watched.
+		r.log.Warn("pending changes: folder's upstream unavailable", zap.String("folder", f.Path), zap.Error(err))
+		return false, nil
+	}
 	if err != nil {
 		return false, fmt.Errorf("pending changes in %q: %w", f.Path, err)
 	}
@@ -102,31 +108,15 @@ type waitSpec struct {
 // the account's shared watcher, nothing more. Changes are checked once after
 // subscribing, so that nothing that happened before the wait is missed.
 func (s *Server) waitForChanges(ctx context.Context, r *request, spec waitSpec) ([]string, waitOutcome, error) {
-	key := deviceKey{r.user, r.q.DeviceID}
-	woken, done := s.devices.wait(key)
+	woken, done := s.devices.wait(deviceKey{r.user, r.q.DeviceID})
 	defer done()
+	w, err := s.watch(ctx, r, spec)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer w.close()
 
-	folders := spec.folders
-	byPath := make(map[string]watchedFolder, len(folders))
-	paths := make([]string, 0, len(folders)+1)
-	for _, f := range folders {
-		byPath[f.Path] = f
-		paths = append(paths, f.Path)
-	}
-	if spec.hierarchy {
-		paths = append(paths, FolderListPath)
-	}
-	var events <-chan string
-	if s.notifier != nil && len(paths) > 0 {
-		sub, err := s.notifier.Subscribe(ctx, r.cred, paths)
-		if err != nil {
-			return nil, 0, fmt.Errorf("watch folders: %w", err)
-		}
-		defer sub.Close()
-		events = sub.C()
-	}
-
-	changed, err := s.changedFolders(ctx, r, folders)
+	changed, err := s.changedFolders(ctx, r, spec.folders)
 	if err != nil || len(changed) > 0 {
 		return changed, waitChanged, err
 	}
@@ -147,7 +137,7 @@ func (s *Server) waitForChanges(ctx context.Context, r *request, spec waitSpec) 
 			return nil, waitSuperseded, nil
 		case <-timer.C:
 			return nil, waitExpired, nil
-		case path, ok := <-events:
+		case path, ok := <-w.events:
 			if !ok {
 				// The watcher gave up (upstream refused the login, or the
 				// server is shutting down): let the phone come back rather
@@ -157,55 +147,110 @@ func (s *Server) waitForChanges(ctx context.Context, r *request, spec waitSpec) 
 			first = path
 		}
 		noticed := s.cfg.Now()
-		// Take everything that arrived with it: the notifier does not
-		// send a path again while the channel holds notices.
-		set := map[string]watchedFolder{}
-		list := false
-		for path, ok := first, true; ok; {
-			if path == FolderListPath {
-				list = spec.hierarchy
-			} else if f, known := byPath[path]; known {
-				set[path] = f
-			}
-			select {
-			case path, ok = <-events:
-			default:
-				ok = false
-			}
-		}
-		if len(set) == 0 && !list {
+		folders, list := w.drain(first)
+		if len(folders) == 0 && !list {
 			continue
 		}
-		if err := r.lockDevice(ctx); err != nil {
-			return nil, 0, err
-		}
-		if list {
-			moved, err := s.hierarchyChanged(ctx, r)
-			if err != nil {
-				r.log.Warn("checking the folder list", zap.Error(err))
+		changed, outcome, err := s.checkNotified(ctx, r, folders, list)
+		if err != nil || outcome != 0 {
+			if outcome == waitChanged {
+				s.cfg.Metrics.pushLatency.Observe(s.cfg.Now().Sub(noticed).Seconds())
 			}
-			if moved {
-				return nil, waitHierarchy, nil
-			}
+			return changed, outcome, err
 		}
-		check := make([]watchedFolder, 0, len(set))
-		for _, f := range set {
-			check = append(check, f)
-		}
-		changed, err := s.changedFolders(ctx, r, check)
-		if err != nil {
-			r.log.Warn("checking a notified folder", zap.Error(err))
-		}
-		if len(changed) > 0 {
-			s.cfg.Metrics.pushLatency.Observe(s.cfg.Now().Sub(noticed).Seconds())
-			return changed, waitChanged, nil
-		}
-		// The notice was for something the phone already has (often
-		// its own change): keep waiting, without the device or the
-		// upstream connection.
+		// The notice was for something the phone already has (often its
+		// own change): keep waiting, without the device or the upstream
+		// connection.
 		r.releaseMailbox()
 		r.unlockDevice()
 	}
+}
+
+// watcher is a waiting request's subscription.
+type watcher struct {
+	byPath    map[string]watchedFolder
+	hierarchy bool
+	events    <-chan string
+	sub       Subscription
+}
+
+// watch subscribes to spec's folders (and the folder list, when asked).
+// Without a notifier the wait only ends by time or by a newer request.
+func (s *Server) watch(ctx context.Context, r *request, spec waitSpec) (*watcher, error) {
+	w := &watcher{byPath: make(map[string]watchedFolder, len(spec.folders)), hierarchy: spec.hierarchy}
+	paths := make([]string, 0, len(spec.folders)+1)
+	for _, f := range spec.folders {
+		w.byPath[f.Path] = f
+		paths = append(paths, f.Path)
+	}
+	if spec.hierarchy {
+		paths = append(paths, FolderListPath)
+	}
+	if s.notifier == nil || len(paths) == 0 {
+		return w, nil
+	}
+	sub, err := s.notifier.Subscribe(ctx, r.cred, paths)
+	if err != nil {
+		return nil, fmt.Errorf("watch folders: %w", err)
+	}
+	w.sub, w.events = sub, sub.C()
+	return w, nil
+}
+
+func (w *watcher) close() {
+	if w.sub != nil {
+		w.sub.Close()
+	}
+}
+
+// drain takes the notice first and everything that arrived with it (the
+// notifier does not send a path again while the channel holds it): the
+// watched folders named, and whether the folder list may have changed.
+func (w *watcher) drain(first string) ([]watchedFolder, bool) {
+	set := map[string]watchedFolder{}
+	list := false
+	for path, ok := first, true; ok; {
+		if path == FolderListPath {
+			list = w.hierarchy
+		} else if f, known := w.byPath[path]; known {
+			set[path] = f
+		}
+		select {
+		case path, ok = <-w.events:
+		default:
+			ok = false
+		}
+	}
+	folders := make([]watchedFolder, 0, len(set))
+	for _, f := range set {
+		folders = append(folders, f)
+	}
+	return folders, list
+}
+
+// checkNotified takes the device again and looks at what a notice named;
+// outcome 0: nothing there the phone lacks.
+func (s *Server) checkNotified(ctx context.Context, r *request, folders []watchedFolder, list bool) ([]string, waitOutcome, error) {
+	if err := r.lockDevice(ctx); err != nil {
+		return nil, 0, err
+	}
+	if list {
+		moved, err := s.hierarchyChanged(ctx, r)
+		if err != nil {
+			r.log.Warn("checking the folder list", zap.Error(err))
+		}
+		if moved {
+			return nil, waitHierarchy, nil
+		}
+	}
+	changed, err := s.changedFolders(ctx, r, folders)
+	if err != nil {
+		r.log.Warn("checking a notified folder", zap.Error(err))
+	}
+	if len(changed) > 0 {
+		return changed, waitChanged, nil
+	}
+	return nil, 0, nil
 }
 
 // hierarchyChanged reports whether the folder list upstream differs from

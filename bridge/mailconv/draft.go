@@ -11,8 +11,29 @@ import (
 	"strings"
 	"time"
 
+	"github.com/emersion/go-message"
 	"github.com/emersion/go-message/textproto"
 )
+
+// CheckMessage reports why raw cannot be stored as a message a phone
+// wrote whole (a draft with a MIME body): a header that does not parse or
+// is empty, or a MIME structure that does not. Unknown charsets and
+// transfer encodings are the reader's concern, not an error.
+func CheckMessage(raw []byte) error {
+	e, err := message.Read(bytes.NewReader(raw))
+	if err != nil && !message.IsUnknownCharset(err) && !message.IsUnknownEncoding(err) {
+		return fmt.Errorf("read message: %w", err)
+	}
+	if e.Header.Len() == 0 {
+		return fmt.Errorf("message without a header")
+	}
+	return e.Walk(func(_ []int, _ *message.Entity, err error) error {
+		if err != nil && !message.IsUnknownCharset(err) && !message.IsUnknownEncoding(err) {
+			return fmt.Errorf("read MIME part: %w", err)
+		}
+		return nil
+	})
+}
 
 // Draft is a draft as a phone writes it with EAS 16.0 drafts sync: the
 // fields it set, over the draft it replaces, if any.

@@ -257,7 +257,7 @@ func TestSyncRequestLenient(t *testing.T) {
 	if *req.WindowSize != 25 || c.SyncKey != "{abc}3" || c.CollectionID != "2" || c.DeletesAsMoves == nil || !*c.DeletesAsMoves {
 		t.Fatalf("decoded %+v", req)
 	}
-	o := toSyncOptions(emailOptions(c.Options), V121)
+	o := toSyncOptions(classOptions(c.Options, ClassEmail), V121)
 	if o.FilterType != 3 || len(o.Body.Preferences) != 1 || o.Body.Preferences[0].TruncationSize != 5<<10 {
 		t.Fatalf("options %+v", o)
 	}
