@@ -1,6 +1,7 @@
 package eas
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -249,4 +250,101 @@ type Exception struct {
 	Attendees            *Attendees   `wbxml:"Calendar:Attendees,omitempty"`
 	AppointmentReplyTime CompactTime  `wbxml:"Calendar:AppointmentReplyTime,omitempty"`
 	ResponseType         *int         `wbxml:"Calendar:ResponseType,omitempty"`
+}
+
+// Class of a calendar item is ClassCalendar.
+func (*Calendar) Class() Class { return ClassCalendar }
+
+// InstanceDeleter deletes one occurrence of a recurring event: a 16.x
+// phone's Sync Delete with InstanceId. It returns the series' new version.
+type InstanceDeleter interface {
+	DeleteInstance(ctx context.Context, ref ItemRef, instance CompactTime) (version string, err error)
+}
+
+// calendarGhostable: with 16.x a phone's Change carries only what changed
+// (MS-ASCMD 2.2.3.24), so every element may be left out without clearing
+// it. A store that is told the phone speaks an older version clears what
+// is left out, except what phones never send back (Body, Attendees,
+// Categories, Exceptions).
+var calendarGhostable = []string{
+	"TimeZone", "DtStamp", "StartTime", "Subject", "UID", "OrganizerName", "OrganizerEmail",
+	"Attendees", "Location", "EndTime", "Recurrence", "Exceptions", "Body", "Sensitivity",
+	"BusyStatus", "AllDayEvent", "Reminder", "Categories", "MeetingStatus",
+	"DisallowNewTimeProposal", "ResponseRequested", "AppointmentReplyTime", "ResponseType",
+	"OnlineMeetingConfLink", "OnlineMeetingExternalLink",
+}
+
+var calendarCodec = &classCodec{
+	newItem:    func() Item { return &Calendar{} },
+	ghostable:  calendarGhostable,
+	minVersion: V121,
+	forVersion: func(it Item, v Version, full bool) Item {
+		c := *it.(*Calendar)
+		calendarForVersion(&c, v)
+		if c.Exceptions != nil {
+			xs := make([]Exception, len(c.Exceptions.Exception))
+			for i, x := range c.Exceptions.Exception {
+				exceptionForVersion(&x, v)
+				xs[i] = x
+			}
+			c.Exceptions = &Exceptions{Exception: xs}
+		}
+		return &c
+	},
+}
+
+// calendarForVersion keeps the elements version v has: 16.x moved
+// Location to AirSyncBase and names occurrences by InstanceId; 14.0 added
+// the meeting-response elements and 14.1 the online-meeting links.
+func calendarForVersion(c *Calendar, v Version) {
+	if v.AtLeast(V160) {
+		if c.AirLocation == nil && c.Location != nil && *c.Location != "" {
+			c.AirLocation = &Location{DisplayName: *c.Location}
+		}
+		c.Location = nil
+	} else {
+		if c.Location == nil && c.AirLocation != nil && c.AirLocation.DisplayName != "" {
+			name := c.AirLocation.DisplayName
+			c.Location = &name
+		}
+		c.AirLocation, c.InstanceID, c.ClientUID = nil, "", ""
+	}
+	if !v.AtLeast(V140) {
+		c.DisallowNewTimeProposal, c.ResponseRequested, c.ResponseType = nil, nil, nil
+		c.AppointmentReplyTime = ""
+		if c.Recurrence != nil {
+			r := *c.Recurrence
+			r.CalendarType, r.IsLeapMonth, r.FirstDayOfWeek = nil, nil, nil
+			c.Recurrence = &r
+		}
+	}
+	if !v.AtLeast(V141) {
+		c.OnlineMeetingConfLink, c.OnlineMeetingExternalLink = "", ""
+	}
+}
+
+func exceptionForVersion(x *Exception, v Version) {
+	if v.AtLeast(V160) {
+		if x.InstanceID == "" {
+			x.InstanceID = x.ExceptionStartTime
+		}
+		x.ExceptionStartTime = ""
+		if x.AirLocation == nil && x.Location != nil && *x.Location != "" {
+			x.AirLocation = &Location{DisplayName: *x.Location}
+		}
+		x.Location = nil
+		return
+	}
+	if x.ExceptionStartTime == "" {
+		x.ExceptionStartTime = x.InstanceID
+	}
+	x.InstanceID = ""
+	if x.Location == nil && x.AirLocation != nil && x.AirLocation.DisplayName != "" {
+		name := x.AirLocation.DisplayName
+		x.Location = &name
+	}
+	x.AirLocation = nil
+	if !v.AtLeast(V140) {
+		x.ResponseType, x.AppointmentReplyTime = nil, ""
+	}
 }

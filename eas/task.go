@@ -61,3 +61,30 @@ type TaskRecur struct {
 	IsLeapMonth    *bool `wbxml:"Tasks:IsLeapMonth,omitempty"`
 	FirstDayOfWeek *int  `wbxml:"Tasks:FirstDayOfWeek,omitempty"`
 }
+
+// Class of a task is ClassTasks.
+func (*Task) Class() Class { return ClassTasks }
+
+// taskCodec: like calendar items, a 16.x phone's Change of a task may
+// leave out what did not change; before, what phones never send back
+// (Body, Categories) is kept by the store.
+var taskCodec = &classCodec{
+	newItem: func() Item { return &Task{} },
+	ghostable: []string{"Body", "Subject", "Importance", "UtcStartDate", "StartDate", "UtcDueDate",
+		"DueDate", "Categories", "Recurrence", "Complete", "DateCompleted", "Sensitivity",
+		"ReminderTime", "ReminderSet"},
+	minVersion: V121,
+	forVersion: func(it Item, v Version, full bool) Item {
+		t := *it.(*Task)
+		if t.Recurrence != nil && !v.AtLeast(V141) {
+			// CalendarType and IsLeapMonth came with 14.0, FirstDayOfWeek with 14.1.
+			r := *t.Recurrence
+			if !v.AtLeast(V140) {
+				r.CalendarType, r.IsLeapMonth = nil, nil
+			}
+			r.FirstDayOfWeek = nil
+			t.Recurrence = &r
+		}
+		return &t
+	},
+}

@@ -1,0 +1,154 @@
+// Package calendars serves the EAS Calendar and Tasks classes from the
+// user's CalDAV calendars (RFC 4791). Calendars that take events become
+// calendar folders (the default one type 8, the others 13); those that
+// take to-dos become task folders (7 and 15). A calendar that takes both
+// gives one folder of each, whose paths say which component they show.
+// Backend is an eas.SessionOpener and, through Notifier, an eas.Notifier;
+// eas.Combine puts it beside the mail store.
+package calendars
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/easgate/easgate/bridge/dav"
+	"github.com/easgate/easgate/eas"
+)
+
+// DefaultNames are the last path segments of a default calendar or task
+// list, in the order they are preferred (Radicale and Baïkal "calendar"
+// or "default", SOGo "personal", Nextcloud "personal", DAViCal "home").
+// Without any, the first collection by path is the default.
+var DefaultNames = []string{"calendar", "default", "personal", "home"}
+
+// Collections made for a user who has no calendar or no task list.
+const (
+	NewCalendarName = "calendar"
+	NewTaskListName = "tasks"
+)
+
+// Config configures the calendar store.
+type Config struct {
+	// DAV is the CalDAV server; each user logs in with their own
+	// credentials.
+	DAV dav.Config
+	// PollInterval is how often watched calendars are polled for push; 0
+	// means dav.DefaultPollInterval.
+	PollInterval time.Duration
+	// Zone is the zone floating times and all-day items are read in; nil
+	// is UTC.
+	Zone *time.Location
+	Log  *zap.Logger
+}
+
+// Backend opens users' calendar sessions. It keeps each user's home set
+// so that a request does not rediscover it.
+type Backend struct {
+	cfg    Config
+	log    *zap.Logger
+	poller *dav.Poller
+
+	mu    sync.Mutex
+	homes map[string]string // credential key → calendar home set
+	// passed are, per user and folder, the objects read and not sent (a
+	// to-do beside the events, an event before the FilterType window),
+	// with their ETags: they are not read again until they change.
+	passed map[string]map[string]string
+}
+
+// New makes the calendar store.
+func New(cfg Config) *Backend {
+	log := cfg.Log
+	if log == nil {
+		log = zap.NewNop()
+	}
+	b := &Backend{cfg: cfg, log: log, homes: map[string]string{}, passed: map[string]map[string]string{}}
+	b.poller = &dav.Poller{Config: cfg.DAV, Interval: cfg.PollInterval, OnError: func(user string, err error) {
+		log.Warn("polling calendars", zap.String("user", user), zap.Error(err))
+	}}
+	return b
+}
+
+func credKey(cred eas.Credentials) string {
+	sum := sha256.Sum256([]byte(cred.Username + "\x00" + cred.Password))
+	return hex.EncodeToString(sum[:])
+}
+
+// Open logs in (on first use per user and password) and returns the
+// user's session.
+func (b *Backend) Open(ctx context.Context, cred eas.Credentials) (eas.Session, error) {
+	s, err := b.open(ctx, cred)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (b *Backend) open(ctx context.Context, cred eas.Credentials) (*Session, error) {
+	c, err := dav.NewClient(b.cfg.DAV, dav.Credentials{Username: cred.Username, Password: cred.Password})
+	if err != nil {
+		return nil, err
+	}
+	key := credKey(cred)
+	b.mu.Lock()
+	home := b.homes[key]
+	b.mu.Unlock()
+	if home == "" {
+		if home, err = c.HomeSet(ctx, dav.Calendars); err != nil {
+			return nil, easError(err)
+		}
+		b.mu.Lock()
+		b.homes[key] = home
+		b.mu.Unlock()
+	}
+	return &Session{b: b, c: c, home: home, user: cred.Username, zone: b.cfg.Zone,
+		log: b.log.With(zap.String("user", cred.Username))}, nil
+}
+
+// passedOver returns the objects of a folder that were read and not sent.
+func (b *Backend) passedOver(user, folder string) map[string]string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	key := user + "\x00" + folder
+	m := b.passed[key]
+	if m == nil {
+		m = map[string]string{}
+		b.passed[key] = m
+	}
+	return m
+}
+
+// easError maps DAV errors to the errors the engine turns into statuses.
+func easError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, dav.ErrUnauthorized):
+		return fmt.Errorf("%w: %v", eas.ErrUnauthorized, err)
+	case errors.Is(err, dav.ErrPrecondition):
+		return fmt.Errorf("%w: %v", eas.ErrConflict, err)
+	case dav.IsStatus(err, http.StatusNotFound, http.StatusGone):
+		return fmt.Errorf("%w: %v", eas.ErrNotFound, err)
+	case dav.Temporary(err):
+		return fmt.Errorf("%w: %v", eas.ErrUnavailable, err)
+	}
+	return err
+}
+
+// newUID makes the UID (and resource name) of a phone's new item.
+func newUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
