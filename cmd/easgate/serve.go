@@ -22,6 +22,7 @@ import (
 
 	"github.com/easgate/easgate/bridge"
 	"github.com/easgate/easgate/bridge/dav"
+	"github.com/easgate/easgate/bridge/dav/calendars"
 	"github.com/easgate/easgate/bridge/dav/contacts"
 	"github.com/easgate/easgate/eas"
 	"github.com/easgate/easgate/store"
@@ -50,7 +51,9 @@ type serveConfig struct {
 	SMTPSecurity        string
 	SentCopy            bool
 	// CardDAV is the contacts server; "" serves no contacts.
-	CardDAV         string
+	CardDAV string
+	// CalDAV is the calendar and tasks server; "" serves neither.
+	CalDAV          string
 	DAVPollInterval time.Duration
 	// insecureTLS is for tests with self-signed upstreams only; no flag.
 	tlsConfig *tls.Config
@@ -113,6 +116,7 @@ func serveFlags(c *serveConfig, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.SMTPSecurity, "smtp-security", "starttls", "upstream SMTP security: tls, starttls or none")
 	fs.BoolVar(&c.SentCopy, "sent-copy", true, "file a copy of sent mail in the Sent folder when the phone asks; false for upstreams that file it themselves")
 	fs.StringVar(&c.CardDAV, "carddav", "", "CardDAV server URL for contacts (e.g. https://dav.example.com/); users log in with their own credentials")
+	fs.StringVar(&c.CalDAV, "caldav", "", "CalDAV server URL for calendars and tasks (e.g. https://dav.example.com/); users log in with their own credentials")
 	fs.DurationVar(&c.DAVPollInterval, "dav-poll-interval", dav.DefaultPollInterval, "how often push polls watched address books and calendars")
 	return fs
 }
@@ -216,14 +220,13 @@ func startGateway(ctx context.Context, c *serveConfig, log *zap.Logger, adminTok
 	registerUpstreamMetrics(g.metrics.Registry(), g.backend, g.push, st)
 	var backend eas.Backend = g.backend
 	var notifier eas.Notifier = g.push
-	if c.CardDAV != "" {
-		davCfg := dav.Config{URL: c.CardDAV}
-		if _, err := dav.NewClient(davCfg, dav.Credentials{}); err != nil {
-			g.Close()
-			return nil, fmt.Errorf("--carddav: %w", err)
-		}
-		cards := contacts.New(contacts.Config{DAV: davCfg, PollInterval: c.DAVPollInterval, Log: log.Named("carddav")})
-		comb := eas.Combine(g.backend, g.push, eas.Upstream{Name: "carddav", Backend: cards, Notifier: cards.Notifier()})
+	ups, err := c.davUpstreams(log)
+	if err != nil {
+		g.Close()
+		return nil, err
+	}
+	if len(ups) > 0 {
+		comb := eas.Combine(g.backend, g.push, ups...)
 		backend, notifier = comb, comb
 	}
 	g.eas = eas.NewServer(eas.Config{
@@ -360,4 +363,26 @@ func registerUpstreamMetrics(reg prometheus.Registerer, b *bridge.Backend, n *br
 			Help: "Failed SQLite operations.",
 		}, func() float64 { return float64(st.Errors()) }),
 	)
+}
+
+// davUpstreams are the CardDAV and CalDAV stores the flags name.
+func (c *serveConfig) davUpstreams(log *zap.Logger) ([]eas.Upstream, error) {
+	var ups []eas.Upstream
+	if c.CardDAV != "" {
+		davCfg := dav.Config{URL: c.CardDAV}
+		if _, err := dav.NewClient(davCfg, dav.Credentials{}); err != nil {
+			return nil, fmt.Errorf("--carddav: %w", err)
+		}
+		cards := contacts.New(contacts.Config{DAV: davCfg, PollInterval: c.DAVPollInterval, Log: log.Named("carddav")})
+		ups = append(ups, eas.Upstream{Name: "carddav", Backend: cards, Notifier: cards.Notifier()})
+	}
+	if c.CalDAV != "" {
+		davCfg := dav.Config{URL: c.CalDAV}
+		if _, err := dav.NewClient(davCfg, dav.Credentials{}); err != nil {
+			return nil, fmt.Errorf("--caldav: %w", err)
+		}
+		cals := calendars.New(calendars.Config{DAV: davCfg, PollInterval: c.DAVPollInterval, Log: log.Named("caldav")})
+		ups = append(ups, eas.Upstream{Name: "caldav", Backend: cals, Notifier: cals.Notifier()})
+	}
+	return ups, nil
 }
