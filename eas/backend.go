@@ -403,6 +403,9 @@ var (
 	// ErrInvalidDraft: a phone's draft that cannot be written as a message
 	// (an address that is none, say).
 	ErrInvalidDraft = errors.New("eas: invalid draft")
+	// ErrInvalidItem: a phone's item that cannot be stored as sent (a
+	// value out of range, a picture too large); Sync Status 6.
+	ErrInvalidItem = errors.New("eas: invalid item")
 	// ErrConflict: the item changed since the version the phone holds.
 	ErrConflict = errors.New("eas: item changed meanwhile")
 	// ErrFolderUnavailable: the upstream that holds this folder cannot be

@@ -348,3 +348,16 @@ func exceptionForVersion(x *Exception, v Version) {
 		x.ResponseType, x.AppointmentReplyTime = nil, ""
 	}
 }
+
+// SyncInstanceID names one occurrence of a series in a 16.x phone's Sync
+// Delete.
+type SyncInstanceID struct {
+	ServerID   string      `wbxml:"ServerId"`
+	InstanceID CompactTime `wbxml:"AirSyncBase:InstanceId"`
+}
+
+// DeleteInstanceCommand appends a 16.x phone's Delete of one occurrence of
+// a recurring event.
+func (c *SyncCommands) DeleteInstanceCommand(serverID string, instance CompactTime) error {
+	return c.append(tagSyncDelete, SyncInstanceID{ServerID: serverID, InstanceID: instance})
+}

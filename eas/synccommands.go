@@ -97,6 +97,8 @@ func (cs *collSync) outcome(err error, o *commandOutcome, what string) error {
 		o.Status = SyncObjectNotFound
 	case errors.Is(err, ErrConflict):
 		o.Status = SyncConflict
+	case errors.Is(err, ErrInvalidItem):
+		o.Status = SyncConversionError
 	case fatal(err):
 		return fmt.Errorf("%s %s: %w", what, o.ServerID, err)
 	case errors.Is(err, ErrFolderUnavailable):

@@ -3,7 +3,6 @@ package calconv
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -18,7 +17,7 @@ import (
 
 // ErrBadItem reports a phone's item that cannot be applied (a time that
 // does not parse, an unknown recurrence type): the item's Sync status 6.
-var ErrBadItem = errors.New("calconv: invalid item")
+var ErrBadItem = fmt.Errorf("calconv: %w", eas.ErrInvalidItem)
 
 // ProdID names easgate in the VCALENDARs it creates.
 const ProdID = "-//easgate//calconv//EN"

@@ -16,7 +16,6 @@ package vcardconv
 
 import (
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -31,7 +30,7 @@ import (
 // ErrInvalid is the error of a phone's contact that cannot be stored as
 // sent (a Picture too large or not base64): the item gets Status 6 and
 // nothing is written.
-var ErrInvalid = errors.New("vcardconv: invalid contact")
+var ErrInvalid = fmt.Errorf("vcardconv: invalid contact: %w", eas.ErrInvalidItem)
 
 // Options say how a card is shown to a phone.
 type Options struct {
