@@ -361,3 +361,20 @@ type SyncInstanceID struct {
 func (c *SyncCommands) DeleteInstanceCommand(serverID string, instance CompactTime) error {
 	return c.append(tagSyncDelete, SyncInstanceID{ServerID: serverID, InstanceID: instance})
 }
+
+// DeleteInstance sends a 16.x occurrence delete to the upstream that
+// holds the folder.
+func (s *combinedSession) DeleteInstance(ctx context.Context, ref ItemRef, instance CompactTime) (string, error) {
+	se, p, err := s.route(ctx, ref.Path)
+	if err != nil {
+		return "", err
+	}
+	d, ok := se.(InstanceDeleter)
+	if !ok {
+		return "", fmt.Errorf("folder %q has no recurring events: %w", ref.Path, ErrInvalidItem)
+	}
+	orig := ref.Path
+	ref.Path = p
+	v, err := d.DeleteInstance(ctx, ref, instance)
+	return v, s.wrap(orig, err)
+}

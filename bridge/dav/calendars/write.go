@@ -141,6 +141,7 @@ func (s *Session) load(ctx context.Context, ref eas.ItemRef, known string) (*cur
 // store writes a changed object back, only over the version read
 // (If-Match): another client's write in between wins.
 func (s *Session) store(ctx context.Context, cur *current) (string, error) {
+	calconv.AddMissingTimezones(cur.cal)
 	data, err := calconv.Encode(cur.cal)
 	if err != nil {
 		return "", err
