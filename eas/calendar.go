@@ -378,3 +378,100 @@ func (s *combinedSession) DeleteInstance(ctx context.Context, ref ItemRef, insta
 	v, err := d.DeleteInstance(ctx, ref, instance)
 	return v, s.wrap(orig, err)
 }
+
+// MeetingRequest is the Email MeetingRequest element (MS-ASEMAIL
+// 2.2.2.48): the meeting an invitation or cancellation in the mail
+// carries, so that the phone can show it and answer with MeetingResponse.
+type MeetingRequest struct {
+	AllDayEvent *bool     `wbxml:"Email:AllDayEvent,omitempty"`
+	StartTime   time.Time `wbxml:"Email:StartTime,omitempty"`
+	DtStamp     time.Time `wbxml:"Email:DtStamp,omitempty"`
+	EndTime     time.Time `wbxml:"Email:EndTime,omitempty"`
+	// InstanceType: 0 single, 1 recurring master, 2 single instance of a
+	// series, 3 exception of a series.
+	InstanceType int `wbxml:"Email:InstanceType"`
+	// Location is the 12.1–14.1 text; 16.x uses AirLocation.
+	Location    *string   `wbxml:"Email:Location,omitempty"`
+	AirLocation *Location `wbxml:"AirSyncBase:Location,omitempty"`
+	// Organizer is "Name" <address>.
+	Organizer         string              `wbxml:"Email:Organizer,omitempty"`
+	RecurrenceID      time.Time           `wbxml:"Email:RecurrenceId,omitempty"`
+	ResponseRequested *bool               `wbxml:"Email:ResponseRequested,omitempty"`
+	Recurrences       *MeetingRecurrences `wbxml:"Email:Recurrences,omitempty"`
+	Sensitivity       *int                `wbxml:"Email:Sensitivity,omitempty"`
+	// BusyStatus is the organizer's intended busy status.
+	BusyStatus *int   `wbxml:"Email:BusyStatus,omitempty"`
+	TimeZone   string `wbxml:"Email:TimeZone,omitempty"`
+	// GlobalObjID is the base64 Outlook id of the meeting (from its UID).
+	GlobalObjID             string `wbxml:"Email:GlobalObjId,omitempty"`
+	DisallowNewTimeProposal *bool  `wbxml:"Email:DisallowNewTimeProposal,omitempty"`
+	// MeetingMessageType (14.1+): 1 a new request, 2 a full update.
+	MeetingMessageType *int `wbxml:"Email2:MeetingMessageType,omitempty"`
+}
+
+// Meeting instance types and message types.
+const (
+	InstanceSingle    = 0
+	InstanceMaster    = 1
+	InstanceOfSeries  = 2
+	InstanceException = 3
+
+	MeetingMessageRequest = 1
+	MeetingMessageUpdate  = 2
+)
+
+// MeetingRecurrences holds a meeting request's recurrence.
+type MeetingRecurrences struct {
+	Recurrence []MeetingRecurrence `wbxml:"Email:Recurrence"`
+}
+
+// MeetingRecurrence is a Recurrence of the Email code page: the fields of
+// a calendar Recurrence, with the 14.0 ones in Email2.
+type MeetingRecurrence struct {
+	Type           int         `wbxml:"Email:Type"`
+	Interval       int         `wbxml:"Email:Interval,omitempty"`
+	Until          CompactTime `wbxml:"Email:Until,omitempty"`
+	Occurrences    int         `wbxml:"Email:Occurrences,omitempty"`
+	WeekOfMonth    int         `wbxml:"Email:WeekOfMonth,omitempty"`
+	DayOfMonth     int         `wbxml:"Email:DayOfMonth,omitempty"`
+	DayOfWeek      int         `wbxml:"Email:DayOfWeek,omitempty"`
+	MonthOfYear    int         `wbxml:"Email:MonthOfYear,omitempty"`
+	CalendarType   *int        `wbxml:"Email2:CalendarType,omitempty"`
+	IsLeapMonth    *bool       `wbxml:"Email2:IsLeapMonth,omitempty"`
+	FirstDayOfWeek *int        `wbxml:"Email2:FirstDayOfWeek,omitempty"`
+}
+
+// meetingRequestForVersion returns m as version v has it.
+func meetingRequestForVersion(m *MeetingRequest, v Version) *MeetingRequest {
+	if m == nil {
+		return nil
+	}
+	c := *m
+	if v.AtLeast(V160) {
+		if c.AirLocation == nil && c.Location != nil && *c.Location != "" {
+			c.AirLocation = &Location{DisplayName: *c.Location}
+		}
+		c.Location = nil
+	} else {
+		if c.Location == nil && c.AirLocation != nil && c.AirLocation.DisplayName != "" {
+			name := c.AirLocation.DisplayName
+			c.Location = &name
+		}
+		c.AirLocation = nil
+	}
+	if !v.AtLeast(V141) {
+		c.MeetingMessageType = nil
+	}
+	if !v.AtLeast(V140) {
+		c.DisallowNewTimeProposal = nil
+		if c.Recurrences != nil {
+			rs := make([]MeetingRecurrence, len(c.Recurrences.Recurrence))
+			for i, r := range c.Recurrences.Recurrence {
+				r.CalendarType, r.IsLeapMonth, r.FirstDayOfWeek = nil, nil, nil
+				rs[i] = r
+			}
+			c.Recurrences = &MeetingRecurrences{Recurrence: rs}
+		}
+	}
+	return &c
+}

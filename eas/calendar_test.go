@@ -225,3 +225,76 @@ func TestTaskRoundTrip(t *testing.T) {
 		})
 	}
 }
+
+// TestCalendarForVersion: each version gets the elements it has.
+func TestCalendarForVersion(t *testing.T) {
+	room := "Room 1"
+	yes := true
+	one := 1
+	full := &Calendar{Location: &room, ResponseRequested: &yes, OnlineMeetingConfLink: "https://meet",
+		Recurrence: &Recurrence{Type: RecurMonthly, CalendarType: &one, FirstDayOfWeek: &one},
+		Exceptions: &Exceptions{Exception: []Exception{{ExceptionStartTime: "20270301T090000Z", Location: &room}}}}
+	tests := []struct {
+		v                              Version
+		location, air, respReq, online bool
+		calType                        bool
+		exStart, exInstance            bool
+	}{
+		{V121, true, false, false, false, false, true, false},
+		{V140, true, false, true, false, true, true, false},
+		{V141, true, false, true, true, true, true, false},
+		{V161, false, true, true, true, true, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.v.String(), func(t *testing.T) {
+			c := calendarCodec.encode(full, tt.v, true).(*Calendar)
+			x := c.Exceptions.Exception[0]
+			got := []bool{c.Location != nil, c.AirLocation != nil, c.ResponseRequested != nil, c.OnlineMeetingConfLink != "",
+				c.Recurrence.CalendarType != nil, x.ExceptionStartTime != "", x.InstanceID != ""}
+			want := []bool{tt.location, tt.air, tt.respReq, tt.online, tt.calType, tt.exStart, tt.exInstance}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("present %v, want %v", got, want)
+			}
+			if tt.air && c.AirLocation.DisplayName != room {
+				t.Errorf("AirLocation %+v", c.AirLocation)
+			}
+		})
+	}
+	if full.Location == nil || full.AirLocation != nil || full.Exceptions.Exception[0].InstanceID != "" {
+		t.Error("encode changed the item it was given")
+	}
+}
+
+// TestMeetingRequestForVersion: the meeting of an invitation in 14.1 and
+// 16.1 form.
+func TestMeetingRequestForVersion(t *testing.T) {
+	room := "Room 4.12"
+	one := 1
+	m := &MeetingRequest{Location: &room, MeetingMessageType: &one,
+		Recurrences: &MeetingRecurrences{Recurrence: []MeetingRecurrence{{Type: 1, CalendarType: &one}}}}
+	for _, tt := range []struct {
+		v                      Version
+		text, air, kind, cType bool
+	}{
+		{V121, true, false, false, false},
+		{V141, true, false, true, true},
+		{V161, false, true, true, true},
+	} {
+		e := emailForVersion(&Email{MeetingRequest: m}, tt.v, true)
+		g := e.MeetingRequest
+		got := []bool{g.Location != nil, g.AirLocation != nil, g.MeetingMessageType != nil, g.Recurrences.Recurrence[0].CalendarType != nil}
+		if want := []bool{tt.text, tt.air, tt.kind, tt.cType}; !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: present %v, want %v", tt.v, got, want)
+		}
+	}
+	b, err := wbxml.Marshal(&struct {
+		XMLName wbxml.Name `wbxml:"AirSync:Add"`
+		Data    Email      `wbxml:"AirSync:ApplicationData"`
+	}{Data: Email{MessageClass: "IPM.Schedule.Meeting.Request", MeetingRequest: m}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := xmlOf(t, b); !strings.Contains(s, "<email:MeetingRequest>") || !strings.Contains(s, "<email:Location>Room 4.12</email:Location>") {
+		t.Errorf("wire form: %s", s)
+	}
+}

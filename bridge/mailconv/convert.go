@@ -159,6 +159,9 @@ func convert(raw []byte, opt Options) (*eas.Email, error) {
 	e.MessageClass = messageClass(root)
 	if strings.HasPrefix(e.MessageClass, "IPM.Schedule.Meeting.") {
 		e.ContentClass = contentClassCalendar
+		if e.MessageClass == classMeetingRequest || e.MessageClass == classMeetingCanceled {
+			e.MeetingRequest = meetingRequest(root)
+		}
 	}
 	e.NativeBodyType = eas.BodyPlain
 	if body.hasHTML {
