@@ -30,7 +30,7 @@ type Email struct {
 	MessageClass string `wbxml:"Email:MessageClass,omitempty"`
 	// MeetingRequest: the meeting of an invitation or cancellation.
 	MeetingRequest *MeetingRequest `wbxml:"Email:MeetingRequest,omitempty"`
-	InternetCPID string `wbxml:"Email:InternetCPID,omitempty"`
+	InternetCPID   string          `wbxml:"Email:InternetCPID,omitempty"`
 	// Flag: an empty <Flag/> clears the follow-up flag.
 	Flag           *Flag  `wbxml:"Email:Flag,omitempty"`
 	ContentClass   string `wbxml:"Email:ContentClass,omitempty"`
