@@ -53,7 +53,7 @@ func StartCalDAV(now time.Time) (*CalDAV, error) {
 	}
 	h := &caldav.Handler{Backend: store}
 	c := &CalDAV{URL: "http://" + ln.Addr().String() + "/", ln: ln,
-		srv: &http.Server{Handler: basicAuth(h), ReadHeaderTimeout: 10 * time.Second}}
+		srv: &http.Server{Handler: basicAuth(h, ".ics"), ReadHeaderTimeout: 10 * time.Second}}
 	go func() { _ = c.srv.Serve(ln) }()
 	return c, nil
 }
@@ -61,7 +61,7 @@ func StartCalDAV(now time.Time) (*CalDAV, error) {
 // Close stops the server.
 func (c *CalDAV) Close() error { return c.srv.Close() }
 
-func basicAuth(next http.Handler) http.Handler {
+func basicAuth(next http.Handler, objectExt string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, p, ok := r.BasicAuth()
 		if !ok || subtle.ConstantTimeCompare([]byte(u), []byte(User)) != 1 ||
@@ -72,8 +72,8 @@ func basicAuth(next http.Handler) http.Handler {
 		}
 		// go-webdav's client drops the trailing slash of a collection
 		// (the principal above all), and its handler compares paths
-		// exactly: everything here but the .ics objects is a collection.
-		if !strings.HasSuffix(r.URL.Path, "/") && !strings.HasSuffix(r.URL.Path, ".ics") && !strings.HasPrefix(r.URL.Path, "/.well-known/") {
+		// exactly: everything here but the objects is a collection.
+		if !strings.HasSuffix(r.URL.Path, "/") && !strings.HasSuffix(r.URL.Path, objectExt) && !strings.HasPrefix(r.URL.Path, "/.well-known/") {
 			r.URL.Path += "/"
 		}
 		next.ServeHTTP(w, r)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/easgate/easgate/bridge/dav"
 	"github.com/easgate/easgate/bridge/dav/calendars"
+	"github.com/easgate/easgate/bridge/dav/contacts"
 	"github.com/easgate/easgate/eas"
 )
 
@@ -86,5 +87,39 @@ func TestDemoCalDAV(t *testing.T) {
 	}
 	if _, err := calendars.New(calendars.Config{DAV: dav.Config{URL: srv.URL}}).Open(ctx, eas.Credentials{Username: User, Password: "wrong"}); err == nil {
 		t.Error("a wrong password let in")
+	}
+}
+
+// TestDemoCardDAV: the demo's address book serves the contacts store.
+func TestDemoCardDAV(t *testing.T) {
+	srv, err := StartCardDAV()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	ctx := context.Background()
+	se, err := contacts.New(contacts.Config{DAV: dav.Config{URL: srv.URL}}).Open(ctx, eas.Credentials{Username: User, Password: Password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := se.Folders(ctx)
+	if err != nil || len(fs) != 1 || fs[0].Type != eas.FolderContacts {
+		t.Fatalf("folders %+v, %v", fs, err)
+	}
+	cs, err := se.Changes(ctx, eas.SyncQuery{Path: fs[0].Path, Known: phoneState{}, Window: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, ch := range cs.Changes {
+		names = append(names, ch.Item.(*eas.Contact).FileAs)
+	}
+	slices.Sort(names)
+	if len(names) != 3 {
+		t.Errorf("contacts %q", names)
+	}
+	first := "Neu"
+	if _, _, err := se.(eas.ItemWriter).AddItem(ctx, fs[0].Path, &eas.Contact{FirstName: first, Email1Address: "neu@example.org"}); err != nil {
+		t.Errorf("the phone's contact: %v", err)
 	}
 }

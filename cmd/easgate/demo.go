@@ -64,6 +64,12 @@ func demoMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	defer cal.Close()
+	cards, err := demo.StartCardDAV()
+	if err != nil {
+		fmt.Fprintf(stderr, "easgate demo: start the demo address book server: %v\n", err)
+		return 1
+	}
+	defer cards.Close()
 
 	var tok [16]byte
 	rand.Read(tok[:])
@@ -74,7 +80,7 @@ func demoMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		AdminListen: *adminListen, LogFormat: "console", LogLevel: *logLevel,
 		MaxRequest: 64 << 20, MinHeartbeat: 60e9, MaxHeartbeat: 3540e9,
 		FolderCheckInterval: bridge.DefaultCheckInterval,
-		CalDAV:              cal.URL, DAVPollInterval: 10 * time.Second,
+		CalDAV:              cal.URL, CardDAV: cards.URL, DAVPollInterval: 10 * time.Second,
 	}
 	g, err := startGateway(ctx, c, log, token)
 	if err != nil {
