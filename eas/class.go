@@ -71,7 +71,9 @@ const (
 )
 
 // Class is the class of the items of a folder of type t; "" for a type
-// whose items no class describes (Journal has none in EAS).
+// whose items no class describes (Journal has none in EAS). The engine
+// syncs a folder of such a type as mail: an IMAP folder of unknown type
+// holds messages.
 func (t FolderType) Class() Class {
 	switch t {
 	case FolderGeneric, FolderInbox, FolderDrafts, FolderDeleted, FolderSent, FolderOutbox, FolderUserMail:
@@ -107,8 +109,12 @@ type classCodec struct {
 	forVersion func(it Item, v Version, full bool) Item
 	// ghostable are the top-level elements a phone may leave out of a
 	// Change without clearing them (MS-ASCMD 2.2.3.168, Supported). A
-	// backend keeps those the phone left out; it clears the others.
+	// backend keeps those the phone left out; it clears the others, and
+	// those the collection's Supported lists.
 	ghostable []string
+	// refusesSupported: a Supported element in the collection's first
+	// Sync is a protocol error (MS-ASNOTE).
+	refusesSupported bool
 	// minVersion is the first protocol version that has the class.
 	minVersion Version
 }
@@ -161,23 +167,48 @@ type PhoneItem struct {
 }
 
 // decode reads a phone's ApplicationData (nil: the phone sent none).
-func (cc *classCodec) decode(data *wbxml.Element) (PhoneItem, error) {
+// supported are the elements the collection's Supported listed: left out
+// of a Change, they are cleared rather than kept. Without a list, or with
+// an empty one, every ghostable element left out is kept: MS-ASCMD would
+// clear them all when no Supported came, but phones that send none (iOS)
+// leave out what they do not show, and clearing it would lose data.
+func (cc *classCodec) decode(data *wbxml.Element, supported []string) (PhoneItem, error) {
 	it := cc.newItem()
+	sent := map[string]bool{}
+	for _, f := range supported {
+		sent[f] = true
+	}
 	if data == nil {
-		return PhoneItem{Item: it, Ghosted: cc.ghostable}, nil
+		return PhoneItem{Item: it, Ghosted: cc.ghosted(sent)}, nil
 	}
 	if err := decodeElement(data, it); err != nil {
 		return PhoneItem{}, fmt.Errorf("decode %s item: %w", it.Class(), err)
 	}
-	sent := map[string]bool{}
+	if len(cc.ghostable) == 0 {
+		return PhoneItem{Item: it}, nil
+	}
 	for _, c := range data.Children {
 		sent[c.Name()] = true
 	}
-	var ghosted []string
+	return PhoneItem{Item: it, Ghosted: cc.ghosted(sent)}, nil
+}
+
+// ghosted are the ghostable elements not in sent.
+func (cc *classCodec) ghosted(sent map[string]bool) []string {
+	var out []string
 	for _, f := range cc.ghostable {
 		if !sent[f] {
-			ghosted = append(ghosted, f)
+			out = append(out, f)
 		}
 	}
-	return PhoneItem{Item: it, Ghosted: ghosted}, nil
+	return out
+}
+
+// supportedNames lists the elements of a Supported element.
+func supportedNames(e *wbxml.Element) []string {
+	out := make([]string, 0, len(e.Children))
+	for _, c := range e.Children {
+		out = append(out, c.Name())
+	}
+	return out
 }

@@ -354,13 +354,13 @@ func (c *Combined) Subscribe(ctx context.Context, cred Credentials, paths []stri
 			groups[i] = append(groups[i], rest)
 		}
 	}
-	m := &mergedSub{c: make(chan string, len(paths)+1), done: make(chan struct{})}
+	m := &mergedSub{c: make(chan string, len(paths)+1), quit: make(chan struct{})}
 	if c.mailNotifier != nil && len(mailPaths) > 0 {
 		sub, err := c.mailNotifier.Subscribe(ctx, cred, mailPaths)
 		if err != nil {
 			return nil, err
 		}
-		m.add(sub, "")
+		m.add(sub, "", true)
 	}
 	for i, u := range c.ups {
 		if u.Notifier == nil || len(groups[i]) == 0 {
@@ -370,54 +370,62 @@ func (c *Combined) Subscribe(ctx context.Context, cred Credentials, paths []stri
 		if err != nil {
 			continue
 		}
-		m.add(sub, upstreamPrefix(u.Name))
+		m.add(sub, upstreamPrefix(u.Name), false)
 	}
 	if len(m.subs) > 0 {
-		m.closeWhenDone()
+		go func() {
+			m.wg.Wait()
+			close(m.c)
+		}()
 	}
 	return m, nil
 }
 
 // mergedSub forwards the notices of several subscriptions, with each
-// upstream's prefix put back on its paths.
+// upstream's prefix put back on its paths. Its C closes when the mail
+// store's subscription gives up (the phone must come back, and log in
+// again), or when all have.
 type mergedSub struct {
-	c     chan string
-	done  chan struct{}
-	subs  []Subscription
-	wg    sync.WaitGroup
-	close sync.Once
+	c    chan string
+	quit chan struct{}
+	stop sync.Once
+	subs []Subscription
+	wg   sync.WaitGroup
 }
 
-func (m *mergedSub) add(sub Subscription, prefix string) {
+func (m *mergedSub) add(sub Subscription, prefix string, primary bool) {
 	m.subs = append(m.subs, sub)
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
-		for p := range sub.C() {
+		for {
 			select {
-			case m.c <- prefix + p:
-			case <-m.done:
+			case p, ok := <-sub.C():
+				if !ok {
+					if primary {
+						m.quitAll()
+					}
+					return
+				}
+				select {
+				case m.c <- prefix + p:
+				case <-m.quit:
+					return
+				}
+			case <-m.quit:
 				return
 			}
 		}
 	}()
 }
 
-// closeWhenDone closes C once every upstream's subscription gave up.
-func (m *mergedSub) closeWhenDone() {
-	go func() {
-		m.wg.Wait()
-		close(m.c)
-	}()
-}
+func (m *mergedSub) quitAll() { m.stop.Do(func() { close(m.quit) }) }
 
 func (m *mergedSub) C() <-chan string { return m.c }
 
 func (m *mergedSub) Close() {
-	m.close.Do(func() {
-		close(m.done)
-		for _, s := range m.subs {
-			s.Close()
-		}
-	})
+	m.quitAll()
+	for _, s := range m.subs {
+		s.Close()
+	}
 }

@@ -26,9 +26,10 @@ func (*Note) Class() Class { return ClassNotes }
 // it leave out Subject and Body without clearing them; Categories left out
 // are cleared.
 var noteCodec = &classCodec{
-	newItem:    func() Item { return &Note{} },
-	ghostable:  []string{"Subject", "Body"},
-	minVersion: V140,
+	newItem:          func() Item { return &Note{} },
+	ghostable:        []string{"Subject", "Body"},
+	refusesSupported: true,
+	minVersion:       V140,
 	forVersion: func(it Item, v Version, full bool) Item {
 		n := *it.(*Note)
 		if full && n.MessageClass == "" {

@@ -260,6 +260,8 @@ type request struct {
 	// prefetched is the device's prefetched Sync window, taken from the
 	// server when the request got hold of the device.
 	prefetched *prefetch
+	// arrived is when the request came in, by the server's clock.
+	arrived time.Time
 }
 
 // Mailbox opens the user's mailbox on first use; the dispatcher closes it.
@@ -340,7 +342,7 @@ func (s *Server) serveEAS(w http.ResponseWriter, hr *http.Request) {
 		s.logRequest(hr, q, "", q.Cmd, http.StatusUnauthorized, 0, start, 0, nil)
 		return
 	}
-	r := &request{s: s, http: hr, q: q, cred: cred, user: cred.Username}
+	r := &request{s: s, http: hr, q: q, cred: cred, user: cred.Username, arrived: start}
 	// WithLazy: a waiting Ping keeps its logger for up to an hour, and
 	// With would encode the fields into a buffer of its own at once.
 	r.log = s.log.WithLazy(zap.String("user", r.user), zap.String("device", q.DeviceID))

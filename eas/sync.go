@@ -261,7 +261,10 @@ type collectionResult struct {
 }
 
 func (s *Server) handleSync(ctx context.Context, r *request) (*reply, error) {
-	arrived := s.cfg.Now()
+	arrived := r.arrived
+	if arrived.IsZero() {
+		arrived = s.cfg.Now()
+	}
 	var req SyncRequest
 	empty := len(bytes.TrimSpace(r.body)) == 0
 	if !empty {

@@ -310,3 +310,36 @@ func TestSyncNotesNeeds14(t *testing.T) {
 		t.Fatalf("12.1 Notes sync answered %+v", got)
 	}
 }
+
+// MS-ASNOTE: a Notes collection takes no Supported.
+func TestSyncNotesRefuseSupported(t *testing.T) {
+	g := startClassGateway(t)
+	got := rawSyncOne(t, g.phone, eas.SyncCollection{SyncKey: "0", CollectionID: g.id(t, "Notes"),
+		Supported: wbxml.NewElement("AirSync", "Supported").Add(wbxml.NewElement("Notes", "Subject"))})
+	if got.Status != eas.SyncProtocolError {
+		t.Fatalf("Supported in a Notes collection answered %+v", got)
+	}
+}
+
+// With Conflict 0 in its Options the phone's change of a note wins over
+// one another client made meanwhile.
+func TestSyncNotesClientWins(t *testing.T) {
+	g := startClassGateway(t)
+	coll := g.id(t, "Notes")
+	g.mail.add("Notes", "shared", time.Now())
+	key, items, _ := primeClass(t, g, coll, 10)
+	sid := items["shared"]
+	g.mail.edit("Notes", sid[len(coll)+1:], func(m *fakeMsg) { m.subject = "theirs" })
+	var cmds eas.SyncCommands
+	if err := cmds.ChangeItemCommand(sid, &eas.Note{Subject: "mine"}); err != nil {
+		t.Fatal(err)
+	}
+	got := rawSyncOne(t, g.phone, eas.SyncCollection{SyncKey: key, CollectionID: coll, Commands: &cmds,
+		Options: []eas.SyncOptions{{Conflict: intp(0)}}})
+	if got.Responses != nil {
+		t.Fatalf("Change answered %+v", got.Responses)
+	}
+	if m := g.mail.msg("Notes", sid[len(coll)+1:]); m.subject != "mine" {
+		t.Fatalf("stored note %+v, want the phone's subject", m)
+	}
+}

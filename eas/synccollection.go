@@ -135,6 +135,12 @@ func (cs *collSync) start(ctx context.Context, asked Class) (bool, error) {
 		return cs.fail(SyncProtocolError)
 	}
 	cs.st.Meta.Class = cs.class
+	if c.Supported != nil {
+		if cs.codec.refusesSupported {
+			return cs.fail(SyncProtocolError)
+		}
+		cs.st.Meta.Supported = supportedNames(c.Supported)
+	}
 	cs.readOptions()
 	if err := run.s.saveCollection(ctx, r.user, r.q.DeviceID, c.CollectionID, cs.st); err != nil {
 		return true, err

@@ -134,7 +134,7 @@ func (cs *collSync) add(ctx context.Context, pc *phoneCommand, o *commandOutcome
 	if err != nil || w == nil {
 		return err
 	}
-	it, err := cs.codec.decode(pc.Data)
+	it, err := cs.codec.decode(pc.Data, cs.st.Meta.Supported)
 	if err != nil {
 		return nil
 	}
@@ -157,7 +157,7 @@ func (cs *collSync) change(ctx context.Context, id string, pc *phoneCommand, o *
 	if err != nil {
 		return err
 	}
-	it, err := cs.codec.decode(pc.Data)
+	it, err := cs.codec.decode(pc.Data, cs.st.Meta.Supported)
 	if w == nil || err != nil {
 		o.Status = SyncConversionError
 		return nil

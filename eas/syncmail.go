@@ -14,7 +14,7 @@ func (cs *collSync) phoneEmail(pc *phoneCommand) (*Email, error) {
 	if pc.Data == nil {
 		return nil, nil
 	}
-	it, err := cs.codec.decode(pc.Data)
+	it, err := cs.codec.decode(pc.Data, nil)
 	if err != nil {
 		return nil, err
 	}

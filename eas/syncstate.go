@@ -40,6 +40,10 @@ type collectionMeta struct {
 	// Class of the collection's items, set when the collection is made
 	// (SyncKey 0); "" in states of before classes were kept: mail.
 	Class Class `json:"class,omitempty"`
+	// Supported are the elements the collection's first Sync listed in
+	// Supported (contacts, calendar): a Change that leaves one out
+	// clears it.
+	Supported []string `json:"supported,omitempty"`
 	// Options the phone last sent for this collection; they persist until it
 	// sends new ones (MS-ASAIRS BodyPreference).
 	Options syncOptions `json:"options"`
