@@ -418,3 +418,48 @@ func TestServerDown(t *testing.T) {
 		t.Errorf("AddItem: %v", err)
 	}
 }
+
+// TestChangesBetweenWindows: what another client changes while the phone
+// takes a delta in windows reaches it, once, in its latest version.
+func TestChangesBetweenWindows(t *testing.T) {
+	for _, noSync := range []bool{false, true} {
+		t.Run(fmt.Sprintf("noSync=%v", noSync), func(t *testing.T) {
+			srv := start(t)
+			if err := srv.Calendar(user, "calendar", "Cal", "VEVENT"); err != nil {
+				t.Fatal(err)
+			}
+			at := time.Now().Add(24 * time.Hour).Truncate(time.Hour)
+			for i := 0; i < 5; i++ {
+				put(t, srv, fmt.Sprintf("/anna/calendar/e%d.ics", i), event(fmt.Sprintf("e%d", i), fmt.Sprintf("Event %d", i), at))
+			}
+			se := open(t, srv, dav.Config{NoSyncCollection: noSync})
+			phone := known{}
+			q := eas.SyncQuery{Path: "/anna/calendar/#events", Known: phone, Window: 2}
+			cs, err := se.Changes(context.Background(), q)
+			if err != nil || !cs.More || len(cs.Changes) != 2 {
+				t.Fatalf("first window: %+v %v", cs, err)
+			}
+			phone.apply(cs)
+			got := kinds(cs.Changes)
+			q.Cursor = cs.Cursor
+			put(t, srv, "/anna/calendar/e4.ics", event("e4", "Event 4 renamed", at))
+			put(t, srv, "/anna/calendar/e0.ics", event("e0", "Event 0 renamed", at))
+			put(t, srv, "/anna/calendar/new.ics", event("new", "New", at))
+			rest, cur := syncAll(t, se, q, phone)
+			got = append(got, kinds(rest)...)
+			q.Cursor = cur
+			after, cur := syncAll(t, se, q, phone)
+			got = append(got, kinds(after)...)
+			q.Cursor = cur
+			if again, _ := syncAll(t, se, q, phone); len(again) != 0 {
+				t.Errorf("then %q", kinds(again))
+			}
+			want := []string{"Add e0.ics Event 0", "Add e1.ics Event 1", "Add e2.ics Event 2", "Add e3.ics Event 3",
+				"Add e4.ics Event 4 renamed", "Add new.ics New", "Change e0.ics Event 0 renamed"}
+			slices.Sort(got)
+			if !slices.Equal(got, want) {
+				t.Errorf("phone got %q, want %q", got, want)
+			}
+		})
+	}
+}

@@ -233,9 +233,9 @@ func (s *Session) Changes(ctx context.Context, q eas.SyncQuery) (*eas.ChangeSet,
 	if err != nil {
 		return nil, err
 	}
-	d, err := s.c.Changes(ctx, coll, q.Cursor)
+	d, err := s.delta(ctx, coll, q.Cursor)
 	if err != nil {
-		return nil, easError(err)
+		return nil, err
 	}
 	passed := s.b.passedOver(s.user, q.Path)
 	s.b.mu.Lock()
@@ -250,6 +250,7 @@ func (s *Session) Changes(ctx context.Context, q eas.SyncQuery) (*eas.ChangeSet,
 		// got by then is in Known, so it is not sent twice.
 		window, cs.More, cs.Cursor = all[:q.Window], true, q.Cursor
 	}
+	s.keepDelta(coll, q.Cursor, d, cs.More)
 	objs, err := s.read(ctx, coll, window)
 	if err != nil {
 		return nil, err
