@@ -463,3 +463,55 @@ func TestChangesBetweenWindows(t *testing.T) {
 		})
 	}
 }
+
+// TestNotifier: a change in a calendar that holds events and to-dos
+// notifies both its folders; a new calendar, the folder list.
+func TestNotifier(t *testing.T) {
+	srv := start(t)
+	if err := srv.Calendar(user, "calendar", "Cal", "VEVENT", "VTODO"); err != nil {
+		t.Fatal(err)
+	}
+	b := New(Config{DAV: dav.Config{URL: srv.URL()}, PollInterval: 50 * time.Millisecond})
+	ctx := context.Background()
+	paths := []string{"/anna/calendar/#events", "/anna/calendar/#tasks", eas.FolderListPath}
+	sub, err := b.Notifier().Subscribe(ctx, cred, paths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	put(t, srv, "/anna/calendar/t.ics", todo("t", "Buy milk"))
+	got := []string{next(t, sub), next(t, sub)}
+	slices.Sort(got)
+	if !slices.Equal(got, paths[:2]) {
+		t.Errorf("notices %q, want %q", got, paths[:2])
+	}
+	if err := srv.Calendar(user, "work", "Work", "VEVENT"); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		p := next(t, sub)
+		if p == eas.FolderListPath {
+			break
+		}
+		if !slices.Contains(paths, p) {
+			t.Fatalf("notice %q", p)
+		}
+	}
+	if _, err := New(Config{DAV: dav.Config{URL: srv.URL()}}).Open(ctx, eas.Credentials{Username: user, Password: "wrong"}); !errors.Is(err, eas.ErrUnauthorized) {
+		t.Errorf("a wrong password: %v", err)
+	}
+}
+
+func next(t *testing.T, sub eas.Subscription) string {
+	t.Helper()
+	select {
+	case p, ok := <-sub.C():
+		if !ok {
+			t.Fatal("subscription closed")
+		}
+		return p
+	case <-time.After(10 * time.Second):
+		t.Fatal("no notice within 10 s")
+	}
+	return ""
+}
