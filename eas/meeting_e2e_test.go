@@ -116,6 +116,23 @@ func meetingEndToEnd(t *testing.T, v eas.Version) {
 		t.Fatalf("MeetingResponse: %+v (calendar %s)", mresp.Result, calID)
 	}
 	calendarID := mresp.Result[0].CalendarID
+	bad := []eas.MeetingResponseQuestion{
+		{UserResponse: 9, CollectionID: inbox, RequestID: add.ServerID},
+		{UserResponse: eas.UserAccepted, CollectionID: "999", RequestID: "999:1"},
+		{UserResponse: eas.UserAccepted, CollectionID: inbox, RequestID: inbox + ":424242"},
+	}
+	var bresp eas.MeetingResponseResponse
+	if _, err := phone.Do(ctx, "MeetingResponse", &eas.MeetingResponseRequest{Request: bad}, &bresp); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range bresp.Result {
+		if r.Status != eas.MeetingResponseInvalidRequest || r.CalendarID != "" {
+			t.Errorf("bad request %d: %+v, want Status 2", i, r)
+		}
+	}
+	if len(bresp.Result) != len(bad) {
+		t.Errorf("%d results for %d requests", len(bresp.Result), len(bad))
+	}
 
 	var c0 calSyncResp
 	if _, err := phone.Do(ctx, "Sync", &eas.SyncRequest{Collections: []eas.SyncCollection{{SyncKey: "0", CollectionID: calID}}}, &c0); err != nil {

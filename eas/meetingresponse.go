@@ -34,6 +34,9 @@ type MeetingResponseQuestion struct {
 	LongID string `wbxml:"Search:LongId,omitempty"`
 	// InstanceID (14.1+) answers one occurrence of a series.
 	InstanceID CompactTime `wbxml:"MeetingResponse:InstanceId,omitempty"`
+	// AirInstanceID is the same in the AirSyncBase form some 16.x phones
+	// send.
+	AirInstanceID CompactTime `wbxml:"AirSyncBase:InstanceId,omitempty"`
 	// SendResponse (16.0+) asks the server to send the reply.
 	SendResponse *MeetingSendResponse `wbxml:"MeetingResponse:SendResponse,omitempty"`
 }
@@ -178,6 +181,9 @@ func (s *Server) meetingResponse(ctx context.Context, r *request, q MeetingRespo
 		return res, nil
 	}
 	m := MeetingReply{Response: q.UserResponse, Instance: q.InstanceID, User: r.user, Reply: q.SendResponse != nil}
+	if m.Instance == "" {
+		m.Instance = q.AirInstanceID
+	}
 	if q.SendResponse != nil && q.SendResponse.Body != nil {
 		m.Note = q.SendResponse.Body.Data
 	}
