@@ -256,39 +256,59 @@ func (s *Session) Changes(ctx context.Context, q eas.SyncQuery) (*eas.ChangeSet,
 		return nil, err
 	}
 	o := s.options(q.Body.Version)
-	s.b.mu.Lock()
-	defer s.b.mu.Unlock()
+	seen := map[string]string{} // objects read: path → ETag, "" when sent
 	for _, ch := range window {
-		ic := eas.ItemChange{Kind: ch.kind, ServerID: ch.id, Version: ch.version}
-		if ch.kind != eas.ChangeDelete {
-			r, ok := objs[ch.path]
-			if !ok {
-				// Deleted between the listing and the read: the next
-				// sync sees it gone.
-				continue
-			}
-			delete(passed, ch.path)
-			if !r.is(k) {
-				passed[ch.path] = r.etag
-				continue
-			}
-			if k == events && !q.Since.IsZero() && !r.occursSince(q.Since, o) {
-				passed[ch.path] = r.etag
-				if ch.kind == eas.ChangeAdd {
-					continue
-				}
-				cs.Changes = append(cs.Changes, eas.ItemChange{Kind: eas.ChangeSoftDelete, ServerID: ch.id})
-				continue
-			}
-			ic.Version = r.etag
-			ic.Item, ic.Err = r.item(k, o, q.Body)
-			if ic.Err != nil {
-				s.log.Warn("sending an item read in part", zap.String("path", ch.path), zap.Error(ic.Err))
-			}
+		if ch.kind == eas.ChangeDelete {
+			cs.Changes = append(cs.Changes, eas.ItemChange{Kind: ch.kind, ServerID: ch.id})
+			continue
 		}
-		cs.Changes = append(cs.Changes, ic)
+		r, ok := objs[ch.path]
+		if !ok {
+			// Deleted between the listing and the read: the next sync
+			// sees it gone.
+			continue
+		}
+		ic, send := s.change(ch, r, k, q, o)
+		if send {
+			cs.Changes = append(cs.Changes, ic)
+		}
+		if send && ic.Kind != eas.ChangeSoftDelete {
+			seen[ch.path] = ""
+		} else {
+			seen[ch.path] = r.etag
+		}
 	}
+	s.b.mu.Lock()
+	for p, etag := range seen {
+		if etag == "" {
+			delete(passed, p)
+		} else {
+			passed[p] = etag
+		}
+	}
+	s.b.mu.Unlock()
 	return cs, nil
+}
+
+// change converts one object read for a folder; send is false for an
+// object the phone does not get: one of the other component, or an
+// event before the FilterType window that the phone does not hold.
+func (s *Session) change(ch change, r raw, k kind, q eas.SyncQuery, o calconv.Options) (ic eas.ItemChange, send bool) {
+	if !r.is(k) {
+		return ic, false
+	}
+	if k == events && !q.Since.IsZero() && !r.occursSince(q.Since, o) {
+		if ch.kind == eas.ChangeAdd {
+			return ic, false
+		}
+		return eas.ItemChange{Kind: eas.ChangeSoftDelete, ServerID: ch.id}, true
+	}
+	ic = eas.ItemChange{Kind: ch.kind, ServerID: ch.id, Version: r.etag}
+	ic.Item, ic.Err = r.item(k, o, q.Body)
+	if ic.Err != nil {
+		s.log.Warn("sending an item read in part", zap.String("path", ch.path), zap.Error(ic.Err))
+	}
+	return ic, true
 }
 
 // Pending counts the changes the phone lacks without reading any object;
