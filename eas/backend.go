@@ -294,6 +294,9 @@ type ItemUpdate struct {
 	// Known is the version the phone holds; "" makes the phone's change
 	// win whatever happened to the item meanwhile.
 	Known string
+	// Version is the phone's protocol version: with 16.x a field left out
+	// of a calendar Change keeps its value, before it is cleared.
+	Version Version
 }
 
 // ItemWriter stores a phone's writes in a folder of a class other than

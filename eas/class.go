@@ -133,6 +133,8 @@ var classCodecs = map[Class]*classCodec{
 	},
 	ClassNotes:    noteCodec,
 	ClassContacts: contactCodec,
+	ClassCalendar: calendarCodec,
+	ClassTasks:    taskCodec,
 }
 
 // codecFor returns the codec of class c, or an error for a class the

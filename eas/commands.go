@@ -22,4 +22,7 @@ func (s *Server) register() {
 	s.add(&command{name: "FolderCreate", root: root("FolderHierarchy", "FolderCreate"), provisioned: true, handle: s.handleFolderCreate})
 	s.add(&command{name: "FolderUpdate", root: root("FolderHierarchy", "FolderUpdate"), provisioned: true, handle: s.handleFolderUpdate})
 	s.add(&command{name: "FolderDelete", root: root("FolderHierarchy", "FolderDelete"), provisioned: true, handle: s.handleFolderDelete})
+	if answersMeetings(s.backend) {
+		s.add(&command{name: "MeetingResponse", root: root("MeetingResponse", "MeetingResponse"), provisioned: true, handle: s.handleMeetingResponse})
+	}
 }

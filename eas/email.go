@@ -28,7 +28,9 @@ type Email struct {
 	Body        *Body        `wbxml:"AirSyncBase:Body,omitempty"`
 
 	MessageClass string `wbxml:"Email:MessageClass,omitempty"`
-	InternetCPID string `wbxml:"Email:InternetCPID,omitempty"`
+	// MeetingRequest: the meeting of an invitation or cancellation.
+	MeetingRequest *MeetingRequest `wbxml:"Email:MeetingRequest,omitempty"`
+	InternetCPID   string          `wbxml:"Email:InternetCPID,omitempty"`
 	// Flag: an empty <Flag/> clears the follow-up flag.
 	Flag           *Flag  `wbxml:"Email:Flag,omitempty"`
 	ContentClass   string `wbxml:"Email:ContentClass,omitempty"`
@@ -205,6 +207,7 @@ func emailForVersion(e *Email, v Version, full bool) *Email {
 	if !v.AtLeast(V160) {
 		c.IsDraft, c.Bcc = nil, ""
 	}
+	c.MeetingRequest = meetingRequestForVersion(c.MeetingRequest, v)
 	if full && c.Importance == nil {
 		normal := 1
 		c.Importance = &normal

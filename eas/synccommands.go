@@ -24,6 +24,9 @@ type phoneCommand struct {
 	Data     *wbxml.Element `wbxml:"ApplicationData,omitempty"`
 	// Send, on a 16.0+ phone's draft, sends it.
 	Send bool `wbxml:"Email2:Send,empty"`
+	// InstanceID, on a 16.0+ phone's Delete of a calendar item, deletes
+	// one occurrence of the series only.
+	InstanceID CompactTime `wbxml:"AirSyncBase:InstanceId,omitempty"`
 }
 
 // apply carries out the phone's commands in order.
@@ -75,6 +78,9 @@ func (cs *collSync) command(ctx context.Context, kind string, el *wbxml.Element)
 	if !ok {
 		o.Status = SyncObjectNotFound
 		return o, nil
+	}
+	if kind == cmdDelete && pc.InstanceID != "" {
+		return o, cs.deleteInstance(ctx, id, pc.InstanceID, &o)
 	}
 	if kind == cmdDelete {
 		return o, cs.delete(ctx, id, &o)
@@ -157,7 +163,7 @@ func (cs *collSync) change(ctx context.Context, id string, pc *phoneCommand, o *
 		o.Status = SyncConversionError
 		return nil
 	}
-	u := ItemUpdate{Item: it.Item, Ghosted: it.Ghosted, Known: cs.st.Known[id]}
+	u := ItemUpdate{Item: it.Item, Ghosted: it.Ghosted, Known: cs.st.Known[id], Version: cs.run.r.version()}
 	if c := cs.st.Meta.Options.Conflict; c != nil && *c == 0 {
 		// Conflict 0: the client's change wins.
 		u.Known = ""
@@ -193,6 +199,27 @@ func (cs *collSync) delete(ctx context.Context, id string, o *commandOutcome) er
 		cs.st.ForgetBoth(id)
 	}
 	return cs.outcome(err, o, "delete")
+}
+
+// deleteInstance removes one occurrence of a series for a 16.x phone
+// (MS-ASCMD Sync Delete with InstanceId); the series stays.
+func (cs *collSync) deleteInstance(ctx context.Context, id string, instance CompactTime, o *commandOutcome) error {
+	se, err := cs.session(ctx)
+	if err != nil {
+		return err
+	}
+	d, ok := se.(InstanceDeleter)
+	if !ok {
+		o.Status = SyncConversionError
+		return nil
+	}
+	version, err := d.DeleteInstance(ctx, cs.ref(id), instance)
+	if err == nil {
+		if _, known := cs.st.Known[id]; known {
+			cs.st.SetBoth(id, version)
+		}
+	}
+	return cs.outcome(err, o, "delete of an occurrence")
 }
 
 // ref names an item of the collection.

@@ -169,6 +169,9 @@ func convertTree(root *node, mime source, opt Options) (*eas.Email, error) {
 	e.MessageClass = messageClass(root)
 	if strings.HasPrefix(e.MessageClass, "IPM.Schedule.Meeting.") {
 		e.ContentClass = contentClassCalendar
+		if e.MessageClass == classMeetingRequest || e.MessageClass == classMeetingCanceled {
+			e.MeetingRequest = meetingRequest(root)
+		}
 	}
 	e.NativeBodyType = eas.BodyPlain
 	if body.hasHTML {

@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -57,6 +58,12 @@ func demoMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	defer up.Close()
+	cal, err := demo.StartCalDAV(time.Now())
+	if err != nil {
+		fmt.Fprintf(stderr, "easgate demo: start the demo calendar server: %v\n", err)
+		return 1
+	}
+	defer cal.Close()
 	cards, err := demo.StartCardDAV(ctx)
 	if err != nil {
 		fmt.Fprintf(stderr, "easgate demo: start the demo CardDAV server: %v\n", err)
@@ -75,6 +82,7 @@ func demoMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		MaxRequest: 64 << 20, MinHeartbeat: 60e9, MaxHeartbeat: 3540e9,
 		FolderCheckInterval: bridge.DefaultCheckInterval,
 		oof:                 demo.NewOof(),
+		CalDAV:              cal.URL,
 	}
 	g, err := startGateway(ctx, c, log, token)
 	if err != nil {

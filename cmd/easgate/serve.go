@@ -23,6 +23,7 @@ import (
 
 	"github.com/easgate/easgate/bridge"
 	"github.com/easgate/easgate/bridge/dav"
+	"github.com/easgate/easgate/bridge/dav/calendars"
 	"github.com/easgate/easgate/bridge/dav/contacts"
 	"github.com/easgate/easgate/bridge/notes"
 	"github.com/easgate/easgate/bridge/sieve"
@@ -67,7 +68,9 @@ type serveConfig struct {
 	// oof replaces the ManageSieve backend (the demo keeps Oof in memory).
 	oof eas.OofBackend
 	// CardDAV is the contacts server; "" serves no contacts.
-	CardDAV         string
+	CardDAV string
+	// CalDAV is the calendar and tasks server; "" serves neither.
+	CalDAV          string
 	DAVPollInterval time.Duration
 	// insecureTLS is for tests with self-signed upstreams only; no flag.
 	tlsConfig *tls.Config
@@ -143,6 +146,7 @@ func serveFlags(c *serveConfig, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.SieveSecurity, "sieve-security", "starttls", "upstream ManageSieve security: tls, starttls or none")
 	fs.BoolVar(&c.SentCopy, "sent-copy", true, "file a copy of sent mail in the Sent folder when the phone asks; false for upstreams that file it themselves")
 	fs.StringVar(&c.CardDAV, "carddav", "", "CardDAV server URL for contacts (e.g. https://dav.example.com/); users log in with their own credentials")
+	fs.StringVar(&c.CalDAV, "caldav", "", "CalDAV server URL for calendars and tasks (e.g. https://dav.example.com/); users log in with their own credentials")
 	fs.DurationVar(&c.DAVPollInterval, "dav-poll-interval", dav.DefaultPollInterval, "how often push polls watched address books and calendars")
 	return fs
 }
@@ -293,21 +297,17 @@ func startGateway(ctx context.Context, c *serveConfig, log *zap.Logger, adminTok
 	if c.SMTP != "" {
 		upstreams = append(upstreams, upstreamCheck{"smtp", c.SMTP, smtpSec, c.tlsConfig}.upstream())
 	}
-	// Notes live in the IMAP notes mailbox, beside the mail; contacts on
-	// the CardDAV server when there is one.
+	// Notes live in the IMAP notes mailbox, beside the mail; contacts,
+	// calendars and tasks on the DAV servers when there are some.
 	others := []eas.Upstream{{
 		Name: "notes", Backend: notes.New(g.backend, log.Named("notes")), Notifier: notes.NewNotifier(g.push),
 	}}
-	if c.CardDAV != "" {
-		davCfg := dav.Config{URL: c.CardDAV}
-		if _, err := dav.NewClient(davCfg, dav.Credentials{}); err != nil {
-			g.Close()
-			return nil, fmt.Errorf("--carddav: %w", err)
-		}
-		cards := contacts.New(contacts.Config{DAV: davCfg, PollInterval: c.DAVPollInterval, Log: log.Named("carddav")})
-		others = append(others, eas.Upstream{Name: "carddav", Backend: cards, Notifier: cards.Notifier(),
-			Classes: []eas.Class{eas.ClassContacts}})
+	davs, err := c.davUpstreams(log)
+	if err != nil {
+		g.Close()
+		return nil, err
 	}
+	others = append(others, davs...)
 	comb := eas.Combine(g.backend, g.push, others...)
 	g.eas = eas.NewServer(eas.Config{
 		PublicURL: c.PublicURL, MaxRequestBytes: c.MaxRequest, TrustedProxies: c.TrustedProxies,
@@ -517,4 +517,28 @@ func registerUpstreamMetrics(reg prometheus.Registerer, b *bridge.Backend, n *br
 			Help: "Failed state store operations (SQLite or PostgreSQL).",
 		}, func() float64 { return float64(st.Errors()) }),
 	)
+}
+
+// davUpstreams are the CardDAV and CalDAV stores the flags name.
+func (c *serveConfig) davUpstreams(log *zap.Logger) ([]eas.Upstream, error) {
+	var ups []eas.Upstream
+	if c.CardDAV != "" {
+		davCfg := dav.Config{URL: c.CardDAV}
+		if _, err := dav.NewClient(davCfg, dav.Credentials{}); err != nil {
+			return nil, fmt.Errorf("--carddav: %w", err)
+		}
+		cards := contacts.New(contacts.Config{DAV: davCfg, PollInterval: c.DAVPollInterval, Log: log.Named("carddav")})
+		ups = append(ups, eas.Upstream{Name: "carddav", Backend: cards, Notifier: cards.Notifier(),
+			Classes: []eas.Class{eas.ClassContacts}})
+	}
+	if c.CalDAV != "" {
+		davCfg := dav.Config{URL: c.CalDAV}
+		if _, err := dav.NewClient(davCfg, dav.Credentials{}); err != nil {
+			return nil, fmt.Errorf("--caldav: %w", err)
+		}
+		cals := calendars.New(calendars.Config{DAV: davCfg, PollInterval: c.DAVPollInterval, Log: log.Named("caldav")})
+		ups = append(ups, eas.Upstream{Name: "caldav", Backend: cals, Notifier: cals.Notifier(),
+			Classes: []eas.Class{eas.ClassCalendar, eas.ClassTasks}})
+	}
+	return ups, nil
 }

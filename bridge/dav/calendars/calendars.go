@@ -1,0 +1,207 @@
+// Package calendars serves the EAS Calendar and Tasks classes from the
+// user's CalDAV calendars (RFC 4791). Calendars that take events become
+// calendar folders (the default one type 8, the others 13); those that
+// take to-dos become task folders (7 and 15). A calendar that takes both
+// gives one folder of each, whose paths say which component they show.
+// Backend is an eas.SessionOpener and, through Notifier, an eas.Notifier;
+// eas.Combine puts it beside the mail store.
+package calendars
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/easgate/easgate/bridge/dav"
+	"github.com/easgate/easgate/eas"
+)
+
+// DefaultNames are the last path segments of a default calendar or task
+// list, in the order they are preferred (Radicale and Baïkal "calendar"
+// or "default", SOGo "personal", Nextcloud "personal", DAViCal "home").
+// Without any, the first collection by path is the default.
+var DefaultNames = []string{"calendar", "default", "personal", "home"}
+
+// Collections made for a user who has no calendar or no task list.
+const (
+	NewCalendarName = "calendar"
+	NewTaskListName = "tasks"
+)
+
+// Config configures the calendar store.
+type Config struct {
+	// DAV is the CalDAV server; each user logs in with their own
+	// credentials.
+	DAV dav.Config
+	// PollInterval is how often watched calendars are polled for push; 0
+	// means dav.DefaultPollInterval.
+	PollInterval time.Duration
+	// Zone is the zone floating times and all-day items are read in; nil
+	// is UTC.
+	Zone *time.Location
+	Log  *zap.Logger
+}
+
+// Backend opens users' calendar sessions. It keeps each user's home set
+// so that a request does not rediscover it.
+type Backend struct {
+	cfg    Config
+	log    *zap.Logger
+	poller *dav.Poller
+
+	mu    sync.Mutex
+	homes map[string]string // credential key → calendar home set
+	// passed are, per user and folder, the objects read and not sent (a
+	// to-do beside the events, an event before the FilterType window),
+	// with their ETags: they are not read again until they change.
+	passed map[string]map[string]string
+	// pending are deltas a phone gets in several windows, kept for the
+	// next window so that the server does not list the whole collection
+	// again for each one.
+	pending map[string]pendingDelta
+}
+
+// pendingDelta is a delta of which the phone has had some windows.
+type pendingDelta struct {
+	delta dav.Delta
+	at    time.Time
+}
+
+// pendingTTL bounds how long a delta waits for its next window: a phone
+// asks for it at once, and a delta kept longer only grows stale.
+const pendingTTL = 2 * time.Minute
+
+// New makes the calendar store.
+func New(cfg Config) *Backend {
+	log := cfg.Log
+	if log == nil {
+		log = zap.NewNop()
+	}
+	b := &Backend{cfg: cfg, log: log, homes: map[string]string{}, passed: map[string]map[string]string{},
+		pending: map[string]pendingDelta{}}
+	b.poller = &dav.Poller{Config: cfg.DAV, Interval: cfg.PollInterval, OnError: func(user string, err error) {
+		log.Warn("polling calendars", zap.String("user", user), zap.Error(err))
+	}}
+	return b
+}
+
+func credKey(cred eas.Credentials) string {
+	sum := sha256.Sum256([]byte(cred.Username + "\x00" + cred.Password))
+	return hex.EncodeToString(sum[:])
+}
+
+// Open logs in (on first use per user and password) and returns the
+// user's session.
+func (b *Backend) Open(ctx context.Context, cred eas.Credentials) (eas.Session, error) {
+	s, err := b.open(ctx, cred)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (b *Backend) open(ctx context.Context, cred eas.Credentials) (*Session, error) {
+	c, err := dav.NewClient(b.cfg.DAV, dav.Credentials{Username: cred.Username, Password: cred.Password})
+	if err != nil {
+		return nil, err
+	}
+	key := credKey(cred)
+	b.mu.Lock()
+	home := b.homes[key]
+	b.mu.Unlock()
+	if home == "" {
+		if home, err = c.HomeSet(ctx, dav.Calendars); err != nil {
+			return nil, easError(err)
+		}
+		b.mu.Lock()
+		b.homes[key] = home
+		b.mu.Unlock()
+	}
+	return &Session{b: b, c: c, home: home, user: cred.Username, zone: b.cfg.Zone,
+		log: b.log.With(zap.String("user", cred.Username))}, nil
+}
+
+// passedOver returns the objects of a folder that were read and not sent.
+func (b *Backend) passedOver(user, folder string) map[string]string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	key := user + "\x00" + folder
+	m := b.passed[key]
+	if m == nil {
+		m = map[string]string{}
+		b.passed[key] = m
+	}
+	return m
+}
+
+// delta returns what changed in coll since cursor: the rest of a delta
+// a phone is getting in windows, or the server's answer.
+func (s *Session) delta(ctx context.Context, coll, cursor string) (dav.Delta, error) {
+	key := s.user + "\x00" + coll + "\x00" + cursor
+	now := time.Now()
+	s.b.mu.Lock()
+	p, ok := s.b.pending[key]
+	for k, v := range s.b.pending {
+		if now.Sub(v.at) > pendingTTL {
+			delete(s.b.pending, k)
+		}
+	}
+	s.b.mu.Unlock()
+	if ok && now.Sub(p.at) <= pendingTTL {
+		return p.delta, nil
+	}
+	d, err := s.c.Changes(ctx, coll, cursor)
+	if err != nil {
+		return d, easError(err)
+	}
+	return d, nil
+}
+
+// keepDelta keeps a delta for the phone's next window (more is true) or
+// drops it once the phone has it all. Changes made meanwhile are not
+// lost: the delta's own cursor, which the phone gets with the last
+// window, is from before them.
+func (s *Session) keepDelta(coll, cursor string, d dav.Delta, more bool) {
+	key := s.user + "\x00" + coll + "\x00" + cursor
+	s.b.mu.Lock()
+	defer s.b.mu.Unlock()
+	if more {
+		s.b.pending[key] = pendingDelta{delta: d, at: time.Now()}
+	} else {
+		delete(s.b.pending, key)
+	}
+}
+
+// easError maps DAV errors to the errors the engine turns into statuses.
+func easError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, dav.ErrUnauthorized):
+		return fmt.Errorf("%w: %v", eas.ErrUnauthorized, err)
+	case errors.Is(err, dav.ErrPrecondition):
+		return fmt.Errorf("%w: %v", eas.ErrConflict, err)
+	case dav.IsStatus(err, http.StatusNotFound, http.StatusGone):
+		return fmt.Errorf("%w: %v", eas.ErrNotFound, err)
+	case dav.Temporary(err):
+		return fmt.Errorf("%w: %v", eas.ErrUnavailable, err)
+	}
+	return err
+}
+
+// newUID makes the UID (and resource name) of a phone's new item.
+func newUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}

@@ -1,0 +1,479 @@
+package calendars
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base32"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-ical"
+	"github.com/emersion/go-webdav/caldav"
+	"go.uber.org/zap"
+
+	"github.com/easgate/easgate/bridge/dav"
+	"github.com/easgate/easgate/bridge/dav/calconv"
+	"github.com/easgate/easgate/eas"
+)
+
+// Session is one user's calendars for one request.
+type Session struct {
+	b    *Backend
+	c    *dav.Client
+	home string
+	user string
+	zone *time.Location
+	log  *zap.Logger
+}
+
+var (
+	_ eas.Session         = (*Session)(nil)
+	_ eas.ItemWriter      = (*Session)(nil)
+	_ eas.InstanceDeleter = (*Session)(nil)
+)
+
+// Close does nothing: a DAV session holds no connection of its own.
+func (s *Session) Close() error { return nil }
+
+// A folder's path is its collection's path with the component it shows:
+// one calendar taking events and to-dos is two folders.
+const (
+	eventsSuffix = "#events"
+	tasksSuffix  = "#tasks"
+)
+
+// kind is what a folder shows: events or to-dos.
+type kind struct {
+	comp   string // iCalendar component
+	suffix string
+	class  eas.Class
+	def    eas.FolderType
+	user   eas.FolderType
+	make   string // name of the collection made when there is none
+}
+
+var (
+	events = kind{ical.CompEvent, eventsSuffix, eas.ClassCalendar, eas.FolderCalendar, eas.FolderUserCalendar, NewCalendarName}
+	tasks  = kind{ical.CompToDo, tasksSuffix, eas.ClassTasks, eas.FolderTasks, eas.FolderUserTasks, NewTaskListName}
+)
+
+// splitPath returns the collection and the kind of a folder path.
+func splitPath(p string) (string, kind, error) {
+	if c, ok := strings.CutSuffix(p, eventsSuffix); ok {
+		return c, events, nil
+	}
+	if c, ok := strings.CutSuffix(p, tasksSuffix); ok {
+		return c, tasks, nil
+	}
+	return "", kind{}, fmt.Errorf("calendar folder %q: %w", p, eas.ErrNotFound)
+}
+
+// Folders lists the calendars and task lists, the default one of each as
+// the phone's Calendar and Tasks folder. A user who has none of either
+// gets one.
+func (s *Session) Folders(ctx context.Context) ([]eas.Folder, error) {
+	colls, err := s.c.Collections(ctx, dav.Calendars, s.home)
+	if err != nil {
+		return nil, easError(err)
+	}
+	made := false
+	for _, k := range []kind{events, tasks} {
+		if slices.ContainsFunc(colls, func(c dav.Collection) bool { return c.Holds(k.comp) }) {
+			continue
+		}
+		p := path.Join(s.home, k.make) + "/"
+		name := "Calendar"
+		if k.class == eas.ClassTasks {
+			name = "Tasks"
+		}
+		if err := s.c.MakeCollection(ctx, dav.Calendars, p, name, k.comp); err != nil {
+			return nil, easError(fmt.Errorf("make the first %s collection: %w", strings.ToLower(name), err))
+		}
+		s.log.Info("made the user's first collection", zap.String("path", p), zap.String("component", k.comp))
+		made = true
+	}
+	if made {
+		if colls, err = s.c.Collections(ctx, dav.Calendars, s.home); err != nil {
+			return nil, easError(err)
+		}
+	}
+	var out []eas.Folder
+	for _, k := range []kind{events, tasks} {
+		var of []dav.Collection
+		for _, c := range colls {
+			if c.Holds(k.comp) {
+				of = append(of, c)
+			}
+		}
+		def, _ := dav.Default(of, DefaultNames...)
+		for _, c := range of {
+			f := eas.Folder{Path: c.Path + k.suffix, Name: c.DisplayName(), Type: k.user}
+			if c.Path == def.Path {
+				f.Type = k.def
+			}
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// DefaultCalendar is the folder path of the user's default calendar, where
+// accepted meeting invitations go.
+func (s *Session) DefaultCalendar(ctx context.Context) (string, error) {
+	fs, err := s.Folders(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, f := range fs {
+		if f.Type == eas.FolderCalendar {
+			return f.Path, nil
+		}
+	}
+	return "", fmt.Errorf("no default calendar: %w", eas.ErrNotFound)
+}
+
+// serverID names an object of a collection for the phone: its resource
+// name, or a digest of it when the name is longer than the 64 characters a
+// ServerId may have.
+func serverID(objPath string) string {
+	name := path.Base(objPath)
+	if len(name) <= 60 {
+		return name
+	}
+	sum := sha256.Sum256([]byte(name))
+	return "~" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:20]))
+}
+
+// objectPath finds the object a ServerId names in a collection.
+func (s *Session) objectPath(ctx context.Context, coll, id string) (string, error) {
+	if !strings.HasPrefix(id, "~") {
+		if id == "" || strings.ContainsAny(id, "/\\") || id == "." || id == ".." {
+			return "", fmt.Errorf("calendar item %q: %w", id, eas.ErrNotFound)
+		}
+		return coll + id, nil
+	}
+	objs, err := s.c.List(ctx, coll)
+	if err != nil {
+		return "", easError(err)
+	}
+	for _, o := range objs {
+		if serverID(o.Path) == id {
+			return o.Path, nil
+		}
+	}
+	return "", fmt.Errorf("calendar item %q: %w", id, eas.ErrNotFound)
+}
+
+// options is the conversion context of a request.
+func (s *Session) options(v eas.Version) calconv.Options {
+	o := calconv.Options{Version: v, Zone: s.zone}
+	if strings.Contains(s.user, "@") {
+		o.User = s.user
+	}
+	return o
+}
+
+// change is one object the phone lacks.
+type change struct {
+	kind    eas.ChangeKind
+	id      string
+	path    string
+	version string
+}
+
+// diff compares a delta with what the phone holds.
+func diff(d dav.Delta, known eas.KnownItems) []change {
+	var out []change
+	seen := map[string]bool{}
+	for _, o := range d.Updated {
+		id := serverID(o.Path)
+		seen[id] = true
+		v, ok := known.Version(id)
+		switch {
+		case !ok:
+			out = append(out, change{eas.ChangeAdd, id, o.Path, o.ETag})
+		case v != o.ETag || o.ETag == "":
+			out = append(out, change{eas.ChangeModify, id, o.Path, o.ETag})
+		}
+	}
+	var gone []string
+	for _, p := range d.Deleted {
+		if id := serverID(p); !seen[id] {
+			if _, ok := known.Version(id); ok {
+				gone = append(gone, id)
+				seen[id] = true
+			}
+		}
+	}
+	if d.Full {
+		known.Range(func(id, _ string) bool {
+			if !seen[id] {
+				gone = append(gone, id)
+			}
+			return true
+		})
+	}
+	slices.Sort(gone)
+	for _, id := range gone {
+		out = append(out, change{kind: eas.ChangeDelete, id: id})
+	}
+	return out
+}
+
+// Changes returns what the phone lacks in one folder: one small request
+// when nothing changed, one calendar-multiget to read the objects that
+// did. Objects of the other component (a to-do in a calendar folder) and
+// events that end before the FilterType window are not sent; a held event
+// that changed to end before the window leaves the phone (SoftDelete).
+func (s *Session) Changes(ctx context.Context, q eas.SyncQuery) (*eas.ChangeSet, error) {
+	coll, k, err := splitPath(q.Path)
+	if err != nil {
+		return nil, err
+	}
+	d, err := s.delta(ctx, coll, q.Cursor)
+	if err != nil {
+		return nil, err
+	}
+	passed := s.b.passedOver(s.user, q.Path)
+	s.b.mu.Lock()
+	all := slices.DeleteFunc(diff(d, q.Known), func(ch change) bool {
+		return ch.kind == eas.ChangeAdd && ch.version != "" && passed[ch.path] == ch.version
+	})
+	s.b.mu.Unlock()
+	cs := &eas.ChangeSet{Cursor: d.Cursor}
+	window := all
+	if q.Window > 0 && len(all) > q.Window {
+		// The rest comes from the same delta next time: what the phone
+		// got by then is in Known, so it is not sent twice.
+		window, cs.More, cs.Cursor = all[:q.Window], true, q.Cursor
+	}
+	s.keepDelta(coll, q.Cursor, d, cs.More)
+	objs, err := s.read(ctx, coll, window)
+	if err != nil {
+		return nil, err
+	}
+	o := s.options(q.Body.Version)
+	seen := map[string]string{} // objects read: path → ETag, "" when sent
+	for _, ch := range window {
+		if ch.kind == eas.ChangeDelete {
+			cs.Changes = append(cs.Changes, eas.ItemChange{Kind: ch.kind, ServerID: ch.id})
+			continue
+		}
+		r, ok := objs[ch.path]
+		if !ok {
+			// Deleted between the listing and the read: the next sync
+			// sees it gone.
+			continue
+		}
+		ic, send := s.change(ch, r, k, q, o)
+		if send {
+			cs.Changes = append(cs.Changes, ic)
+		}
+		if send && ic.Kind != eas.ChangeSoftDelete {
+			seen[ch.path] = ""
+		} else {
+			seen[ch.path] = r.etag
+		}
+	}
+	s.b.mu.Lock()
+	for p, etag := range seen {
+		if etag == "" {
+			delete(passed, p)
+		} else {
+			passed[p] = etag
+		}
+	}
+	s.b.mu.Unlock()
+	return cs, nil
+}
+
+// change converts one object read for a folder; send is false for an
+// object the phone does not get: one of the other component, or an
+// event before the FilterType window that the phone does not hold.
+func (s *Session) change(ch change, r raw, k kind, q eas.SyncQuery, o calconv.Options) (ic eas.ItemChange, send bool) {
+	if !r.is(k) {
+		return ic, false
+	}
+	if k == events && !q.Since.IsZero() && !r.occursSince(q.Since, o) {
+		if ch.kind == eas.ChangeAdd {
+			return ic, false
+		}
+		return eas.ItemChange{Kind: eas.ChangeSoftDelete, ServerID: ch.id}, true
+	}
+	ic = eas.ItemChange{Kind: ch.kind, ServerID: ch.id, Version: r.etag}
+	ic.Item, ic.Err = r.item(k, o, q.Body)
+	if ic.Err != nil {
+		s.log.Warn("sending an item read in part", zap.String("path", ch.path), zap.Error(ic.Err))
+	}
+	return ic, true
+}
+
+// Pending counts the changes the phone lacks without reading any object;
+// in a calendar that also holds to-dos it counts those too.
+func (s *Session) Pending(ctx context.Context, q eas.SyncQuery) (int, error) {
+	coll, _, err := splitPath(q.Path)
+	if err != nil {
+		return 0, err
+	}
+	d, err := s.c.Changes(ctx, coll, q.Cursor)
+	if err != nil {
+		return 0, easError(err)
+	}
+	if d.Empty() {
+		return 0, nil
+	}
+	return len(diff(d, q.Known)), nil
+}
+
+// raw is one object as the server has it, parsed; cal is nil when it
+// could not be.
+type raw struct {
+	cal  *ical.Calendar
+	etag string
+	err  error
+}
+
+func parsed(data []byte, etag string) raw {
+	cal, err := calconv.Decode(data)
+	return raw{cal, etag, err}
+}
+
+// is reports whether the object is one of k's: it holds k's component.
+// An object that cannot be parsed shows in the events folder, as an
+// empty item, so that the phone learns of it.
+func (r raw) is(k kind) bool {
+	if r.cal == nil {
+		return k == events
+	}
+	for _, c := range r.cal.Children {
+		if c.Name == ical.CompEvent || c.Name == ical.CompToDo {
+			return c.Name == k.comp
+		}
+	}
+	return false
+}
+
+func (r raw) occursSince(since time.Time, o calconv.Options) bool {
+	if r.cal == nil {
+		return true
+	}
+	ok, err := calconv.OccursIn(r.cal, since, time.Time{}, o)
+	return ok || err != nil
+}
+
+// item converts the object for the phone, its note cut as the body
+// options say.
+func (r raw) item(k kind, o calconv.Options, body eas.BodyOptions) (eas.Item, error) {
+	if k == tasks {
+		if r.cal == nil {
+			return &eas.Task{}, r.err
+		}
+		t, err := calconv.TodoToEAS(r.cal, o)
+		if t == nil {
+			return &eas.Task{}, err
+		}
+		t.Body = truncate(t.Body, body)
+		return t, err
+	}
+	if r.cal == nil {
+		return &eas.Calendar{}, r.err
+	}
+	c, err := calconv.EventToEAS(r.cal, o)
+	if c == nil {
+		return &eas.Calendar{}, err
+	}
+	c.Body = truncate(c.Body, body)
+	return c, err
+}
+
+// truncate cuts a plain-text body to the phone's preference.
+func truncate(b *eas.Body, opt eas.BodyOptions) *eas.Body {
+	if b == nil {
+		return nil
+	}
+	limit := uint32(0)
+	for _, p := range opt.Preferences {
+		if p.Type == b.Type || p.Type == eas.BodyPlain {
+			limit = p.TruncationSize
+			break
+		}
+	}
+	if limit == 0 || uint32(len(b.Data)) <= limit {
+		return b
+	}
+	out := *b
+	cut := int(limit)
+	for cut > 0 && !utf8Start(b.Data[cut]) {
+		cut--
+	}
+	out.Data, out.Truncated = b.Data[:cut], true
+	return &out
+}
+
+func utf8Start(c byte) bool { return c&0xC0 != 0x80 }
+
+// read gets the objects of the changes that need one: one
+// calendar-multiget, or one GET per object when a broken object makes the
+// server's answer or its parsing fail.
+func (s *Session) read(ctx context.Context, coll string, changes []change) (map[string]raw, error) {
+	var paths []string
+	for _, ch := range changes {
+		if ch.kind != eas.ChangeDelete {
+			paths = append(paths, ch.path)
+		}
+	}
+	out := make(map[string]raw, len(paths))
+	if len(paths) == 0 {
+		return out, nil
+	}
+	objs, err := s.c.CalDAV().MultiGetCalendar(ctx, coll, &caldav.CalendarMultiGet{
+		Paths: paths, CompRequest: caldav.CalendarCompRequest{AllProps: true, AllComps: true}})
+	if err == nil {
+		for _, o := range objs {
+			if o.Data == nil {
+				continue
+			}
+			out[o.Path] = raw{cal: o.Data, etag: o.ETag}
+		}
+		return out, nil
+	}
+	if dav.Temporary(err) {
+		return nil, easError(err)
+	}
+	s.log.Debug("calendar-multiget failed, reading objects one by one", zap.Error(err))
+	for _, p := range paths {
+		data, etag, err := s.c.Get(ctx, p)
+		switch {
+		case dav.IsStatus(err, 404, 410):
+			continue
+		case err != nil:
+			return nil, easError(err)
+		}
+		out[p] = parsed(data, etag)
+	}
+	return out, nil
+}
+
+// Fetch reads one item.
+func (s *Session) Fetch(ctx context.Context, ref eas.ItemRef, body eas.BodyOptions) (eas.Item, error) {
+	coll, k, err := splitPath(ref.Path)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.objectPath(ctx, coll, ref.ServerID)
+	if err != nil {
+		return nil, err
+	}
+	data, etag, err := s.c.Get(ctx, p)
+	if err != nil {
+		return nil, easError(err)
+	}
+	it, err := parsed(data, etag).item(k, s.options(body.Version), body)
+	if err != nil {
+		s.log.Warn("fetched an item read in part", zap.String("path", p), zap.Error(err))
+	}
+	return it, nil
+}

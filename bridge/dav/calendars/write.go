@@ -1,0 +1,264 @@
+package calendars
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+
+	"github.com/emersion/go-ical"
+	"go.uber.org/zap"
+
+	"github.com/easgate/easgate/bridge/dav"
+	"github.com/easgate/easgate/bridge/dav/calconv"
+	"github.com/easgate/easgate/eas"
+)
+
+// ErrInvalidItem wraps a phone's item that cannot be stored as sent (a
+// time that does not parse, an unknown recurrence type): nothing is
+// written.
+var ErrInvalidItem = calconv.ErrBadItem
+
+// safeName matches a UID that can be a resource name as it is.
+var safeName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,50}$`)
+
+// AddItem stores a phone's new event or task as a new object, created
+// only if no object has its name (If-None-Match: *). The object is named
+// after the item's UID (an iOS ClientUid), so that an Add the phone sends
+// again finds the object the first one made instead of a duplicate.
+func (s *Session) AddItem(ctx context.Context, folder string, it eas.Item) (string, string, error) {
+	coll, k, err := splitPath(folder)
+	if err != nil {
+		return "", "", err
+	}
+	cal, uid, err := s.newObject(k, it)
+	if err != nil {
+		return "", "", err
+	}
+	name := uid
+	if !safeName.MatchString(name) {
+		name = newUID()
+	}
+	data, err := calconv.Encode(cal)
+	if err != nil {
+		return "", "", err
+	}
+	p := coll + name + ".ics"
+	etag, err := s.c.Put(ctx, p, ical.MIMEType, data, "")
+	if errors.Is(err, dav.ErrPrecondition) {
+		// The phone's Add again: the object is there already.
+		if _, etag, err = s.c.Get(ctx, p); err == nil {
+			return serverID(p), etag, nil
+		}
+	}
+	if err != nil {
+		return "", "", easError(err)
+	}
+	return serverID(p), etag, nil
+}
+
+// newObject makes the object of a phone's new item and returns its UID.
+func (s *Session) newObject(k kind, it eas.Item) (*ical.Calendar, string, error) {
+	o := s.options(addVersion(it))
+	switch in := it.(type) {
+	case *eas.Calendar:
+		if k != events || in == nil {
+			break
+		}
+		cal, err := calconv.ApplyEvent(nil, in, o)
+		if err != nil {
+			return nil, "", err
+		}
+		return cal, uidOf(cal, ical.CompEvent), nil
+	case *eas.Task:
+		if k != tasks || in == nil {
+			break
+		}
+		uid := newUID()
+		cal, err := calconv.ApplyTask(nil, in, uid, o)
+		if err != nil {
+			return nil, "", err
+		}
+		return cal, uid, nil
+	}
+	return nil, "", fmt.Errorf("%w: a %T in a %s folder", ErrInvalidItem, it, k.class)
+}
+
+// addVersion tells a 16.x Add by what only 16.x phones send: an Add
+// carries the whole item, so the version matters only to all-day times,
+// which 16.x sends without a zone.
+func addVersion(it eas.Item) eas.Version {
+	if c, ok := it.(*eas.Calendar); ok && c != nil && (c.ClientUID != "" || c.AirLocation != nil) {
+		return eas.V160
+	}
+	return eas.V141
+}
+
+func uidOf(cal *ical.Calendar, comp string) string {
+	for _, c := range cal.Children {
+		if c.Name == comp {
+			if p := c.Props.Get(ical.PropUID); p != nil {
+				return p.Value
+			}
+		}
+	}
+	return ""
+}
+
+// current is an object as the server has it, read to apply a change.
+type current struct {
+	path, etag string
+	cal        *ical.Calendar
+}
+
+// load reads the object a phone changes, refusing the change when the
+// object moved on since the version the phone holds (known; "" means the
+// phone's change wins).
+func (s *Session) load(ctx context.Context, ref eas.ItemRef, known string) (*current, kind, error) {
+	coll, k, err := splitPath(ref.Path)
+	if err != nil {
+		return nil, k, err
+	}
+	p, err := s.objectPath(ctx, coll, ref.ServerID)
+	if err != nil {
+		return nil, k, err
+	}
+	data, etag, err := s.c.Get(ctx, p)
+	if err != nil {
+		return nil, k, easError(err)
+	}
+	if known != "" && etag != "" && etag != known {
+		return nil, k, fmt.Errorf("%w: %s is at %s, the phone holds %s", eas.ErrConflict, p, etag, known)
+	}
+	cal, err := calconv.Decode(data)
+	if err != nil {
+		return nil, k, fmt.Errorf("%s cannot be read to apply a change: %w", p, err)
+	}
+	return &current{p, etag, cal}, k, nil
+}
+
+// store writes a changed object back, only over the version read
+// (If-Match): another client's write in between wins.
+func (s *Session) store(ctx context.Context, cur *current) (string, error) {
+	calconv.AddMissingTimezones(cur.cal)
+	data, err := calconv.Encode(cur.cal)
+	if err != nil {
+		return "", err
+	}
+	etag, err := s.c.Put(ctx, cur.path, ical.MIMEType, data, cur.etag)
+	if err != nil {
+		return "", easError(err)
+	}
+	return etag, nil
+}
+
+// ChangeItem writes a phone's change into the object as the server has
+// it, rewriting only what EAS carries. With 16.x what the phone left out
+// keeps its value; before, it is cleared, except what phones never send
+// back (the note, attendees, categories). A 16.x change of one occurrence
+// (InstanceId) changes or makes that occurrence's override.
+func (s *Session) ChangeItem(ctx context.Context, ref eas.ItemRef, u eas.ItemUpdate) (string, error) {
+	cur, k, err := s.load(ctx, ref, u.Known)
+	if err != nil {
+		return "", err
+	}
+	o := s.options(u.Version)
+	o.ClearAbsent = !u.Version.AtLeast(eas.V160)
+	ghosted := func(el string) bool { return slices.Contains(u.Ghosted, el) }
+	switch in := u.Item.(type) {
+	case *eas.Calendar:
+		if k != events || in == nil {
+			break
+		}
+		if err := s.applyEvent(cur, *in, o, ghosted); err != nil {
+			return "", err
+		}
+		return s.store(ctx, cur)
+	case *eas.Task:
+		if k != tasks || in == nil {
+			break
+		}
+		t := *in
+		if o.ClearAbsent {
+			if old, err := calconv.TodoToEAS(cur.cal, o); err == nil {
+				if ghosted("Body") {
+					t.Body = old.Body
+				}
+				if ghosted("Categories") {
+					t.Categories = old.Categories
+				}
+			}
+		}
+		cal, err := calconv.ApplyTask(cur.cal, &t, "", o)
+		if err != nil {
+			return "", err
+		}
+		cur.cal = cal
+		return s.store(ctx, cur)
+	}
+	return "", fmt.Errorf("%w: a %T in a %s folder", ErrInvalidItem, u.Item, k.class)
+}
+
+func (s *Session) applyEvent(cur *current, in eas.Calendar, o calconv.Options, ghosted func(string) bool) error {
+	if in.InstanceID != "" {
+		return calconv.ApplyInstance(cur.cal, in.InstanceID, &in, o)
+	}
+	if o.ClearAbsent {
+		if old, err := calconv.EventToEAS(cur.cal, o); err == nil {
+			if ghosted("Body") {
+				in.Body = old.Body
+			}
+			if ghosted("Attendees") {
+				in.Attendees = old.Attendees
+			}
+			if ghosted("Categories") {
+				in.Categories = old.Categories
+			}
+		}
+	}
+	cal, err := calconv.ApplyEvent(cur.cal, &in, o)
+	if err != nil {
+		return err
+	}
+	cur.cal = cal
+	return nil
+}
+
+// DeleteItem removes an event or task; one that is gone already is no
+// error.
+func (s *Session) DeleteItem(ctx context.Context, ref eas.ItemRef) error {
+	coll, _, err := splitPath(ref.Path)
+	if err != nil {
+		return err
+	}
+	p, err := s.objectPath(ctx, coll, ref.ServerID)
+	if errors.Is(err, eas.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	err = s.c.Delete(ctx, p, "")
+	if dav.IsStatus(err, 404, 410) {
+		return nil
+	}
+	return easError(err)
+}
+
+// DeleteInstance removes one occurrence of a series (a 16.x Delete with
+// InstanceId): an EXDATE, and the occurrence's override if it has one.
+func (s *Session) DeleteInstance(ctx context.Context, ref eas.ItemRef, instance eas.CompactTime) (string, error) {
+	cur, k, err := s.load(ctx, ref, "")
+	if err != nil {
+		return "", err
+	}
+	if k != events {
+		return "", fmt.Errorf("%w: an occurrence of a task", ErrInvalidItem)
+	}
+	if err := calconv.DeleteInstance(cur.cal, instance, s.options(eas.V160)); err != nil {
+		return "", err
+	}
+	s.log.Debug("deleting one occurrence", zap.String("path", cur.path), zap.String("instance", string(instance)))
+	return s.store(ctx, cur)
+}
