@@ -122,7 +122,7 @@ func (g *cardGateway) serverCards(t testing.TB, book string) map[string]string {
 	return out
 }
 
-func vcard(uid, fn, extra string) string {
+func testCard(uid, fn, extra string) string {
 	first, last, _ := strings.Cut(fn, " ")
 	return "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:" + uid + "\r\nFN:" + fn + "\r\nN:" + last + ";" + first + ";;;\r\n" + extra + "END:VCARD\r\n"
 }
@@ -256,7 +256,7 @@ func testContactsEndToEnd(t *testing.T, v eas.Version) {
 		}
 		g.put(t, book+f, string(data))
 	}
-	g.put(t, work+"boss.vcf", vcard("boss", "Big Boss", "EMAIL:boss@example.com\r\n"))
+	g.put(t, work+"boss.vcf", testCard("boss", "Big Boss", "EMAIL:boss@example.com\r\n"))
 	phone := g.phone(t, "cards"+v.String(), v)
 
 	// FolderSync: the default book is Contacts (9), the other a user
@@ -286,7 +286,7 @@ func testContactsEndToEnd(t *testing.T, v eas.Version) {
 	key := c.SyncKey
 
 	// Each kind of server-side change shows up exactly once.
-	g.put(t, book+"new.vcf", vcard("new", "Nora New", "EMAIL:nora@example.org\r\n"))
+	g.put(t, book+"new.vcf", testCard("new", "Nora New", "EMAIL:nora@example.org\r\n"))
 	data, _, err := g.dav.Get(ctx, book+"13-nextcloud-v4.vcf")
 	if err != nil {
 		t.Fatal(err)
@@ -430,7 +430,7 @@ func testContactsEndToEnd(t *testing.T, v eas.Version) {
 		t.Errorf("mail with the address books down: status %d", inbox.Status)
 	}
 	must(t, g.rad.Restart())
-	g.put(t, book+"back.vcf", vcard("back", "Back Again", ""))
+	g.put(t, book+"back.vcf", testCard("back", "Back Again", ""))
 	g.do(t, http.MethodDelete, book+"13-nextcloud-v4.vcf", "")
 	c = phone.mustSync(t, eas.SyncCollection{SyncKey: key, CollectionID: id, GetChanges: boolp(true)})
 	if want := []string{"+" + sid("back.vcf"), "-" + sid("13-nextcloud-v4.vcf")}; c.Status != 1 || !slices.Equal(c.summary(), want) {

@@ -40,8 +40,8 @@ func TestContactsPing(t *testing.T) {
 	const poll = 300 * time.Millisecond
 	g := startCardGateway(t, cardGatewayOptions{Poll: poll, MailPush: true})
 	book := g.book(t, "contacts", "Contacts")
-	g.put(t, book+"a.vcf", vcard("a", "Ann Alpha", ""))
-	g.put(t, book+"b.vcf", vcard("b", "Bob Beta", ""))
+	g.put(t, book+"a.vcf", testCard("a", "Ann Alpha", ""))
+	g.put(t, book+"b.vcf", testCard("b", "Bob Beta", ""))
 	phone := g.phone(t, "pinger", eas.V161)
 	ids := map[string]string{}
 	phone.folders(t, "0", ids)
@@ -53,8 +53,8 @@ func TestContactsPing(t *testing.T) {
 		name   string
 		change func()
 	}{
-		{"new card", func() { g.put(t, book+"c.vcf", vcard("c", "Cleo Gamma", "")) }},
-		{"edited card", func() { g.put(t, book+"a.vcf", vcard("a", "Ann Alpha-Edited", "")) }},
+		{"new card", func() { g.put(t, book+"c.vcf", testCard("c", "Cleo Gamma", "")) }},
+		{"edited card", func() { g.put(t, book+"a.vcf", testCard("a", "Ann Alpha-Edited", "")) }},
 		{"deleted card", func() { g.do(t, http.MethodDelete, book+"b.vcf", "") }},
 	}
 	for _, tt := range tests {
