@@ -40,6 +40,8 @@ type cardGatewayOptions struct {
 	Poll time.Duration
 	// MailPush gives mail its push too, as serve does.
 	MailPush bool
+	// Transport carries the gateway's CardDAV requests; nil: the default.
+	Transport http.RoundTripper
 }
 
 func startCardGateway(t testing.TB, opt cardGatewayOptions) *cardGateway {
@@ -47,7 +49,7 @@ func startCardGateway(t testing.TB, opt cardGatewayOptions) *cardGateway {
 	g := &cardGateway{testGateway: startGateway(t, gatewayOptions{})}
 	g.user, g.pw = g.newUser(t)
 	g.rad = radicaletest.New(t, radicaletest.Options{Users: map[string]string{g.user: g.pw}})
-	cards := contacts.New(contacts.Config{DAV: dav.Config{URL: g.rad.URL()}, PollInterval: opt.Poll})
+	cards := contacts.New(contacts.Config{DAV: dav.Config{URL: g.rad.URL(), Transport: opt.Transport}, PollInterval: opt.Poll})
 	var mailPush eas.Notifier
 	if opt.MailPush {
 		n := bridge.NewNotifier(g.Backend, bridge.WatchConfig{CheckInterval: 200 * time.Millisecond})
