@@ -415,6 +415,20 @@ func testContactsEndToEnd(t *testing.T, v eas.Version) {
 	}
 	key = c.SyncKey
 
+	// A Picture over the spec's 48 KB is refused for that item alone
+	// (Status 6, MS-ASCNTC), and nothing reaches the server.
+	before := len(g.serverCards(t, book))
+	cmds = eas.SyncCommands{}
+	must(t, cmds.AddItemCommand("c4", &eas.Contact{FirstName: "Too", LastName: "Large", Picture: strings.Repeat("QUFB", 13000)}))
+	c = phone.mustSync(t, eas.SyncCollection{SyncKey: key, CollectionID: id, Commands: &cmds})
+	if c.Responses == nil || len(c.Responses.Add) != 1 || c.Responses.Add[0].Status != eas.SyncConversionError {
+		t.Fatalf("oversized picture: responses %+v, want Status 6", c.Responses)
+	}
+	if after := len(g.serverCards(t, book)); after != before {
+		t.Fatalf("a refused Add changed the address book: %d cards, had %d", after, before)
+	}
+	key = c.SyncKey
+
 	// Radicale down: contacts answer retryable, with nothing deleted; mail
 	// still works; after recovery exactly what changed comes.
 	must(t, g.rad.Stop())
