@@ -153,9 +153,12 @@ func TestProcessSIGTERMAnswersPings(t *testing.T) {
 	var pings []<-chan pinged
 	for i := range 4 {
 		p := cl.newPhone(t, proxy, fmt.Sprintf("sigterm%d", i))
-		syncColl(t, p.Client, eas.SyncCollection{SyncKey: "0", CollectionID: p.ids["INBOX"]})
+		// The Sync goes to a as well: a Sync on b would publish an event
+		// that may reach a after the Ping began there, and end it.
+		onA := p.on(a.URL())
+		syncColl(t, onA, eas.SyncCollection{SyncKey: "0", CollectionID: p.ids["INBOX"]})
 		phones = append(phones, p)
-		pings = append(pings, ping(p.on(a.URL()), p.ids["INBOX"]))
+		pings = append(pings, ping(onA, p.ids["INBOX"]))
 	}
 	for deadline := time.Now().Add(20 * time.Second); a.waitingNow(t) != len(phones); {
 		for i, pc := range pings {
