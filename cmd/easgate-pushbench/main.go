@@ -87,7 +87,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		"the gateway's IMAP pool idle timeout (short: the set-up's pooled connections are gone before the Pings are measured)")
 	flag.BoolVar(&o.serve, "serve", false, "run the gateway (used by the benchmark itself)")
 	flag.StringVar(&o.imap, "imap", "", "with -serve: the upstream IMAP address")
-	flag.StringVar(&o.db, "db", "", "with -serve: the state file")
+	flag.StringVar(&o.db, "db", "", "state database: an empty postgres:// URL to measure on PostgreSQL (default: an SQLite file in a temporary folder); with -serve: the gateway's")
 	flag.StringVar(&o.listen, "listen", "127.0.0.1:0", "with -serve: the listener")
 	if err := flag.Parse(args); err != nil {
 		return 2
@@ -140,12 +140,12 @@ type child struct {
 	http *http.Client
 }
 
-func startChild(ctx context.Context, imapAddr, dir string, poolIdle time.Duration) (*child, error) {
+func startChild(ctx context.Context, imapAddr, db string, poolIdle time.Duration) (*child, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, self, "-serve", "-imap", imapAddr, "-db", filepath.Join(dir, "easgate.db"),
+	cmd := exec.CommandContext(ctx, self, "-serve", "-imap", imapAddr, "-db", db,
 		"-pool-idle", poolIdle.String())
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
@@ -311,7 +311,11 @@ func drive(ctx context.Context, o options, out io.Writer) (*result, error) {
 	senders := &clientCache{addr: up.Addr()}
 	defer senders.close()
 
-	gw, err := startChild(ctx, up.Addr(), dir, o.poolIdle)
+	db := o.db
+	if db == "" {
+		db = filepath.Join(dir, "easgate.db")
+	}
+	gw, err := startChild(ctx, up.Addr(), db, o.poolIdle)
 	if err != nil {
 		return nil, err
 	}

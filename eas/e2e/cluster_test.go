@@ -40,6 +40,9 @@ func TestMain(m *testing.M) {
 	}
 	pg = srv
 	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
 	if err := srv.Close(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		code = max(code, 1)

@@ -31,6 +31,9 @@ type testGateway struct {
 	Backend *bridge.Backend
 	// Push is the Notifier when gatewayOptions.Push asked for one.
 	Push *bridge.Notifier
+	// URL, when set, is where phones speak instead of HTTP (nginx in
+	// front of several nodes).
+	URL string
 }
 
 type gatewayOptions struct {
@@ -92,6 +95,9 @@ func (g *testGateway) newUser(t testing.TB) (string, string) {
 
 // client returns a phone of a new or given user.
 func (g *testGateway) client(user, password, deviceID string, v eas.Version) *easclient.Client {
+	if g.URL != "" {
+		return easclient.New(g.URL, user, password, deviceID, v)
+	}
 	return easclient.New(g.HTTP.URL, user, password, deviceID, v)
 }
 

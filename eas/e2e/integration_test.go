@@ -37,7 +37,12 @@ type mailEnv struct {
 
 func newMailEnv(t testing.TB, noCondstore bool, v eas.Version, folders ...string) *mailEnv {
 	t.Helper()
-	g := startGateway(t, gatewayOptions{NoCondstore: noCondstore})
+	return newMailEnvOn(t, startGateway(t, gatewayOptions{NoCondstore: noCondstore}), v, folders...)
+}
+
+// newMailEnvOn is newMailEnv on a gateway already started.
+func newMailEnvOn(t testing.TB, g *testGateway, v eas.Version, folders ...string) *mailEnv {
+	t.Helper()
 	user, pw := g.newUser(t)
 	e := &mailEnv{g: g, user: user, pw: pw, imap: g.Dovecot.Dial(t, user, pw)}
 	for _, f := range folders {
