@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-imap/v2"
 	"go.uber.org/zap"
 
 	"github.com/easgate/easgate/bridge"
@@ -289,5 +290,118 @@ func TestDovecotPushDelivery(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDovecotPushLuaEvents: with easgate's Lua script, what another IMAP
+// client does answers a waiting Ping at once: a flag set, an expunge, an
+// APPEND, and a folder created (Ping Status 7, the folder hierarchy).
+func TestDovecotPushLuaEvents(t *testing.T) {
+	e := startPushGateway(t, pushOptions{driver: "lua", source: "dovecot", check: 10 * time.Minute})
+	uid := e.dc.Append(t, "anna", "a", "INBOX", message("first"))
+	p := e.phone(t, "luaphone1")
+	other := e.dc.Dial(t, "anna", "a")
+	if _, err := other.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	store := func(op imap.StoreFlagsOp, flag imap.Flag) {
+		if err := other.Store(imap.UIDSetNum(uid), &imap.StoreFlags{Op: op, Flags: []imap.Flag{flag}, Silent: true}, nil).Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, step := range []struct {
+		name   string
+		do     func()
+		status int
+	}{
+		{"flag set", func() { store(imap.StoreFlagsAdd, imap.FlagFlagged) }, 2},
+		{"expunge", func() {
+			store(imap.StoreFlagsAdd, imap.FlagDeleted)
+			if err := other.UIDExpunge(imap.UIDSetNum(uid)).Close(); err != nil {
+				t.Fatal(err)
+			}
+		}, 2},
+		{"append", func() { e.dc.Append(t, "anna", "a", "INBOX", message("appended")) }, 2},
+		{"folder created", func() {
+			if err := other.Create("Projects", nil).Wait(); err != nil {
+				t.Fatal(err)
+			}
+		}, 7},
+	} {
+		ping := p.ping(ctx)
+		e.waiting(t, 1)
+		if i == 0 {
+			e.switchedOn(t)
+		}
+		step.do()
+		folder := p.inbox
+		if step.status != 2 {
+			folder = ""
+		}
+		answered(t, ping, step.status, folder)
+		if step.status == 2 {
+			if n := p.sync(t); n != 1 {
+				t.Errorf("%s: the phone synced %d changes, want 1", step.name, n)
+			}
+		}
+		t.Logf("%s answered the Ping with status %d", step.name, step.status)
+	}
+}
+
+// TestDovecotPushCatchUp: what no notification reports (the OX driver
+// reports delivered mail only; a notification lost while Dovecot
+// restarts) is caught by the periodic check, so no phone waits forever;
+// and a delivery that was notified is not reported a second time by the
+// check, which would make the phone sync twice for one message.
+func TestDovecotPushCatchUp(t *testing.T) {
+	const check = 500 * time.Millisecond
+	e := startPushGateway(t, pushOptions{driver: "ox", source: "dovecot", check: check})
+	p := e.phone(t, "catchup1")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	ping := p.ping(ctx)
+	e.waiting(t, 1)
+	e.switchedOn(t)
+	// An APPEND by another client: the OX driver says nothing.
+	e.dc.Append(t, "anna", "a", "INBOX", message("appended"))
+	answered(t, ping, 2, p.inbox)
+	if n := p.sync(t); n != 1 {
+		t.Errorf("synced %d changes, want 1", n)
+	}
+
+	// Dovecot stops while the phone waits and comes back; mail arrives
+	// by a way nothing notifies.
+	ping = p.ping(ctx)
+	e.waiting(t, 1)
+	e.dc.Stop(t)
+	time.Sleep(2 * check)
+	e.dc.Start(t)
+	e.dc.Append(t, "anna", "a", "INBOX", message("after the restart"))
+	answered(t, ping, 2, p.inbox)
+	if n := p.sync(t); n != 1 {
+		t.Errorf("synced %d changes after the restart, want 1", n)
+	}
+
+	// A delivery notified: one answer, one sync, then the phone waits
+	// again and nothing answers for several checks.
+	ping = p.ping(ctx)
+	e.waiting(t, 1)
+	e.dc.Deliver(t, "bob@example.com", []string{"anna"}, message("delivered"))
+	answered(t, ping, 2, p.inbox)
+	if n := p.sync(t); n != 1 {
+		t.Errorf("synced %d changes for one delivery, want 1", n)
+	}
+	quiet, stop := context.WithTimeout(ctx, 6*check)
+	defer stop()
+	select {
+	case res := <-p.ping(quiet):
+		if res.err == nil {
+			t.Errorf("the Ping after the sync was answered %+v: the delivery was pushed twice", res.r)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the quiet Ping did not end")
 	}
 }
