@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -403,5 +405,109 @@ func TestDovecotPushCatchUp(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("the quiet Ping did not end")
+	}
+}
+
+// TestPushSourceFlags: the flag combinations easgate serve refuses, and
+// those it takes, from the command line and the environment.
+func TestPushSourceFlags(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("good", pushSecret+"\n")
+	short := write("short", "abc\n")
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want bridge.PushSource
+		err  string
+	}{
+		{"default", nil, nil, bridge.PushIdle, ""},
+		{"dovecot", []string{"--push-source", "dovecot", "--push-secret-file", good}, nil, bridge.PushDovecot, ""},
+		{"both from the environment", nil, map[string]string{"EASGATE_PUSH_SOURCE": "both", "EASGATE_PUSH_SECRET_FILE": good}, bridge.PushBoth, ""},
+		{"dovecot without a secret", []string{"--push-source", "dovecot"}, nil, 0, "needs --push-secret-file"},
+		{"a secret with idle", []string{"--push-secret-file", good}, nil, 0, "--push-source is idle"},
+		{"short secret", []string{"--push-source", "both", "--push-secret-file", short}, nil, 0, "shorter than 16"},
+		{"missing file", []string{"--push-source", "both", "--push-secret-file", filepath.Join(dir, "none")}, nil, 0, "--push-secret-file"},
+		{"unknown source", []string{"--push-source", "notify"}, nil, 0, "want idle, dovecot or both"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var c serveConfig
+			fs := serveFlags(&c, io.Discard)
+			if err := parseWithEnv(fs, tc.args, func(k string) string { return tc.env[k] }); err != nil {
+				t.Fatal(err)
+			}
+			got, secret, err := c.pushSource()
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("error %v, want one saying %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("got %v, %v; want %v", got, err, tc.want)
+			}
+			if (got != bridge.PushIdle) != (secret == pushSecret) {
+				t.Errorf("secret %q with source %v", secret, got)
+			}
+		})
+	}
+}
+
+// TestPushEndpointOnAdminListener: with a push secret and no admin token
+// the admin listener serves the endpoint and /healthz, refuses the admin
+// API, and the endpoint answers Dovecot as the README says.
+func TestPushEndpointOnAdminListener(t *testing.T) {
+	e := startPushGateway(t, pushOptions{driver: "ox", source: "dovecot", check: 10 * time.Minute})
+	url := e.adminURL()
+	put := func(secret, body string) int {
+		req, err := http.NewRequest(http.MethodPut, url+"/api/push/dovecot", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.SetBasicAuth("dovecot", secret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	const ox = `{"user":"anna","event":"messageNew","folder":"INBOX","imap-uidvalidity":1,"imap-uid":1}`
+	if code := put("wrong", ox); code != http.StatusUnauthorized {
+		t.Errorf("wrong secret: HTTP %d", code)
+	}
+	if code := put(pushSecret, ox); code != http.StatusNotFound {
+		t.Errorf("a user no phone has waited for: HTTP %d, want 404", code)
+	}
+	p := e.phone(t, "endpoint1")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ping := p.ping(ctx)
+	e.waiting(t, 1)
+	// Stored by APPEND, which the OX driver does not report: only this
+	// notification tells easgate (the check is minutes away). A
+	// notification without a change does not answer the Ping: easgate
+	// looks at the folder first.
+	e.dc.Append(t, "anna", "a", "INBOX", message("appended"))
+	if code := put(pushSecret, ox); code != http.StatusNoContent {
+		t.Errorf("notification for a waiting phone: HTTP %d, want 204", code)
+	}
+	answered(t, ping, 2, p.inbox)
+	for path, want := range map[string]int{"/healthz": http.StatusOK, "/api/devices": http.StatusUnauthorized} {
+		resp, err := http.Get(url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("%s: HTTP %d, want %d", path, resp.StatusCode, want)
+		}
 	}
 }
