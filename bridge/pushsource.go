@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -198,20 +199,23 @@ func (w *watcher) pollOnce(backoff time.Duration) (time.Duration, error) {
 
 // lend returns a connection a push check borrowed without making it look
 // used: the pool closes it IdleTimeout after a request last used it, as if
-// the check had not been, and one dialled for the check alone is closed at
-// once. Checking every CheckInterval must not hold a connection per
-// account open, which is what PushDovecot is for.
+// the check had not been, and one dialled for the check is closed by the
+// pool's next sweep, unless a request takes it first (the Ping that
+// subscribed looks at its folders right after). Checking every
+// CheckInterval must not hold a connection per account open, which is
+// what PushDovecot is for.
 func (p *pool) lend(user string, c *conn) {
-	if c.lastUsed.IsZero() || c.isBroken() {
-		c.close()
-		p.put(user, nil)
-		return
-	}
 	used := c.lastUsed
+	if used.IsZero() {
+		used = time.Unix(0, 0)
+	}
 	p.put(user, c)
 	p.mu.Lock()
-	c.lastUsed = used
-	p.mu.Unlock()
+	defer p.mu.Unlock()
+	// Only while idle: a request that took it meanwhile owns its time.
+	if a := p.accounts[user]; a != nil && slices.Contains(a.idle, c) {
+		c.lastUsed = used
+	}
 }
 
 // switchOn sets the user's NotifyEntry once per process, so that Dovecot
