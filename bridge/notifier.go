@@ -208,7 +208,8 @@ func (n *Notifier) Subscribe(ctx context.Context, cred eas.Credentials, paths []
 		// may be waiting without periodic checks while nobody watched.
 		s.w.poke()
 	}
-	if n.cfg.Source != PushIdle && !n.switchedOn(cred.Username, true) {
+	// PushDovecot's watcher switches the account on with its checks.
+	if n.cfg.Source == PushBoth && !n.switchedOn(cred.Username, true) {
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()

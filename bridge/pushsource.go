@@ -176,8 +176,12 @@ func (w *watcher) pollOnce(backoff time.Duration) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(w.ctx, w.n.b.cfg.CommandTimeout)
 	defer cancel()
 	c, err := w.n.b.pool.get(ctx, cred)
+	switchedOn := true
 	if err == nil {
 		err = w.pass(ctx, c, "")
+		if err == nil && !w.n.switchedOn(cred.Username, true) {
+			switchedOn = w.n.setNotifyEntry(ctx, c, cred.Username)
+		}
 		w.n.b.pool.lend(cred.Username, c)
 	}
 	switch {
@@ -193,6 +197,9 @@ func (w *watcher) pollOnce(backoff time.Duration) (time.Duration, error) {
 		next := nextBackoff(backoff, w.n.cfg.MinBackoff, w.n.cfg.MaxBackoff)
 		w.log.Info("push check failed; will retry", zap.Error(err), zap.Duration("in", next))
 		return next, nil
+	case !switchedOn:
+		// Until Dovecot is told, only the checks report changes: soon again.
+		return nextBackoff(backoff, w.n.cfg.MinBackoff, w.n.cfg.MaxBackoff), nil
 	}
 	return 0, nil
 }
@@ -220,36 +227,45 @@ func (p *pool) lend(user string, c *conn) {
 
 // switchOn sets the user's NotifyEntry once per process, so that Dovecot
 // reports the changes of every account easgate serves without an
-// administrator switching each on. A server without METADATA, or one that
-// refuses the entry, is left alone (and not asked again); a failure to
-// reach it is tried again by the account's next watcher.
+// administrator switching each on (PushBoth: the PushDovecot watcher does
+// it on the connection of its checks, see pollOnce).
 func (n *Notifier) switchOn(ctx context.Context, cred eas.Credentials) {
 	ctx, cancel := context.WithTimeout(ctx, n.b.cfg.CommandTimeout)
 	defer cancel()
 	c, err := n.b.pool.get(ctx, cred)
 	if err != nil {
 		n.switchedOn(cred.Username, false)
-		n.log.Debug("cannot switch Dovecot notifications on", zap.String("user", cred.Username), zap.Error(err))
+		n.log.Info("cannot switch Dovecot notifications on; will try again", zap.String("user", cred.Username), zap.Error(err))
 		return
 	}
+	n.setNotifyEntry(ctx, c, cred.Username)
+	n.b.pool.lend(cred.Username, c)
+}
+
+// setNotifyEntry sets user's NotifyEntry on c. A server without METADATA,
+// or one that refuses the entry, is left alone (and not asked again); a
+// failure to reach it is tried again by the next Subscribe or check, and
+// setNotifyEntry reports it (false).
+func (n *Notifier) setNotifyEntry(ctx context.Context, c *conn, user string) bool {
 	if !c.caps.Has(imap.CapMetadata) && !c.caps.Has(imap.CapMetadataServer) {
-		n.b.pool.lend(cred.Username, c)
-		n.log.Debug("server has no METADATA; Dovecot notifications not switched on", zap.String("user", cred.Username))
-		return
+		n.log.Debug("server has no METADATA; Dovecot notifications not switched on", zap.String("user", user))
+		return true
 	}
-	v := []byte("user=" + cred.Username)
-	err = c.guard(ctx, "SETMETADATA", func(func()) error {
+	v := []byte("user=" + user)
+	err := c.guard(ctx, "SETMETADATA", func(func()) error {
 		return c.client.SetMetadata("", map[string]*[]byte{NotifyEntry: &v}).Wait()
 	})
-	n.b.pool.lend(cred.Username, c)
 	switch {
 	case err == nil:
-		n.log.Debug("Dovecot notifications switched on", zap.String("user", cred.Username))
+		n.log.Debug("Dovecot notifications switched on", zap.String("user", user))
 	case isNo(err):
-		n.log.Info("server refused the notification entry", zap.String("user", cred.Username), zap.Error(err))
+		n.log.Info("server refused the notification entry", zap.String("user", user), zap.Error(err))
 	default:
-		n.switchedOn(cred.Username, false)
+		n.switchedOn(user, false)
+		n.log.Info("cannot switch Dovecot notifications on; will try again", zap.String("user", user), zap.Error(err))
+		return false
 	}
+	return true
 }
 
 // switchedOn records (or forgets) that user's entry was set; it reports
