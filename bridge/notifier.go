@@ -81,6 +81,12 @@ type WatchConfig struct {
 	// short because it is how long push stays off after the server is back;
 	// a refused or failed dial costs the server little.
 	MinBackoff, MaxBackoff time.Duration
+	// Source is where changes are learnt of (default PushIdle). With
+	// PushDovecot no connection is held: Poke reports changes, and
+	// CheckInterval applies to every watched folder, INBOX included.
+	// With PushDovecot and PushBoth, Subscribe switches the account's
+	// Dovecot notifications on (NotifyEntry) once per process.
+	Source PushSource
 }
 
 func (c *WatchConfig) setDefaults() {
@@ -115,6 +121,10 @@ type Notifier struct {
 	closed   bool
 	watchers map[string]*watcher
 	wg       sync.WaitGroup
+	// users holds every account a phone has waited for since start (see
+	// Poke); switched those whose NotifyEntry was set.
+	users    map[string]struct{}
+	switched map[string]bool
 	// reconnects counts watching connections lost and dialled again.
 	reconnects atomic.Uint64
 }
@@ -127,7 +137,10 @@ var errNotifierClosed = errors.New("bridge: notifier closed")
 // connects when the first subscription of an account arrives.
 func NewNotifier(b *Backend, cfg WatchConfig) *Notifier {
 	cfg.setDefaults()
-	return &Notifier{b: b, cfg: cfg, log: b.log.Named("watch"), watchers: map[string]*watcher{}}
+	return &Notifier{
+		b: b, cfg: cfg, log: b.log.Named("watch"), watchers: map[string]*watcher{},
+		users: map[string]struct{}{}, switched: map[string]bool{},
+	}
 }
 
 // Close stops every watcher and closes the channels of the subscriptions
@@ -185,11 +198,23 @@ func (n *Notifier) Subscribe(ctx context.Context, cred eas.Credentials, paths []
 	}
 	if start {
 		n.wg.Add(1)
-		go s.w.run()
+		if n.cfg.Source == PushDovecot {
+			go s.w.poll()
+		} else {
+			go s.w.run()
+		}
 	} else {
 		// Even when every path has a mark, the loop must learn of s: it
 		// may be waiting without periodic checks while nobody watched.
 		s.w.poke()
+	}
+	// PushDovecot's watcher switches the account on with its checks.
+	if n.cfg.Source == PushBoth && !n.switchedOn(cred.Username, true) {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			n.switchOn(s.w.ctx, cred)
+		}()
 	}
 	if err := s.w.await(ctx, s, failures); err != nil {
 		s.Close()
@@ -207,6 +232,7 @@ func (n *Notifier) join(cred eas.Credentials, s *subscription) (start bool, fail
 	if n.closed {
 		return false, 0, errNotifierClosed
 	}
+	n.users[cred.Username] = struct{}{}
 	w := n.watchers[cred.Username]
 	start = w == nil
 	if start {

@@ -60,6 +60,9 @@ type watcher struct {
 	down bool
 	// gaveUp is why the watcher stopped for good.
 	gaveUp error
+	// idling is the folder in IDLE ("" none), whose changes the server
+	// reports itself (see poked).
+	idling string
 }
 
 func (n *Notifier) newWatcher(user string) *watcher {
@@ -379,6 +382,7 @@ func (w *watcher) retarget(s *watchSession) (bool, error) {
 	// compares it with its last mark at once.
 	fullPass = fullPass || s.selected != ""
 	s.selected = ""
+	w.setIdling("")
 	if target == "" {
 		return fullPass, nil
 	}
@@ -386,6 +390,7 @@ func (w *watcher) retarget(s *watchSession) (bool, error) {
 	switch {
 	case err == nil:
 		s.selected = target
+		w.setIdling(target)
 		// Drop what the previous folder reported: the pass compares it.
 		w.dropEvents()
 		w.record(target, m)
@@ -396,6 +401,12 @@ func (w *watcher) retarget(s *watchSession) (bool, error) {
 		return false, err
 	}
 	return fullPass, nil
+}
+
+func (w *watcher) setIdling(path string) {
+	w.mu.Lock()
+	w.idling = path
+	w.mu.Unlock()
 }
 
 // dropEvents forgets a change reported and not yet handled.

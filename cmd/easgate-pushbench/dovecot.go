@@ -13,10 +13,29 @@ type dovecotUpstream struct {
 	srv *dovecottest.Server
 }
 
-func startDovecot(accounts int) (*dovecotUpstream, error) {
+// startDovecot starts Dovecot with the accounts; with lmtp it takes mail
+// by LMTP, and with notify (the gateway's address) its OX driver reports
+// each delivery to the gateway's /api/push/dovecot.
+func startDovecot(accounts int, lmtp bool, notify string) (*dovecotUpstream, error) {
+	conf := ""
+	if notify != "" {
+		conf = fmt.Sprintf(`mail_attribute_dict = file:%%h/dovecot-attributes
+protocol imap {
+  imap_metadata = yes
+}
+protocol lmtp {
+  mail_plugins = $mail_plugins notify push_notification
+}
+plugin {
+  push_notification_driver = ox:url=http://dovecot:%s@%s/api/push/dovecot timeout_msecs=2000
+}
+`, benchSecret, notify)
+	}
 	srv, err := dovecottest.Start(dovecottest.Options{
 		MaxUserIPConnections: 100000,
 		Logf:                 log.Printf,
+		LMTP:                 lmtp,
+		Config:               conf,
 	})
 	if err != nil {
 		return nil, err
@@ -55,4 +74,8 @@ func (u *dovecotUpstream) Close() {
 	if err := u.srv.Close(); err != nil {
 		log.Print(err)
 	}
+}
+
+func (u *dovecotUpstream) DeliverMail(from string, to []string, raw []byte) error {
+	return u.srv.DeliverMail(from, to, raw)
 }

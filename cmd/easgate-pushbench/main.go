@@ -10,6 +10,14 @@
 //
 //	easgate-pushbench -accounts 1000 -devices 10
 //	easgate-pushbench -upstream dovecot -accounts 200 -devices 10
+//	easgate-pushbench -upstream dovecot -deliver lmtp -push-source dovecot -accounts 2000 -devices 1
+//
+// With -deliver lmtp the messages are delivered by LMTP, as an MTA does,
+// instead of appended; with -push-source dovecot or both the gateway takes
+// Dovecot's push notifications (the OX driver, which reports LMTP
+// deliveries), as `easgate serve --push-source` does. Run it with idle and
+// with dovecot on the same settings to compare latency, upstream
+// connections and memory per waiting phone.
 //
 // Every phone provisions, runs FolderSync and syncs INBOX, then pings
 // INBOX. Once all are waiting, the gateway's heap and stacks are measured;
@@ -27,6 +35,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -57,6 +66,11 @@ type options struct {
 	verbose     bool
 	// poolIdle is the gateway's IMAP pool IdleTimeout.
 	poolIdle time.Duration
+	// deliver is "append" or "lmtp"; pushSource the gateway's
+	// --push-source; check its --folder-check-interval.
+	deliver    string
+	pushSource string
+	check      time.Duration
 	// profiles is where to save the gateway's heap and goroutine profiles.
 	profiles string
 	// serve mode (the child)
@@ -85,6 +99,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	flag.StringVar(&o.profiles, "profile", "", "save the gateway's heap and goroutine profiles, before and with the Pings, in this directory")
 	flag.DurationVar(&o.poolIdle, "pool-idle", bridge.DefaultIdleTimeout,
 		"the gateway's IMAP pool idle timeout (short: the set-up's pooled connections are gone before the Pings are measured)")
+	flag.StringVar(&o.deliver, "deliver", "append", "how messages arrive: append (IMAP APPEND) or lmtp (Dovecot's LMTP, -upstream dovecot)")
+	flag.StringVar(&o.pushSource, "push-source", "idle", "the gateway's --push-source: idle, dovecot or both (dovecot and both need -upstream dovecot -deliver lmtp)")
+	flag.DurationVar(&o.check, "folder-check-interval", bridge.DefaultCheckInterval, "the gateway's --folder-check-interval")
 	flag.BoolVar(&o.serve, "serve", false, "run the gateway (used by the benchmark itself)")
 	flag.StringVar(&o.imap, "imap", "", "with -serve: the upstream IMAP address")
 	flag.StringVar(&o.db, "db", "", "state database: an empty postgres:// URL to measure on PostgreSQL (default: an SQLite file in a temporary folder); with -serve: the gateway's")
@@ -140,13 +157,15 @@ type child struct {
 	http *http.Client
 }
 
-func startChild(ctx context.Context, imapAddr, db string, poolIdle time.Duration) (*child, error) {
+func startChild(ctx context.Context, o options, imapAddr, listen, db string) (*child, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.CommandContext(ctx, self, "-serve", "-imap", imapAddr, "-db", db,
-		"-pool-idle", poolIdle.String())
+		"-pool-idle", o.poolIdle.String(), "-listen", listen, "-push-source", o.pushSource,
+		"-folder-check-interval", o.check.String())
+	cmd.Env = append(os.Environ(), secretEnv+"="+benchSecret)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -294,13 +313,42 @@ func drive(ctx context.Context, o options, out io.Writer) (*result, error) {
 	}
 	defer os.RemoveAll(dir)
 
+	if o.deliver == "" {
+		o.deliver = "append"
+	}
+	if o.pushSource == "" {
+		o.pushSource = "idle"
+	}
+	source, err := bridge.ParsePushSource(o.pushSource)
+	if err != nil {
+		return nil, err
+	}
+	lmtp := o.deliver == "lmtp"
+	switch {
+	case o.deliver != "append" && !lmtp:
+		return nil, fmt.Errorf("-deliver %q: want append or lmtp", o.deliver)
+	case lmtp && o.upstream != "dovecot":
+		return nil, errors.New("-deliver lmtp needs -upstream dovecot")
+	case source != bridge.PushIdle && !lmtp:
+		return nil, errors.New("-push-source dovecot or both needs -deliver lmtp (the OX driver reports LMTP deliveries)")
+	}
+	// Dovecot's configuration names the gateway's address, so it is
+	// chosen before either starts.
+	listen, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
 	fmt.Fprintf(out, "starting the %s upstream with %d accounts\n", o.upstream, o.accounts)
 	var up upstream
 	switch o.upstream {
 	case "mem":
 		up, err = startMem(o.accounts)
 	case "dovecot":
-		up, err = startDovecot(o.accounts)
+		notify := ""
+		if source != bridge.PushIdle {
+			notify = listen
+		}
+		up, err = startDovecot(o.accounts, lmtp, notify)
 	default:
 		err = fmt.Errorf("unknown upstream %q", o.upstream)
 	}
@@ -315,7 +363,7 @@ func drive(ctx context.Context, o options, out io.Writer) (*result, error) {
 	if db == "" {
 		db = filepath.Join(dir, "easgate.db")
 	}
-	gw, err := startChild(ctx, up.Addr(), db, o.poolIdle)
+	gw, err := startChild(ctx, o, up.Addr(), listen, db)
 	if err != nil {
 		return nil, err
 	}
@@ -387,9 +435,11 @@ func drive(ctx context.Context, o options, out io.Writer) (*result, error) {
 		cred := credentials(a)
 		msg := []byte(fmt.Sprintf("From: bench@example.org\r\nTo: %s\r\nSubject: push %d\r\nMessage-ID: <push%d.%d@example.org>\r\n\r\nround %d\r\n",
 			cred.Username, r, r, time.Now().UnixNano(), r))
-		sender, err := senders.client(cred.Username, cred.Password)
-		if err != nil {
-			return nil, fmt.Errorf("log in to append: %w", err)
+		var sender *imapclient.Client
+		if !lmtp {
+			if sender, err = senders.client(cred.Username, cred.Password); err != nil {
+				return nil, fmt.Errorf("log in to append: %w", err)
+			}
 		}
 		// A plain IMAP client in IDLE on the same INBOX: how long the
 		// upstream itself takes to tell of the message. One at a time:
@@ -411,7 +461,11 @@ func drive(ctx context.Context, o options, out io.Writer) (*result, error) {
 		// The memory server starts listening just after it says it idles.
 		time.Sleep(10 * time.Millisecond)
 		t0 := time.Now()
-		if err := bounded(sender, func() error { return appendWith(sender, msg) }); err != nil {
+		if lmtp {
+			if err := up.(deliverer).DeliverMail("bench@example.org", []string{cred.Username}, msg); err != nil {
+				return nil, err
+			}
+		} else if err := bounded(sender, func() error { return appendWith(sender, msg) }); err != nil {
 			return nil, fmt.Errorf("append: %w", err)
 		}
 		timeout := time.After(time.Minute)
@@ -470,12 +524,14 @@ func (r *result) report(out io.Writer) {
 		size(base.HeapInuse), size(base.StackInuse), base.Goroutines, size(base.RSS))
 	fmt.Fprintf(out, "gateway with the Pings:   heap %s, stacks %s, %d goroutines, RSS %s, %d watchers\n",
 		size(held.HeapInuse), size(held.StackInuse), held.Goroutines, size(held.RSS), held.Watchers)
+	fmt.Fprintf(out, "push source %s, delivery by %s: upstream IMAP connections while the phones wait %d (%d held for push; %.3f per waiting phone)\n",
+		o.pushSource, o.deliver, held.Connections, held.PushConnections, float64(held.Connections)/float64(n))
 	per := func(a, b uint64) string { return size(uint64(max(int64(a)-int64(b), 0)) / uint64(n)) }
 	fmt.Fprintf(out, "per waiting phone: heap+stacks %s (heap %s, stacks %s), RSS %s, %.2f goroutines\n",
 		per(mem(held), mem(base)), per(held.HeapInuse, base.HeapInuse), per(held.StackInuse, base.StackInuse),
 		per(held.RSS, base.RSS), float64(held.Goroutines-base.Goroutines)/float64(n))
-	quantiles(out, "push latency, APPEND to Ping answer", r.lat)
-	quantiles(out, "upstream's own IDLE notice, APPEND to EXISTS", r.ref)
+	quantiles(out, "push latency, "+r.o.arrival()+" to Ping answer", r.lat)
+	quantiles(out, "upstream's own IDLE notice, "+r.o.arrival()+" to EXISTS", r.ref)
 	if r.failures > 0 {
 		fmt.Fprintf(out, "%d Pings failed (see above)\n", r.failures)
 	}
@@ -700,4 +756,27 @@ func dialIdler(addr, user, password string) (*imapclient.Client, <-chan time.Tim
 		return nil, nil, err
 	}
 	return c, exists, nil
+}
+
+// arrival names how messages arrive, for the report.
+func (o options) arrival() string {
+	if o.deliver == "lmtp" {
+		return "LMTP delivery"
+	}
+	return "APPEND"
+}
+
+// deliverer is an upstream that takes mail by LMTP.
+type deliverer interface {
+	DeliverMail(from string, to []string, raw []byte) error
+}
+
+// freeAddr picks a free port on the loopback address.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
 }

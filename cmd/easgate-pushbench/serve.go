@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/easgate/easgate/bridge"
+	"github.com/easgate/easgate/bridge/dovecotpush"
 	"github.com/easgate/easgate/eas"
 	"github.com/easgate/easgate/store"
 	"go.uber.org/zap"
@@ -31,7 +32,18 @@ type gatewayStats struct {
 	Goroutines    int    `json:"goroutines"`
 	Watchers      int    `json:"watchers"`
 	Subscriptions int    `json:"subscriptions"`
+	// Connections are the upstream IMAP connections open, pooled and
+	// held for push; PushConnections those held for push (IDLE).
+	Connections     int `json:"connections"`
+	PushConnections int `json:"pushConnections"`
 }
+
+// The secret Dovecot's notifications carry; the benchmark hands it to the
+// gateway process in the environment.
+const (
+	benchSecret = "pushbench0123456789abcdef"
+	secretEnv   = "PUSHBENCH_SECRET"
+)
 
 // serve runs the gateway as `easgate serve` builds it: bridge Backend and
 // Notifier, eas Server, SQLite state; it logs warnings only.
@@ -50,10 +62,21 @@ func serve(ctx context.Context, o options, stdout io.Writer) error {
 	}
 	b := bridge.New(bridge.Config{Addr: o.imap, Security: bridge.SecurityNone, Logger: zl, IdleTimeout: o.poolIdle})
 	defer b.Close()
-	push := bridge.NewNotifier(b, bridge.WatchConfig{})
+	source, err := bridge.ParsePushSource(o.pushSource)
+	if err != nil {
+		return err
+	}
+	push := bridge.NewNotifier(b, bridge.WatchConfig{Source: source, CheckInterval: o.check})
 	srv := eas.NewServer(eas.Config{Logger: zl}, b, st, push)
 
 	mux := http.NewServeMux()
+	if source != bridge.PushIdle {
+		h, err := dovecotpush.NewHandler(dovecotpush.Config{Poker: push, Secret: os.Getenv(secretEnv)})
+		if err != nil {
+			return err
+		}
+		mux.Handle("/api/push/dovecot", h)
+	}
 	mux.HandleFunc(statsPath, func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("gc") != "" {
 			// Twice: the first cycle's finalizers free more in the second.
@@ -64,6 +87,8 @@ func serve(ctx context.Context, o options, stdout io.Writer) error {
 		runtime.ReadMemStats(&ms)
 		s := gatewayStats{HeapInuse: ms.HeapInuse, StackInuse: ms.StackInuse, RSS: rss(), Goroutines: runtime.NumGoroutine()}
 		s.Watchers, s.Subscriptions = push.Watching()
+		s.PushConnections = push.Stats().Connected
+		s.Connections = b.Stats().Connections + s.PushConnections
 		json.NewEncoder(w).Encode(&s)
 	})
 	mux.HandleFunc("/debug/pprof/", pprof.Index)

@@ -25,6 +25,7 @@ import (
 	"github.com/easgate/easgate/bridge/dav"
 	"github.com/easgate/easgate/bridge/dav/calendars"
 	"github.com/easgate/easgate/bridge/dav/contacts"
+	"github.com/easgate/easgate/bridge/dovecotpush"
 	"github.com/easgate/easgate/bridge/notes"
 	"github.com/easgate/easgate/bridge/sieve"
 	"github.com/easgate/easgate/eas"
@@ -72,6 +73,14 @@ type serveConfig struct {
 	// CalDAV is the calendar and tasks server; "" serves neither.
 	CalDAV          string
 	DAVPollInterval time.Duration
+	// PushSource is idle, dovecot or both (bridge.ParsePushSource);
+	// PushSecretFile holds the secret Dovecot's notifications carry.
+	PushSource     string
+	PushSecretFile string
+	// pushSecret replaces the content of PushSecretFile (tests).
+	pushSecret string
+	// upstreamIdle replaces bridge.DefaultIdleTimeout (tests); no flag.
+	upstreamIdle time.Duration
 	// insecureTLS is for tests with self-signed upstreams only; no flag.
 	tlsConfig *tls.Config
 }
@@ -148,6 +157,9 @@ func serveFlags(c *serveConfig, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.CardDAV, "carddav", "", "CardDAV server URL for contacts (e.g. https://dav.example.com/); users log in with their own credentials")
 	fs.StringVar(&c.CalDAV, "caldav", "", "CalDAV server URL for calendars and tasks (e.g. https://dav.example.com/); users log in with their own credentials")
 	fs.DurationVar(&c.DAVPollInterval, "dav-poll-interval", dav.DefaultPollInterval, "how often push polls watched address books and calendars")
+	fs.StringVar(&c.PushSource, "push-source", "idle",
+		"where mail push comes from: idle (an IMAP IDLE connection per account with a waiting phone), dovecot (Dovecot's push_notification plugin calls /api/push/dovecot on --admin-listen; no connection held) or both")
+	fs.StringVar(&c.PushSecretFile, "push-secret-file", "", "file holding the secret Dovecot's notifications must present; required by --push-source dovecot or both")
 	return fs
 }
 
@@ -262,6 +274,10 @@ func startGateway(ctx context.Context, c *serveConfig, log *zap.Logger, adminTok
 	if err != nil {
 		return nil, err
 	}
+	source, pushSecret, err := c.pushSource()
+	if err != nil {
+		return nil, err
+	}
 	if c.MinHeartbeat <= 0 || c.MaxHeartbeat < c.MinHeartbeat {
 		return nil, fmt.Errorf("heartbeat bounds %v..%v are not a range", c.MinHeartbeat, c.MaxHeartbeat)
 	}
@@ -282,10 +298,10 @@ func startGateway(ctx context.Context, c *serveConfig, log *zap.Logger, adminTok
 	}
 	g.backend = bridge.New(bridge.Config{
 		Addr: c.IMAP, Security: sec, TLSConfig: c.tlsConfig, Domain: c.Domain,
-		Logger:   log.Named("imap"),
+		Logger: log.Named("imap"), IdleTimeout: c.upstreamIdle,
 		SMTPAddr: c.SMTP, SMTPSecurity: smtpSec, SMTPTLSConfig: c.tlsConfig, NoSentCopy: !c.SentCopy,
 	})
-	g.push = bridge.NewNotifier(g.backend, bridge.WatchConfig{CheckInterval: c.FolderCheckInterval})
+	g.push = bridge.NewNotifier(g.backend, bridge.WatchConfig{CheckInterval: c.FolderCheckInterval, Source: source})
 	g.metrics = eas.NewMetrics()
 	registerUpstreamMetrics(g.metrics.Registry(), g.backend, g.push, st)
 	refused := prometheus.NewCounter(prometheus.CounterOpts{
@@ -333,15 +349,69 @@ func startGateway(ctx context.Context, c *serveConfig, log *zap.Logger, adminTok
 		ErrorLog:    zap.NewStdLog(log.Named("http")),
 	}
 	g.serving(g.easSrv, g.easLn, "eas")
-	if adminToken != "" {
+	if adminToken != "" || pushSecret != "" {
+		h, err := g.adminHandler(adminToken, pushSecret, c.Domain)
+		if err != nil {
+			g.Close()
+			return nil, err
+		}
 		if g.admLn, err = net.Listen("tcp", c.AdminListen); err != nil {
 			g.Close()
 			return nil, fmt.Errorf("listen %s: %w", c.AdminListen, err)
 		}
-		g.admSrv = &http.Server{Handler: g.eas.AdminHandler(adminToken), ReadHeaderTimeout: 10 * time.Second}
+		// Dovecot calls within the delivery or IMAP command that caused
+		// the event: a slow or stuck client must not hold a worker long.
+		g.admSrv = &http.Server{
+			Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+			IdleTimeout: 2 * time.Minute, ErrorLog: zap.NewStdLog(log.Named("admin")),
+		}
 		g.serving(g.admSrv, g.admLn, "admin")
 	}
 	return g, nil
+}
+
+// adminHandler is the admin listener's handler: the admin API (every /api
+// request refused without a token), /healthz, /metrics and, with a push
+// secret, Dovecot's notifications at /api/push/dovecot.
+func (g *gateway) adminHandler(token, pushSecret, domain string) (http.Handler, error) {
+	admin := g.eas.AdminHandler(token)
+	if pushSecret == "" {
+		return admin, nil
+	}
+	push, err := dovecotpush.NewHandler(dovecotpush.Config{
+		Poker: g.push, Secret: pushSecret, Domain: domain, Registerer: g.metrics.Registry(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dovecot push endpoint: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/api/push/dovecot", push)
+	mux.Handle("/", admin)
+	return mux, nil
+}
+
+// pushSource reads --push-source and the secret its notifications need.
+func (c *serveConfig) pushSource() (bridge.PushSource, string, error) {
+	source, err := bridge.ParsePushSource(c.PushSource)
+	if err != nil {
+		return 0, "", fmt.Errorf("--push-source: %w", err)
+	}
+	if c.pushSecret == "" && c.PushSecretFile != "" {
+		b, err := os.ReadFile(c.PushSecretFile)
+		if err != nil {
+			return 0, "", fmt.Errorf("--push-secret-file: %w", err)
+		}
+		c.pushSecret = strings.TrimSpace(string(b))
+	}
+	switch {
+	case source == bridge.PushIdle && c.pushSecret != "":
+		return 0, "", errors.New("--push-secret-file is set but --push-source is idle: choose dovecot or both")
+	case source != bridge.PushIdle && c.pushSecret == "":
+		return 0, "", fmt.Errorf("--push-source %s needs --push-secret-file", source)
+	case source != bridge.PushIdle && len(c.pushSecret) < 16:
+		return 0, "", errors.New("the push secret is shorter than 16 characters")
+	}
+	return source, c.pushSecret, nil
 }
 
 // serving runs srv on ln; an error other than the server's closing is
@@ -502,8 +572,12 @@ func registerUpstreamMetrics(reg prometheus.Registerer, b *bridge.Backend, n *br
 		}, func() float64 { return float64(b.Stats().Connections + n.Stats().Connected) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "easgate_upstream_watchers",
-			Help: "Accounts with an IMAP IDLE watcher for waiting phones.",
+			Help: "Accounts with phones waiting for changes (each holds an IMAP IDLE connection unless --push-source is dovecot).",
 		}, func() float64 { return float64(n.Stats().Watchers) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "easgate_upstream_push_connections",
+			Help: "IMAP connections held open for push (IDLE); zero with --push-source dovecot.",
+		}, func() float64 { return float64(n.Stats().Connected) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "easgate_upstream_errors_total",
 			Help: "IMAP connection attempts that failed (server down, TLS, timeout); refused logins not counted.",
