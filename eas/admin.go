@@ -83,7 +83,9 @@ func (s *Server) CheckUpstreams(ctx context.Context) Health {
 	if h := s.health.last; h != nil && now.Sub(h.CheckedAt) < healthCheckEvery {
 		return *h
 	}
-	ctx, cancel := context.WithTimeout(ctx, healthCheckTimeout)
+	// The result is cached for every caller: a caller that hangs up must
+	// not cut the checks short and leave them "down" for the next ones.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), healthCheckTimeout)
 	defer cancel()
 	h := &Health{Status: "ok", Upstreams: make([]UpstreamState, len(s.cfg.Upstreams)), CheckedAt: now}
 	var wg sync.WaitGroup

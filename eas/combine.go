@@ -112,9 +112,12 @@ func (s *combinedSession) session(ctx context.Context, i int) (Session, error) {
 	return se, nil
 }
 
-// upstreamError keeps an upstream's unavailability to its own folders.
+// upstreamError keeps an upstream's unavailability to its own folders. A
+// refused login counts as one: the mail store took these credentials, so
+// the other upstream lacks the account or checks another password, and a
+// 401 would log the phone out of its mail too.
 func upstreamError(name string, err error) error {
-	if errors.Is(err, ErrUnavailable) {
+	if errors.Is(err, ErrUnavailable) || errors.Is(err, ErrUnauthorized) {
 		return fmt.Errorf("%w: %s: %v", ErrFolderUnavailable, name, err)
 	}
 	return fmt.Errorf("%s: %w", name, err)

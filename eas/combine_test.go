@@ -14,11 +14,16 @@ import (
 type davStore struct {
 	m    *fakeMail
 	down atomic.Bool
+	// refuses: the upstream refuses the login the mail store took.
+	refuses atomic.Bool
 }
 
 func (d *davStore) Open(ctx context.Context, cred eas.Credentials) (eas.Session, error) {
 	if d.down.Load() {
 		return nil, eas.ErrUnavailable
+	}
+	if d.refuses.Load() {
+		return nil, eas.ErrUnauthorized
 	}
 	return &fakeMailbox{m: d.m, user: cred.Username}, nil
 }

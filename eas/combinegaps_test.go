@@ -173,3 +173,39 @@ func TestCombinedRestartUpstreamDown(t *testing.T) {
 		t.Fatalf("FolderSync with the upstream back: %v %+v", err, fs)
 	}
 }
+
+// An upstream that refuses the login the mail store took (the user has no
+// account there, or it checks another password) fails its own folders
+// retryably: the phone is not logged out, mail keeps working and the
+// folder list keeps the upstream's folders.
+func TestCombinedUpstreamRefusesLogin(t *testing.T) {
+	ctx := context.Background()
+	dav := newDavStore()
+	g, _ := startCombined(t, dav, newMemStore())
+	inbox, notes := g.id(t, "INBOX"), g.id(t, "Notes")
+	fs, err := g.phone.FolderSync(ctx, "0")
+	if err != nil || fs.Status != eas.FolderSuccess {
+		t.Fatalf("FolderSync: %v %+v", err, fs)
+	}
+	ikey, _ := g.primed(t, g.phone, inbox)
+	nkey, _, _ := primeClass(t, g, notes, 10)
+
+	dav.refuses.Store(true)
+	g.mail.add("INBOX", "while refused", time.Now())
+	resp, err := g.phone.Sync(ctx, &eas.SyncRequest{Collections: []eas.SyncCollection{
+		{SyncKey: ikey, CollectionID: inbox}, {SyncKey: nkey, CollectionID: notes}}})
+	if err != nil {
+		t.Fatalf("Sync with the other upstream refusing the login: %v", err)
+	}
+	var statuses []int
+	for _, c := range resp.Collections {
+		statuses = append(statuses, c.Status)
+	}
+	if !slices.Equal(statuses, []int{eas.SyncSuccess, eas.SyncRetry}) {
+		t.Errorf("Sync statuses %v, want mail 1 and the notes 16", statuses)
+	}
+	next, err := g.phone.FolderSync(ctx, fs.SyncKey)
+	if err != nil || next.Status != eas.FolderSuccess || (next.Changes != nil && next.Changes.Count != 0) {
+		t.Fatalf("FolderSync with the other upstream refusing the login: %v %+v", err, next)
+	}
+}

@@ -343,3 +343,50 @@ func TestSyncNotesClientWins(t *testing.T) {
 		t.Fatalf("stored note %+v, want the phone's subject", m)
 	}
 }
+
+// A phone's Add or Change without ApplicationData (malformed: MS-ASCMD
+// requires it) is refused with Status 6 and writes nothing; read as an
+// empty item it would clear every field that is not ghosted.
+func TestSyncClassesNoApplicationData(t *testing.T) {
+	text := func(name, v string) *wbxml.Element {
+		return &wbxml.Element{Tag: wbxml.MustLookup("AirSync", name), Data: []byte(v)}
+	}
+	g := startClassGateway(t)
+	coll := g.id(t, "Notes")
+	g.mail.add("Notes", "kept", time.Now())
+	key, items, _ := primeClass(t, g, coll, 10)
+	sid := items["kept"]
+	before := *g.mail.msg("Notes", sid[len(coll)+1:])
+	n := g.mail.count("Notes")
+	for _, tc := range []struct {
+		name string
+		cmd  *wbxml.Element
+	}{
+		{"Change", &wbxml.Element{Tag: wbxml.MustLookup("AirSync", "Change"), Children: []*wbxml.Element{text("ServerId", sid)}}},
+		{"Add", &wbxml.Element{Tag: wbxml.MustLookup("AirSync", "Add"), Children: []*wbxml.Element{text("ClientId", "c1")}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmds := eas.SyncCommands{Items: []*wbxml.Element{tc.cmd}}
+			got := rawSyncOne(t, g.phone, eas.SyncCollection{SyncKey: key, CollectionID: coll, Commands: &cmds})
+			key = got.SyncKey
+			var statuses []int
+			if r := got.Responses; r != nil {
+				for _, a := range r.Add {
+					statuses = append(statuses, a.Status)
+				}
+				for _, c := range r.Change {
+					statuses = append(statuses, c.Status)
+				}
+			}
+			if !slices.Equal(statuses, []int{eas.SyncConversionError}) {
+				t.Errorf("answered %v, want [%d]", statuses, eas.SyncConversionError)
+			}
+			if m := g.mail.msg("Notes", sid[len(coll)+1:]); m == nil || m.subject != before.subject || m.body != before.body {
+				t.Errorf("note now %+v, was %+v", m, before)
+			}
+			if c := g.mail.count("Notes"); c != n {
+				t.Errorf("%d notes, want %d", c, n)
+			}
+		})
+	}
+}

@@ -132,7 +132,7 @@ func (cs *collSync) add(ctx context.Context, pc *phoneCommand, o *commandOutcome
 		return cs.addMail(ctx, pc, o)
 	}
 	w, err := cs.writer(ctx)
-	if err != nil || w == nil {
+	if err != nil || w == nil || pc.Data == nil {
 		return err
 	}
 	it, err := cs.codec.decode(pc.Data, cs.st.Meta.Supported)
@@ -157,6 +157,12 @@ func (cs *collSync) change(ctx context.Context, id string, pc *phoneCommand, o *
 	w, err := cs.writer(ctx)
 	if err != nil {
 		return err
+	}
+	if pc.Data == nil {
+		// No ApplicationData is malformed, not an item with every field
+		// left out: read as one, it would clear what is not ghosted.
+		o.Status = SyncConversionError
+		return nil
 	}
 	it, err := cs.codec.decode(pc.Data, cs.st.Meta.Supported)
 	if w == nil || err != nil {

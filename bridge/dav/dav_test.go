@@ -420,3 +420,41 @@ func TestChangesOfCalendars(t *testing.T) {
 		})
 	}
 }
+
+// TestPollerForgetsFailedSubscribe: an account whose Subscribe failed (a
+// wrong password, a path the server does not have) has no subscriber, and
+// its polling loop ends once it has lingered, as after a last Close.
+func TestPollerForgetsFailedSubscribe(t *testing.T) {
+	s := newServer(t)
+	if err := s.AddressBook(user, "contacts", "Contacts"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		cred Credentials
+		path string
+	}{
+		{"wrong password", Credentials{user, "wrong"}, "/anna/contacts/"},
+		{"no such collection", Credentials{user, pass}, "/anna/nowhere/"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &Poller{Config: Config{URL: s.URL()}, Interval: 20 * time.Millisecond, Linger: 20 * time.Millisecond}
+			if _, err := p.Subscribe(context.Background(), tc.cred, []string{tc.path}); err == nil {
+				t.Fatal("Subscribe succeeded")
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				p.mu.Lock()
+				n := len(p.accounts)
+				p.mu.Unlock()
+				if n == 0 {
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%d polling loops 10 s after a failed Subscribe", n)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		})
+	}
+}

@@ -82,6 +82,7 @@ func (p *Poller) Subscribe(ctx context.Context, cred Credentials, paths []string
 	sub := &Subscription{acct: a, paths: paths, ch: make(chan string, 2*len(paths)+2)}
 	for _, path := range paths {
 		if err := a.baseline(ctx, path); err != nil {
+			a.unused()
 			return nil, err
 		}
 	}
@@ -137,6 +138,17 @@ func (a *pollAccount) leave(s *Subscription) {
 	defer a.mu.Unlock()
 	delete(a.subs, s)
 	if len(a.subs) == 0 {
+		a.idle = time.Now()
+	}
+}
+
+// unused starts the linger of an account a failed Subscribe made: without
+// a subscriber it would otherwise poll forever, one loop per password
+// tried.
+func (a *pollAccount) unused() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.subs) == 0 && a.idle.IsZero() {
 		a.idle = time.Now()
 	}
 }

@@ -35,6 +35,8 @@ type Error struct {
 	// or "ACTIVE"; "" when the server gave none.
 	Code string
 	Text string
+	// Bye: the server answered BYE and closed the connection.
+	Bye bool
 }
 
 func (e *Error) Error() string {
@@ -162,8 +164,10 @@ func (c *Client) Authenticate(ctx context.Context, user, password string) error 
 	}
 	return c.run(ctx, func() error {
 		err := c.command("AUTHENTICATE", []string{quote("PLAIN"), quote(base64.StdEncoding.EncodeToString(ir))}, nil)
+		// TRYLATER and BYE say the server cannot check the credentials
+		// now, not that they are wrong (RFC 5804 1.3).
 		var e *Error
-		if errors.As(err, &e) {
+		if errors.As(err, &e) && !e.Bye && !HasCode(err, "TRYLATER") {
 			return fmt.Errorf("%w: %s", ErrAuthFailed, e.Text)
 		}
 		return err
@@ -279,7 +283,7 @@ func (c *Client) command(name string, args []string, data func([]token) error) e
 			if st.ok {
 				return nil
 			}
-			return &Error{Command: name, Code: st.code, Text: st.text}
+			return &Error{Command: name, Code: st.code, Text: st.text, Bye: st.bye}
 		}
 		if data == nil {
 			return fmt.Errorf("managesieve: %s: unexpected line %v", name, line)
@@ -316,7 +320,7 @@ func (c *Client) readCapabilities(what string) error {
 }
 
 type statusLine struct {
-	ok         bool
+	ok, bye    bool
 	code, text string
 }
 
@@ -328,7 +332,9 @@ func status(line []token) (statusLine, bool) {
 	switch strings.ToUpper(line[0].val) {
 	case "OK":
 		st.ok = true
-	case "NO", "BYE":
+	case "NO":
+	case "BYE":
+		st.bye = true
 	default:
 		return statusLine{}, false
 	}
