@@ -113,3 +113,27 @@ func TestCombinedUpstreams(t *testing.T) {
 		t.Fatal("the Ping did not answer the note")
 	}
 }
+
+// A calendar upstream that is down fails neither ResolveRecipients nor
+// its own-address answer: it holds no addresses, so the lookup does not
+// ask it.
+func TestCombinedLookupSkipsOtherClasses(t *testing.T) {
+	mail := newFakeMail()
+	cal := &davStore{m: newFakeMail()}
+	combined := eas.Combine(fakeBackend{mail}, fakeNotifier{mail},
+		eas.Upstream{Name: "caldav", Backend: cal, Notifier: fakeNotifier{cal.m}, Classes: []eas.Class{eas.ClassCalendar}})
+	g := &fakeGateway{mail: mail, store: newMemStore()}
+	g.server = eas.NewServer(eas.Config{}, combined, g.store, combined)
+	hs := httptest.NewServer(g.server.Handler())
+	t.Cleanup(hs.Close)
+	g.url = hs.URL
+	g.phone = g.newPhone(t, "phone1", eas.V141)
+	cal.down.Store(true)
+	resp, err := g.phone.ResolveRecipients(context.Background(), &eas.ResolveRecipientsRequest{To: []string{fakeUser}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Status != 1 || len(resp.Response) != 1 || resp.Response[0].Status != 1 {
+		t.Fatalf("own address with the calendar server down: status %d %+v", resp.Status, resp.Response)
+	}
+}

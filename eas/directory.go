@@ -171,7 +171,12 @@ func (s *combinedSession) Lookup(ctx context.Context, query string, limit int) (
 	if d, ok := s.Mailbox.(Directory); ok {
 		ask(d)
 	}
-	for i := range s.c.ups {
+	for i, u := range s.c.ups {
+		if len(u.Classes) > 0 && !slices.Contains(u.Classes, ClassContacts) {
+			// A calendar server that is down must not fail the
+			// lookup: it holds no addresses.
+			continue
+		}
 		se, err := s.session(ctx, i)
 		if err != nil {
 			asked++
