@@ -10,8 +10,6 @@ package calendars
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -58,7 +56,7 @@ type Backend struct {
 	poller *dav.Poller
 
 	mu    sync.Mutex
-	homes map[string]string // credential key → calendar home set
+	homes dav.Homes
 	// passed are, per user and folder, the objects read and not sent (a
 	// to-do beside the events, an event before the FilterType window),
 	// with their ETags: they are not read again until they change.
@@ -85,7 +83,7 @@ func New(cfg Config) *Backend {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	b := &Backend{cfg: cfg, log: log, homes: map[string]string{}, passed: map[string]map[string]string{},
+	b := &Backend{cfg: cfg, log: log, homes: dav.Homes{Kind: dav.Calendars}, passed: map[string]map[string]string{},
 		pending: map[string]pendingDelta{}}
 	b.poller = &dav.Poller{Config: cfg.DAV, Interval: cfg.PollInterval, OnError: func(user string, err error) {
 		log.Warn("polling calendars", zap.String("user", user), zap.Error(err))
@@ -93,13 +91,7 @@ func New(cfg Config) *Backend {
 	return b
 }
 
-func credKey(cred eas.Credentials) string {
-	sum := sha256.Sum256([]byte(cred.Username + "\x00" + cred.Password))
-	return hex.EncodeToString(sum[:])
-}
-
-// Open logs in (on first use per user and password) and returns the
-// user's session.
+// Open returns the user's session; the first finds the user's home set.
 func (b *Backend) Open(ctx context.Context, cred eas.Credentials) (eas.Session, error) {
 	s, err := b.open(ctx, cred)
 	if err != nil {
@@ -113,17 +105,9 @@ func (b *Backend) open(ctx context.Context, cred eas.Credentials) (*Session, err
 	if err != nil {
 		return nil, err
 	}
-	key := credKey(cred)
-	b.mu.Lock()
-	home := b.homes[key]
-	b.mu.Unlock()
-	if home == "" {
-		if home, err = c.HomeSet(ctx, dav.Calendars); err != nil {
-			return nil, easError(err)
-		}
-		b.mu.Lock()
-		b.homes[key] = home
-		b.mu.Unlock()
+	home, err := b.homes.Find(ctx, c, cred.Username)
+	if err != nil {
+		return nil, easError(err)
 	}
 	return &Session{b: b, c: c, home: home, user: cred.Username, zone: b.cfg.Zone,
 		log: b.log.With(zap.String("user", cred.Username))}, nil

@@ -8,8 +8,6 @@ package contacts
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -50,7 +48,7 @@ type Backend struct {
 	poller *dav.Poller
 
 	mu    sync.Mutex
-	homes map[string]string // credential key → address-book home set
+	homes dav.Homes
 }
 
 // New makes the contacts store.
@@ -59,36 +57,22 @@ func New(cfg Config) *Backend {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	b := &Backend{cfg: cfg, log: log, homes: map[string]string{}}
+	b := &Backend{cfg: cfg, log: log, homes: dav.Homes{Kind: dav.AddressBooks}}
 	b.poller = &dav.Poller{Config: cfg.DAV, Interval: cfg.PollInterval, OnError: func(user string, err error) {
 		log.Warn("polling address books", zap.String("user", user), zap.Error(err))
 	}}
 	return b
 }
 
-func credKey(cred eas.Credentials) string {
-	sum := sha256.Sum256([]byte(cred.Username + "\x00" + cred.Password))
-	return hex.EncodeToString(sum[:])
-}
-
-// Open logs in (on first use per user and password) and returns the
-// user's session.
+// Open returns the user's session; the first finds the user's home set.
 func (b *Backend) Open(ctx context.Context, cred eas.Credentials) (eas.Session, error) {
 	c, err := dav.NewClient(b.cfg.DAV, dav.Credentials{Username: cred.Username, Password: cred.Password})
 	if err != nil {
 		return nil, err
 	}
-	key := credKey(cred)
-	b.mu.Lock()
-	home := b.homes[key]
-	b.mu.Unlock()
-	if home == "" {
-		if home, err = c.HomeSet(ctx, dav.AddressBooks); err != nil {
-			return nil, easError(err)
-		}
-		b.mu.Lock()
-		b.homes[key] = home
-		b.mu.Unlock()
+	home, err := b.homes.Find(ctx, c, cred.Username)
+	if err != nil {
+		return nil, easError(err)
 	}
 	return &Session{c: c, home: home, log: b.log.With(zap.String("user", cred.Username))}, nil
 }
