@@ -1,13 +1,13 @@
 //go:build unix && !linux
 
-package dovecottest
+package proc
 
 import (
 	"os/exec"
 	"syscall"
 )
 
-// procAttr puts Dovecot in its own process group, so that a hung instance
+// procAttr puts the server in its own process group, so that a hung instance
 // can be killed with all its children.
 func procAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true}
