@@ -52,7 +52,7 @@ func TestServeSieveFlags(t *testing.T) {
 // and reads back; without it the phone is told Oof is not available.
 func TestServeOof(t *testing.T) {
 	sink := smtptest.New(t, smtptest.Options{NoAuth: true})
-	dc := sievetest.Start(t, sievetest.Options{SubmissionAddr: sink.Addr})
+	dc := sievetest.New(t, sievetest.Options{SubmissionAddr: sink.Addr})
 	dc.AddUser(t, "anna", "pw")
 	ctx := context.Background()
 	on := 1
