@@ -530,11 +530,8 @@ func (s *Server) launch() error {
 	cmd := exec.Command(s.bin, "-F", "-c", confPath)
 	cmd.Dir = s.dir
 	p, err := proc.Start(cmd, startTimeout, func() error { return probe(addr) })
-	var serr *proc.StartError
-	if errors.As(err, &serr) {
-		return fmt.Errorf("dovecot on %s: %v:\n%s", addr, serr, s.report(serr.Output))
-	} else if err != nil {
-		return err
+	if err != nil {
+		return fmt.Errorf("dovecot on %s: %w\n%s", addr, err, s.report())
 	}
 	s.mu.Lock()
 	s.proc = p
@@ -588,13 +585,10 @@ func (s *Server) stop(logf func(format string, args ...any)) error {
 	return err
 }
 
-// report gathers what Dovecot said: its stderr, its log and its version,
-// for start failures.
-func (s *Server) report(output string) string {
+// report gathers what Dovecot said beyond its output, its log and its
+// version, for start failures.
+func (s *Server) report() string {
 	var b strings.Builder
-	if out := strings.TrimSpace(output); out != "" {
-		fmt.Fprintf(&b, "--- dovecot output ---\n%s\n", out)
-	}
 	if log, err := os.ReadFile(filepath.Join(s.dir, "dovecot.log")); err == nil {
 		fmt.Fprintf(&b, "--- %s/dovecot.log ---\n%s", s.dir, log)
 	} else {

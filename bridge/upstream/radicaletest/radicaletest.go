@@ -263,11 +263,8 @@ func (s *Server) launch() error {
 	cmd := exec.Command(Python, "-m", "radicale", "--config", confPath)
 	cmd.Dir = s.dir
 	p, err := proc.Start(cmd, startTimeout, func() error { return probe(url) })
-	var serr *proc.StartError
-	if errors.As(err, &serr) {
-		return fmt.Errorf("radicale on %s: %v:\n%s", url, serr, serr.Output)
-	} else if err != nil {
-		return err
+	if err != nil {
+		return fmt.Errorf("radicale on %s: %w", url, err)
 	}
 	s.mu.Lock()
 	s.proc = p

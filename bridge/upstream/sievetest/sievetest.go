@@ -356,11 +356,8 @@ func (s *Server) launch(bin string) error {
 	}
 	os.Remove(filepath.Join(s.dir, "dovecot.log"))
 	p, err := proc.Start(exec.Command(bin, "-F", "-c", confPath), startTimeout, s.greet)
-	var serr *proc.StartError
-	if errors.As(err, &serr) {
-		return fmt.Errorf("dovecot: %v:\n%s\n%s", serr, serr.Output, s.Log())
-	} else if err != nil {
-		return err
+	if err != nil {
+		return fmt.Errorf("dovecot: %w\n%s", err, s.Log())
 	}
 	s.proc = p
 	return nil

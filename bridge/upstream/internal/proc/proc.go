@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os/exec"
+	"strings"
 	"sync"
 	"time"
 )
@@ -23,7 +24,7 @@ type Proc struct {
 // Start starts cmd in its own process group, collecting what it writes to
 // stdout and stderr, and waits until ready succeeds. It gives up when the
 // process exits or ready has not succeeded within timeout; the process is
-// then killed and the error carries ready's last error and the output.
+// then killed and the *StartError carries ready's last error and the output.
 func Start(cmd *exec.Cmd, timeout time.Duration, ready func() error) (*Proc, error) {
 	p := &Proc{cmd: cmd, out: &buffer{}, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
@@ -65,10 +66,14 @@ type StartError struct {
 }
 
 func (e *StartError) Error() string {
+	msg := e.Err.Error()
 	if e.Exited {
-		return fmt.Sprintf("exited during startup (%v)", e.Err)
+		msg = fmt.Sprintf("exited during startup (%v)", e.Err)
 	}
-	return e.Err.Error()
+	if out := strings.TrimSpace(e.Output); out != "" {
+		msg += ":\n" + out
+	}
+	return msg
 }
 
 func (e *StartError) Unwrap() error { return e.Err }

@@ -45,6 +45,9 @@ func TestStart(t *testing.T) {
 			if serr.Exited != tt.wantExited || !strings.Contains(serr.Output, tt.wantOutput) {
 				t.Errorf("StartError = %+v; want Exited %v and output with %q", serr, tt.wantExited, tt.wantOutput)
 			}
+			if !strings.Contains(err.Error(), tt.wantOutput) {
+				t.Errorf("error %q does not show the output", err)
+			}
 			if !tt.wantExited && !errors.Is(err, notYet) {
 				t.Errorf("error %v does not carry the last readiness error", err)
 			}
