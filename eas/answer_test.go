@@ -225,6 +225,19 @@ func TestSlowBodyCutOff(t *testing.T) {
 	}
 }
 
+// fetchRequest is an ItemOperations request of n Fetches of message id in
+// folder inbox.
+func fetchRequest(t *testing.T, inbox, id string, n int) *wbxml.Element {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString(`<ItemOperations xmlns="ItemOperations:" xmlns:airsync="AirSync:">`)
+	for range n {
+		fmt.Fprintf(&b, `<Fetch><Store>Mailbox</Store><airsync:CollectionId>%s</airsync:CollectionId><airsync:ServerId>%s</airsync:ServerId></Fetch>`, inbox, inbox+":"+id)
+	}
+	b.WriteString(`</ItemOperations>`)
+	return mustXML(t, b.String())
+}
+
 // TestItemOperationsLimit: more operations than Limits.ItemOperations in
 // one request are refused as a whole (Status 11) without touching the
 // mailbox; the limit itself is served.
@@ -233,19 +246,10 @@ func TestItemOperationsLimit(t *testing.T) {
 	inbox := g.id(t, "INBOX")
 	id := g.mail.add("INBOX", "hello", time.Now())
 	ctx := context.Background()
-	doc := func(n int) *wbxml.Element {
-		var b strings.Builder
-		b.WriteString(`<ItemOperations xmlns="ItemOperations:" xmlns:airsync="AirSync:">`)
-		for range n {
-			fmt.Fprintf(&b, `<Fetch><Store>Mailbox</Store><airsync:CollectionId>%s</airsync:CollectionId><airsync:ServerId>%s</airsync:ServerId></Fetch>`, inbox, inbox+":"+id)
-		}
-		b.WriteString(`</ItemOperations>`)
-		return mustXML(t, b.String())
-	}
 	for _, tt := range []struct{ n, status int }{{3, eas.ItemOpsSuccess}, {4, eas.ItemOpsTooLarge}, {5000, eas.ItemOpsTooLarge}} {
 		fetches := g.mail.calledN("Fetch")
 		var resp eas.ItemOperationsResponse
-		if _, err := g.phone.Do(ctx, "ItemOperations", doc(tt.n), &resp); err != nil {
+		if _, err := g.phone.Do(ctx, "ItemOperations", fetchRequest(t, inbox, id, tt.n), &resp); err != nil {
 			t.Fatalf("%d operations: %v", tt.n, err)
 		}
 		if resp.Status != tt.status {
@@ -431,20 +435,11 @@ func TestElementLimit(t *testing.T) {
 	inbox := g.id(t, "INBOX")
 	id := g.mail.add("INBOX", "hello", time.Now())
 	ctx := context.Background()
-	doc := func(n int) *wbxml.Element {
-		var b strings.Builder
-		b.WriteString(`<ItemOperations xmlns="ItemOperations:" xmlns:airsync="AirSync:">`)
-		for range n {
-			fmt.Fprintf(&b, `<Fetch><Store>Mailbox</Store><airsync:CollectionId>%s</airsync:CollectionId><airsync:ServerId>%s</airsync:ServerId></Fetch>`, inbox, inbox+":"+id)
-		}
-		b.WriteString(`</ItemOperations>`)
-		return mustXML(t, b.String())
-	}
 	// Each Fetch is four elements, the root one more.
 	for _, tt := range []struct{ fetches, code int }{{14, http.StatusOK}, {15, http.StatusRequestEntityTooLarge}, {3000, http.StatusRequestEntityTooLarge}} {
 		before := g.mail.calledN("Fetch")
 		var resp eas.ItemOperationsResponse
-		_, err := g.phone.Do(ctx, "ItemOperations", doc(tt.fetches), &resp)
+		_, err := g.phone.Do(ctx, "ItemOperations", fetchRequest(t, inbox, id, tt.fetches), &resp)
 		code := http.StatusOK
 		var he *easclient.HTTPError
 		if errors.As(err, &he) {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -67,41 +68,39 @@ func TestConcurrentOpenMigratesOnce(t *testing.T) {
 	}
 }
 
+// columns maps "table.column" to the type for the rows of query, which
+// selects table, column and type.
+func columns(t *testing.T, db *sql.DB, query string) map[string]string {
+	t.Helper()
+	rows, err := db.QueryContext(t.Context(), query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	cols := map[string]string{}
+	for rows.Next() {
+		var table, col, typ string
+		if err := rows.Scan(&table, &col, &typ); err != nil {
+			t.Fatal(err)
+		}
+		cols[table+"."+col] = typ
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return cols
+}
+
 // TestSchemasMatch checks that the translated schema gives PostgreSQL the
 // same tables and columns as SQLite, with the types the dialect promises.
 func TestSchemasMatch(t *testing.T) {
 	lite, pg := openTest(t), openPostgresTest(t)
-	ctx := t.Context()
-	liteCols := map[string]string{}
-	rows, err := lite.r.QueryContext(ctx, `
+	liteCols := columns(t, lite.r, `
 SELECT m.name, p.name, p.type FROM sqlite_schema m, pragma_table_info(m.name) p
 WHERE m.type = 'table'`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var table, col, typ string
-		if err := rows.Scan(&table, &col, &typ); err != nil {
-			t.Fatal(err)
-		}
-		liteCols[table+"."+col] = typ
-	}
-	rows.Close()
-	pgCols := map[string]string{}
-	rows, err = pg.r.QueryContext(ctx, `
+	pgCols := columns(t, pg.r, `
 SELECT table_name, column_name, data_type FROM information_schema.columns
 WHERE table_schema = 'public' AND table_name <> 'easgate_schema'`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var table, col, typ string
-		if err := rows.Scan(&table, &col, &typ); err != nil {
-			t.Fatal(err)
-		}
-		pgCols[table+"."+col] = typ
-	}
-	rows.Close()
 	want := map[string]string{"INTEGER": "bigint", "TEXT": "text", "BLOB": "bytea"}
 	for col, typ := range liteCols {
 		if got := pgCols[col]; got != want[typ] {

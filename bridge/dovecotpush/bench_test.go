@@ -1,4 +1,4 @@
-package dovecotpush
+package dovecotpush_test
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/easgate/easgate/bridge/dovecotpush"
 )
 
 // idle is a Poker for accounts with nobody waiting: it knows the user and
@@ -23,7 +25,7 @@ func BenchmarkNobodyWaiting(b *testing.B) {
 		{"lua", `{"user":"anna","time":1765080001,"events":[{"event":"FlagsSet","folder":"INBOX"},{"event":"MessageExpunge","folder":"INBOX"}]}`},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			h, err := NewHandler(Config{Poker: idle{}, Secret: "s3cret"})
+			h, err := dovecotpush.NewHandler(dovecotpush.Config{Poker: idle{}, Secret: "s3cret"})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -1,63 +1,18 @@
-package dovecotpush
+package dovecotpush_test
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/easgate/easgate/bridge/dovecotpush"
 	"github.com/easgate/easgate/eas"
 )
-
-// recorder is a Poker that knows a fixed set of accounts and records the
-// pokes it gets.
-type recorder struct {
-	known map[string]bool
-
-	mu    sync.Mutex
-	pokes []poke
-	ch    chan poke
-}
-
-type poke struct {
-	user    string
-	folders []string
-}
-
-func newRecorder(users ...string) *recorder {
-	r := &recorder{known: map[string]bool{}, ch: make(chan poke, 100)}
-	for _, u := range users {
-		r.known[u] = true
-	}
-	return r
-}
-
-func (r *recorder) Poke(_ context.Context, user string, folders []string) bool {
-	if !r.known[user] {
-		return false
-	}
-	p := poke{user, slices.Clone(folders)}
-	r.mu.Lock()
-	r.pokes = append(r.pokes, p)
-	r.mu.Unlock()
-	select {
-	case r.ch <- p:
-	default:
-	}
-	return true
-}
-
-func (r *recorder) got() []poke {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.pokes)
-}
 
 // oxBody is a payload as Dovecot 2.3.19's OX driver sends it.
 const oxBody = `{"user":"anna","event":"messageNew","folder":"INBOX","imap-uidvalidity":1765080000,"imap-uid":7,"from":"Bob <bob@example.com>","subject":"Hello","snippet":"Hi Anna, ...","unseen":1}`
@@ -125,9 +80,9 @@ func TestHandler(t *testing.T) {
 			auth: basic, want: 413, reason: "too_large"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rec := newRecorder("anna", "anna@example.com", "carol@example.com", "bob")
+			rec := newPokes("anna", "anna@example.com", "carol@example.com", "bob")
 			reg := prometheus.NewPedanticRegistry()
-			h, err := NewHandler(Config{Poker: rec, Secret: secret, Domain: tc.domain, Registerer: reg, Now: func() time.Time { return now }})
+			h, err := dovecotpush.NewHandler(dovecotpush.Config{Poker: rec, Secret: secret, Domain: tc.domain, Registerer: reg, Now: func() time.Time { return now }})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -145,7 +100,7 @@ func TestHandler(t *testing.T) {
 			if w.Code != tc.want {
 				t.Fatalf("status %d (%s), want %d", w.Code, strings.TrimSpace(w.Body.String()), tc.want)
 			}
-			if got := rec.got(); !equalPokes(got, tc.wantPokes) {
+			if got := rec.all; !equalPokes(got, tc.wantPokes) {
 				t.Errorf("pokes %q, want %q", got, tc.wantPokes)
 			}
 			if v := gathered(t, reg, "easgate_dovecot_notifications_rejected_total", "reason", tc.reason); tc.reason != "" && v != 1 {
@@ -166,10 +121,10 @@ func TestHandler(t *testing.T) {
 }
 
 func TestHandlerDelay(t *testing.T) {
-	rec := newRecorder("anna")
+	rec := newPokes("anna")
 	now := time.Unix(1765080003, 0)
 	reg := prometheus.NewPedanticRegistry()
-	h, err := NewHandler(Config{Poker: rec, Secret: "x", Registerer: reg, Now: func() time.Time { return now }})
+	h, err := dovecotpush.NewHandler(dovecotpush.Config{Poker: rec, Secret: "x", Registerer: reg, Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,13 +158,13 @@ func TestHandlerDelay(t *testing.T) {
 }
 
 func TestNewHandlerRefusesOpenEndpoint(t *testing.T) {
-	for _, cfg := range []Config{
-		{Poker: newRecorder(), Secret: ""},
-		{Poker: newRecorder(), Secret: " \n"},
+	for _, cfg := range []dovecotpush.Config{
+		{Poker: newPokes(), Secret: ""},
+		{Poker: newPokes(), Secret: " \n"},
 		{Secret: "x"},
 	} {
-		if _, err := NewHandler(cfg); err == nil {
-			t.Errorf("NewHandler(%+v) succeeded", cfg)
+		if _, err := dovecotpush.NewHandler(cfg); err == nil {
+			t.Errorf("dovecotpush.NewHandler(%+v) succeeded", cfg)
 		}
 	}
 }

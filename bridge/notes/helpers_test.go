@@ -85,6 +85,18 @@ func (g *gateway) newUser(t *testing.T) user {
 	return u
 }
 
+// notesUser adds a user with a Notes mailbox and returns it with an IMAP
+// connection of its own.
+func (g *gateway) notesUser(t *testing.T) (user, *imapclient.Client) {
+	t.Helper()
+	u := g.newUser(t)
+	mail := g.imap(t, u)
+	if err := mail.Create("Notes", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	return u, mail
+}
+
 // imap is an IMAP client of u, as Apple Mail would be.
 func (g *gateway) imap(t *testing.T, u user) *imapclient.Client {
 	return g.dovecot.Dial(t, u.name, u.password)

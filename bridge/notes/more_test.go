@@ -43,11 +43,7 @@ iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAA
 // date and its UUID stay as they were.
 func TestNotesGhostedChangeKeepsBody(t *testing.T) {
 	g := startGateway(t, options{})
-	u := g.newUser(t)
-	mail := g.imap(t, u)
-	if err := mail.Create("Notes", nil).Wait(); err != nil {
-		t.Fatal(err)
-	}
+	u, mail := g.notesUser(t)
 	g.dovecot.Append(t, u.name, u.password, "Notes", appleNoteWithImage(appleUUID))
 	p := g.phone(t, u, "phone", eas.V141)
 	got := p.syncAll(t, eas.BodyHTML)
@@ -96,11 +92,7 @@ func TestNotesGhostedChangeKeepsBody(t *testing.T) {
 // it by, and keeps it.
 func TestNotesWithoutUUID(t *testing.T) {
 	g := startGateway(t, options{})
-	u := g.newUser(t)
-	mail := g.imap(t, u)
-	if err := mail.Create("Notes", nil).Wait(); err != nil {
-		t.Fatal(err)
-	}
+	u, mail := g.notesUser(t)
 	g.dovecot.Append(t, u.name, u.password, "Notes", []byte("Subject: Loose\r\nDate: Tue, 3 Nov 2026 09:30:00 +0000\r\n\r\nplain words\r\n"))
 	p := g.phone(t, u, "phone", eas.V141)
 	got := p.syncAll(t, eas.BodyPlain)
@@ -127,11 +119,7 @@ func TestNotesWithoutUUID(t *testing.T) {
 // A note written over IMAP wakes a Ping on the Notes folder.
 func TestNotesPush(t *testing.T) {
 	g := startGateway(t, options{Push: &bridge.WatchConfig{CheckInterval: 200 * time.Millisecond}})
-	u := g.newUser(t)
-	mail := g.imap(t, u)
-	if err := mail.Create("Notes", nil).Wait(); err != nil {
-		t.Fatal(err)
-	}
+	u, _ := g.notesUser(t)
 	p := g.phone(t, u, "phone", eas.V161)
 	p.syncAll(t, eas.BodyPlain)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -189,11 +177,7 @@ func TestNotesOn121(t *testing.T) {
 // and the phone gets it.
 func TestNotesConflict(t *testing.T) {
 	g := startGateway(t, options{})
-	u := g.newUser(t)
-	mail := g.imap(t, u)
-	if err := mail.Create("Notes", nil).Wait(); err != nil {
-		t.Fatal(err)
-	}
+	u, mail := g.notesUser(t)
 	date := time.Date(2026, 11, 3, 9, 30, 0, 0, time.UTC)
 	g.dovecot.Append(t, u.name, u.password, "Notes", appleNote(appleUUID, "Plan", "<div>one</div>", date))
 	p := g.phone(t, u, "phone", eas.V141)
@@ -226,11 +210,7 @@ func TestNotesConflict(t *testing.T) {
 // Many notes reach the phone a window at a time, each once.
 func TestNotesInWindows(t *testing.T) {
 	g := startGateway(t, options{})
-	u := g.newUser(t)
-	mail := g.imap(t, u)
-	if err := mail.Create("Notes", nil).Wait(); err != nil {
-		t.Fatal(err)
-	}
+	u, _ := g.notesUser(t)
 	const n = 7
 	date := time.Date(2026, 11, 3, 9, 30, 0, 0, time.UTC)
 	for i := range n {

@@ -33,11 +33,7 @@ func TestNotesBothWays(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := tc.g
-			u := g.newUser(t)
-			mail := g.imap(t, u)
-			if err := mail.Create("Notes", nil).Wait(); err != nil {
-				t.Fatal(err)
-			}
+			u, mail := g.notesUser(t)
 			date := time.Date(2026, 11, 3, 9, 30, 0, 0, time.UTC)
 			g.dovecot.Append(t, u.name, u.password, "Notes",
 				appleNote(appleUUID, "Groceries", "<div>milk &amp; eggs</div>", date), imap.Flag("Home"))
@@ -154,11 +150,7 @@ func TestNotesBothWays(t *testing.T) {
 // over IMAP as a Delete.
 func TestNotesAppleEdit(t *testing.T) {
 	g := startGateway(t, options{})
-	u := g.newUser(t)
-	mail := g.imap(t, u)
-	if err := mail.Create("Notes", nil).Wait(); err != nil {
-		t.Fatal(err)
-	}
+	u, mail := g.notesUser(t)
 	date := time.Date(2026, 11, 3, 9, 30, 0, 0, time.UTC)
 	first := g.dovecot.Append(t, u.name, u.password, "Notes", appleNote(appleUUID, "Plan", "<div>one</div>", date))
 	p := g.phone(t, u, "phone", eas.V161)

@@ -31,7 +31,7 @@ type env struct {
 func startEnv(t *testing.T) *env {
 	t.Helper()
 	sink := smtptest.New(t, smtptest.Options{NoAuth: true})
-	return &env{dc: sievetest.Start(t, sievetest.Options{SubmissionAddr: sink.Addr}), sink: sink}
+	return &env{dc: sievetest.New(t, sievetest.Options{SubmissionAddr: sink.Addr}), sink: sink}
 }
 
 func (e *env) dial(t *testing.T, user, pw string) *sieve.Client {
@@ -169,7 +169,7 @@ func TestClientDialFailures(t *testing.T) {
 // Dovecot's plain port), certificates verified.
 func TestClientTLS(t *testing.T) {
 	sink := smtptest.New(t, smtptest.Options{NoAuth: true})
-	dc := sievetest.Start(t, sievetest.Options{SubmissionAddr: sink.Addr, TLS: true})
+	dc := sievetest.New(t, sievetest.Options{SubmissionAddr: sink.Addr, TLS: true})
 	dc.AddUser(t, "anna", "secret")
 	front, frontRoots := tlsFront(t, dc.SieveAddr)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

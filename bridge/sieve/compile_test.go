@@ -13,7 +13,7 @@ import (
 // compiles what it is given: escaping the texts wrong would be refused.
 func TestOofScriptsCompile(t *testing.T) {
 	sink := smtptest.New(t, smtptest.Options{NoAuth: true})
-	dc := sievetest.Start(t, sievetest.Options{SubmissionAddr: sink.Addr})
+	dc := sievetest.New(t, sievetest.Options{SubmissionAddr: sink.Addr})
 	dc.AddUser(t, "anna", "pw")
 	ctx := context.Background()
 	c, err := Dial(ctx, DialConfig{Addr: dc.SieveAddr, Security: bridge.SecurityNone})

@@ -1,13 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"io"
-	"path/filepath"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/easgate/easgate/bridge/upstream/demo"
 	"github.com/easgate/easgate/eas"
@@ -18,39 +13,8 @@ import (
 // provisioned phone of the demo account.
 func startDemoPhone(t *testing.T, v eas.Version) *easclient.Client {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	out, w := io.Pipe()
-	done := make(chan int)
-	go func() {
-		done <- demoMain(ctx, []string{"--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
-			"--db", filepath.Join(t.TempDir(), "demo.db"), "--log-level", "warn"}, w, io.Discard)
-		w.Close()
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if code := <-done; code != 0 {
-			t.Errorf("demo exited %d", code)
-		}
-	})
-	url := ""
-	sc := bufio.NewScanner(out)
-	deadline := time.AfterFunc(20*time.Second, func() { w.CloseWithError(io.ErrUnexpectedEOF) })
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if strings.HasPrefix(line, "server:") && url == "" {
-			url = strings.TrimSuffix(strings.TrimSpace(strings.TrimPrefix(line, "server:")), "/Microsoft-Server-ActiveSync")
-		}
-		if strings.HasPrefix(line, "State:") {
-			break
-		}
-	}
-	deadline.Stop()
-	go io.Copy(io.Discard, out)
-	if url == "" {
-		t.Fatal("the demo printed no server URL")
-	}
-	c := easclient.New(url, demo.User, demo.Password, "demotestcontacts", v)
-	if _, err := c.Provision(ctx, nil); err != nil {
+	c := easclient.New(demoURL(t, startDemo(t)), demo.User, demo.Password, "demophone", v)
+	if _, err := c.Provision(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
 	return c

@@ -15,11 +15,13 @@ import (
 	"github.com/easgate/easgate/wbxml"
 )
 
-// The demo starts, prints where to connect, and a phone can provision,
-// list the folders and read the inbox.
-func TestDemo(t *testing.T) {
+// startDemo runs `easgate demo` until the test ends and returns what it
+// printed up to its "State:" line, the value of each "key: value" line by
+// key. When the test ends the demo must stop within ten seconds, with exit
+// code 0.
+func startDemo(t *testing.T) map[string]string {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	out, w := io.Pipe()
 	done := make(chan int)
 	go func() {
@@ -27,28 +29,53 @@ func TestDemo(t *testing.T) {
 			"--db", filepath.Join(t.TempDir(), "demo.db"), "--log-level", "warn"}, w, io.Discard)
 		w.Close()
 	}()
-	var url, user, password string
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case code := <-done:
+			if code != 0 {
+				t.Errorf("demo exited %d", code)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("demo did not stop")
+		}
+	})
+	printed := map[string]string{}
 	sc := bufio.NewScanner(out)
 	deadline := time.AfterFunc(20*time.Second, func() { w.CloseWithError(io.ErrUnexpectedEOF) })
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
-		switch {
-		case strings.HasPrefix(line, "server:") && url == "":
-			url = strings.TrimSuffix(strings.TrimSpace(strings.TrimPrefix(line, "server:")), "/Microsoft-Server-ActiveSync")
-		case strings.HasPrefix(line, "user:"):
-			user = strings.TrimSpace(strings.TrimPrefix(line, "user:"))
-		case strings.HasPrefix(line, "password:"):
-			password = strings.TrimSpace(strings.TrimPrefix(line, "password:"))
-		}
 		if strings.HasPrefix(line, "State:") {
 			break
+		}
+		if key, value, ok := strings.Cut(line, ":"); ok && printed[key] == "" {
+			printed[key] = strings.TrimSpace(value)
 		}
 	}
 	deadline.Stop()
 	go io.Copy(io.Discard, out)
-	if url == "" || user != demo.User || password != demo.Password {
+	return printed
+}
+
+// demoURL is the server URL the demo printed, without the EAS path.
+func demoURL(t *testing.T, printed map[string]string) string {
+	t.Helper()
+	url := strings.TrimSuffix(printed["server"], "/Microsoft-Server-ActiveSync")
+	if url == "" {
+		t.Fatal("the demo printed no server URL")
+	}
+	return url
+}
+
+// The demo starts, prints where to connect, and a phone can provision,
+// list the folders and read the inbox.
+func TestDemo(t *testing.T) {
+	printed := startDemo(t)
+	url, user, password := demoURL(t, printed), printed["user"], printed["password"]
+	if user != demo.User || password != demo.Password {
 		t.Fatalf("demo printed url=%q user=%q password=%q", url, user, password)
 	}
+	ctx := context.Background()
 
 	c := easclient.New(url, user, password, "demotest1", eas.V161)
 	if _, err := c.Provision(ctx, nil); err != nil {
@@ -87,15 +114,6 @@ func TestDemo(t *testing.T) {
 	}
 	if subjects := demoNotes(ctx, t, c, notesID); len(subjects) != 1 || subjects[0] != "Packing list" {
 		t.Errorf("demo notes %q, want the packing list", subjects)
-	}
-	cancel()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Fatalf("demo exited %d", code)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("demo did not stop")
 	}
 }
 

@@ -1,13 +1,8 @@
 package main
 
 import (
-	"context"
-	"io"
-	"strings"
 	"testing"
 	"time"
-
-	"go.uber.org/zap"
 )
 
 func TestServeCardDAVFlags(t *testing.T) {
@@ -29,23 +24,13 @@ func TestServeCardDAVFlags(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var c serveConfig
-			fs := serveFlags(&c, io.Discard)
-			if err := parseWithEnv(fs, tt.args, func(k string) string { return tt.env[k] }); err != nil {
-				t.Fatal(err)
-			}
+			c := parseServe(t, tt.args, tt.env)
 			if c.CardDAV != tt.carddav || c.CalDAV != tt.caldav || c.DAVPollInterval != tt.poll {
 				t.Fatalf("got carddav %q caldav %q poll %v", c.CardDAV, c.CalDAV, c.DAVPollInterval)
 			}
 		})
 	}
-	c := &serveConfig{IMAP: "127.0.0.1:1", IMAPSecurity: "none", DB: t.TempDir() + "/x.db",
-		MinHeartbeat: 60e9, MaxHeartbeat: 120e9, CardDAV: "dav.example.com"}
-	if _, err := startGateway(context.Background(), c, zap.NewNop(), ""); err == nil || !strings.Contains(err.Error(), "--carddav") {
-		t.Fatalf("startGateway with a CardDAV URL without a scheme: %v", err)
-	}
-	c.CardDAV, c.CalDAV = "", "cal.example.com"
-	if _, err := startGateway(context.Background(), c, zap.NewNop(), ""); err == nil || !strings.Contains(err.Error(), "--caldav") {
-		t.Fatalf("startGateway with a CalDAV URL without a scheme: %v", err)
-	}
+	// A CardDAV URL without a scheme.
+	wantRefused(t, serveConfig{CardDAV: "dav.example.com"}, "--carddav")
+	wantRefused(t, serveConfig{CalDAV: "cal.example.com"}, "--caldav")
 }

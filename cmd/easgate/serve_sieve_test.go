@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"io"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"go.uber.org/zap"
@@ -31,28 +29,20 @@ func TestServeSieveFlags(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var c serveConfig
-			fs := serveFlags(&c, io.Discard)
-			if err := parseWithEnv(fs, tt.args, func(k string) string { return tt.env[k] }); err != nil {
-				t.Fatal(err)
-			}
+			c := parseServe(t, tt.args, tt.env)
 			if c.Sieve != tt.sieve || c.SieveSecurity != tt.security {
 				t.Fatalf("got sieve %q security %q", c.Sieve, c.SieveSecurity)
 			}
 		})
 	}
-	c := &serveConfig{IMAP: "127.0.0.1:1", IMAPSecurity: "none", Sieve: "127.0.0.1:2", SieveSecurity: "ssl",
-		DB: t.TempDir() + "/x.db", MinHeartbeat: 60e9, MaxHeartbeat: 120e9}
-	if _, err := startGateway(context.Background(), c, zap.NewNop(), ""); err == nil || !strings.Contains(err.Error(), "--sieve-security") {
-		t.Fatalf("startGateway with --sieve-security ssl: %v", err)
-	}
+	wantRefused(t, serveConfig{Sieve: "127.0.0.1:2", SieveSecurity: "ssl"}, "--sieve-security")
 }
 
 // TestServeOof: with --sieve a phone's Oof reaches the ManageSieve server
 // and reads back; without it the phone is told Oof is not available.
 func TestServeOof(t *testing.T) {
 	sink := smtptest.New(t, smtptest.Options{NoAuth: true})
-	dc := sievetest.Start(t, sievetest.Options{SubmissionAddr: sink.Addr})
+	dc := sievetest.New(t, sievetest.Options{SubmissionAddr: sink.Addr})
 	dc.AddUser(t, "anna", "pw")
 	ctx := context.Background()
 	on := 1

@@ -24,7 +24,6 @@ package dovecottest
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"mime"
@@ -42,6 +41,8 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-message/charset"
+
+	"github.com/easgate/easgate/bridge/upstream/internal/proc"
 )
 
 // Options tune the instance. The zero value gives a Dovecot with its default
@@ -80,13 +81,10 @@ type Server struct {
 	mailUID int
 	mailGID int
 
-	mu      sync.Mutex
-	port    int
-	users   []account
-	proc    *exec.Cmd
-	exited  chan struct{}
-	stderr  *syncBuffer
-	waitErr error
+	mu    sync.Mutex
+	port  int
+	users []account
+	proc  *proc.Proc
 
 	lmtpPort int // 0 without Options.LMTP; guarded by mu
 }
@@ -143,13 +141,13 @@ func (s *Server) start() error {
 	}
 	var lastErr error
 	for range bindAttempts {
-		port, err := freePort()
+		port, err := proc.FreePort()
 		if err != nil {
 			return err
 		}
 		lmtpPort := 0
 		if s.opt.LMTP {
-			if lmtpPort, err = freePort(); err != nil {
+			if lmtpPort, err = proc.FreePort(); err != nil {
 				return err
 			}
 		}
@@ -528,47 +526,17 @@ func (s *Server) launch() error {
 		return fmt.Errorf("remove old log: %w", err)
 	}
 
-	stderr := &syncBuffer{}
+	addr := s.Addr()
 	cmd := exec.Command(s.bin, "-F", "-c", confPath)
 	cmd.Dir = s.dir
-	cmd.Stdout = stderr
-	cmd.Stderr = stderr
-	cmd.SysProcAttr = procAttr()
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", s.bin, err)
+	p, err := proc.Start(cmd, startTimeout, func() error { return probe(addr) })
+	if err != nil {
+		return fmt.Errorf("dovecot on %s: %w\n%s", addr, err, s.report())
 	}
-	exited := make(chan struct{})
 	s.mu.Lock()
-	s.proc, s.exited, s.stderr, s.waitErr = cmd, exited, stderr, nil
+	s.proc = p
 	s.mu.Unlock()
-	go func() {
-		err := cmd.Wait()
-		s.mu.Lock()
-		s.waitErr = err
-		s.mu.Unlock()
-		close(exited)
-	}()
-
-	addr := s.Addr()
-	deadline := time.Now().Add(startTimeout)
-	for {
-		select {
-		case <-exited:
-			s.mu.Lock()
-			werr := s.waitErr
-			s.proc = nil
-			s.mu.Unlock()
-			return fmt.Errorf("dovecot exited during startup (%v):\n%s", werr, s.report())
-		default:
-		}
-		if err := probe(addr); err == nil {
-			return nil
-		} else if time.Now().After(deadline) {
-			s.forceStop()
-			return fmt.Errorf("dovecot did not answer on %s within %v (last error: %v):\n%s", addr, startTimeout, err, s.report())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return nil
 }
 
 // probe succeeds once Dovecot sends its real greeting. Before the auth
@@ -602,53 +570,25 @@ func probe(addr string) error {
 // stop stops the master process; logf notes a Dovecot that had to be killed.
 func (s *Server) stop(logf func(format string, args ...any)) error {
 	s.mu.Lock()
-	cmd, exited := s.proc, s.exited
+	p := s.proc
 	s.proc = nil
 	s.mu.Unlock()
-	if cmd == nil {
+	if p == nil {
 		return nil
 	}
 	// The master alone would let its imap processes linger for ten seconds
 	// before they drop their clients; the whole group stops at once.
-	if err := termGroup(cmd); err != nil {
-		return fmt.Errorf("signal dovecot: %w", err)
+	killed, err := p.Stop(stopTimeout)
+	if killed {
+		logf("dovecottest: dovecot ignored SIGTERM for %v, killing it", stopTimeout)
 	}
-	select {
-	case <-exited:
-		return nil
-	case <-time.After(stopTimeout):
-	}
-	logf("dovecottest: dovecot ignored SIGTERM for %v, killing it", stopTimeout)
-	killGroup(cmd)
-	<-exited
-	return nil
+	return err
 }
 
-// forceStop kills a master that never became ready.
-func (s *Server) forceStop() {
-	s.mu.Lock()
-	cmd, exited := s.proc, s.exited
-	s.proc = nil
-	s.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	killGroup(cmd)
-	<-exited
-}
-
-// report gathers what Dovecot said: its stderr, its log and its version,
-// for start failures.
+// report gathers what Dovecot said beyond its output, its log and its
+// version, for start failures.
 func (s *Server) report() string {
 	var b strings.Builder
-	s.mu.Lock()
-	stderr := s.stderr
-	s.mu.Unlock()
-	if stderr != nil {
-		if out := strings.TrimSpace(stderr.String()); out != "" {
-			fmt.Fprintf(&b, "--- dovecot output ---\n%s\n", out)
-		}
-	}
 	if log, err := os.ReadFile(filepath.Join(s.dir, "dovecot.log")); err == nil {
 		fmt.Fprintf(&b, "--- %s/dovecot.log ---\n%s", s.dir, log)
 	} else {
@@ -658,32 +598,4 @@ func (s *Server) report() string {
 		fmt.Fprintf(&b, "--- %s --version: %s", s.bin, out)
 	}
 	return b.String()
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
-// syncBuffer collects the master's output, written by os/exec's copying
-// goroutine and read by the test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

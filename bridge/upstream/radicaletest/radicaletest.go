@@ -28,6 +28,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/easgate/easgate/bridge/upstream/internal/proc"
 )
 
 // Python is the interpreter Radicale is installed for. A pyenv or venv
@@ -45,12 +47,10 @@ type Options struct {
 type Server struct {
 	dir string
 
-	mu     sync.Mutex
-	port   int
-	users  map[string]string
-	proc   *exec.Cmd
-	exited chan struct{}
-	output *syncBuffer
+	mu    sync.Mutex
+	port  int
+	users map[string]string
+	proc  *proc.Proc
 }
 
 const (
@@ -79,10 +79,10 @@ func Start(opt Options) (*Server, error) {
 	}
 	var lastErr error
 	for range bindAttempts {
-		port, err := freePort()
+		port, err := proc.FreePort()
 		if err != nil {
 			os.RemoveAll(dir)
-			return nil, err
+			return nil, fmt.Errorf("radicaletest: %w", err)
 		}
 		s.mu.Lock()
 		s.port = port
@@ -188,21 +188,14 @@ func (s *Server) Do(ctx context.Context, user, method, path, contentType string,
 // a client does while the upstream is down.
 func (s *Server) Stop() error {
 	s.mu.Lock()
-	cmd, exited := s.proc, s.exited
+	p := s.proc
 	s.proc = nil
 	s.mu.Unlock()
-	if cmd == nil {
+	if p == nil {
 		return nil
 	}
-	_ = cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-exited:
-		return nil
-	case <-time.After(stopTimeout):
-	}
-	_ = cmd.Process.Kill()
-	<-exited
-	return nil
+	_, err := p.Stop(stopTimeout)
+	return err
 }
 
 // Restart starts a stopped server again on the same port.
@@ -266,43 +259,17 @@ func (s *Server) launch() error {
 	if err := os.WriteFile(confPath, []byte(s.config()), 0o644); err != nil {
 		return fmt.Errorf("write config: %w", err)
 	}
-	out := &syncBuffer{}
+	url := s.URL()
 	cmd := exec.Command(Python, "-m", "radicale", "--config", confPath)
 	cmd.Dir = s.dir
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start radicale: %w", err)
+	p, err := proc.Start(cmd, startTimeout, func() error { return probe(url) })
+	if err != nil {
+		return fmt.Errorf("radicale on %s: %w", url, err)
 	}
-	exited := make(chan struct{})
 	s.mu.Lock()
-	s.proc, s.exited, s.output = cmd, exited, out
+	s.proc = p
 	s.mu.Unlock()
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
-
-	url := s.URL()
-	deadline := time.Now().Add(startTimeout)
-	for {
-		select {
-		case <-exited:
-			s.mu.Lock()
-			s.proc = nil
-			s.mu.Unlock()
-			return fmt.Errorf("radicale exited during startup:\n%s", out.String())
-		default:
-		}
-		err := probe(url)
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			_ = s.Stop()
-			return fmt.Errorf("radicale did not answer on %s within %v (%v):\n%s", url, startTimeout, err, out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return nil
 }
 
 // probe succeeds once Radicale answers HTTP at all.
@@ -322,31 +289,4 @@ func probe(url string) error {
 		return errors.New(resp.Status)
 	}
 	return nil
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("radicaletest: find a free port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
-// syncBuffer collects Radicale's output for start failures.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

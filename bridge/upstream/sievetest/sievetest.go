@@ -6,8 +6,8 @@
 // replies, redirects) submitted to an SMTP server of the test's choosing.
 //
 // Each Start launches its own Dovecot master on 127.0.0.1 with a private
-// configuration under a temporary directory; it is stopped and the
-// directory removed when the test ends. Users log in and receive mail under
+// configuration under a temporary directory; Close stops it and removes the
+// directory (New does that when the test ends). Users log in and receive mail under
 // their login name; LMTP takes "name@any.domain" for user "name".
 //
 // Dovecot with Pigeonhole must be installed (Debian: dovecot-imapd,
@@ -24,6 +24,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"math/big"
 	"net"
@@ -34,11 +35,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"github.com/easgate/easgate/bridge/upstream/internal/proc"
 )
 
 // Options tune the instance.
@@ -66,21 +68,24 @@ type Server struct {
 	dir      string
 	opt      Options
 	uid, gid int
-	proc     *exec.Cmd
-	exited   chan struct{}
-	output   *syncBuffer
+	proc     *proc.Proc
 
 	mu    sync.Mutex
 	users map[string]bool
 }
 
-const startTimeout = 20 * time.Second
+const (
+	startTimeout = 20 * time.Second
+	stopTimeout  = 15 * time.Second
+	// A free port may be taken by a parallel test before Dovecot binds it.
+	bindAttempts = 5
+)
 
-// Start launches Dovecot on free ports of 127.0.0.1; it stops with the test.
-func Start(t testing.TB, opt Options) *Server {
-	t.Helper()
+// Start launches Dovecot on free ports of 127.0.0.1. Close stops it and
+// removes its directory.
+func Start(opt Options) (*Server, error) {
 	if opt.SubmissionAddr == "" {
-		t.Fatal("sievetest: Options.SubmissionAddr is required")
+		return nil, errors.New("sievetest: Options.SubmissionAddr is required")
 	}
 	if opt.Hostname == "" {
 		opt.Hostname = "mail.example.com"
@@ -90,32 +95,65 @@ func Start(t testing.TB, opt Options) *Server {
 		bin = "/usr/sbin/dovecot"
 	}
 	if _, err := os.Stat("/usr/lib/dovecot/modules/lib90_sieve_plugin.so"); err != nil {
-		t.Fatalf("sievetest: Pigeonhole not installed (%v); run ./test.sh to install dovecot-sieve, dovecot-managesieved and dovecot-lmtpd", err)
+		return nil, fmt.Errorf("sievetest: Pigeonhole not installed (%v); run ./test.sh to install dovecot-sieve, dovecot-managesieved and dovecot-lmtpd", err)
 	}
 	// Not t.TempDir: as root the mail processes run as nobody and must reach
 	// their homes through it, and Dovecot's socket paths must stay short.
 	dir, err := os.MkdirTemp("", "sievetest-")
 	if err != nil {
-		t.Fatalf("sievetest: %v", err)
+		return nil, fmt.Errorf("sievetest: %w", err)
 	}
 	s := &Server{dir: dir, opt: opt, users: map[string]bool{}}
+	if err := s.start(bin); err != nil {
+		if cerr := s.Close(); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+		return nil, fmt.Errorf("sievetest: %w", err)
+	}
+	return s, nil
+}
+
+// New is Start for tests: it fails t if Dovecot cannot start, and closes
+// the server when the test ends.
+func New(t testing.TB, opt Options) *Server {
+	t.Helper()
+	s, err := Start(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
-		s.stop()
-		os.RemoveAll(dir)
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
 	})
+	return s
+}
+
+// Close stops Dovecot and removes its configuration and mail.
+func (s *Server) Close() error {
+	err := s.stop()
+	if rerr := os.RemoveAll(s.dir); rerr != nil {
+		err = errors.Join(err, fmt.Errorf("remove %s: %w", s.dir, rerr))
+	}
+	if err != nil {
+		return fmt.Errorf("sievetest: %w", err)
+	}
+	return nil
+}
+
+// start prepares the directory and launches Dovecot, with new ports when
+// the picked ones were taken.
+func (s *Server) start(bin string) error {
 	if err := s.prepare(); err != nil {
-		t.Fatalf("sievetest: %v", err)
+		return err
 	}
-	// A free port may be taken by a parallel test before Dovecot binds it.
-	for attempt := 0; ; attempt++ {
-		err = s.launch(bin)
-		if err == nil {
-			return s
-		}
-		if attempt == 4 || !strings.Contains(err.Error(), "Address already in use") {
-			t.Fatalf("sievetest: %v", err)
+	var err error
+	for range bindAttempts {
+		if err = s.launch(bin); err == nil || !strings.Contains(err.Error(), "Address already in use") {
+			return err
 		}
 	}
+	return err
 }
 
 // AddUser adds an account; it can log in (IMAP, ManageSieve) and receive
@@ -302,12 +340,11 @@ func port(addr string) string {
 // all three services greet.
 func (s *Server) launch(bin string) error {
 	for _, a := range []*string{&s.IMAPAddr, &s.SieveAddr, &s.LMTPAddr} {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		port, err := proc.FreePort()
 		if err != nil {
 			return err
 		}
-		*a = ln.Addr().String()
-		ln.Close()
+		*a = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	}
 	conf, err := s.config()
 	if err != nil {
@@ -318,36 +355,21 @@ func (s *Server) launch(bin string) error {
 		return err
 	}
 	os.Remove(filepath.Join(s.dir, "dovecot.log"))
-	s.output = &syncBuffer{}
-	cmd := exec.Command(bin, "-F", "-c", confPath)
-	cmd.Stdout, cmd.Stderr = s.output, s.output
-	cmd.SysProcAttr = procAttr()
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", bin, err)
+	p, err := proc.Start(exec.Command(bin, "-F", "-c", confPath), startTimeout, s.greet)
+	if err != nil {
+		return fmt.Errorf("dovecot: %w\n%s", err, s.Log())
 	}
-	s.proc, s.exited = cmd, make(chan struct{})
-	go func(exited chan struct{}) { cmd.Wait(); close(exited) }(s.exited)
+	s.proc = p
+	return nil
+}
 
-	deadline := time.Now().Add(startTimeout)
+// greet succeeds once all three services greet.
+func (s *Server) greet() error {
 	for _, w := range []struct{ addr, ready string }{
 		{s.IMAPAddr, "* OK [CAPABILITY "}, {s.SieveAddr, "OK"}, {s.LMTPAddr, "220 "},
 	} {
-		for {
-			err := greets(w.addr, w.ready)
-			if err == nil {
-				break
-			}
-			select {
-			case <-s.exited:
-				s.proc = nil
-				return fmt.Errorf("dovecot exited during startup:\n%s\n%s", s.output, s.Log())
-			default:
-			}
-			if time.Now().After(deadline) {
-				s.stop()
-				return fmt.Errorf("dovecot did not greet on %s: %v\n%s", w.addr, err, s.Log())
-			}
-			time.Sleep(20 * time.Millisecond)
+		if err := greets(w.addr, w.ready); err != nil {
+			return fmt.Errorf("%s: %w", w.addr, err)
 		}
 	}
 	return nil
@@ -373,35 +395,11 @@ func greets(addr, ready string) error {
 	}
 }
 
-func (s *Server) stop() {
+func (s *Server) stop() error {
 	if s.proc == nil {
-		return
+		return nil
 	}
-	pid := s.proc.Process.Pid
-	syscall.Kill(-pid, syscall.SIGTERM)
-	select {
-	case <-s.exited:
-	case <-time.After(15 * time.Second):
-		syscall.Kill(-pid, syscall.SIGKILL)
-		<-s.exited
-	}
+	_, err := s.proc.Stop(stopTimeout)
 	s.proc = nil
-}
-
-// syncBuffer collects the master's output.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	return err
 }

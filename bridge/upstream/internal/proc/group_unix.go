@@ -1,17 +1,11 @@
-//go:build unix && !linux
+//go:build unix
 
-package dovecottest
+package proc
 
 import (
 	"os/exec"
 	"syscall"
 )
-
-// procAttr puts Dovecot in its own process group, so that a hung instance
-// can be killed with all its children.
-func procAttr() *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{Setpgid: true}
-}
 
 func killGroup(cmd *exec.Cmd) {
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)

@@ -1,13 +1,13 @@
 //go:build !unix
 
-package dovecottest
+package proc
 
 import (
 	"os/exec"
 	"syscall"
 )
 
-// Dovecot runs on Unix only; this keeps the package building elsewhere.
+// the server runs on Unix only; this keeps the package building elsewhere.
 func procAttr() *syscall.SysProcAttr { return nil }
 
 func killGroup(cmd *exec.Cmd) { _ = cmd.Process.Kill() }

@@ -1,11 +1,11 @@
 //go:build unix && !linux
 
-package sievetest
+package proc
 
 import "syscall"
 
-// procAttr puts Dovecot in its own process group, so that it can be stopped
-// with all its children.
+// procAttr puts the server in its own process group, so that a hung instance
+// can be killed with all its children.
 func procAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true}
 }
