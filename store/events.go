@@ -25,6 +25,10 @@ type deviceEvent struct {
 	Node   string `json:"n"`
 	User   string `json:"u"`
 	Device string `json:"d"`
+	// Kind is empty for a device event, accountKind for an account event
+	// (accounts.go), whose Folders are those that changed.
+	Kind    string   `json:"k,omitempty"`
+	Folders []string `json:"f,omitempty"`
 }
 
 // maxEventPayload is below PostgreSQL's limit of 8000 bytes per payload.
@@ -139,6 +143,12 @@ func (s *Store) listen(ctx context.Context, fn func(user, deviceID string), resu
 		}
 		var ev deviceEvent
 		if json.Unmarshal([]byte(n.Payload), &ev) != nil || ev.Node == s.node || ev.User == "" {
+			continue
+		}
+		if ev.Kind == accountKind {
+			if s.onAccount != nil {
+				s.onAccount(ev.User, ev.Folders)
+			}
 			continue
 		}
 		fn(ev.User, ev.Device)

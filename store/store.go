@@ -63,6 +63,9 @@ type Store struct {
 	// onListenError, when set, hears why listening for device events
 	// failed before it is tried again.
 	onListenError func(error)
+	// onAccount, when set, hears the account events of other nodes
+	// (accounts.go).
+	onAccount func(user string, folders []string)
 }
 
 // IsPostgres reports whether location names a PostgreSQL database (a

@@ -238,6 +238,7 @@ type gateway struct {
 	store   *store.Store
 	backend *bridge.Backend
 	push    *bridge.Notifier
+	poker   dovecotpush.Poker // g.push, or one that tells the other nodes too
 	metrics *eas.Metrics
 	eas     *eas.Server
 	easLn   net.Listener
@@ -302,6 +303,7 @@ func startGateway(ctx context.Context, c *serveConfig, log *zap.Logger, adminTok
 		SMTPAddr: c.SMTP, SMTPSecurity: smtpSec, SMTPTLSConfig: c.tlsConfig, NoSentCopy: !c.SentCopy,
 	})
 	g.push = bridge.NewNotifier(g.backend, bridge.WatchConfig{CheckInterval: c.FolderCheckInterval, Source: source})
+	g.joinNodes(store.IsPostgres(c.DB))
 	g.metrics = eas.NewMetrics()
 	registerUpstreamMetrics(g.metrics.Registry(), g.backend, g.push, st)
 	refused := prometheus.NewCounter(prometheus.CounterOpts{
@@ -379,7 +381,7 @@ func (g *gateway) adminHandler(token, pushSecret, domain string) (http.Handler, 
 		return admin, nil
 	}
 	push, err := dovecotpush.NewHandler(dovecotpush.Config{
-		Poker: g.push, Secret: pushSecret, Domain: domain, Registerer: g.metrics.Registry(),
+		Poker: g.poker, Secret: pushSecret, Domain: domain, Registerer: g.metrics.Registry(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("dovecot push endpoint: %w", err)
