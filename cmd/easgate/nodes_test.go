@@ -29,14 +29,13 @@ func TestDovecotPushAcrossNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	adminB := ln.Addr().String()
-	ln.Close()
 	conf := shippedConf(t, filepath.Join("..", "..", "testdata", "dovecot"), "90-easgate-push-ox.conf",
 		map[string]string{"SECRET@127.0.0.1:8081": pushSecret + "@" + adminB})
 	dc := dovecottest.New(t, dovecottest.Options{LMTP: true, Config: conf})
 	dc.AddUser(t, "anna", "a")
-	node := func(admin string) *gateway {
+	node := func(admin string, adminLn net.Listener) *gateway {
 		c := &serveConfig{Listen: "127.0.0.1:0", IMAP: dc.Addr(), IMAPSecurity: "none",
-			DB: db, AdminListen: admin,
+			DB: db, AdminListen: admin, adminListener: adminLn,
 			MaxRequest: 64 << 20, MinHeartbeat: 60e9, MaxHeartbeat: 3540e9,
 			FolderCheckInterval: 10 * time.Minute, PushSource: "dovecot", pushSecret: pushSecret,
 			upstreamIdle: time.Second}
@@ -47,7 +46,7 @@ func TestDovecotPushAcrossNodes(t *testing.T) {
 		t.Cleanup(func() { g.Close() })
 		return g
 	}
-	a, b := node("127.0.0.1:0"), node(adminB)
+	a, b := node("127.0.0.1:0", nil), node(adminB, ln)
 	listeners(t, db, 2)
 
 	// Nobody waits anywhere yet: B cannot know where anna's phones are,

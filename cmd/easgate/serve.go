@@ -81,6 +81,10 @@ type serveConfig struct {
 	pushSecret string
 	// upstreamIdle replaces bridge.DefaultIdleTimeout (tests); no flag.
 	upstreamIdle time.Duration
+	// adminListener, when set, is the admin listener itself, already
+	// open: tests whose Dovecot must name its address before easgate
+	// starts. No flag.
+	adminListener net.Listener
 	// insecureTLS is for tests with self-signed upstreams only; no flag.
 	tlsConfig *tls.Config
 }
@@ -357,7 +361,10 @@ func startGateway(ctx context.Context, c *serveConfig, log *zap.Logger, adminTok
 			g.Close()
 			return nil, err
 		}
-		if g.admLn, err = net.Listen("tcp", c.AdminListen); err != nil {
+		if g.admLn = c.adminListener; g.admLn == nil {
+			g.admLn, err = net.Listen("tcp", c.AdminListen)
+		}
+		if err != nil {
 			g.Close()
 			return nil, fmt.Errorf("listen %s: %w", c.AdminListen, err)
 		}

@@ -53,7 +53,6 @@ func startPushGateway(t *testing.T, opt pushOptions) *pushEnv {
 		t.Fatal(err)
 	}
 	admin := ln.Addr().String()
-	ln.Close()
 	td := filepath.Join("..", "..", "testdata", "dovecot")
 	var conf string
 	switch opt.driver {
@@ -75,7 +74,7 @@ func startPushGateway(t *testing.T, opt pushOptions) *pushEnv {
 	dc := dovecottest.New(t, dovecottest.Options{LMTP: true, Config: conf})
 	dc.AddUser(t, "anna", "a")
 	c := &serveConfig{Listen: "127.0.0.1:0", IMAP: dc.Addr(), IMAPSecurity: "none",
-		DB: filepath.Join(t.TempDir(), "g.db"), AdminListen: admin,
+		DB: filepath.Join(t.TempDir(), "g.db"), AdminListen: admin, adminListener: ln,
 		MaxRequest: 64 << 20, MinHeartbeat: 60e9, MaxHeartbeat: 3540e9,
 		FolderCheckInterval: opt.check, PushSource: opt.source, pushSecret: pushSecret,
 		upstreamIdle: time.Second}
