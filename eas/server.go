@@ -319,7 +319,7 @@ func (s *Server) login(ctx context.Context, r *request) error {
 	if err != nil {
 		return err
 	}
-	r.mbox = mb
+	r.mbox = r.multiplexed(mb)
 	return nil
 }
 
@@ -365,8 +365,8 @@ func (r *request) mailbox(ctx context.Context) (Mailbox, error) {
 		}
 		return nil, fmt.Errorf("open mailbox: %w", err)
 	}
-	r.mbox = mb
-	return mb, nil
+	r.mbox = r.multiplexed(mb)
+	return r.mbox, nil
 }
 
 // releaseMailbox returns the upstream connection early (before a long wait).
