@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base32"
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -73,8 +74,9 @@ func androidAtLeast44(ua string) bool {
 	if !ok {
 		return true
 	}
-	parts := strings.SplitN(strings.FieldsFunc(rel, func(r rune) bool { return r == '-' || r == ' ' })[0], ".", 3)
-	major, err := strconv.Atoi(parts[0])
+	rel, _, _ = strings.Cut(rel, "-")
+	parts := strings.SplitN(rel, ".", 3)
+	major, err := strconv.Atoi(strings.TrimSpace(parts[0]))
 	if err != nil {
 		return true
 	}
@@ -91,7 +93,7 @@ func OneFolderClasses(deviceType, userAgent string) []Class {
 	dt, ua := strings.ToLower(deviceType), strings.ToLower(userAgent)
 	for _, r := range oneFolderRules {
 		if r.match(dt, ua) {
-			return r.one
+			return slices.Clone(r.one)
 		}
 	}
 	return nil
@@ -167,9 +169,7 @@ func (s *muxSession) Folders(ctx context.Context) ([]Folder, error) {
 		return nil, err
 	}
 	var inc *FoldersIncompleteError
-	if e, ok := err.(*FoldersIncompleteError); ok {
-		inc = e
-	}
+	errors.As(err, &inc)
 	s.listed, s.groups = true, map[string]*muxGroup{}
 	hidden := map[string]bool{}
 	for _, c := range s.one {

@@ -34,6 +34,8 @@ func TestOneFolderClasses(t *testing.T) {
 		{"Windows Mobile", "PocketPC", "MSFT-PPC/5.2.5082", []eas.Class{eas.ClassCalendar, eas.ClassContacts, eas.ClassTasks, eas.ClassNotes}},
 		{"Outlook 2016", "WindowsOutlook15", "Outlook/16.0 (16.0.5149.1000; MSI; x86)", []eas.Class{eas.ClassContacts}},
 		{"unknown", "Frobnicator", "Frob/1.0", nil},
+		{"Android, no release", "Android", "Android/", []eas.Class{eas.ClassContacts, eas.ClassTasks, eas.ClassNotes}},
+		{"Android, odd release", "Android", "Android/x.y-EAS", []eas.Class{eas.ClassContacts, eas.ClassTasks, eas.ClassNotes}},
 	} {
 		t.Run(tc.client, func(t *testing.T) {
 			got := eas.OneFolderClasses(tc.deviceType, tc.userAgent)
@@ -103,6 +105,22 @@ func TestMultiplexOneFolder(t *testing.T) {
 		t.Fatalf("ids of the other folder %q %q", items["garden"], items["kitchen"])
 	}
 
+	// A Fetch of a note of Ideas reads it there; an id of a folder that
+	// is not merged is not found.
+	var fetch eas.SyncCommands
+	if err := fetch.FetchCommand(items["garden"]); err != nil {
+		t.Fatal(err)
+	}
+	if err := fetch.FetchCommand(coll + ":zzzzzzzz/1"); err != nil {
+		t.Fatal(err)
+	}
+	got := rawSyncOne(t, g.phone, eas.SyncCollection{SyncKey: key, CollectionID: coll, Commands: &fetch})
+	if got.Responses == nil || len(got.Responses.Fetch) != 2 || got.Responses.Fetch[0].Status != eas.SyncSuccess ||
+		got.Responses.Fetch[1].Status != eas.SyncObjectNotFound || g.mail.calledN("Fetch") != 1 {
+		t.Fatalf("Fetch answered %+v (%d fetches upstream)", got.Responses, g.mail.calledN("Fetch"))
+	}
+	key = got.SyncKey
+
 	// Change a note of Ideas, delete the other, add a new one.
 	var cmds eas.SyncCommands
 	if err := cmds.ChangeItemCommand(items["garden"], &eas.Note{Subject: "garden plan", Body: &eas.Body{Type: eas.BodyPlain, Data: "roses"}}); err != nil {
@@ -114,7 +132,7 @@ func TestMultiplexOneFolder(t *testing.T) {
 	if err := cmds.AddItemCommand("n1", &eas.Note{Subject: "new", Body: &eas.Body{Type: eas.BodyPlain, Data: "x"}}); err != nil {
 		t.Fatal(err)
 	}
-	got := rawSyncOne(t, g.phone, eas.SyncCollection{SyncKey: key, CollectionID: coll, Commands: &cmds})
+	got = rawSyncOne(t, g.phone, eas.SyncCollection{SyncKey: key, CollectionID: coll, Commands: &cmds})
 	if got.Status != eas.SyncSuccess || got.Responses == nil || len(got.Responses.Add) != 1 || got.Responses.Add[0].Status != eas.SyncSuccess {
 		t.Fatalf("answer %+v %+v", got, got.Responses)
 	}
