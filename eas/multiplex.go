@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Phones that show one folder of a class.
@@ -109,7 +110,38 @@ func (r *request) multiplexed(mb Mailbox) Mailbox {
 	if len(one) == 0 {
 		return mb
 	}
-	return &muxSession{Mailbox: mb, one: one}
+	return &muxSession{Mailbox: mb, one: one, cache: &r.s.listed, user: r.user}
+}
+
+// folderCache keeps each user's last folder list, so that a request that
+// lists no folders (most Syncs, Pings) need not list them for a merged
+// collection either. A list out of date shows as a member that is gone
+// (see muxSession.retry); a new folder joins at the next listing
+// (FolderSync, a Ping's check of the folder list).
+type folderCache struct {
+	mu sync.Mutex
+	m  map[string]cachedFolders
+}
+
+type cachedFolders struct {
+	folders    []Folder
+	incomplete bool
+}
+
+func (c *folderCache) get(user string) (cachedFolders, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f, ok := c.m[user]
+	return f, ok
+}
+
+func (c *folderCache) put(user string, f cachedFolders) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]cachedFolders{}
+	}
+	c.m[user] = f
 }
 
 // watchedPaths are the folders whose changes are changes of the
@@ -150,9 +182,14 @@ type muxGroup struct {
 // muxSession is a Session whose folders of the classes in one are merged.
 type muxSession struct {
 	Mailbox
-	one    []Class
-	listed bool
-	groups map[string]*muxGroup
+	one   []Class
+	cache *folderCache
+	user  string
+	// groups are the merged groups by default folder path; nil until the
+	// folders are known, from the cache (fromCache) or listed.
+	groups    map[string]*muxGroup
+	hidden    map[string]bool
+	fromCache bool
 }
 
 // folderTag is the short stable id of a merged folder in its items' ids.
@@ -170,16 +207,25 @@ func (s *muxSession) Folders(ctx context.Context) ([]Folder, error) {
 	}
 	var inc *FoldersIncompleteError
 	errors.As(err, &inc)
-	s.listed, s.groups = true, map[string]*muxGroup{}
-	hidden := map[string]bool{}
+	listed := cachedFolders{folders: fs, incomplete: inc != nil}
+	s.cache.put(s.user, listed)
+	s.build(listed)
+	s.fromCache = false
+	out := slices.DeleteFunc(slices.Clone(fs), func(f Folder) bool { return s.hidden[f.Path] || s.hidden[f.Parent] })
+	return out, err
+}
+
+// build groups the folders of each class in s.one with its default folder.
+func (s *muxSession) build(list cachedFolders) {
+	s.groups, s.hidden = map[string]*muxGroup{}, map[string]bool{}
 	for _, c := range s.one {
 		var def *Folder
 		var others []Folder
-		for i, f := range fs {
+		for i, f := range list.folders {
 			switch {
 			case f.Type.Class() != c || f.Type == FolderRecipients:
 			case f.Type.IsSpecial() && def == nil:
-				def = &fs[i]
+				def = &list.folders[i]
 			default:
 				others = append(others, f)
 			}
@@ -187,27 +233,41 @@ func (s *muxSession) Folders(ctx context.Context) ([]Folder, error) {
 		if def == nil || len(others) == 0 {
 			continue
 		}
-		g := &muxGroup{members: []Folder{*def}, tags: []string{""}, incomplete: inc != nil}
+		g := &muxGroup{members: []Folder{*def}, tags: []string{""}, incomplete: list.incomplete}
 		for _, f := range others {
 			g.members = append(g.members, f)
 			g.tags = append(g.tags, folderTag(f.Path))
-			hidden[f.Path] = true
+			s.hidden[f.Path] = true
 		}
 		s.groups[def.Path] = g
 	}
-	out := slices.DeleteFunc(slices.Clone(fs), func(f Folder) bool { return hidden[f.Path] || hidden[f.Parent] })
-	return out, err
 }
 
 // group returns the merged group whose default folder is path, nil for a
 // folder that merges nothing.
 func (s *muxSession) group(ctx context.Context, path string) (*muxGroup, error) {
-	if !s.listed {
-		if _, err := s.Folders(ctx); err != nil && !s.listed {
+	if s.groups == nil {
+		if list, ok := s.cache.get(s.user); ok {
+			s.build(list)
+			s.fromCache = true
+		} else if _, err := s.Folders(ctx); err != nil && s.groups == nil {
 			return nil, err
 		}
 	}
 	return s.groups[path], nil
+}
+
+// retry reports whether a call that failed with err is worth one more
+// try: the folders came from the cache, and a member may be gone since.
+func (s *muxSession) retry(ctx context.Context, err error) bool {
+	if !s.fromCache || !errors.Is(err, ErrNotFound) {
+		return false
+	}
+	s.groups = nil
+	if _, lerr := s.Folders(ctx); lerr != nil && s.groups == nil {
+		return false
+	}
+	return true
 }
 
 // split returns the member an id of the merged collection names and the
@@ -302,6 +362,14 @@ func (g *muxGroup) splitKnown(known KnownItems) ([]memberKnown, []string) {
 
 // Changes gathers the changes of every member in turn, within the window.
 func (s *muxSession) Changes(ctx context.Context, q SyncQuery) (*ChangeSet, error) {
+	cs, err := s.changes(ctx, q)
+	if err != nil && s.retry(ctx, err) {
+		return s.changes(ctx, q)
+	}
+	return cs, err
+}
+
+func (s *muxSession) changes(ctx context.Context, q SyncQuery) (*ChangeSet, error) {
 	g, err := s.group(ctx, q.Path)
 	if err != nil || g == nil {
 		return s.Mailbox.Changes(ctx, q)
@@ -349,6 +417,14 @@ func (s *muxSession) Changes(ctx context.Context, q SyncQuery) (*ChangeSet, erro
 
 // Pending counts the changes of every member.
 func (s *muxSession) Pending(ctx context.Context, q SyncQuery) (int, error) {
+	n, err := s.pending(ctx, q)
+	if err != nil && s.retry(ctx, err) {
+		return s.pending(ctx, q)
+	}
+	return n, err
+}
+
+func (s *muxSession) pending(ctx context.Context, q SyncQuery) (int, error) {
 	g, err := s.group(ctx, q.Path)
 	if err != nil || g == nil {
 		return s.Mailbox.Pending(ctx, q)

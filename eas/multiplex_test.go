@@ -214,3 +214,26 @@ func TestMultiplexManyFolders(t *testing.T) {
 		})
 	}
 }
+
+// A folder deleted upstream since the folders were last listed takes its
+// items off the phone at the next Sync of the merged collection.
+func TestMultiplexMemberGone(t *testing.T) {
+	g := startMuxGateway(t)
+	_, ids := g.muxPhone(t, "iphone1", "iPhone", "Apple-iPhone15C2/2103.69")
+	coll := ids["Notes"]
+	key, items, _ := primeClass(t, g, coll, 10)
+	g.mail.mu.Lock()
+	delete(g.mail.folders, "Ideas")
+	g.mail.mu.Unlock()
+	got := rawSyncOne(t, g.phone, eas.SyncCollection{SyncKey: key, CollectionID: coll})
+	var deleted []string
+	if got.Commands != nil {
+		deleted = idsOf(got.Commands.Delete)
+	}
+	slices.Sort(deleted)
+	want := []string{items["garden"], items["kitchen"]}
+	slices.Sort(want)
+	if got.Status != eas.SyncSuccess || !slices.Equal(deleted, want) || len(adds(got)) != 0 {
+		t.Fatalf("status %d, deletes %v, want %v", got.Status, deleted, want)
+	}
+}

@@ -146,6 +146,8 @@ type Server struct {
 	// inflight counts running requests and background work for Close.
 	inflight inflight
 	health   healthCache
+	// listed keeps each user's folder list for merged collections.
+	listed folderCache
 	// quit is closed by Close: requests held back (a Ping while the
 	// upstream is down) answer at once.
 	quit     chan struct{}
