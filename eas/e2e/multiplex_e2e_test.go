@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/easgate/easgate/eas"
 	"github.com/easgate/easgate/eas/easclient"
@@ -94,5 +95,56 @@ func TestMultiplexedAddressBooks(t *testing.T) {
 	_, got = iphone.folders(t, "0", map[string]string{})
 	if want := []string{"+Contacts 9", "+INBOX 2", "+Work 14"}; !slices.Equal(got, want) {
 		t.Fatalf("iPhone folders %q, want %q", got, want)
+	}
+}
+
+// A one-address-book phone's Ping on Contacts ends when another client
+// writes a card in a book it shows only through the merged folder.
+func TestMultiplexedAddressBooksPing(t *testing.T) {
+	const poll = 300 * time.Millisecond
+	g := startCardGateway(t, cardGatewayOptions{Poll: poll})
+	book := g.book(t, "contacts", "Contacts")
+	work := g.book(t, "work", "Work")
+	g.put(t, book+"anna.vcf", testCard("anna", "Anna Berg", ""))
+	g.put(t, work+"boss.vcf", testCard("boss", "Big Boss", ""))
+	c := easclient.New(g.url, g.user, g.pw, "android1", eas.V141)
+	c.DeviceType, c.UserAgent = "Android", "Android/13-EAS-2.0"
+	if _, err := c.Provision(context.Background(), nil); err != nil {
+		t.Fatalf("provision: %v", err)
+	}
+	phone := &cardPhone{c}
+	ids := map[string]string{}
+	phone.folders(t, "0", ids)
+	id := ids["Contacts"]
+	key := phone.syncToNow(t, id, "0")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	done := make(chan *eas.PingResponse, 1)
+	go func() {
+		hb := 300
+		r, err := phone.Ping(ctx, &eas.PingRequest{HeartbeatInterval: &hb, Folders: []eas.PingFolder{{ID: id, Class: "Contacts"}}})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- r
+	}()
+	select {
+	case r := <-done:
+		t.Fatalf("Ping answered before any change: %+v", r)
+	case <-time.After(4 * poll):
+	}
+	g.put(t, work+"intern.vcf", testCard("intern", "Ian Intern", ""))
+	select {
+	case r := <-done:
+		if r == nil || r.Status != eas.PingChanges || !slices.Equal(r.Folders, []string{id}) {
+			t.Fatalf("Ping answered %+v", r)
+		}
+	case <-ctx.Done():
+		t.Fatal("the Ping did not end on a change of the work book")
+	}
+	s := phone.mustSync(t, eas.SyncCollection{SyncKey: key, CollectionID: id, GetChanges: boolp(true)})
+	if sum := s.summary(); len(sum) != 1 || !strings.HasSuffix(sum[0], "/intern.vcf") {
+		t.Fatalf("after the Ping the phone got %q", sum)
 	}
 }
