@@ -547,5 +547,30 @@ func (s *muxSession) RespondToMeeting(ctx context.Context, m MeetingReply) (*Mee
 	if !ok {
 		return nil, fmt.Errorf("no calendar store answers meetings: %w", ErrNotFound)
 	}
-	return mr.RespondToMeeting(ctx, m)
+	if m.Event != nil {
+		ref, err := s.route(ctx, *m.Event)
+		if err != nil {
+			return nil, err
+		}
+		m.Event = &ref
+	}
+	out, err := mr.RespondToMeeting(ctx, m)
+	if err != nil || out == nil || out.Path == "" {
+		return out, err
+	}
+	// The event, in a folder merged into another, is named as the phone
+	// sees it.
+	if _, err := s.group(ctx, out.Path); err != nil {
+		return out, nil
+	}
+	for def, g := range s.groups {
+		for i, f := range g.members {
+			if i > 0 && f.Path == out.Path {
+				merged := *out
+				merged.Path, merged.ServerID = def, g.join(i, out.ServerID)
+				return &merged, nil
+			}
+		}
+	}
+	return out, nil
 }
