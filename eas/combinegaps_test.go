@@ -67,7 +67,9 @@ func TestCombinedFolderListNotice(t *testing.T) {
 	}{
 		{"address book made upstream", func(_, dav *fakeMail) {
 			dav.mu.Lock()
-			dav.addFolder("Notes 2", "", eas.FolderUserNotes)
+			// An address book: an iPhone shows one notes folder only,
+			// so a second one would not change its folder list.
+			dav.addFolder("Friends", "", eas.FolderUserContacts)
 			dav.mu.Unlock()
 			dav.notify(eas.FolderListPath)
 		}, eas.PingHierarchyChanged, ""},

@@ -44,7 +44,9 @@
 // stores: Backend opens a user's Session, which may implement ItemWriter,
 // FolderWriter and the mail extensions; combine.go joins several upstreams
 // of one user into one Backend and Notifier, routing each folder's calls
-// (and FolderCreate by class) to the upstream that holds it.
+// (and FolderCreate by class) to the upstream that holds it. multiplex.go
+// merges the folders of a class into its default folder for phones that
+// show one folder of that class (OneFolderClasses: the device profile).
 //
 // # Machinery
 //

@@ -146,6 +146,8 @@ type Server struct {
 	// inflight counts running requests and background work for Close.
 	inflight inflight
 	health   healthCache
+	// listed keeps each user's folder list for merged collections.
+	listed folderCache
 	// quit is closed by Close: requests held back (a Ping while the
 	// upstream is down) answer at once.
 	quit     chan struct{}
@@ -319,7 +321,7 @@ func (s *Server) login(ctx context.Context, r *request) error {
 	if err != nil {
 		return err
 	}
-	r.mbox = mb
+	r.mbox = r.multiplexed(mb)
 	return nil
 }
 
@@ -365,8 +367,8 @@ func (r *request) mailbox(ctx context.Context) (Mailbox, error) {
 		}
 		return nil, fmt.Errorf("open mailbox: %w", err)
 	}
-	r.mbox = mb
-	return mb, nil
+	r.mbox = r.multiplexed(mb)
+	return r.mbox, nil
 }
 
 // releaseMailbox returns the upstream connection early (before a long wait).

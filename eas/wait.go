@@ -180,8 +180,11 @@ func (s *Server) watch(ctx context.Context, r *request, spec waitSpec) (*watcher
 	w := &watcher{byPath: make(map[string]watchedFolder, len(spec.folders)), hierarchy: spec.hierarchy}
 	paths := make([]string, 0, len(spec.folders)+1)
 	for _, f := range spec.folders {
-		w.byPath[f.Path] = f
-		paths = append(paths, f.Path)
+		// A merged collection changes with any of its folders.
+		for _, p := range r.watchedPaths(ctx, f.Path) {
+			w.byPath[p] = f
+			paths = append(paths, p)
+		}
 	}
 	if spec.hierarchy {
 		paths = append(paths, FolderListPath)
