@@ -60,8 +60,9 @@ type prober struct {
 	// what earlier steps found
 	inboxID  string
 	inboxKey string
-	// contactsID is the Contacts folder, "" when the server has none.
-	contactsID string
+	// defaultFolders are the default folders of the classes other than
+	// mail that FolderSync listed, by type.
+	defaultFolders map[eas.FolderType]string
 	version    eas.Version
 	// minHeartbeat is the shortest heartbeat the server accepts, in seconds.
 	minHeartbeat int
@@ -296,8 +297,11 @@ func (p *prober) folderSync(ctx context.Context) (string, error) {
 		if f.Type == int(eas.FolderInbox) {
 			p.inboxID = f.ServerID
 		}
-		if f.Type == int(eas.FolderContacts) {
-			p.contactsID = f.ServerID
+		if t := eas.FolderType(f.Type); t.Class() != eas.ClassEmail && t.Class() != "" {
+			if p.defaultFolders == nil {
+				p.defaultFolders = map[eas.FolderType]string{}
+			}
+			p.defaultFolders[t] = f.ServerID
 		}
 	}
 	if p.inboxID == "" {
@@ -408,7 +412,7 @@ func (p *prober) probe(ctx context.Context) {
 		return
 	}
 	p.run(ctx, "estimate", p.estimate)
-	p.contactsStep(ctx)
+	p.classSteps(ctx)
 	p.run(ctx, "ping", p.ping)
 	p.extraSteps(ctx)
 }
