@@ -63,7 +63,7 @@ type prober struct {
 	// defaultFolders are the default folders of the classes other than
 	// mail that FolderSync listed, by type.
 	defaultFolders map[eas.FolderType]string
-	version    eas.Version
+	version        eas.Version
 	// minHeartbeat is the shortest heartbeat the server accepts, in seconds.
 	minHeartbeat int
 }
