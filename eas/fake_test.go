@@ -658,6 +658,7 @@ func (s *memStore) TouchDevice(ctx context.Context, seen eas.DeviceSeen) error {
 		s.devices[k] = d
 	}
 	d.Type, d.UserAgent, d.Protocol, d.LastCommand, d.LastSeen = seen.DeviceType, seen.UserAgent, seen.Protocol, seen.Command, seen.At
+	d.Requests++
 	return nil
 }
 

@@ -90,6 +90,10 @@ type Device struct {
 	FirstSeen   time.Time `json:"firstSeen"`
 	LastSeen    time.Time `json:"lastSeen"`
 	LastCommand string    `json:"lastCommand"`
+	// Requests counts the device's requests, on every node: TouchDevice
+	// adds one. Two requests whose counts differ by one had no other
+	// request of the device between them.
+	Requests uint64 `json:"requests"`
 
 	PendingPolicyKey uint32 `json:"-"`
 	PolicyKey        uint32 `json:"policyKey"`

@@ -110,8 +110,9 @@ func checkHammered(t *testing.T, s *Store, workers, rounds int) {
 	if want := min(workers, 12); len(ds) != want {
 		t.Errorf("%d devices, want %d", len(ds), want)
 	}
-	total := 0
+	total, requests := 0, uint64(0)
 	for _, d := range ds {
+		requests += d.Requests
 		// Workers share devices, so which round was last varies.
 		last := t0.Add(time.Duration(rounds-1) * time.Second)
 		if !d.FirstSeen.Equal(t0) || d.LastSeen.Before(t0) || d.LastSeen.After(last) {
@@ -122,6 +123,10 @@ func checkHammered(t *testing.T, s *Store, workers, rounds int) {
 			t.Fatal(err)
 		}
 		total += len(ids)
+	}
+	// Every TouchDevice counts once, however many collide on one device.
+	if want := uint64(workers * rounds); requests != want {
+		t.Errorf("devices counted %d requests, want %d", requests, want)
 	}
 	if want := workers * min(rounds, 5); total != want {
 		t.Errorf("%d collection states, want %d", total, want)
@@ -153,6 +158,19 @@ func TestConcurrentWritersTwoHandles(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "twice.db")
 	a := openAt(t, path)
 	b := openAt(t, path)
+	for _, err := range hammer(t.Context(), []*Store{a, b}, workers, rounds) {
+		t.Error(err)
+	}
+	checkHammered(t, a, workers, rounds)
+}
+
+// TestConcurrentWritersTwoPostgresHandles is the same with two stores on
+// one PostgreSQL database, as two nodes of a cluster would be.
+func TestConcurrentWritersTwoPostgresHandles(t *testing.T) {
+	const workers, rounds = 20, 50
+	dsn := pgServer.Database(t)
+	a := openAt(t, dsn)
+	b := openAt(t, dsn)
 	for _, err := range hammer(t.Context(), []*Store{a, b}, workers, rounds) {
 		t.Error(err)
 	}

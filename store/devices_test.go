@@ -28,6 +28,7 @@ func TestTouchDeviceCreatesThenUpdates(t *testing.T) {
 		want := eas.Device{
 			User: "alice", ID: "ApplF17XXXX", Type: "iPhone", Protocol: "16.1",
 			UserAgent: "Apple-iPhone15C2/2101.1", FirstSeen: t0, LastSeen: t0, LastCommand: "Options",
+			Requests: 1,
 		}
 		if !reflect.DeepEqual(*d, want) {
 			t.Fatalf("new device =\n%+v\nwant\n%+v", *d, want)
@@ -66,7 +67,7 @@ func TestTouchDeviceCreatesThenUpdates(t *testing.T) {
 		want = eas.Device{
 			User: "alice", ID: "ApplF17XXXX", Type: "iPad", Protocol: "14.1",
 			UserAgent: "Apple-iPad/2201.1", FirstSeen: t0, LastSeen: later, LastCommand: "Sync",
-			Info: info, PendingPolicyKey: 11, PolicyKey: 22,
+			Requests: 2, Info: info, PendingPolicyKey: 11, PolicyKey: 22,
 			Wipe:  eas.WipeState{Requested: true, AccountOnly: true, RequestedAt: t0.Add(time.Minute)},
 			Trace: true, LastError: "bad MIME", LastErrorAt: t0.Add(2 * time.Minute),
 		}
