@@ -662,6 +662,25 @@ func (s *memStore) TouchDevice(ctx context.Context, seen eas.DeviceSeen) error {
 	return nil
 }
 
+// recordingStore is a memStore that is an eas.RequestRecorder.
+type recordingStore struct{ *memStore }
+
+func (s recordingStore) RecordRequest(ctx context.Context, seen eas.DeviceSeen) (*eas.Device, error) {
+	if err := s.TouchDevice(ctx, seen); err != nil {
+		return nil, err
+	}
+	return s.Device(ctx, seen.User, seen.DeviceID)
+}
+
+// storeFor returns the gateway's store, as a RequestRecorder when record
+// is set.
+func (g *fakeGateway) storeFor(record bool) eas.Store {
+	if record {
+		return recordingStore{g.store}
+	}
+	return g.store
+}
+
 func (s *memStore) SetDeviceInfo(ctx context.Context, user, deviceID string, info eas.DeviceInfo) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -168,20 +168,23 @@ func TestSyncPrefetchOtherNode(t *testing.T) {
 	tests := []struct {
 		name string
 		// otherNode sends the GetItemEstimate to the second node.
-		otherNode    bool
+		otherNode bool
+		// record has the store record requests in one call.
+		record       bool
 		used, unused float64
 	}{
 		{name: "estimate on this node", used: 1, unused: 1},
 		{name: "estimate on another node", otherNode: true, used: 1, unused: 1},
+		{name: "estimate on another node, store records requests", otherNode: true, record: true, used: 1, unused: 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			g := startFake(t, eas.V141)
+			g := startFakeStore(t, eas.V141, eas.Config{MinHeartbeat: time.Second, MaxHeartbeat: 10 * time.Second}, tc.record)
 			admin := httptest.NewServer(g.server.AdminHandler("prefetch-test-token"))
 			defer admin.Close()
 			// The second node shares the store and the mailbox, and
 			// hears of nothing the first one does.
-			other := eas.NewServer(eas.Config{}, fakeBackend{g.mail}, g.store, fakeNotifier{g.mail})
+			other := eas.NewServer(eas.Config{}, fakeBackend{g.mail}, g.storeFor(tc.record), fakeNotifier{g.mail})
 			otherHTTP := httptest.NewServer(other.Handler())
 			defer otherHTTP.Close()
 			base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)

@@ -28,6 +28,7 @@ func hammer(ctx context.Context, stores []*Store, workers, rounds int) []error {
 		errs = append(errs, err)
 		mu.Unlock()
 	}
+	counted := &requestCounts{seen: map[[2]string]map[uint64]bool{}}
 	for w := range workers {
 		s := stores[w%len(stores)]
 		// Several workers share each device so that writes collide on the
@@ -39,7 +40,7 @@ func hammer(ctx context.Context, stores []*Store, workers, rounds int) []error {
 					User: user, DeviceID: dev, DeviceType: "Android", Protocol: "16.1",
 					Command: "Sync", At: t0.Add(time.Duration(i) * time.Second),
 				}
-				if err := s.TouchDevice(ctx, seen); err != nil {
+				if err := touchOrRecord(ctx, s, seen, w%2 == 0, counted); err != nil {
 					fail(fmt.Errorf("worker %d round %d: %w", w, i, err))
 					return
 				}
@@ -82,6 +83,36 @@ func hammer(ctx context.Context, stores []*Store, workers, rounds int) []error {
 	}
 	wg.Wait()
 	return errs
+}
+
+// requestCounts are the counts RecordRequest returned, per device.
+type requestCounts struct {
+	mu   sync.Mutex
+	seen map[[2]string]map[uint64]bool
+}
+
+// touchOrRecord records seen with TouchDevice, or with RecordRequest when
+// record is set; a count RecordRequest returns twice for one device means
+// two requests took one count.
+func touchOrRecord(ctx context.Context, s *Store, seen eas.DeviceSeen, record bool, counted *requestCounts) error {
+	if !record {
+		return s.TouchDevice(ctx, seen)
+	}
+	d, err := s.RecordRequest(ctx, seen)
+	if err != nil {
+		return err
+	}
+	counted.mu.Lock()
+	defer counted.mu.Unlock()
+	k := [2]string{seen.User, seen.DeviceID}
+	if counted.seen[k] == nil {
+		counted.seen[k] = map[uint64]bool{}
+	}
+	if counted.seen[k][d.Requests] {
+		return fmt.Errorf("RecordRequest returned count %d of %s/%s twice", d.Requests, seen.User, seen.DeviceID)
+	}
+	counted.seen[k][d.Requests] = true
+	return nil
 }
 
 func checkHammered(t *testing.T, s *Store, workers, rounds int) {

@@ -92,17 +92,12 @@ func (s *Store) Devices(ctx context.Context) ([]eas.Device, error) {
 	return out, nil
 }
 
-// TouchDevice records a request, creating the device on its first one.
-// Only the request bookkeeping is updated on an existing device; policy,
-// wipe, trace and error state are left alone. The request count goes up
-// in the same statement, so that concurrent requests, on any node, each
-// count once.
-func (s *Store) TouchDevice(ctx context.Context, seen eas.DeviceSeen) error {
-	if err := checkKey(seen.User, seen.DeviceID); err != nil {
-		return s.fail("store: touch device: %w", err)
-	}
-	at := millis(seen.At)
-	_, err := s.w.ExecContext(ctx, s.q(`
+// touchQuery records a request: it creates the device on its first one,
+// and on an existing device updates only the request bookkeeping; policy,
+// wipe, trace and error state are left alone. The request count goes up in
+// the same statement, so that concurrent requests, on any node, each count
+// once.
+const touchQuery = `
 INSERT INTO devices (username, device_id, device_type, user_agent, protocol, last_command, first_seen, last_seen, requests)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)
 ON CONFLICT (username, device_id) DO UPDATE SET
@@ -111,12 +106,37 @@ ON CONFLICT (username, device_id) DO UPDATE SET
 	protocol     = excluded.protocol,
 	last_command = excluded.last_command,
 	last_seen    = excluded.last_seen,
-	requests     = devices.requests + 1`),
-		seen.User, seen.DeviceID, seen.DeviceType, seen.UserAgent, seen.Protocol, seen.Command, at, at)
-	if err != nil {
+	requests     = devices.requests + 1`
+
+func touchArgs(seen eas.DeviceSeen) []any {
+	at := millis(seen.At)
+	return []any{seen.User, seen.DeviceID, seen.DeviceType, seen.UserAgent, seen.Protocol, seen.Command, at, at}
+}
+
+// TouchDevice records a request, creating the device on its first one.
+func (s *Store) TouchDevice(ctx context.Context, seen eas.DeviceSeen) error {
+	if err := checkKey(seen.User, seen.DeviceID); err != nil {
+		return s.fail("store: touch device: %w", err)
+	}
+	if _, err := s.w.ExecContext(ctx, s.q(touchQuery), touchArgs(seen)...); err != nil {
 		return s.fail("store: touch device %q of user %q: %w", seen.DeviceID, seen.User, err)
 	}
 	return nil
+}
+
+// RecordRequest is TouchDevice returning the device as the statement left
+// it (eas.RequestRecorder): its Requests is this request's own count.
+func (s *Store) RecordRequest(ctx context.Context, seen eas.DeviceSeen) (*eas.Device, error) {
+	if err := checkKey(seen.User, seen.DeviceID); err != nil {
+		return nil, s.fail("store: record request: %w", err)
+	}
+	row := s.w.QueryRowContext(ctx, s.q(touchQuery+`
+RETURNING `+deviceColumns), touchArgs(seen)...)
+	d, err := scanDevice(row)
+	if err != nil {
+		return nil, s.fail("store: record request of device %q of user %q: %w", seen.DeviceID, seen.User, err)
+	}
+	return &d, nil
 }
 
 // updateDevice runs a single-row UPDATE of devices; the statement's last

@@ -77,6 +77,54 @@ func TestTouchDeviceCreatesThenUpdates(t *testing.T) {
 	})
 }
 
+// TestRecordRequest: RecordRequest creates and updates the device as
+// TouchDevice does, counting both, and returns the device as Device then
+// reads it.
+func TestRecordRequest(t *testing.T) {
+	eachBackend(t, func(t *testing.T, s *Store) {
+		ctx := t.Context()
+		steps := []struct {
+			record   bool
+			command  string
+			requests uint64
+		}{
+			{true, "Provision", 1},
+			{false, "FolderSync", 2},
+			{true, "Sync", 3},
+			{true, "GetItemEstimate", 4},
+		}
+		for i, step := range steps {
+			seen := eas.DeviceSeen{
+				User: "alice", DeviceID: "dev1", DeviceType: "Android", UserAgent: "Android/14",
+				Protocol: "16.1", Command: step.command, At: t0.Add(time.Duration(i) * time.Minute),
+			}
+			if !step.record {
+				if err := s.TouchDevice(ctx, seen); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			got, err := s.RecordRequest(ctx, seen)
+			if err != nil {
+				t.Fatalf("RecordRequest %s: %v", step.command, err)
+			}
+			if got.Requests != step.requests || got.LastCommand != step.command || !got.LastSeen.Equal(seen.At) || !got.FirstSeen.Equal(t0) {
+				t.Errorf("RecordRequest %s = %+v, want request %d", step.command, *got, step.requests)
+			}
+			read, err := s.Device(ctx, "alice", "dev1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(read, got) {
+				t.Errorf("Device =\n%+v\nRecordRequest returned\n%+v", *read, *got)
+			}
+		}
+		if _, err := s.RecordRequest(ctx, eas.DeviceSeen{User: "alice", At: t0}); err == nil {
+			t.Error("RecordRequest without a device id succeeded")
+		}
+	})
+}
+
 func TestTouchDeviceRejectsEmptyKey(t *testing.T) {
 	eachBackend(t, func(t *testing.T, s *Store) {
 		for _, seen := range []eas.DeviceSeen{
