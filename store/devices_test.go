@@ -299,7 +299,7 @@ func TestDeviceSetters(t *testing.T) {
 				}
 				pristine := eas.Device{
 					User: "bob", ID: "dev1", Type: "iPhone", Protocol: "16.1", UserAgent: "Apple-iPhone/2101.1",
-					FirstSeen: t0, LastSeen: t0, LastCommand: "Sync",
+					FirstSeen: t0, LastSeen: t0, LastCommand: "Sync", Requests: 1,
 				}
 				if !reflect.DeepEqual(*other, pristine) {
 					t.Errorf("other user's device changed: %+v", *other)
