@@ -658,7 +658,27 @@ func (s *memStore) TouchDevice(ctx context.Context, seen eas.DeviceSeen) error {
 		s.devices[k] = d
 	}
 	d.Type, d.UserAgent, d.Protocol, d.LastCommand, d.LastSeen = seen.DeviceType, seen.UserAgent, seen.Protocol, seen.Command, seen.At
+	d.Requests++
 	return nil
+}
+
+// recordingStore is a memStore that is an eas.RequestRecorder.
+type recordingStore struct{ *memStore }
+
+func (s recordingStore) RecordRequest(ctx context.Context, seen eas.DeviceSeen) (*eas.Device, error) {
+	if err := s.TouchDevice(ctx, seen); err != nil {
+		return nil, err
+	}
+	return s.Device(ctx, seen.User, seen.DeviceID)
+}
+
+// storeFor returns the gateway's store, as a RequestRecorder when record
+// is set.
+func (g *fakeGateway) storeFor(record bool) eas.Store {
+	if record {
+		return recordingStore{g.store}
+	}
+	return g.store
 }
 
 func (s *memStore) SetDeviceInfo(ctx context.Context, user, deviceID string, info eas.DeviceInfo) error {

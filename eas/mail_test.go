@@ -37,8 +37,15 @@ func startFake(t *testing.T, v eas.Version) *fakeGateway {
 
 func startFakeConfig(t *testing.T, v eas.Version, cfg eas.Config) *fakeGateway {
 	t.Helper()
+	return startFakeStore(t, v, cfg, false)
+}
+
+// startFakeStore starts a gateway whose store records requests in one
+// call (eas.RequestRecorder) when record is set.
+func startFakeStore(t *testing.T, v eas.Version, cfg eas.Config, record bool) *fakeGateway {
+	t.Helper()
 	g := &fakeGateway{mail: newFakeMail(), store: newMemStore()}
-	g.server = eas.NewServer(cfg, fakeBackend{g.mail}, g.store, fakeNotifier{g.mail})
+	g.server = eas.NewServer(cfg, fakeBackend{g.mail}, g.storeFor(record), fakeNotifier{g.mail})
 	hs := httptest.NewServer(g.server.Handler())
 	t.Cleanup(hs.Close)
 	g.url = hs.URL

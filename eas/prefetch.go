@@ -28,6 +28,13 @@ import (
 // The next Sync uses it only if its key, options and window match and it
 // brings no commands of its own; any other request of the device drops it,
 // and so does the clock after prefetchTTL. One window per device at most.
+//
+// Dropping on a request only works for requests this node serves. With
+// several nodes, a request on another one (a GetItemEstimate, say) never
+// reaches this node's prefetches, or reaches them late by a device event,
+// so the store's request count of the device decides instead: the window
+// is used only by the request counted right after the one that started
+// it.
 
 // prefetchTTL bounds how long a prefetch may run and how long its result
 // waits for the phone's next Sync, which normally comes within a second.
@@ -44,6 +51,9 @@ type prefetchPlan struct {
 	// filterType stands for query.Since, which the next Sync computes
 	// from its own clock.
 	filterType int
+	// requests is the device's request count (Device.Requests) of the
+	// request that planned the prefetch.
+	requests uint64
 }
 
 // matches reports whether q, asked by a Sync of the plan's collection with
@@ -153,7 +163,8 @@ func (run *syncRun) planPrefetch(collectionID string, st *collectionState, q Syn
 	}
 	q.Cursor = st.Meta.Cursor
 	q.Known = knownItems(maps.Clone(st.Known))
-	run.plan = &prefetchPlan{collectionID: collectionID, key: st.Meta.Key, query: q, filterType: st.Meta.Options.FilterType}
+	run.plan = &prefetchPlan{collectionID: collectionID, key: st.Meta.Key, query: q,
+		filterType: st.Meta.Options.FilterType, requests: run.r.dev.Requests}
 }
 
 // startPrefetch hands the request's mailbox to the planned prefetch; the
@@ -184,6 +195,12 @@ func (run *syncRun) prefetched(ctx context.Context, collectionID, key string, q 
 		return nil
 	}
 	run.r.prefetched = nil
+	if p.plan.requests+1 != run.r.dev.Requests {
+		run.r.log.Debug("another request of the device came between the prefetch and this sync",
+			zap.String("collection", collectionID), zap.Uint64("planned", p.plan.requests), zap.Uint64("requests", run.r.dev.Requests))
+		run.s.cfg.Metrics.prefetch("unused")
+		return nil
+	}
 	if !p.plan.matches(key, q, filterType) {
 		run.r.log.Debug("prefetched sync window does not fit the request", zap.String("collection", collectionID))
 		run.s.cfg.Metrics.prefetch("unused")

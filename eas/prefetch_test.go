@@ -158,3 +158,95 @@ func TestSyncPrefetch(t *testing.T) {
 		})
 	}
 }
+
+// A request of the device on another node, between a Sync answered with
+// MoreAvailable and the phone's next Sync, makes the prefetched window
+// stale although this node never hears of it: the next Sync computes its
+// window again, and the Syncs bring what GetItemEstimate said they would.
+func TestSyncPrefetchOtherNode(t *testing.T) {
+	const msgs, window = 25, 10
+	tests := []struct {
+		name string
+		// otherNode sends the GetItemEstimate to the second node.
+		otherNode bool
+		// record has the store record requests in one call.
+		record       bool
+		used, unused float64
+	}{
+		{name: "estimate on this node", used: 1, unused: 1},
+		{name: "estimate on another node", otherNode: true, used: 1, unused: 1},
+		{name: "estimate on another node, store records requests", otherNode: true, record: true, used: 1, unused: 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			g := startFakeStore(t, eas.V141, eas.Config{MinHeartbeat: time.Second, MaxHeartbeat: 10 * time.Second}, tc.record)
+			admin := httptest.NewServer(g.server.AdminHandler("prefetch-test-token"))
+			defer admin.Close()
+			// The second node shares the store and the mailbox, and
+			// hears of nothing the first one does.
+			other := eas.NewServer(eas.Config{}, fakeBackend{g.mail}, g.storeFor(tc.record), fakeNotifier{g.mail})
+			otherHTTP := httptest.NewServer(other.Handler())
+			defer otherHTTP.Close()
+			base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+			for i := range msgs {
+				g.mail.add("INBOX", fmt.Sprintf("m%d", i), base.Add(time.Duration(i)*time.Minute))
+			}
+			inbox := g.id(t, "INBOX")
+			phone := &phoneCopy{t: t, items: map[string]bool{}}
+
+			col := g.sync(t, g.phone, eas.SyncCollection{SyncKey: "0", CollectionID: inbox})
+			key := col.SyncKey
+			col = g.sync(t, g.phone, eas.SyncCollection{SyncKey: key, CollectionID: inbox, WindowSize: intp(window)})
+			if !col.MoreAvailable {
+				t.Fatal("first window says no MoreAvailable")
+			}
+			phone.apply(col)
+			key = col.SyncKey
+
+			// Mail arrives after the prefetch was computed; the phone asks
+			// how much is left.
+			g.mail.add("INBOX", "late arrival", base.Add(time.Hour))
+			asker := *g.phone
+			if tc.otherNode {
+				asker.URL = otherHTTP.URL
+			}
+			est, err := asker.GetItemEstimate(context.Background(), &eas.GetItemEstimateRequest{Collections: []eas.GetItemEstimateCollection{
+				{SyncKey: key, CollectionID: inbox, Options: []eas.SyncOptions{{Class: "Email", FilterType: intp(0)}}},
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(est.Response) != 1 || est.Response[0].Collection.Estimate == nil {
+				t.Fatalf("GetItemEstimate: %+v", est)
+			}
+			estimate := *est.Response[0].Collection.Estimate
+
+			brought := 0
+			for range 10 {
+				col = g.sync(t, g.phone, eas.SyncCollection{SyncKey: key, CollectionID: inbox, WindowSize: intp(window)})
+				if col.Status != eas.SyncSuccess {
+					t.Fatalf("status %d", col.Status)
+				}
+				if col.Commands != nil {
+					brought += len(col.Commands.Add)
+				}
+				phone.apply(col)
+				key = col.SyncKey
+				if !col.MoreAvailable {
+					break
+				}
+			}
+			if brought != estimate {
+				t.Errorf("GetItemEstimate said %d, the Syncs brought %d", estimate, brought)
+			}
+			if got, want := len(phone.items), msgs+1; got != want {
+				t.Errorf("phone has %d messages, want %d", got, want)
+			}
+			for result, want := range map[string]float64{"used": tc.used, "unused": tc.unused, "failed": 0} {
+				if got := metricstest.Scrape(t, admin.URL, "easgate_sync_prefetches_total", map[string]string{"result": result}); got != want {
+					t.Errorf("%s prefetches: %v, want %v", result, got, want)
+				}
+			}
+		})
+	}
+}

@@ -481,19 +481,36 @@ func (s *Server) handleEAS(ctx context.Context, r *request) (*reply, error) {
 	if r.body, err = s.readBody(r, s.cfg.MaxRequestBytes); err != nil {
 		return nil, err
 	}
-	if err := s.store.TouchDevice(ctx, DeviceSeen{
+	if r.dev, err = s.recordRequest(ctx, DeviceSeen{
 		User: r.user, DeviceID: q.DeviceID, DeviceType: q.DeviceType,
 		UserAgent: r.http.UserAgent(), Protocol: q.Version.String(), Command: cmd.name, At: r.start,
 	}); err != nil {
-		return nil, fmt.Errorf("store: touch device: %w", err)
-	}
-	if r.dev, err = s.store.Device(ctx, r.user, q.DeviceID); err != nil {
-		return nil, fmt.Errorf("store: read device: %w", err)
+		return nil, err
 	}
 	if r.dev.Trace {
 		r.log.Info("trace request", zap.String("cmd", q.Cmd), zap.String("xml", traceXML(r.body)))
 	}
 	return s.run(ctx, r)
+}
+
+// recordRequest records the request in the store and returns the device,
+// in one statement when the store can (see RequestRecorder).
+func (s *Server) recordRequest(ctx context.Context, seen DeviceSeen) (*Device, error) {
+	if rr, ok := s.store.(RequestRecorder); ok {
+		d, err := rr.RecordRequest(ctx, seen)
+		if err != nil {
+			return nil, fmt.Errorf("store: record request: %w", err)
+		}
+		return d, nil
+	}
+	if err := s.store.TouchDevice(ctx, seen); err != nil {
+		return nil, fmt.Errorf("store: touch device: %w", err)
+	}
+	d, err := s.store.Device(ctx, seen.User, seen.DeviceID)
+	if err != nil {
+		return nil, fmt.Errorf("store: read device: %w", err)
+	}
+	return d, nil
 }
 
 // run checks provisioning, serialises the device and calls the handler.

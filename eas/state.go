@@ -78,6 +78,18 @@ type Store interface {
 	SentBefore(ctx context.Context, user, deviceID, clientID string, since time.Time) (bool, error)
 }
 
+// RequestRecorder is a Store that records a request and reads the device
+// back in one statement. The Device it returns has the request's own
+// Requests count even while other requests of the device come in on other
+// nodes; with TouchDevice then Device, one that lands in between is counted
+// as this request's, and a prefetched Sync window computed before it could
+// be taken as fresh.
+type RequestRecorder interface {
+	// RecordRequest does what TouchDevice does and returns the device as
+	// the statement left it.
+	RecordRequest(ctx context.Context, seen DeviceSeen) (*Device, error)
+}
+
 // Device is what the store knows of one phone of one user.
 type Device struct {
 	User     string     `json:"user"`
@@ -90,6 +102,10 @@ type Device struct {
 	FirstSeen   time.Time `json:"firstSeen"`
 	LastSeen    time.Time `json:"lastSeen"`
 	LastCommand string    `json:"lastCommand"`
+	// Requests counts the device's requests, on every node: TouchDevice
+	// adds one. Two requests whose counts differ by one had no other
+	// request of the device between them.
+	Requests uint64 `json:"requests"`
 
 	PendingPolicyKey uint32 `json:"-"`
 	PolicyKey        uint32 `json:"policyKey"`

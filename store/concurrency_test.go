@@ -28,6 +28,7 @@ func hammer(ctx context.Context, stores []*Store, workers, rounds int) []error {
 		errs = append(errs, err)
 		mu.Unlock()
 	}
+	counted := &requestCounts{seen: map[[2]string]map[uint64]bool{}}
 	for w := range workers {
 		s := stores[w%len(stores)]
 		// Several workers share each device so that writes collide on the
@@ -39,7 +40,7 @@ func hammer(ctx context.Context, stores []*Store, workers, rounds int) []error {
 					User: user, DeviceID: dev, DeviceType: "Android", Protocol: "16.1",
 					Command: "Sync", At: t0.Add(time.Duration(i) * time.Second),
 				}
-				if err := s.TouchDevice(ctx, seen); err != nil {
+				if err := touchOrRecord(ctx, s, seen, w%2 == 0, counted); err != nil {
 					fail(fmt.Errorf("worker %d round %d: %w", w, i, err))
 					return
 				}
@@ -84,6 +85,36 @@ func hammer(ctx context.Context, stores []*Store, workers, rounds int) []error {
 	return errs
 }
 
+// requestCounts are the counts RecordRequest returned, per device.
+type requestCounts struct {
+	mu   sync.Mutex
+	seen map[[2]string]map[uint64]bool
+}
+
+// touchOrRecord records seen with TouchDevice, or with RecordRequest when
+// record is set; a count RecordRequest returns twice for one device means
+// two requests took one count.
+func touchOrRecord(ctx context.Context, s *Store, seen eas.DeviceSeen, record bool, counted *requestCounts) error {
+	if !record {
+		return s.TouchDevice(ctx, seen)
+	}
+	d, err := s.RecordRequest(ctx, seen)
+	if err != nil {
+		return err
+	}
+	counted.mu.Lock()
+	defer counted.mu.Unlock()
+	k := [2]string{seen.User, seen.DeviceID}
+	if counted.seen[k] == nil {
+		counted.seen[k] = map[uint64]bool{}
+	}
+	if counted.seen[k][d.Requests] {
+		return fmt.Errorf("RecordRequest returned count %d of %s/%s twice", d.Requests, seen.User, seen.DeviceID)
+	}
+	counted.seen[k][d.Requests] = true
+	return nil
+}
+
 func checkHammered(t *testing.T, s *Store, workers, rounds int) {
 	t.Helper()
 	ctx := t.Context()
@@ -110,8 +141,9 @@ func checkHammered(t *testing.T, s *Store, workers, rounds int) {
 	if want := min(workers, 12); len(ds) != want {
 		t.Errorf("%d devices, want %d", len(ds), want)
 	}
-	total := 0
+	total, requests := 0, uint64(0)
 	for _, d := range ds {
+		requests += d.Requests
 		// Workers share devices, so which round was last varies.
 		last := t0.Add(time.Duration(rounds-1) * time.Second)
 		if !d.FirstSeen.Equal(t0) || d.LastSeen.Before(t0) || d.LastSeen.After(last) {
@@ -122,6 +154,10 @@ func checkHammered(t *testing.T, s *Store, workers, rounds int) {
 			t.Fatal(err)
 		}
 		total += len(ids)
+	}
+	// Every TouchDevice counts once, however many collide on one device.
+	if want := uint64(workers * rounds); requests != want {
+		t.Errorf("devices counted %d requests, want %d", requests, want)
 	}
 	if want := workers * min(rounds, 5); total != want {
 		t.Errorf("%d collection states, want %d", total, want)
@@ -153,6 +189,19 @@ func TestConcurrentWritersTwoHandles(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "twice.db")
 	a := openAt(t, path)
 	b := openAt(t, path)
+	for _, err := range hammer(t.Context(), []*Store{a, b}, workers, rounds) {
+		t.Error(err)
+	}
+	checkHammered(t, a, workers, rounds)
+}
+
+// TestConcurrentWritersTwoPostgresHandles is the same with two stores on
+// one PostgreSQL database, as two nodes of a cluster would be.
+func TestConcurrentWritersTwoPostgresHandles(t *testing.T) {
+	const workers, rounds = 20, 50
+	dsn := pgServer.Database(t)
+	a := openAt(t, dsn)
+	b := openAt(t, dsn)
 	for _, err := range hammer(t.Context(), []*Store{a, b}, workers, rounds) {
 		t.Error(err)
 	}

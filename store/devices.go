@@ -10,7 +10,7 @@ import (
 )
 
 const deviceColumns = `username, device_id, device_type, protocol, user_agent,
-	first_seen, last_seen, last_command,
+	first_seen, last_seen, last_command, requests,
 	info_model, info_imei, info_friendly_name, info_os, info_os_language,
 	info_phone_number, info_user_agent, info_mobile_operator, info_enable_outbound_sms,
 	pending_policy_key, policy_key,
@@ -26,11 +26,11 @@ func scanDevice(row scanner) (eas.Device, error) {
 		d                                     eas.Device
 		firstSeen, lastSeen, lastErrorAt      sql.NullInt64
 		wipeRequestedAt, wipeAckedAt          sql.NullInt64
-		pendingKey, policyKey                 int64
+		pendingKey, policyKey, requests       int64
 		wipeRequested, accountOnly, traceFlag int64
 	)
 	err := row.Scan(&d.User, &d.ID, &d.Type, &d.Protocol, &d.UserAgent,
-		&firstSeen, &lastSeen, &d.LastCommand,
+		&firstSeen, &lastSeen, &d.LastCommand, &requests,
 		&d.Info.Model, &d.Info.IMEI, &d.Info.FriendlyName, &d.Info.OS, &d.Info.OSLanguage,
 		&d.Info.PhoneNumber, &d.Info.UserAgent, &d.Info.MobileOperator, &d.Info.EnableOutbound,
 		&pendingKey, &policyKey,
@@ -44,6 +44,8 @@ func scanDevice(row scanner) (eas.Device, error) {
 	// The schema's CHECK constraints keep both keys within uint32.
 	d.PendingPolicyKey = uint32(pendingKey)
 	d.PolicyKey = uint32(policyKey)
+	// The schema's CHECK keeps the count from going negative.
+	d.Requests = uint64(requests)
 	d.Wipe.Requested = wipeRequested != 0
 	d.Wipe.AccountOnly = accountOnly != 0
 	d.Wipe.RequestedAt = fromMillis(wipeRequestedAt)
@@ -90,28 +92,51 @@ func (s *Store) Devices(ctx context.Context) ([]eas.Device, error) {
 	return out, nil
 }
 
-// TouchDevice records a request, creating the device on its first one.
-// Only the request bookkeeping is updated on an existing device; policy,
-// wipe, trace and error state are left alone.
-func (s *Store) TouchDevice(ctx context.Context, seen eas.DeviceSeen) error {
-	if err := checkKey(seen.User, seen.DeviceID); err != nil {
-		return s.fail("store: touch device: %w", err)
-	}
-	at := millis(seen.At)
-	_, err := s.w.ExecContext(ctx, s.q(`
-INSERT INTO devices (username, device_id, device_type, user_agent, protocol, last_command, first_seen, last_seen)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+// touchQuery records a request: it creates the device on its first one,
+// and on an existing device updates only the request bookkeeping; policy,
+// wipe, trace and error state are left alone. The request count goes up in
+// the same statement, so that concurrent requests, on any node, each count
+// once.
+const touchQuery = `
+INSERT INTO devices (username, device_id, device_type, user_agent, protocol, last_command, first_seen, last_seen, requests)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)
 ON CONFLICT (username, device_id) DO UPDATE SET
 	device_type  = excluded.device_type,
 	user_agent   = excluded.user_agent,
 	protocol     = excluded.protocol,
 	last_command = excluded.last_command,
-	last_seen    = excluded.last_seen`),
-		seen.User, seen.DeviceID, seen.DeviceType, seen.UserAgent, seen.Protocol, seen.Command, at, at)
-	if err != nil {
+	last_seen    = excluded.last_seen,
+	requests     = devices.requests + 1`
+
+func touchArgs(seen eas.DeviceSeen) []any {
+	at := millis(seen.At)
+	return []any{seen.User, seen.DeviceID, seen.DeviceType, seen.UserAgent, seen.Protocol, seen.Command, at, at}
+}
+
+// TouchDevice records a request, creating the device on its first one.
+func (s *Store) TouchDevice(ctx context.Context, seen eas.DeviceSeen) error {
+	if err := checkKey(seen.User, seen.DeviceID); err != nil {
+		return s.fail("store: touch device: %w", err)
+	}
+	if _, err := s.w.ExecContext(ctx, s.q(touchQuery), touchArgs(seen)...); err != nil {
 		return s.fail("store: touch device %q of user %q: %w", seen.DeviceID, seen.User, err)
 	}
 	return nil
+}
+
+// RecordRequest is TouchDevice returning the device as the statement left
+// it (eas.RequestRecorder): its Requests is this request's own count.
+func (s *Store) RecordRequest(ctx context.Context, seen eas.DeviceSeen) (*eas.Device, error) {
+	if err := checkKey(seen.User, seen.DeviceID); err != nil {
+		return nil, s.fail("store: record request: %w", err)
+	}
+	row := s.w.QueryRowContext(ctx, s.q(touchQuery+`
+RETURNING `+deviceColumns), touchArgs(seen)...)
+	d, err := scanDevice(row)
+	if err != nil {
+		return nil, s.fail("store: record request of device %q of user %q: %w", seen.DeviceID, seen.User, err)
+	}
+	return &d, nil
 }
 
 // updateDevice runs a single-row UPDATE of devices; the statement's last

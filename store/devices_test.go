@@ -28,6 +28,7 @@ func TestTouchDeviceCreatesThenUpdates(t *testing.T) {
 		want := eas.Device{
 			User: "alice", ID: "ApplF17XXXX", Type: "iPhone", Protocol: "16.1",
 			UserAgent: "Apple-iPhone15C2/2101.1", FirstSeen: t0, LastSeen: t0, LastCommand: "Options",
+			Requests: 1,
 		}
 		if !reflect.DeepEqual(*d, want) {
 			t.Fatalf("new device =\n%+v\nwant\n%+v", *d, want)
@@ -66,12 +67,60 @@ func TestTouchDeviceCreatesThenUpdates(t *testing.T) {
 		want = eas.Device{
 			User: "alice", ID: "ApplF17XXXX", Type: "iPad", Protocol: "14.1",
 			UserAgent: "Apple-iPad/2201.1", FirstSeen: t0, LastSeen: later, LastCommand: "Sync",
-			Info: info, PendingPolicyKey: 11, PolicyKey: 22,
+			Requests: 2, Info: info, PendingPolicyKey: 11, PolicyKey: 22,
 			Wipe:  eas.WipeState{Requested: true, AccountOnly: true, RequestedAt: t0.Add(time.Minute)},
 			Trace: true, LastError: "bad MIME", LastErrorAt: t0.Add(2 * time.Minute),
 		}
 		if !reflect.DeepEqual(*d, want) {
 			t.Fatalf("touched device =\n%+v\nwant\n%+v", *d, want)
+		}
+	})
+}
+
+// TestRecordRequest: RecordRequest creates and updates the device as
+// TouchDevice does, counting both, and returns the device as Device then
+// reads it.
+func TestRecordRequest(t *testing.T) {
+	eachBackend(t, func(t *testing.T, s *Store) {
+		ctx := t.Context()
+		steps := []struct {
+			record   bool
+			command  string
+			requests uint64
+		}{
+			{true, "Provision", 1},
+			{false, "FolderSync", 2},
+			{true, "Sync", 3},
+			{true, "GetItemEstimate", 4},
+		}
+		for i, step := range steps {
+			seen := eas.DeviceSeen{
+				User: "alice", DeviceID: "dev1", DeviceType: "Android", UserAgent: "Android/14",
+				Protocol: "16.1", Command: step.command, At: t0.Add(time.Duration(i) * time.Minute),
+			}
+			if !step.record {
+				if err := s.TouchDevice(ctx, seen); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			got, err := s.RecordRequest(ctx, seen)
+			if err != nil {
+				t.Fatalf("RecordRequest %s: %v", step.command, err)
+			}
+			if got.Requests != step.requests || got.LastCommand != step.command || !got.LastSeen.Equal(seen.At) || !got.FirstSeen.Equal(t0) {
+				t.Errorf("RecordRequest %s = %+v, want request %d", step.command, *got, step.requests)
+			}
+			read, err := s.Device(ctx, "alice", "dev1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(read, got) {
+				t.Errorf("Device =\n%+v\nRecordRequest returned\n%+v", *read, *got)
+			}
+		}
+		if _, err := s.RecordRequest(ctx, eas.DeviceSeen{User: "alice", At: t0}); err == nil {
+			t.Error("RecordRequest without a device id succeeded")
 		}
 	})
 }
@@ -250,7 +299,7 @@ func TestDeviceSetters(t *testing.T) {
 				}
 				pristine := eas.Device{
 					User: "bob", ID: "dev1", Type: "iPhone", Protocol: "16.1", UserAgent: "Apple-iPhone/2101.1",
-					FirstSeen: t0, LastSeen: t0, LastCommand: "Sync",
+					FirstSeen: t0, LastSeen: t0, LastCommand: "Sync", Requests: 1,
 				}
 				if !reflect.DeepEqual(*other, pristine) {
 					t.Errorf("other user's device changed: %+v", *other)

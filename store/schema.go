@@ -117,6 +117,15 @@ CREATE TABLE sent_client_ids (
 CREATE INDEX sent_client_ids_sent_at ON sent_client_ids (sent_at);
 `,
 		},
+		{
+			// A node checks the count against the one a prefetched Sync
+			// window was computed for: any request in between, on any
+			// node, makes the window stale.
+			name: "device request count",
+			sql: `
+ALTER TABLE devices ADD COLUMN requests INTEGER NOT NULL DEFAULT 0 CHECK (requests >= 0);
+`,
+		},
 	}
 }
 

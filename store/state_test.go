@@ -311,7 +311,7 @@ func TestUsersAreIsolated(t *testing.T) {
 		}
 		wantBob := eas.Device{
 			User: "bob", ID: dev, Type: "iPhone", Protocol: "16.1", UserAgent: "Apple-iPhone/2101.1",
-			FirstSeen: t0.Add(time.Hour), LastSeen: t0.Add(time.Hour), LastCommand: "Sync",
+			FirstSeen: t0.Add(time.Hour), LastSeen: t0.Add(time.Hour), LastCommand: "Sync", Requests: 1,
 		}
 		if !reflect.DeepEqual(*bob, wantBob) {
 			t.Errorf("bob's device =\n%+v\nwant\n%+v", *bob, wantBob)
