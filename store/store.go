@@ -367,3 +367,12 @@ func b2i(b bool) int64 {
 // Errors is the number of failed database operations since Open, for
 // monitoring.
 func (s *Store) Errors() uint64 { return s.errs.Load() }
+
+// Ping checks that the database answers, for /healthz: an error matches
+// ErrUnavailable when it is out of reach.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.w.PingContext(ctx); err != nil {
+		return s.fail("store: ping: %w", err)
+	}
+	return nil
+}

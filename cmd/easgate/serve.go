@@ -319,6 +319,9 @@ func startGateway(ctx context.Context, c *serveConfig, log *zap.Logger, adminTok
 	if c.SMTP != "" {
 		upstreams = append(upstreams, upstreamCheck{"smtp", c.SMTP, smtpSec, c.tlsConfig}.upstream())
 	}
+	// The state database too: with PostgreSQL on another machine, it is
+	// the one an operator most needs to see go away.
+	upstreams = append(upstreams, eas.HealthCheck{Name: "db", Addr: store.Redact(c.DB), Check: st.Ping})
 	// Notes live in the IMAP notes mailbox, beside the mail; contacts,
 	// calendars and tasks on the DAV servers when there are some.
 	others := []eas.Upstream{{

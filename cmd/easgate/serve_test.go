@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/easgate/easgate/eas"
+	"github.com/easgate/easgate/store/pgtest"
 )
 
 // TestUnreachableUpstreams: an upstream nobody answers at, or whose name
@@ -48,12 +49,12 @@ func TestUnreachableUpstreams(t *testing.T) {
 		}
 	}
 	h := getHealth(t, g)
-	if h.code != http.StatusOK || h.Status != "degraded" || len(h.Upstreams) != 2 {
+	if h.code != http.StatusOK || h.Status != "degraded" || len(h.Upstreams) != 3 {
 		t.Fatalf("healthz: HTTP %d %+v", h.code, h.Health)
 	}
 	for _, u := range h.Upstreams {
-		if u.Up || u.Error == "" {
-			t.Errorf("healthz: %+v, want down with its reason", u)
+		if wantUp := u.Name == "db"; u.Up != wantUp || (!u.Up && u.Error == "") {
+			t.Errorf("healthz: %+v, want the upstreams down with their reason and the database up", u)
 		}
 	}
 }
@@ -63,7 +64,7 @@ func TestUnreachableUpstreams(t *testing.T) {
 func TestHealthyUpstreams(t *testing.T) {
 	_, g, _, _ := probeGatewaySMTP(t)
 	h := getHealth(t, g)
-	if h.code != http.StatusOK || h.Status != "ok" || len(h.Upstreams) != 2 {
+	if h.code != http.StatusOK || h.Status != "ok" || len(h.Upstreams) != 3 {
 		t.Fatalf("healthz: HTTP %d %+v", h.code, h.Health)
 	}
 	for _, u := range h.Upstreams {
@@ -207,5 +208,51 @@ func TestServeHelp(t *testing.T) {
 		if !strings.Contains(errb.String(), flag) {
 			t.Errorf("serve -h does not mention --%s", flag)
 		}
+	}
+}
+
+// TestHealthDatabaseDown: with the state in PostgreSQL, /healthz names the
+// database when it stops answering, and again once it is back.
+func TestHealthDatabaseDown(t *testing.T) {
+	pg := pgtest.New(t)
+	c := &serveConfig{Listen: "127.0.0.1:0", IMAP: "127.0.0.1:1", IMAPSecurity: "none",
+		DB: pg.Database(t), AdminListen: "127.0.0.1:0",
+		MaxRequest: 64 << 20, MinHeartbeat: 60e9, MaxHeartbeat: 3540e9}
+	g, err := startGateway(context.Background(), c, zap.NewNop(), testAdminToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	db := func(h healthAnswer) eas.UpstreamState {
+		for _, u := range h.Upstreams {
+			if u.Name == "db" {
+				return u
+			}
+		}
+		t.Fatalf("healthz names no database: %+v", h.Health)
+		return eas.UpstreamState{}
+	}
+	if u := db(getHealth(t, g)); !u.Up || !strings.HasPrefix(u.Addr, "postgres://") {
+		t.Fatalf("database before the stop: %+v, want up, with its address", u)
+	}
+	if err := pg.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	// /healthz checks at most every 10 s: wait for a fresh look.
+	deadline := time.Now().Add(30 * time.Second)
+	for u := db(getHealth(t, g)); u.Up; u = db(getHealth(t, g)) {
+		if time.Now().After(deadline) {
+			t.Fatal("healthz still says the stopped database is up")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err := pg.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for u := db(getHealth(t, g)); !u.Up; u = db(getHealth(t, g)) {
+		if time.Now().After(deadline.Add(30 * time.Second)) {
+			t.Fatal("healthz does not see the database back")
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
