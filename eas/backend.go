@@ -118,6 +118,9 @@ type SyncQuery struct {
 	Known  KnownItems
 	// Since bounds the items by date received (FilterType); zero: no bound.
 	Since time.Time
+	// IncompleteOnly asks for open tasks only (tasks FilterType 8): a held
+	// task completed elsewhere leaves the phone (SoftDelete).
+	IncompleteOnly bool
 	// Window is the maximum number of changes to return (1..512).
 	Window int
 	// Body says how Adds render their bodies.

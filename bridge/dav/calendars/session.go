@@ -291,13 +291,15 @@ func (s *Session) Changes(ctx context.Context, q eas.SyncQuery) (*eas.ChangeSet,
 }
 
 // change converts one object read for a folder; send is false for an
-// object the phone does not get: one of the other component, or an
-// event before the FilterType window that the phone does not hold.
+// object the phone does not get: one of the other component, an event
+// before the FilterType window or a closed task under FilterType 8 that
+// the phone does not hold (one it holds leaves it: SoftDelete).
 func (s *Session) change(ch change, r raw, k kind, q eas.SyncQuery, o calconv.Options) (ic eas.ItemChange, send bool) {
 	if !r.is(k) {
 		return ic, false
 	}
-	if k == events && !q.Since.IsZero() && !r.occursSince(q.Since, o) {
+	if k == events && !q.Since.IsZero() && !r.occursSince(q.Since, o) ||
+		k == tasks && q.IncompleteOnly && !calconv.TaskIncomplete(r.cal) {
 		if ch.kind == eas.ChangeAdd {
 			return ic, false
 		}
