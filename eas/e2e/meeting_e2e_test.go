@@ -53,7 +53,7 @@ func meetingEndToEnd(t *testing.T, v eas.Version) {
 	if err := rad.Calendar(user, "calendar", "Calendar", "VEVENT"); err != nil {
 		t.Fatal(err)
 	}
-	inv, err := os.ReadFile(filepath.Join("..", "testdata", "mime", "18-meeting-request.eml"))
+	inv, err := os.ReadFile(filepath.Join("..", "..", "testdata", "mime", "18-meeting-request.eml"))
 	if err != nil {
 		t.Fatal(err)
 	}
