@@ -162,6 +162,10 @@ type ItemRef struct {
 	// made anew since (IMAP UIDVALIDITY), rather than act on another
 	// message that has the same id now.
 	Cursor string
+	// Known is the version of the item the phone holds, given with a
+	// write the store merges into the item as it now is (a 16.x
+	// occurrence delete).
+	Known string
 }
 
 // SearchQuery is a Mailbox store search (MS-ASCMD Search).

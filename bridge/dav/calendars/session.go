@@ -4,7 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base32"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"path"
 	"slices"
 	"strings"
@@ -442,7 +445,7 @@ func (s *Session) read(ctx context.Context, coll string, changes []change) (map[
 		}
 		return out, nil
 	}
-	if dav.Temporary(err) {
+	if unreachable(ctx, err) {
 		return nil, easError(err)
 	}
 	s.log.Debug("calendar-multiget failed, reading objects one by one", zap.Error(err))
@@ -457,6 +460,17 @@ func (s *Session) read(ctx context.Context, coll string, changes []change) (map[
 		out[p] = parsed(data, etag)
 	}
 	return out, nil
+}
+
+// unreachable tells a server that is down, slow or refusing from one that
+// answered: go-webdav reports an object of the multistatus that is gone
+// (deleted since the listing: 404) as an error of its own, which is no
+// reason to retry the whole Sync; the objects are then read one by one.
+func unreachable(ctx context.Context, err error) bool {
+	var se *dav.StatusError
+	var ne net.Error
+	return errors.As(err, &se) && dav.Temporary(err) || errors.As(err, &ne) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || ctx.Err() != nil
 }
 
 // Fetch reads one item.
