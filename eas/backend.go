@@ -118,6 +118,9 @@ type SyncQuery struct {
 	Known  KnownItems
 	// Since bounds the items by date received (FilterType); zero: no bound.
 	Since time.Time
+	// IncompleteOnly asks for open tasks only (tasks FilterType 8): a held
+	// task completed elsewhere leaves the phone (SoftDelete).
+	IncompleteOnly bool
 	// Window is the maximum number of changes to return (1..512).
 	Window int
 	// Body says how Adds render their bodies.
@@ -159,6 +162,10 @@ type ItemRef struct {
 	// made anew since (IMAP UIDVALIDITY), rather than act on another
 	// message that has the same id now.
 	Cursor string
+	// Known is the version of the item the phone holds, given with a
+	// write the store merges into the item as it now is (a 16.x
+	// occurrence delete).
+	Known string
 }
 
 // SearchQuery is a Mailbox store search (MS-ASCMD Search).

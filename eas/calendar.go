@@ -256,7 +256,9 @@ type Exception struct {
 func (*Calendar) Class() Class { return ClassCalendar }
 
 // InstanceDeleter deletes one occurrence of a recurring event: a 16.x
-// phone's Sync Delete with InstanceId. It returns the series' new version.
+// phone's Sync Delete with InstanceId. It returns the series' new version,
+// or "" when another client had changed the series since ref.Known: the
+// phone then gets the series as it now is.
 type InstanceDeleter interface {
 	DeleteInstance(ctx context.Context, ref ItemRef, instance CompactTime) (version string, err error)
 }

@@ -133,6 +133,8 @@ func (s *Server) estimate(ctx context.Context, r *request, c *GetItemEstimateCol
 		Known:  st.Items(),
 		Since:  o.since(s.cfg.Now()),
 		Body:   o.Body,
+
+		IncompleteOnly: o.incompleteOnly(),
 	})
 	switch {
 	case err == nil:

@@ -188,6 +188,8 @@ func (cs *collSync) readOptions() {
 		Since:  cs.st.Meta.Options.since(cs.run.now),
 		Window: windowSize(cs.req.WindowSize, cs.run.window),
 		Body:   cs.body,
+
+		IncompleteOnly: cs.st.Meta.Options.incompleteOnly(),
 	}
 }
 
@@ -205,7 +207,7 @@ func classOptions(opts []SyncOptions, class Class) *SyncOptions {
 // toSyncOptions converts request Options to the stored form.
 func toSyncOptions(o *SyncOptions, v Version) syncOptions {
 	out := syncOptions{Conflict: o.Conflict}
-	if o.FilterType != nil && *o.FilterType >= 0 && *o.FilterType <= 7 {
+	if o.FilterType != nil && *o.FilterType >= 0 && *o.FilterType <= filterIncompleteTasks {
 		out.FilterType = *o.FilterType
 	}
 	out.Body = bodyOptions(o.BodyPreference, o.MIMESupport, o.MIMETruncation, o.Truncation, v)

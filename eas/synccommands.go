@@ -219,7 +219,9 @@ func (cs *collSync) deleteInstance(ctx context.Context, id string, instance Comp
 		o.Status = SyncConversionError
 		return nil
 	}
-	version, err := d.DeleteInstance(ctx, cs.ref(id), instance)
+	ref := cs.ref(id)
+	ref.Known = cs.st.Known[id]
+	version, err := d.DeleteInstance(ctx, ref, instance)
 	if err == nil {
 		if _, known := cs.st.Known[id]; known {
 			cs.st.SetBoth(id, version)

@@ -56,7 +56,8 @@ type collectionMeta struct {
 // syncOptions are the persistent Options of a collection.
 type syncOptions struct {
 	// FilterType 0 all, 1 one day, 2 three days, 3 one week, 4 two weeks,
-	// 5 one month (6 three and 7 six months are calendar values, accepted).
+	// 5 one month (6 three and 7 six months are calendar values, accepted),
+	// 8 incomplete tasks only.
 	FilterType int         `json:"filter,omitempty"`
 	Body       BodyOptions `json:"body"`
 	// Conflict: 0 client wins, 1 server wins (the default).
@@ -76,6 +77,12 @@ func (o syncOptions) since(now time.Time) time.Time {
 	}
 	return time.Time{}
 }
+
+// incompleteOnly tells whether the filter keeps open tasks only.
+func (o syncOptions) incompleteOnly() bool { return o.FilterType == filterIncompleteTasks }
+
+// filterIncompleteTasks is the tasks FilterType that keeps open tasks only.
+const filterIncompleteTasks = 8
 
 // knownItems adapts a map to the KnownItems interface.
 type knownItems map[string]string

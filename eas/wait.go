@@ -47,6 +47,8 @@ func (s *Server) pendingChanges(ctx context.Context, r *request, f watchedFolder
 		Known:  st.Items(),
 		Since:  st.Meta.Options.since(s.cfg.Now()),
 		Body:   st.Meta.Options.Body,
+
+		IncompleteOnly: st.Meta.Options.incompleteOnly(),
 	})
 	if errors.Is(err, ErrStateInvalid) || errors.Is(err, ErrNotFound) {
 		// The phone must resync the folder (or learn it is gone): that is a

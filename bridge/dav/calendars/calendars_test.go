@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -514,4 +515,48 @@ func next(t *testing.T, sub eas.Subscription) string {
 		t.Fatal("no notice within 10 s")
 	}
 	return ""
+}
+
+// TestIncompleteTasks: under tasks FilterType 8 a closed task is not
+// sent, and a held one closed by another client leaves the phone.
+func TestIncompleteTasks(t *testing.T) {
+	srv := start(t)
+	if err := srv.Calendar(user, "tasks", "Tasks", "VTODO"); err != nil {
+		t.Fatal(err)
+	}
+	closed := func(uid, summary, line string) string {
+		return strings.Replace(todo(uid, summary), "END:VTODO", line+"\nEND:VTODO", 1)
+	}
+	put(t, srv, "/anna/tasks/open.ics", todo("open", "Open"))
+	put(t, srv, "/anna/tasks/done.ics", closed("done", "Done", "STATUS:COMPLETED"))
+	put(t, srv, "/anna/tasks/dropped.ics", closed("dropped", "Dropped", "STATUS:CANCELLED"))
+	put(t, srv, "/anna/tasks/full.ics", closed("full", "Full", "PERCENT-COMPLETE:100"))
+	put(t, srv, "/anna/tasks/later.ics", todo("later", "Later"))
+	se := open(t, srv, dav.Config{})
+	phone := known{}
+	q := eas.SyncQuery{Path: "/anna/tasks/#tasks", IncompleteOnly: true, Window: 2}
+	steps := []struct {
+		name string
+		do   func()
+		want []string
+	}{
+		{"first sync", func() {}, []string{"Add later.ics Later", "Add open.ics Open"}},
+		{"completed elsewhere", func() {
+			put(t, srv, "/anna/tasks/open.ics", closed("open", "Open", "COMPLETED:20260102T000000Z\nSTATUS:COMPLETED"))
+		}, []string{"SoftDelete open.ics"}},
+		{"reopened", func() { put(t, srv, "/anna/tasks/done.ics", todo("done", "Done again")) },
+			[]string{"Add done.ics Done again"}},
+		{"new closed task", func() { put(t, srv, "/anna/tasks/new.ics", closed("new", "New", "STATUS:COMPLETED")) }, nil},
+	}
+	for _, st := range steps {
+		st.do()
+		var got []eas.ItemChange
+		got, q.Cursor = syncAll(t, se, q, phone)
+		if g := kinds(got); !slices.Equal(sorted(g), st.want) {
+			t.Errorf("%s: %q, want %q", st.name, g, st.want)
+		}
+	}
+	if g, w := sorted(slices.Collect(maps.Keys(phone))), []string{"done.ics", "later.ics"}; !slices.Equal(g, w) {
+		t.Errorf("phone holds %q, want %q", g, w)
+	}
 }

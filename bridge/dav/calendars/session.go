@@ -4,7 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base32"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"path"
 	"slices"
 	"strings"
@@ -291,13 +294,15 @@ func (s *Session) Changes(ctx context.Context, q eas.SyncQuery) (*eas.ChangeSet,
 }
 
 // change converts one object read for a folder; send is false for an
-// object the phone does not get: one of the other component, or an
-// event before the FilterType window that the phone does not hold.
+// object the phone does not get: one of the other component, an event
+// before the FilterType window or a closed task under FilterType 8 that
+// the phone does not hold (one it holds leaves it: SoftDelete).
 func (s *Session) change(ch change, r raw, k kind, q eas.SyncQuery, o calconv.Options) (ic eas.ItemChange, send bool) {
 	if !r.is(k) {
 		return ic, false
 	}
-	if k == events && !q.Since.IsZero() && !r.occursSince(q.Since, o) {
+	if k == events && !q.Since.IsZero() && !r.occursSince(q.Since, o) ||
+		k == tasks && q.IncompleteOnly && !calconv.TaskIncomplete(r.cal) {
 		if ch.kind == eas.ChangeAdd {
 			return ic, false
 		}
@@ -440,7 +445,7 @@ func (s *Session) read(ctx context.Context, coll string, changes []change) (map[
 		}
 		return out, nil
 	}
-	if dav.Temporary(err) {
+	if unreachable(ctx, err) {
 		return nil, easError(err)
 	}
 	s.log.Debug("calendar-multiget failed, reading objects one by one", zap.Error(err))
@@ -455,6 +460,17 @@ func (s *Session) read(ctx context.Context, coll string, changes []change) (map[
 		out[p] = parsed(data, etag)
 	}
 	return out, nil
+}
+
+// unreachable tells a server that is down, slow or refusing from one that
+// answered: go-webdav reports an object of the multistatus that is gone
+// (deleted since the listing: 404) as an error of its own, which is no
+// reason to retry the whole Sync; the objects are then read one by one.
+func unreachable(ctx context.Context, err error) bool {
+	var se *dav.StatusError
+	var ne net.Error
+	return errors.As(err, &se) && dav.Temporary(err) || errors.As(err, &ne) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || ctx.Err() != nil
 }
 
 // Fetch reads one item.

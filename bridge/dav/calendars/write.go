@@ -260,5 +260,12 @@ func (s *Session) DeleteInstance(ctx context.Context, ref eas.ItemRef, instance 
 		return "", err
 	}
 	s.log.Debug("deleting one occurrence", zap.String("path", cur.path), zap.String("instance", string(instance)))
-	return s.store(ctx, cur)
+	merged := ref.Known != "" && cur.etag != ref.Known
+	etag, err := s.store(ctx, cur)
+	if merged && err == nil {
+		// The series holds other clients' changes the phone lacks: no
+		// version, so that it gets the series again.
+		return "", nil
+	}
+	return etag, err
 }
