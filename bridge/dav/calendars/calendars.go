@@ -9,10 +9,6 @@ package calendars
 
 import (
 	"context"
-	"crypto/rand"
-	"errors"
-	"fmt"
-	"net/http"
 	"sync"
 	"time"
 
@@ -107,7 +103,7 @@ func (b *Backend) open(ctx context.Context, cred eas.Credentials) (*Session, err
 	}
 	home, err := b.homes.Find(ctx, c, cred.Username)
 	if err != nil {
-		return nil, easError(err)
+		return nil, dav.EASError(err)
 	}
 	return &Session{b: b, c: c, home: home, user: cred.Username, zone: b.cfg.Zone,
 		log: b.log.With(zap.String("user", cred.Username))}, nil
@@ -144,7 +140,7 @@ func (s *Session) delta(ctx context.Context, coll, cursor string) (dav.Delta, er
 	}
 	d, err := s.c.Changes(ctx, coll, cursor)
 	if err != nil {
-		return d, easError(err)
+		return d, dav.EASError(err)
 	}
 	return d, nil
 }
@@ -162,30 +158,4 @@ func (s *Session) keepDelta(coll, cursor string, d dav.Delta, more bool) {
 	} else {
 		delete(s.b.pending, key)
 	}
-}
-
-// easError maps DAV errors to the errors the engine turns into statuses.
-func easError(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, dav.ErrUnauthorized):
-		return fmt.Errorf("%w: %v", eas.ErrUnauthorized, err)
-	case errors.Is(err, dav.ErrPrecondition):
-		return fmt.Errorf("%w: %v", eas.ErrConflict, err)
-	case dav.IsStatus(err, http.StatusNotFound, http.StatusGone):
-		return fmt.Errorf("%w: %v", eas.ErrNotFound, err)
-	case dav.Temporary(err):
-		return fmt.Errorf("%w: %v", eas.ErrUnavailable, err)
-	}
-	return err
-}
-
-// newUID makes the UID (and resource name) of a phone's new item.
-func newUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }

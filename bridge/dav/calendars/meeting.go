@@ -56,7 +56,7 @@ func (s *Session) RespondToMeeting(ctx context.Context, m eas.MeetingReply) (*ea
 		if m.Instance == "" {
 			if cur.etag != "" {
 				if err := s.c.Delete(ctx, cur.path, ""); err != nil && !dav.IsStatus(err, 404, 410) {
-					return nil, easError(err)
+					return nil, dav.EASError(err)
 				}
 			}
 			return out, nil
@@ -131,7 +131,7 @@ func (s *Session) findUID(ctx context.Context, coll, uid string) (*current, erro
 		}}},
 	})
 	if err != nil {
-		return nil, easError(err)
+		return nil, dav.EASError(err)
 	}
 	for _, o := range objs {
 		if o.Data != nil && uidOf(o.Data, ical.CompEvent) == uid {

@@ -80,7 +80,7 @@ func splitPath(p string) (string, kind, error) {
 func (s *Session) Folders(ctx context.Context) ([]eas.Folder, error) {
 	colls, err := s.c.Collections(ctx, dav.Calendars, s.home)
 	if err != nil {
-		return nil, easError(err)
+		return nil, dav.EASError(err)
 	}
 	made := false
 	for _, k := range []kind{events, tasks} {
@@ -93,14 +93,14 @@ func (s *Session) Folders(ctx context.Context) ([]eas.Folder, error) {
 			name = "Tasks"
 		}
 		if err := s.c.MakeCollection(ctx, dav.Calendars, p, name, k.comp); err != nil {
-			return nil, easError(fmt.Errorf("make the first %s collection: %w", strings.ToLower(name), err))
+			return nil, dav.EASError(fmt.Errorf("make the first %s collection: %w", strings.ToLower(name), err))
 		}
 		s.log.Info("made the user's first collection", zap.String("path", p), zap.String("component", k.comp))
 		made = true
 	}
 	if made {
 		if colls, err = s.c.Collections(ctx, dav.Calendars, s.home); err != nil {
-			return nil, easError(err)
+			return nil, dav.EASError(err)
 		}
 	}
 	var out []eas.Folder
@@ -160,7 +160,7 @@ func (s *Session) objectPath(ctx context.Context, coll, id string) (string, erro
 	}
 	objs, err := s.c.List(ctx, coll)
 	if err != nil {
-		return "", easError(err)
+		return "", dav.EASError(err)
 	}
 	for _, o := range objs {
 		if serverID(o.Path) == id {
@@ -325,7 +325,7 @@ func (s *Session) Pending(ctx context.Context, q eas.SyncQuery) (int, error) {
 	}
 	d, err := s.c.Changes(ctx, coll, q.Cursor)
 	if err != nil {
-		return 0, easError(err)
+		return 0, dav.EASError(err)
 	}
 	if d.Empty() {
 		return 0, nil
@@ -446,7 +446,7 @@ func (s *Session) read(ctx context.Context, coll string, changes []change) (map[
 		return out, nil
 	}
 	if unreachable(ctx, err) {
-		return nil, easError(err)
+		return nil, dav.EASError(err)
 	}
 	s.log.Debug("calendar-multiget failed, reading objects one by one", zap.Error(err))
 	for _, p := range paths {
@@ -455,7 +455,7 @@ func (s *Session) read(ctx context.Context, coll string, changes []change) (map[
 		case dav.IsStatus(err, 404, 410):
 			continue
 		case err != nil:
-			return nil, easError(err)
+			return nil, dav.EASError(err)
 		}
 		out[p] = parsed(data, etag)
 	}
@@ -485,7 +485,7 @@ func (s *Session) Fetch(ctx context.Context, ref eas.ItemRef, body eas.BodyOptio
 	}
 	data, etag, err := s.c.Get(ctx, p)
 	if err != nil {
-		return nil, easError(err)
+		return nil, dav.EASError(err)
 	}
 	it, err := parsed(data, etag).item(k, s.options(body.Version), body)
 	if err != nil {

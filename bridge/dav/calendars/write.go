@@ -38,7 +38,7 @@ func (s *Session) AddItem(ctx context.Context, folder string, it eas.Item) (stri
 	}
 	name := uid
 	if !safeName.MatchString(name) {
-		name = newUID()
+		name = dav.NewUID()
 	}
 	data, err := calconv.Encode(cal)
 	if err != nil {
@@ -53,7 +53,7 @@ func (s *Session) AddItem(ctx context.Context, folder string, it eas.Item) (stri
 		}
 	}
 	if err != nil {
-		return "", "", easError(err)
+		return "", "", dav.EASError(err)
 	}
 	return serverID(p), etag, nil
 }
@@ -75,7 +75,7 @@ func (s *Session) newObject(k kind, it eas.Item) (*ical.Calendar, string, error)
 		if k != tasks || in == nil {
 			break
 		}
-		uid := newUID()
+		uid := dav.NewUID()
 		cal, err := calconv.ApplyTask(nil, in, uid, o)
 		if err != nil {
 			return nil, "", err
@@ -126,7 +126,7 @@ func (s *Session) load(ctx context.Context, ref eas.ItemRef, known string) (*cur
 	}
 	data, etag, err := s.c.Get(ctx, p)
 	if err != nil {
-		return nil, k, easError(err)
+		return nil, k, dav.EASError(err)
 	}
 	if known != "" && etag != "" && etag != known {
 		return nil, k, fmt.Errorf("%w: %s is at %s, the phone holds %s", eas.ErrConflict, p, etag, known)
@@ -148,7 +148,7 @@ func (s *Session) store(ctx context.Context, cur *current) (string, error) {
 	}
 	etag, err := s.c.Put(ctx, cur.path, ical.MIMEType, data, cur.etag)
 	if err != nil {
-		return "", easError(err)
+		return "", dav.EASError(err)
 	}
 	return etag, nil
 }
@@ -243,7 +243,7 @@ func (s *Session) DeleteItem(ctx context.Context, ref eas.ItemRef) error {
 	if dav.IsStatus(err, 404, 410) {
 		return nil
 	}
-	return easError(err)
+	return dav.EASError(err)
 }
 
 // DeleteInstance removes one occurrence of a series (a 16.x Delete with

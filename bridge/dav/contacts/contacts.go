@@ -7,10 +7,6 @@ package contacts
 
 import (
 	"context"
-	"crypto/rand"
-	"errors"
-	"fmt"
-	"net/http"
 	"sync"
 	"time"
 
@@ -72,33 +68,7 @@ func (b *Backend) Open(ctx context.Context, cred eas.Credentials) (eas.Session, 
 	}
 	home, err := b.homes.Find(ctx, c, cred.Username)
 	if err != nil {
-		return nil, easError(err)
+		return nil, dav.EASError(err)
 	}
 	return &Session{c: c, home: home, log: b.log.With(zap.String("user", cred.Username))}, nil
-}
-
-// easError maps DAV errors to the errors the engine turns into statuses.
-func easError(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, dav.ErrUnauthorized):
-		return fmt.Errorf("%w: %v", eas.ErrUnauthorized, err)
-	case errors.Is(err, dav.ErrPrecondition):
-		return fmt.Errorf("%w: %v", eas.ErrConflict, err)
-	case dav.IsStatus(err, http.StatusNotFound, http.StatusGone):
-		return fmt.Errorf("%w: %v", eas.ErrNotFound, err)
-	case dav.Temporary(err):
-		return fmt.Errorf("%w: %v", eas.ErrUnavailable, err)
-	}
-	return err
-}
-
-// newUID makes the UID (and resource name) of a phone's new contact.
-func newUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }

@@ -79,7 +79,7 @@ func (s *Session) addressBooks(ctx context.Context) ([]dav.Collection, error) {
 	}
 	books, err := s.c.Collections(ctx, dav.AddressBooks, s.home)
 	if err != nil {
-		return nil, easError(err)
+		return nil, dav.EASError(err)
 	}
 	s.books = books
 	return books, nil
@@ -107,7 +107,7 @@ func (s *Session) query(ctx context.Context, book, word string) ([]vcard.Card, e
 	// reached will not be for the listing either.
 	var se *dav.StatusError
 	if !errors.As(err, &se) || errors.Is(err, dav.ErrUnauthorized) || ctx.Err() != nil {
-		return nil, easError(fmt.Errorf("query address book %s: %w", book, err))
+		return nil, dav.EASError(fmt.Errorf("query address book %s: %w", book, err))
 	}
 	s.log.Debug("addressbook-query refused, reading the book whole", zap.String("book", book), zap.Error(err))
 	return s.all(ctx, book)
@@ -131,7 +131,7 @@ func (s *Session) all(ctx context.Context, book string) ([]vcard.Card, error) {
 	}
 	objs, err := s.c.List(ctx, book)
 	if err != nil {
-		return nil, easError(err)
+		return nil, dav.EASError(err)
 	}
 	changes := make([]change, len(objs))
 	for i, o := range objs {

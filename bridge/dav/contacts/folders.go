@@ -24,7 +24,7 @@ func (s *Session) CreateTypedFolder(ctx context.Context, parent, name string, t 
 	if strings.TrimSpace(name) == "" {
 		return eas.Folder{}, eas.ErrInvalidName
 	}
-	p := path.Join(s.home, newUID()) + "/"
+	p := path.Join(s.home, dav.NewUID()) + "/"
 	if err := s.c.MakeCollection(ctx, dav.AddressBooks, p, name); err != nil {
 		return eas.Folder{}, folderError(err)
 	}
@@ -87,5 +87,5 @@ func folderError(err error) error {
 	case dav.IsStatus(err, http.StatusConflict):
 		return fmt.Errorf("%w: %v", eas.ErrNotFound, err)
 	}
-	return easError(err)
+	return dav.EASError(err)
 }

@@ -42,16 +42,16 @@ func (s *Session) Close() error { return nil }
 func (s *Session) Folders(ctx context.Context) ([]eas.Folder, error) {
 	books, err := s.c.Collections(ctx, dav.AddressBooks, s.home)
 	if err != nil {
-		return nil, easError(err)
+		return nil, dav.EASError(err)
 	}
 	if len(books) == 0 {
 		p := path.Join(s.home, NewBookName) + "/"
 		if err := s.c.MakeCollection(ctx, dav.AddressBooks, p, "Contacts"); err != nil {
-			return nil, easError(fmt.Errorf("make the first address book: %w", err))
+			return nil, dav.EASError(fmt.Errorf("make the first address book: %w", err))
 		}
 		s.log.Info("made the user's first address book", zap.String("path", p))
 		if books, err = s.c.Collections(ctx, dav.AddressBooks, s.home); err != nil {
-			return nil, easError(err)
+			return nil, dav.EASError(err)
 		}
 	}
 	def, _ := dav.Default(books, DefaultNames...)
@@ -88,7 +88,7 @@ func (s *Session) objectPath(ctx context.Context, coll, id string) (string, erro
 	}
 	objs, err := s.c.List(ctx, coll)
 	if err != nil {
-		return "", easError(err)
+		return "", dav.EASError(err)
 	}
 	for _, o := range objs {
 		if serverID(o.Path) == id {
@@ -150,7 +150,7 @@ func diff(d dav.Delta, known eas.KnownItems) []change {
 func (s *Session) Changes(ctx context.Context, q eas.SyncQuery) (*eas.ChangeSet, error) {
 	d, err := s.c.Changes(ctx, q.Path, q.Cursor)
 	if err != nil {
-		return nil, easError(err)
+		return nil, dav.EASError(err)
 	}
 	all := diff(d, q.Known)
 	cs := &eas.ChangeSet{Cursor: d.Cursor}
@@ -189,7 +189,7 @@ func (s *Session) Changes(ctx context.Context, q eas.SyncQuery) (*eas.ChangeSet,
 func (s *Session) Pending(ctx context.Context, q eas.SyncQuery) (int, error) {
 	d, err := s.c.Changes(ctx, q.Path, q.Cursor)
 	if err != nil {
-		return 0, easError(err)
+		return 0, dav.EASError(err)
 	}
 	if d.Empty() {
 		return 0, nil
@@ -256,7 +256,7 @@ func (s *Session) read(ctx context.Context, coll string, changes []change) (map[
 		}
 	}
 	if dav.Temporary(err) {
-		return nil, easError(err)
+		return nil, dav.EASError(err)
 	}
 	s.log.Debug("multiget failed, reading cards one by one", zap.Error(err))
 	for _, p := range paths {
@@ -265,7 +265,7 @@ func (s *Session) read(ctx context.Context, coll string, changes []change) (map[
 		case dav.IsStatus(err, 404, 410):
 			continue
 		case err != nil:
-			return nil, easError(err)
+			return nil, dav.EASError(err)
 		}
 		out[p] = raw{data, etag}
 	}
@@ -280,7 +280,7 @@ func (s *Session) Fetch(ctx context.Context, ref eas.ItemRef, body eas.BodyOptio
 	}
 	data, etag, err := s.c.Get(ctx, p)
 	if err != nil {
-		return nil, easError(err)
+		return nil, dav.EASError(err)
 	}
 	c, err := raw{data, etag}.contact(options(body))
 	if err != nil {

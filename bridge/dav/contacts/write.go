@@ -9,6 +9,7 @@ import (
 	"github.com/emersion/go-vcard"
 	"go.uber.org/zap"
 
+	"github.com/easgate/easgate/bridge/dav"
 	"github.com/easgate/easgate/bridge/dav/vcardconv"
 	"github.com/easgate/easgate/eas"
 )
@@ -33,7 +34,7 @@ func (s *Session) AddItem(ctx context.Context, coll string, it eas.Item) (string
 	if err != nil {
 		return "", "", err
 	}
-	uid := newUID()
+	uid := dav.NewUID()
 	card, err := vcardconv.New(c, uid)
 	if err != nil {
 		return "", "", err
@@ -45,7 +46,7 @@ func (s *Session) AddItem(ctx context.Context, coll string, it eas.Item) (string
 	p := coll + uid + ".vcf"
 	etag, err := s.c.Put(ctx, p, vcard.MIMEType, data, "")
 	if err != nil {
-		return "", "", easError(err)
+		return "", "", dav.EASError(err)
 	}
 	return serverID(p), etag, nil
 }
@@ -65,7 +66,7 @@ func (s *Session) ChangeItem(ctx context.Context, ref eas.ItemRef, u eas.ItemUpd
 	}
 	data, etag, err := s.c.Get(ctx, p)
 	if err != nil {
-		return "", easError(err)
+		return "", dav.EASError(err)
 	}
 	if u.Known != "" && etag != "" && etag != u.Known {
 		return "", fmt.Errorf("%w: %s is at %s, the phone holds %s", eas.ErrConflict, p, etag, u.Known)
@@ -92,7 +93,7 @@ func (s *Session) ChangeItem(ctx context.Context, ref eas.ItemRef, u eas.ItemUpd
 	}
 	newTag, err := s.c.Put(ctx, p, vcard.MIMEType, out, etag)
 	if err != nil {
-		return "", easError(err)
+		return "", dav.EASError(err)
 	}
 	return newTag, nil
 }
@@ -106,5 +107,5 @@ func (s *Session) DeleteItem(ctx context.Context, ref eas.ItemRef) error {
 	if err != nil {
 		return err
 	}
-	return easError(s.c.Delete(ctx, p, ""))
+	return dav.EASError(s.c.Delete(ctx, p, ""))
 }
