@@ -253,11 +253,11 @@ func (s *Session) Changes(ctx context.Context, q eas.SyncQuery) (*eas.ChangeSet,
 		// got by then is in Known, so it is not sent twice.
 		window, cs.More, cs.Cursor = all[:q.Window], true, q.Cursor
 	}
-	s.keepDelta(coll, q.Cursor, d, cs.More)
 	objs, err := s.read(ctx, coll, window)
 	if err != nil {
 		return nil, err
 	}
+	s.keepDelta(coll, q.Cursor, refreshed(d, window, objs), cs.More)
 	o := s.options(q.Body.Version)
 	seen := map[string]string{} // objects read: path → ETag, "" when sent
 	for _, ch := range window {
@@ -269,6 +269,10 @@ func (s *Session) Changes(ctx context.Context, q eas.SyncQuery) (*eas.ChangeSet,
 		if !ok {
 			// Deleted between the listing and the read: the next sync
 			// sees it gone.
+			continue
+		}
+		if v, ok := q.Known.Version(ch.id); ch.kind == eas.ChangeModify && ok && r.etag != "" && v == r.etag {
+			// The phone wrote it since the listing: it holds this version.
 			continue
 		}
 		ic, send := s.change(ch, r, k, q, o)
@@ -291,6 +295,42 @@ func (s *Session) Changes(ctx context.Context, q eas.SyncQuery) (*eas.ChangeSet,
 	}
 	s.b.mu.Unlock()
 	return cs, nil
+}
+
+// refreshed returns d with the objects of window as they were just read,
+// for the next window taken from it: one changed since the listing (by the
+// phone's own write, most often, which gives the phone the new ETag) has
+// its new ETag, so that the phone's version does not look different from
+// the listing's on every later window; one gone since is listed deleted.
+// Otherwise such entries come back in every window and, once they fill
+// it, the phone never gets to the end of the delta.
+func refreshed(d dav.Delta, window []change, objs map[string]raw) dav.Delta {
+	read := map[string]bool{}
+	for _, ch := range window {
+		if ch.kind != eas.ChangeDelete {
+			read[ch.path] = true
+		}
+	}
+	if len(read) == 0 {
+		return d
+	}
+	out := d // d may be shared with another window: copy what changes
+	out.Updated = make([]dav.Object, 0, len(d.Updated))
+	out.Deleted = slices.Clone(d.Deleted)
+	for _, o := range d.Updated {
+		if read[o.Path] {
+			r, ok := objs[o.Path]
+			if !ok {
+				out.Deleted = append(out.Deleted, o.Path)
+				continue
+			}
+			if r.etag != "" {
+				o.ETag = r.etag
+			}
+		}
+		out.Updated = append(out.Updated, o)
+	}
+	return out
 }
 
 // change converts one object read for a folder; send is false for an
