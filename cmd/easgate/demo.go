@@ -102,6 +102,7 @@ func demoMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	fmt.Fprintf(stdout, "  user:     %s\n  password: %s\n\n", up.User, up.Password)
 	fmt.Fprintf(stdout, "Contacts: sample address book over CardDAV at %s (same login)\n", cards.URL)
+	fmt.Fprintf(stdout, "Calendar and tasks: sample calendar over CalDAV at %s (same login)\n", cal.URL)
 	fmt.Fprintf(stdout, "Admin API: http://%s/api/devices  (Authorization: Bearer %s)\n", g.admLn.Addr(), token)
 	fmt.Fprintf(stdout, "State: %s. Stop with Ctrl-C.\n", *db)
 	log.Info("demo ready", zap.String("eas", g.easLn.Addr().String()), zap.String("imap", up.IMAPAddr))
