@@ -166,6 +166,9 @@ type ItemRef struct {
 	// write the store merges into the item as it now is (a 16.x
 	// occurrence delete).
 	Known string
+	// Version is the protocol version of the phone that writes (Sync
+	// Change and Delete); zero when not told.
+	Version Version
 }
 
 // SearchQuery is a Mailbox store search (MS-ASCMD Search).

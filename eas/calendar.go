@@ -358,6 +358,16 @@ type SyncInstanceID struct {
 	InstanceID CompactTime `wbxml:"AirSyncBase:InstanceId"`
 }
 
+// InvitationMailer is a calendar session that tells the attendees of the
+// meetings the user organizes when a 16.x phone adds, changes or deletes
+// them. Up to 14.1 the phone mails the invitations itself (SendMail); from
+// 16.0 it leaves that to the server (MS-ASCAL; TbSync, measured on
+// Exchange). Combine gives the session a way to send through the mail
+// store when it opens it.
+type InvitationMailer interface {
+	MailInvitationsWith(send func(ctx context.Context, mime []byte) error)
+}
+
 // DeleteInstanceCommand appends a 16.x phone's Delete of one occurrence of
 // a recurring event.
 func (c *SyncCommands) DeleteInstanceCommand(serverID string, instance CompactTime) error {

@@ -108,8 +108,17 @@ func (s *combinedSession) session(ctx context.Context, i int) (Session, error) {
 	if err != nil {
 		return nil, upstreamError(u.Name, err)
 	}
+	if m, ok := se.(InvitationMailer); ok {
+		m.MailInvitationsWith(s.sendInvitation)
+	}
 	s.open[i] = se
 	return se, nil
+}
+
+// sendInvitation submits an iTIP message of the calendar upstream through
+// the mail store, as the user, with a copy in Sent as a phone's own mail.
+func (s *combinedSession) sendInvitation(ctx context.Context, mime []byte) error {
+	return s.Mailbox.Send(ctx, Compose{MIME: mime, SaveInSent: true})
 }
 
 // upstreamError keeps an upstream's unavailability to its own folders. A

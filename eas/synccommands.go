@@ -232,7 +232,7 @@ func (cs *collSync) deleteInstance(ctx context.Context, id string, instance Comp
 
 // ref names an item of the collection.
 func (cs *collSync) ref(id string) ItemRef {
-	return ItemRef{Path: cs.path, ServerID: id, Cursor: cs.st.Meta.Cursor}
+	return ItemRef{Path: cs.path, ServerID: id, Cursor: cs.st.Meta.Cursor, Version: cs.run.r.version()}
 }
 
 // answerCommands builds the Responses element from the commands'

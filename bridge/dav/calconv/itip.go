@@ -142,3 +142,92 @@ func Reply(cal *ical.Calendar, answered *ical.Component, user string, o Options)
 	}
 	return out, organizer, propText(answered, ical.PropSummary)
 }
+
+// Organized reports the attendees to tell of an event the user organizes:
+// their addresses (without mailto:), the organizer and the user left out.
+// It returns nil when the event has no organizer, when the organizer is
+// someone else (the user is an attendee: the organizer tells the others),
+// or when nobody else is invited: then no iTIP message is due.
+func Organized(cal *ical.Calendar, user string) []string {
+	var out []string
+	for _, c := range cal.Children {
+		if c.Name != ical.CompEvent {
+			continue
+		}
+		org := c.Props.Get(ical.PropOrganizer)
+		if org == nil || !sameAddress(org.Value, user) {
+			return nil
+		}
+		for _, p := range c.Props[ical.PropAttendee] {
+			addr := strings.TrimSpace(p.Value)
+			if len(addr) >= 7 && strings.EqualFold(addr[:7], "mailto:") {
+				addr = addr[7:]
+			}
+			if addr == "" || sameAddress(addr, user) || sameAddress(org.Value, addr) || containsFold(out, addr) {
+				continue
+			}
+			out = append(out, addr)
+		}
+	}
+	return out
+}
+
+func containsFold(list []string, s string) bool {
+	for _, v := range list {
+		if strings.EqualFold(v, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// Request is the iTIP REQUEST (RFC 5546 3.2.2) of an event the user
+// organizes: the stored object whole, with METHOD. cal is not changed.
+func Request(cal *ical.Calendar) *ical.Calendar {
+	out := copyCalendar(cal, nil)
+	out.Props.SetText(ical.PropMethod, "REQUEST")
+	return out
+}
+
+// Cancel is the iTIP CANCEL (RFC 5546 3.2.5) of an event the user
+// organizes: every event component with STATUS:CANCELLED and its
+// SEQUENCE one higher, so that the attendees' calendars take it over the
+// last REQUEST. cal is not changed.
+func Cancel(cal *ical.Calendar, o Options) *ical.Calendar {
+	out := copyCalendar(cal, func(c *ical.Component) {
+		seq := 0
+		if p := c.Props.Get(ical.PropSequence); p != nil {
+			if n, err := p.Int(); err == nil {
+				seq = n
+			}
+		}
+		p := ical.NewProp(ical.PropSequence)
+		p.SetValueType(ical.ValueInt)
+		p.Value = fmt.Sprint(seq + 1)
+		c.Props.Set(p)
+		c.Props.SetText(ical.PropStatus, "CANCELLED")
+		stamp(c, o, true)
+	})
+	out.Props.SetText(ical.PropMethod, "CANCEL")
+	return out
+}
+
+// copyCalendar copies cal's properties and components one level deep,
+// passing each event component's copy to edit.
+func copyCalendar(cal *ical.Calendar, edit func(*ical.Component)) *ical.Calendar {
+	out := ical.NewCalendar()
+	for name, ps := range cal.Props {
+		out.Props[name] = append([]ical.Prop(nil), ps...)
+	}
+	for _, c := range cal.Children {
+		cc := &ical.Component{Name: c.Name, Props: ical.Props{}, Children: c.Children}
+		for name, ps := range c.Props {
+			cc.Props[name] = append([]ical.Prop(nil), ps...)
+		}
+		if c.Name == ical.CompEvent && edit != nil {
+			edit(cc)
+		}
+		out.Children = append(out.Children, cc)
+	}
+	return out
+}

@@ -30,6 +30,8 @@ type Session struct {
 	user string
 	zone *time.Location
 	log  *zap.Logger
+	// send mails iTIP messages as the user; nil: nobody is told.
+	send func(ctx context.Context, mime []byte) error
 }
 
 var (

@@ -55,6 +55,9 @@ func (s *Session) AddItem(ctx context.Context, folder string, it eas.Item) (stri
 	if err != nil {
 		return "", "", dav.EASError(err)
 	}
+	// The Add does not carry the phone's version: the guess that decides
+	// all-day times decides this too.
+	s.tell(ctx, addVersion(it), nil, cal)
 	return serverID(p), etag, nil
 }
 
@@ -110,6 +113,19 @@ func uidOf(cal *ical.Calendar, comp string) string {
 type current struct {
 	path, etag string
 	cal        *ical.Calendar
+	data       []byte // as read; nil for a new object
+}
+
+// before is the object as read, apart from the changes made to cal.
+func (c *current) before() *ical.Calendar {
+	if c.data == nil {
+		return nil
+	}
+	cal, err := calconv.Decode(c.data)
+	if err != nil {
+		return nil
+	}
+	return cal
 }
 
 // load reads the object a phone changes, refusing the change when the
@@ -135,7 +151,7 @@ func (s *Session) load(ctx context.Context, ref eas.ItemRef, known string) (*cur
 	if err != nil {
 		return nil, k, fmt.Errorf("%s cannot be read to apply a change: %w", p, err)
 	}
-	return &current{p, etag, cal}, k, nil
+	return &current{p, etag, cal, data}, k, nil
 }
 
 // store writes a changed object back, only over the version read
@@ -174,7 +190,11 @@ func (s *Session) ChangeItem(ctx context.Context, ref eas.ItemRef, u eas.ItemUpd
 		if err := s.applyEvent(cur, *in, o, ghosted); err != nil {
 			return "", err
 		}
-		return s.store(ctx, cur)
+		etag, err := s.store(ctx, cur)
+		if err == nil {
+			s.tell(ctx, u.Version, cur.before(), cur.cal)
+		}
+		return etag, err
 	case *eas.Task:
 		if k != tasks || in == nil {
 			break
@@ -239,9 +259,13 @@ func (s *Session) DeleteItem(ctx context.Context, ref eas.ItemRef) error {
 	if err != nil {
 		return err
 	}
+	before := s.toTell(ctx, ref.Version, p)
 	err = s.c.Delete(ctx, p, "")
 	if dav.IsStatus(err, 404, 410) {
 		return nil
+	}
+	if err == nil && before != nil {
+		s.tell(ctx, ref.Version, before, nil)
 	}
 	return dav.EASError(err)
 }
@@ -262,10 +286,30 @@ func (s *Session) DeleteInstance(ctx context.Context, ref eas.ItemRef, instance 
 	s.log.Debug("deleting one occurrence", zap.String("path", cur.path), zap.String("instance", string(instance)))
 	merged := ref.Known != "" && cur.etag != ref.Known
 	etag, err := s.store(ctx, cur)
+	if err == nil {
+		s.tell(ctx, ref.Version, cur.before(), cur.cal)
+	}
 	if merged && err == nil {
 		// The series holds other clients' changes the phone lacks: no
 		// version, so that it gets the series again.
 		return "", nil
 	}
 	return etag, err
+}
+
+// toTell reads the event a 16.x phone deletes when its attendees may have
+// to be told; nil when not.
+func (s *Session) toTell(ctx context.Context, v eas.Version, p string) *ical.Calendar {
+	if s.send == nil || !v.AtLeast(eas.V160) {
+		return nil
+	}
+	data, _, err := s.c.Get(ctx, p)
+	if err != nil {
+		return nil
+	}
+	cal, err := calconv.Decode(data)
+	if err != nil {
+		return nil
+	}
+	return cal
 }
