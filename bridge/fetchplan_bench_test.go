@@ -6,6 +6,7 @@ import (
 	"math/rand"
 	"net"
 	"os"
+	"runtime"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -40,7 +41,8 @@ func (c countingConn) Read(b []byte) (int, error) {
 //	mime:  MIME, whole.
 //
 // For each: ms per sync, MB read from Dovecot per sync, CPU µs per message
-// (this process plus the Dovecot process), and time relative to raw.
+// (this process plus the Dovecot process), the peak of the heap in use
+// during the sync above what it held before, and time relative to raw.
 //
 // go test -run '^$' -bench PlannedSync -benchtime 3x ./bridge/
 func BenchmarkPlannedSync(b *testing.B) {
@@ -76,8 +78,10 @@ func BenchmarkPlannedSync(b *testing.B) {
 	wall := make([]time.Duration, len(kinds))
 	cpu := make([]time.Duration, len(kinds))
 	bytes := make([]int64, len(kinds))
+	peak := make([]uint64, len(kinds))
 	for b.Loop() {
 		for i, k := range kinds {
+			stop := watchHeap(&peak[i])
 			c0, r0, t0 := cpuTime(server), read.Load(), time.Now()
 			if k.body == nil {
 				if got := rawFetch(b, mb.c); got != n {
@@ -89,6 +93,7 @@ func BenchmarkPlannedSync(b *testing.B) {
 			wall[i] += time.Since(t0)
 			cpu[i] += cpuTime(server) - c0
 			bytes[i] += read.Load() - r0
+			stop()
 		}
 	}
 	for i, k := range kinds {
@@ -97,10 +102,39 @@ func BenchmarkPlannedSync(b *testing.B) {
 		if server != 0 {
 			b.ReportMetric(float64(cpu[i].Microseconds())/float64(b.N)/float64(n), k.name+"-cpu-µs/msg")
 		}
+		b.ReportMetric(float64(peak[i])/1e6, k.name+"-peakheap-MB")
 		if i > 0 {
 			b.ReportMetric(float64(wall[i])/float64(wall[0]), k.name+"/raw")
 		}
 	}
+}
+
+// watchHeap samples the heap in use until stop is called, and raises
+// *peak to the most it grew above where it stood at the start.
+func watchHeap(peak *uint64) (stop func()) {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base := ms.HeapInuse
+	done, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse > base && ms.HeapInuse-base > *peak {
+				*peak = ms.HeapInuse - base
+			}
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }
 
 // fillMix fills INBOX with n messages of the benchmark's mix: 100 distinct
