@@ -17,9 +17,12 @@ type dovecotUpstream struct {
 // by LMTP, and with notify (the gateway's address) its OX driver reports
 // each delivery to the gateway's /api/push/dovecot.
 func startDovecot(accounts int, lmtp bool, notify string) (*dovecotUpstream, error) {
-	conf := ""
+	// Thousands of phones log in at about the same moment: Dovecot's
+	// default of 100 processes a service (and 1000 clients a process)
+	// would turn the surplus away.
+	conf := "default_process_limit = 5000\ndefault_client_limit = 10000\n"
 	if notify != "" {
-		conf = fmt.Sprintf(`mail_attribute_dict = file:%%h/dovecot-attributes
+		conf += fmt.Sprintf(`mail_attribute_dict = file:%%h/dovecot-attributes
 protocol imap {
   imap_metadata = yes
 }
