@@ -68,7 +68,7 @@ func (s *Session) RespondToMeeting(ctx context.Context, m eas.MeetingReply) (*ea
 	if _, err := s.store(ctx, cur); err != nil {
 		return nil, err
 	}
-	out.Path, out.ServerID = folder, serverID(cur.path)
+	out.Path, out.ServerID = folder, dav.ServerID(cur.path)
 	return out, nil
 }
 

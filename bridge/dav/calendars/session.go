@@ -2,8 +2,6 @@ package calendars
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base32"
 	"errors"
 	"fmt"
 	"io"
@@ -140,18 +138,6 @@ func (s *Session) DefaultCalendar(ctx context.Context) (string, error) {
 	return "", fmt.Errorf("no default calendar: %w", eas.ErrNotFound)
 }
 
-// serverID names an object of a collection for the phone: its resource
-// name, or a digest of it when the name is longer than the 64 characters a
-// ServerId may have.
-func serverID(objPath string) string {
-	name := path.Base(objPath)
-	if len(name) <= 60 {
-		return name
-	}
-	sum := sha256.Sum256([]byte(name))
-	return "~" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:20]))
-}
-
 // objectPath finds the object a ServerId names in a collection.
 func (s *Session) objectPath(ctx context.Context, coll, id string) (string, error) {
 	if !strings.HasPrefix(id, "~") {
@@ -165,7 +151,7 @@ func (s *Session) objectPath(ctx context.Context, coll, id string) (string, erro
 		return "", dav.EASError(err)
 	}
 	for _, o := range objs {
-		if serverID(o.Path) == id {
+		if dav.ServerID(o.Path) == id {
 			return o.Path, nil
 		}
 	}
@@ -179,53 +165,6 @@ func (s *Session) options(v eas.Version) calconv.Options {
 		o.User = s.user
 	}
 	return o
-}
-
-// change is one object the phone lacks.
-type change struct {
-	kind    eas.ChangeKind
-	id      string
-	path    string
-	version string
-}
-
-// diff compares a delta with what the phone holds.
-func diff(d dav.Delta, known eas.KnownItems) []change {
-	var out []change
-	seen := map[string]bool{}
-	for _, o := range d.Updated {
-		id := serverID(o.Path)
-		seen[id] = true
-		v, ok := known.Version(id)
-		switch {
-		case !ok:
-			out = append(out, change{eas.ChangeAdd, id, o.Path, o.ETag})
-		case v != o.ETag || o.ETag == "":
-			out = append(out, change{eas.ChangeModify, id, o.Path, o.ETag})
-		}
-	}
-	var gone []string
-	for _, p := range d.Deleted {
-		if id := serverID(p); !seen[id] {
-			if _, ok := known.Version(id); ok {
-				gone = append(gone, id)
-				seen[id] = true
-			}
-		}
-	}
-	if d.Full {
-		known.Range(func(id, _ string) bool {
-			if !seen[id] {
-				gone = append(gone, id)
-			}
-			return true
-		})
-	}
-	slices.Sort(gone)
-	for _, id := range gone {
-		out = append(out, change{kind: eas.ChangeDelete, id: id})
-	}
-	return out
 }
 
 // Changes returns what the phone lacks in one folder: one small request
@@ -244,8 +183,8 @@ func (s *Session) Changes(ctx context.Context, q eas.SyncQuery) (*eas.ChangeSet,
 	}
 	passed := s.b.passedOver(s.user, q.Path)
 	s.b.mu.Lock()
-	all := slices.DeleteFunc(diff(d, q.Known), func(ch change) bool {
-		return ch.kind == eas.ChangeAdd && ch.version != "" && passed[ch.path] == ch.version
+	all := slices.DeleteFunc(dav.Diff(d, q.Known), func(ch dav.Change) bool {
+		return ch.Kind == eas.ChangeAdd && ch.Version != "" && passed[ch.Path] == ch.Version
 	})
 	s.b.mu.Unlock()
 	cs := &eas.ChangeSet{Cursor: d.Cursor}
@@ -263,17 +202,17 @@ func (s *Session) Changes(ctx context.Context, q eas.SyncQuery) (*eas.ChangeSet,
 	o := s.options(q.Body.Version)
 	seen := map[string]string{} // objects read: path → ETag, "" when sent
 	for _, ch := range window {
-		if ch.kind == eas.ChangeDelete {
-			cs.Changes = append(cs.Changes, eas.ItemChange{Kind: ch.kind, ServerID: ch.id})
+		if ch.Kind == eas.ChangeDelete {
+			cs.Changes = append(cs.Changes, eas.ItemChange{Kind: ch.Kind, ServerID: ch.ID})
 			continue
 		}
-		r, ok := objs[ch.path]
+		r, ok := objs[ch.Path]
 		if !ok {
 			// Deleted between the listing and the read: the next sync
 			// sees it gone.
 			continue
 		}
-		if v, ok := q.Known.Version(ch.id); ch.kind == eas.ChangeModify && ok && r.etag != "" && v == r.etag {
+		if v, ok := q.Known.Version(ch.ID); ch.Kind == eas.ChangeModify && ok && r.etag != "" && v == r.etag {
 			// The phone wrote it since the listing: it holds this version.
 			continue
 		}
@@ -282,9 +221,9 @@ func (s *Session) Changes(ctx context.Context, q eas.SyncQuery) (*eas.ChangeSet,
 			cs.Changes = append(cs.Changes, ic)
 		}
 		if send && ic.Kind != eas.ChangeSoftDelete {
-			seen[ch.path] = ""
+			seen[ch.Path] = ""
 		} else {
-			seen[ch.path] = r.etag
+			seen[ch.Path] = r.etag
 		}
 	}
 	s.b.mu.Lock()
@@ -306,11 +245,11 @@ func (s *Session) Changes(ctx context.Context, q eas.SyncQuery) (*eas.ChangeSet,
 // the listing's on every later window; one gone since is listed deleted.
 // Otherwise such entries come back in every window and, once they fill
 // it, the phone never gets to the end of the delta.
-func refreshed(d dav.Delta, window []change, objs map[string]raw) dav.Delta {
+func refreshed(d dav.Delta, window []dav.Change, objs map[string]raw) dav.Delta {
 	read := map[string]bool{}
 	for _, ch := range window {
-		if ch.kind != eas.ChangeDelete {
-			read[ch.path] = true
+		if ch.Kind != eas.ChangeDelete {
+			read[ch.Path] = true
 		}
 	}
 	if len(read) == 0 {
@@ -339,21 +278,21 @@ func refreshed(d dav.Delta, window []change, objs map[string]raw) dav.Delta {
 // object the phone does not get: one of the other component, an event
 // before the FilterType window or a closed task under FilterType 8 that
 // the phone does not hold (one it holds leaves it: SoftDelete).
-func (s *Session) change(ch change, r raw, k kind, q eas.SyncQuery, o calconv.Options) (ic eas.ItemChange, send bool) {
+func (s *Session) change(ch dav.Change, r raw, k kind, q eas.SyncQuery, o calconv.Options) (ic eas.ItemChange, send bool) {
 	if !r.is(k) {
 		return ic, false
 	}
 	if k == events && !q.Since.IsZero() && !r.occursSince(q.Since, o) ||
 		k == tasks && q.IncompleteOnly && !calconv.TaskIncomplete(r.cal) {
-		if ch.kind == eas.ChangeAdd {
+		if ch.Kind == eas.ChangeAdd {
 			return ic, false
 		}
-		return eas.ItemChange{Kind: eas.ChangeSoftDelete, ServerID: ch.id}, true
+		return eas.ItemChange{Kind: eas.ChangeSoftDelete, ServerID: ch.ID}, true
 	}
-	ic = eas.ItemChange{Kind: ch.kind, ServerID: ch.id, Version: r.etag}
+	ic = eas.ItemChange{Kind: ch.Kind, ServerID: ch.ID, Version: r.etag}
 	ic.Item, ic.Err = r.item(k, o, q.Body)
 	if ic.Err != nil {
-		s.log.Warn("sending an item read in part", zap.String("path", ch.path), zap.Error(ic.Err))
+		s.log.Warn("sending an item read in part", zap.String("path", ch.Path), zap.Error(ic.Err))
 	}
 	return ic, true
 }
@@ -372,7 +311,7 @@ func (s *Session) Pending(ctx context.Context, q eas.SyncQuery) (int, error) {
 	if d.Empty() {
 		return 0, nil
 	}
-	return len(diff(d, q.Known)), nil
+	return len(dav.Diff(d, q.Known)), nil
 }
 
 // raw is one object as the server has it, parsed; cal is nil when it
@@ -465,11 +404,11 @@ func utf8Start(c byte) bool { return c&0xC0 != 0x80 }
 // read gets the objects of the changes that need one: one
 // calendar-multiget, or one GET per object when a broken object makes the
 // server's answer or its parsing fail.
-func (s *Session) read(ctx context.Context, coll string, changes []change) (map[string]raw, error) {
+func (s *Session) read(ctx context.Context, coll string, changes []dav.Change) (map[string]raw, error) {
 	var paths []string
 	for _, ch := range changes {
-		if ch.kind != eas.ChangeDelete {
-			paths = append(paths, ch.path)
+		if ch.Kind != eas.ChangeDelete {
+			paths = append(paths, ch.Path)
 		}
 	}
 	out := make(map[string]raw, len(paths))

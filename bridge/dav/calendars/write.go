@@ -49,7 +49,7 @@ func (s *Session) AddItem(ctx context.Context, folder string, it eas.Item) (stri
 	if errors.Is(err, dav.ErrPrecondition) {
 		// The phone's Add again: the object is there already.
 		if _, etag, err = s.c.Get(ctx, p); err == nil {
-			return serverID(p), etag, nil
+			return dav.ServerID(p), etag, nil
 		}
 	}
 	if err != nil {
@@ -58,7 +58,7 @@ func (s *Session) AddItem(ctx context.Context, folder string, it eas.Item) (stri
 	// The Add does not carry the phone's version: the guess that decides
 	// all-day times decides this too.
 	s.tell(ctx, addVersion(it), nil, cal)
-	return serverID(p), etag, nil
+	return dav.ServerID(p), etag, nil
 }
 
 // newObject makes the object of a phone's new item and returns its UID.

@@ -133,9 +133,9 @@ func (s *Session) all(ctx context.Context, book string) ([]vcard.Card, error) {
 	if err != nil {
 		return nil, dav.EASError(err)
 	}
-	changes := make([]change, len(objs))
+	changes := make([]dav.Change, len(objs))
 	for i, o := range objs {
-		changes[i] = change{kind: eas.ChangeAdd, path: o.Path}
+		changes[i] = dav.Change{Kind: eas.ChangeAdd, Path: o.Path}
 	}
 	raws, err := s.read(ctx, book, changes)
 	if err != nil {
@@ -143,7 +143,7 @@ func (s *Session) all(ctx context.Context, book string) ([]vcard.Card, error) {
 	}
 	cards := []vcard.Card{}
 	for _, ch := range changes {
-		if r, ok := raws[ch.path]; ok {
+		if r, ok := raws[ch.Path]; ok {
 			if card, _ := vcardconv.Parse(r.data); card != nil {
 				cards = append(cards, card)
 			}

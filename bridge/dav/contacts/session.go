@@ -2,11 +2,8 @@ package contacts
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base32"
 	"fmt"
 	"path"
-	"slices"
 	"strings"
 
 	"github.com/emersion/go-vcard"
@@ -66,18 +63,6 @@ func (s *Session) Folders(ctx context.Context) ([]eas.Folder, error) {
 	return out, nil
 }
 
-// serverID names an object of a collection for the phone: its resource
-// name, or a digest of it when the name is longer than the 64 characters a
-// ServerId may have.
-func serverID(objPath string) string {
-	name := path.Base(objPath)
-	if len(name) <= 60 {
-		return name
-	}
-	sum := sha256.Sum256([]byte(name))
-	return "~" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:20]))
-}
-
 // objectPath finds the object a ServerId names.
 func (s *Session) objectPath(ctx context.Context, coll, id string) (string, error) {
 	if !strings.HasPrefix(id, "~") {
@@ -91,58 +76,11 @@ func (s *Session) objectPath(ctx context.Context, coll, id string) (string, erro
 		return "", dav.EASError(err)
 	}
 	for _, o := range objs {
-		if serverID(o.Path) == id {
+		if dav.ServerID(o.Path) == id {
 			return o.Path, nil
 		}
 	}
 	return "", fmt.Errorf("contact %q: %w", id, eas.ErrNotFound)
-}
-
-// change is one object the phone lacks.
-type change struct {
-	kind    eas.ChangeKind
-	id      string
-	path    string
-	version string
-}
-
-// diff compares a delta with what the phone holds.
-func diff(d dav.Delta, known eas.KnownItems) []change {
-	var out []change
-	seen := map[string]bool{}
-	for _, o := range d.Updated {
-		id := serverID(o.Path)
-		seen[id] = true
-		v, ok := known.Version(id)
-		switch {
-		case !ok:
-			out = append(out, change{eas.ChangeAdd, id, o.Path, o.ETag})
-		case v != o.ETag || o.ETag == "":
-			out = append(out, change{eas.ChangeModify, id, o.Path, o.ETag})
-		}
-	}
-	var gone []string
-	for _, p := range d.Deleted {
-		if id := serverID(p); !seen[id] {
-			if _, ok := known.Version(id); ok {
-				gone = append(gone, id)
-				seen[id] = true
-			}
-		}
-	}
-	if d.Full {
-		known.Range(func(id, _ string) bool {
-			if !seen[id] {
-				gone = append(gone, id)
-			}
-			return true
-		})
-	}
-	slices.Sort(gone)
-	for _, id := range gone {
-		out = append(out, change{kind: eas.ChangeDelete, id: id})
-	}
-	return out
 }
 
 // Changes returns what the phone lacks in one address book: one small
@@ -152,7 +90,7 @@ func (s *Session) Changes(ctx context.Context, q eas.SyncQuery) (*eas.ChangeSet,
 	if err != nil {
 		return nil, dav.EASError(err)
 	}
-	all := diff(d, q.Known)
+	all := dav.Diff(d, q.Known)
 	cs := &eas.ChangeSet{Cursor: d.Cursor}
 	window := all
 	if q.Window > 0 && len(all) > q.Window {
@@ -166,9 +104,9 @@ func (s *Session) Changes(ctx context.Context, q eas.SyncQuery) (*eas.ChangeSet,
 	}
 	opt := options(q.Body)
 	for _, ch := range window {
-		ic := eas.ItemChange{Kind: ch.kind, ServerID: ch.id, Version: ch.version}
-		if ch.kind != eas.ChangeDelete {
-			r, ok := cards[ch.path]
+		ic := eas.ItemChange{Kind: ch.Kind, ServerID: ch.ID, Version: ch.Version}
+		if ch.Kind != eas.ChangeDelete {
+			r, ok := cards[ch.Path]
 			if !ok {
 				// Deleted between the listing and the read: the next
 				// sync sees it gone.
@@ -177,7 +115,7 @@ func (s *Session) Changes(ctx context.Context, q eas.SyncQuery) (*eas.ChangeSet,
 			ic.Version = r.etag
 			ic.Item, ic.Err = r.contact(opt)
 			if ic.Err != nil {
-				s.log.Warn("sending a contact read in part", zap.String("path", ch.path), zap.Error(ic.Err))
+				s.log.Warn("sending a contact read in part", zap.String("path", ch.Path), zap.Error(ic.Err))
 			}
 		}
 		cs.Changes = append(cs.Changes, ic)
@@ -194,7 +132,7 @@ func (s *Session) Pending(ctx context.Context, q eas.SyncQuery) (int, error) {
 	if d.Empty() {
 		return 0, nil
 	}
-	return len(diff(d, q.Known)), nil
+	return len(dav.Diff(d, q.Known)), nil
 }
 
 // options says how to show cards for the phone's body preferences: the
@@ -229,11 +167,11 @@ func (r raw) contact(opt vcardconv.Options) (*eas.Contact, error) {
 // read gets the cards of the changes that need one: one multiget REPORT,
 // or one GET per card when a broken card makes the server's answer or its
 // parsing fail.
-func (s *Session) read(ctx context.Context, coll string, changes []change) (map[string]raw, error) {
+func (s *Session) read(ctx context.Context, coll string, changes []dav.Change) (map[string]raw, error) {
 	var paths []string
 	for _, ch := range changes {
-		if ch.kind != eas.ChangeDelete {
-			paths = append(paths, ch.path)
+		if ch.Kind != eas.ChangeDelete {
+			paths = append(paths, ch.Path)
 		}
 	}
 	out := make(map[string]raw, len(paths))

@@ -48,7 +48,7 @@ func (s *Session) AddItem(ctx context.Context, coll string, it eas.Item) (string
 	if err != nil {
 		return "", "", dav.EASError(err)
 	}
-	return serverID(p), etag, nil
+	return dav.ServerID(p), etag, nil
 }
 
 // ChangeItem writes a phone's change into the card as the server has it,
