@@ -3,7 +3,6 @@ package demo
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -53,32 +52,13 @@ func StartCalDAV(now time.Time) (*CalDAV, error) {
 	}
 	h := &caldav.Handler{Backend: store}
 	c := &CalDAV{URL: "http://" + ln.Addr().String() + "/", ln: ln,
-		srv: &http.Server{Handler: basicAuth(h, ".ics"), ReadHeaderTimeout: 10 * time.Second}}
+		srv: &http.Server{Handler: demoLogin(collectionSlash(h, ".ics")), ReadHeaderTimeout: 10 * time.Second}}
 	go func() { _ = c.srv.Serve(ln) }()
 	return c, nil
 }
 
 // Close stops the server.
 func (c *CalDAV) Close() error { return c.srv.Close() }
-
-func basicAuth(next http.Handler, objectExt string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, p, ok := r.BasicAuth()
-		if !ok || subtle.ConstantTimeCompare([]byte(u), []byte(User)) != 1 ||
-			subtle.ConstantTimeCompare([]byte(p), []byte(Password)) != 1 {
-			w.Header().Set("WWW-Authenticate", `Basic realm="easgate demo"`)
-			http.Error(w, "unauthorized", http.StatusUnauthorized)
-			return
-		}
-		// go-webdav's client drops the trailing slash of a collection
-		// (the principal above all), and its handler compares paths
-		// exactly: everything here but the objects is a collection.
-		if !strings.HasSuffix(r.URL.Path, "/") && !strings.HasSuffix(r.URL.Path, objectExt) && !strings.HasPrefix(r.URL.Path, "/.well-known/") {
-			r.URL.Path += "/"
-		}
-		next.ServeHTTP(w, r)
-	})
-}
 
 // calStore is a caldav.Backend in memory.
 type calStore struct {

@@ -53,7 +53,7 @@ func StartCardDAV(ctx context.Context) (*CardDAV, error) {
 		return nil, fmt.Errorf("demo: listen for CardDAV: %w", err)
 	}
 	d := &CardDAV{URL: "http://" + ln.Addr().String() + "/", done: make(chan error, 1)}
-	d.srv = &http.Server{Handler: cardDAVLogin(collectionSlash(&carddav.Handler{Backend: b})), ReadHeaderTimeout: 30 * time.Second}
+	d.srv = &http.Server{Handler: demoLogin(collectionSlash(&carddav.Handler{Backend: b}, ".vcf")), ReadHeaderTimeout: 30 * time.Second}
 	go func() { d.done <- d.srv.Serve(ln) }()
 	return d, nil
 }
@@ -67,8 +67,8 @@ func (d *CardDAV) Close() error {
 	return err
 }
 
-// cardDAVLogin lets only the demo account in, as a real server would.
-func cardDAVLogin(next http.Handler) http.Handler {
+// demoLogin lets only the demo account in, as a real server would.
+func demoLogin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, p, ok := r.BasicAuth()
 		if !ok || subtle.ConstantTimeCompare([]byte(u), []byte(User)) != 1 ||
@@ -84,10 +84,10 @@ func cardDAVLogin(next http.Handler) http.Handler {
 // collectionSlash puts the trailing slash back on a collection's path:
 // go-webdav's client leaves it off ("PROPFIND /demo"), and its handler
 // finds the principal and the home set only under the paths the backend
-// names. Cards end in .vcf.
-func collectionSlash(next http.Handler) http.Handler {
+// names. Objects end in objectExt (".vcf", ".ics").
+func collectionSlash(next http.Handler, objectExt string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p := r.URL.Path; !strings.HasSuffix(p, "/") && !strings.HasSuffix(p, ".vcf") && !strings.HasPrefix(p, "/.well-known/") {
+		if p := r.URL.Path; !strings.HasSuffix(p, "/") && !strings.HasSuffix(p, objectExt) && !strings.HasPrefix(p, "/.well-known/") {
 			r.URL.Path = p + "/"
 		}
 		next.ServeHTTP(w, r)
