@@ -190,8 +190,10 @@ func phoneZone(cal *ical.Calendar, blob string, at time.Time, prefer *time.Locat
 		return l, nil
 	}
 	name := strings.TrimSpace(tz.StandardName)
-	if name == "" {
-		name = "Custom " + formatOffset(tz.StandardOffset())
+	if _, err := time.LoadLocation(name); name == "" || err == nil {
+		// Never reuse a real zone's name for other rules: clients would
+		// read it as that zone.
+		name = strings.TrimSpace("Custom " + formatOffset(tz.StandardOffset()) + " " + name)
 	}
 	addVTimezone(cal, name, tz)
 	return tz.Location(name), nil
@@ -288,11 +290,10 @@ func applyTimes(cal *ical.Calendar, c *ical.Component, old *event, z *zones, blo
 			addVTimezone(cal, t.loc.String(), TimeZoneFor(t.loc, start))
 		}
 	}
-	sp, ep := z.format(ical.PropDateTimeStart, start, t.form), z.format(ical.PropDateTimeEnd, end, t.form)
-	if t.form.tzid != "" {
+	if t.form.tzid != "" && t.form.tzid != old.tzidOrEmpty() {
 		z.cache[t.form.tzid] = t.loc
-		sp, ep = z.format(ical.PropDateTimeStart, start, t.form), z.format(ical.PropDateTimeEnd, end, t.form)
 	}
+	sp, ep := z.format(ical.PropDateTimeStart, start, t.form), z.format(ical.PropDateTimeEnd, end, t.form)
 	c.Props.Set(&sp)
 	c.Props.Set(&ep)
 	c.Props.Del(ical.PropDuration)
@@ -310,6 +311,13 @@ func sameTimes(old *event, start, end time.Time, loc *time.Location) bool {
 func dateOf(t time.Time) time.Time {
 	y, m, d := t.Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+func (e *event) tzidOrEmpty() string {
+	if e == nil {
+		return ""
+	}
+	return e.start.tzid
 }
 
 func firstNonZero(a, b time.Time) time.Time {
