@@ -29,6 +29,7 @@ var phoneBlobs = []struct {
 	want string
 }{
 	{"all zero (UTC)", TimeZone{}, "UTC"},
+	{"Berlin, absolute dates of 2026 (wYear set)", TimeZone{Bias: -60, StandardDate: SystemTime{Year: 2026, Month: 10, Day: 25, Hour: 3}, DaylightDate: SystemTime{Year: 2026, Month: 3, Day: 29, Hour: 2}, DaylightBias: -60}, "Europe/Berlin"},
 	{"UTC named", TimeZone{StandardName: "Coordinated Universal Time", DaylightName: "Coordinated Universal Time"}, "UTC"},
 	{"Berlin, empty names (AOSP)", TimeZone{Bias: -60, StandardDate: rule(10, 0, 5, 3), DaylightDate: rule(3, 0, 5, 2), DaylightBias: -60}, "Europe/Berlin"},
 	{"Berlin, display name", TimeZone{Bias: -60, StandardName: "(UTC+01:00) Amsterdam, Berlin, Bern, Rome, Stockholm, Vienna", StandardDate: rule(10, 0, 5, 3), DaylightName: "(UTC+01:00) Amsterdam, Berlin, Bern, Rome, Stockholm, Vienna", DaylightDate: rule(3, 0, 5, 2), DaylightBias: -60}, "Europe/Berlin"},
@@ -93,6 +94,14 @@ func cut(s string) string {
 		return s[:31]
 	}
 	return s
+}
+
+func TestMatchZoneMotorolaBias(t *testing.T) {
+	// DaylightBias +60 where -60 is meant.
+	tz := TimeZone{Bias: 300, StandardDate: rule(11, 0, 1, 2), DaylightDate: rule(3, 0, 2, 2), DaylightBias: 60}
+	if loc, ok := MatchZone(tz, 2026, nil); !ok || loc.String() != "America/New_York" {
+		t.Errorf("got %v, %v", loc, ok)
+	}
 }
 
 func TestMatchZonePrefersUserZone(t *testing.T) {

@@ -226,6 +226,18 @@ func MatchZone(tz TimeZone, year int, prefer *time.Location) (loc *time.Location
 		cands = append(cands, z.iana)
 	}
 	cands = append(cands, extraZones...)
+	if l, ok := matchCandidates(tz, year, cands); ok {
+		return l, true
+	}
+	if tz.DaylightBias > 0 {
+		// Motorola Milestone writes DaylightBias with the wrong sign.
+		tz.DaylightBias = -tz.DaylightBias
+		return matchCandidates(tz, year, cands)
+	}
+	return nil, false
+}
+
+func matchCandidates(tz TimeZone, year int, cands []string) (*time.Location, bool) {
 	ref := time.Date(year, 7, 1, 0, 0, 0, 0, time.UTC)
 	seen := map[string]bool{}
 	for _, name := range cands {
