@@ -190,7 +190,7 @@ func phoneZone(cal *ical.Calendar, blob string, at time.Time, prefer *time.Locat
 		return l, nil
 	}
 	name := strings.TrimSpace(tz.StandardName)
-	if _, err := time.LoadLocation(name); name == "" || err == nil {
+	if _, err := loadZone(name); name == "" || err == nil {
 		// Never reuse a real zone's name for other rules: clients would
 		// read it as that zone.
 		name = strings.TrimSpace("Custom " + formatOffset(tz.StandardOffset()) + " " + name)
@@ -286,7 +286,7 @@ func applyTimes(cal *ical.Calendar, c *ical.Component, old *event, z *zones, blo
 		t.form = when{utc: true}
 	default:
 		t.form = when{tzid: t.loc.String()}
-		if _, err := time.LoadLocation(t.loc.String()); err == nil {
+		if _, err := loadZone(t.loc.String()); err == nil {
 			addVTimezone(cal, t.loc.String(), TimeZoneFor(t.loc, start))
 		}
 	}

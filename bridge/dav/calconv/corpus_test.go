@@ -309,10 +309,59 @@ func TestCorpusRoundTrip(t *testing.T) {
 					t.Errorf("lost %q", line)
 				}
 			}
+			// Nothing is added twice either (EXDATEs, overrides, alarms).
+			for _, l := range []string{"EXDATE", "BEGIN:VEVENT", "BEGIN:VALARM", "BEGIN:VTIMEZONE", "ATTENDEE"} {
+				if a, b := strings.Count(string(before), l), strings.Count(after, l); a != b {
+					t.Errorf("%d %s, had %d", b, l, a)
+				}
+			}
 		})
 	}
 }
 
 func unfoldLines(s string) []string {
 	return strings.Split(strings.TrimSpace(strings.ReplaceAll(s, "\r\n ", "")), "\r\n")
+}
+
+// TestCorpusRoundTrip16 is the round trip of a 16.1 phone (no blob for
+// all-day items, AirSyncBase location, InstanceId): the phone's view and
+// the object's lines stay the same.
+func TestCorpusRoundTrip16(t *testing.T) {
+	o := testOptions(t)
+	o.Version = eas.V161
+	for _, w := range corpusEvents {
+		t.Run(w.file, func(t *testing.T) {
+			before, err := Encode(loadICS(t, w.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			item, err := EventToEAS(loadICS(t, w.file), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sent := *item
+			sent.UID, sent.DtStamp, sent.ResponseType = "", "", nil
+			out, err := ApplyEvent(loadICS(t, w.file), &sent, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := EventToEAS(out, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got.DtStamp, item.DtStamp = "", ""
+			if !reflect.DeepEqual(got, item) {
+				t.Errorf("phone view changed:\n got %+v\nwant %+v", got, item)
+			}
+			after := encoded(t, out)
+			for _, line := range unfoldLines(string(before)) {
+				if strings.HasPrefix(line, "DTSTAMP") || strings.HasPrefix(line, "LAST-MODIFIED") {
+					continue
+				}
+				if !strings.Contains(after, line) {
+					t.Errorf("lost %q", line)
+				}
+			}
+		})
+	}
 }

@@ -173,12 +173,16 @@ func (z *zones) lookup(tzid string) *time.Location {
 
 func (z *zones) resolve(tzid string) *time.Location {
 	id := strings.Trim(tzid, `"`)
-	if l, err := time.LoadLocation(id); err == nil && id != "" && id != "Local" {
-		return l
+	// IANA names have no spaces; Windows ids ("W. Europe Standard Time")
+	// are not worth a trip to the zone database.
+	if !strings.Contains(id, " ") && id != "" && id != "Local" {
+		if l, err := loadZone(id); err == nil {
+			return l
+		}
 	}
 	parts := strings.Split(id, "/")
 	for i := 1; i < len(parts)-1; i++ {
-		if l, err := time.LoadLocation(strings.Join(parts[i:], "/")); err == nil {
+		if l, err := loadZone(strings.Join(parts[i:], "/")); err == nil {
 			return l
 		}
 	}

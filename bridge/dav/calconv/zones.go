@@ -4,8 +4,28 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 )
+
+// loadedZones caches time.LoadLocation, which reads and parses the zone
+// database on every call; matching one blob tries dozens of zones. It
+// holds only zones that exist, so it is bounded by the zone database and
+// its values never change: sharing it is safe.
+var loadedZones sync.Map // name → *time.Location
+
+// loadZone is time.LoadLocation through loadedZones.
+func loadZone(name string) (*time.Location, error) {
+	if v, ok := loadedZones.Load(name); ok {
+		return v.(*time.Location), nil
+	}
+	l, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, err
+	}
+	loadedZones.Store(name, l)
+	return l, nil
+}
 
 // windowsZones maps Windows time zone ids to the IANA zone CLDR's
 // windowsZones table gives for them (territory 001). Outlook writes these
@@ -126,7 +146,7 @@ func WindowsZone(id string) (*time.Location, bool) {
 	id = strings.TrimSpace(id)
 	for _, z := range windowsZones {
 		if strings.EqualFold(z.windows, id) || strings.EqualFold(strings.Replace(z.windows, "Standard", "Daylight", 1), id) {
-			if loc, err := time.LoadLocation(z.iana); err == nil {
+			if loc, err := loadZone(z.iana); err == nil {
 				return loc, true
 			}
 		}
@@ -245,7 +265,7 @@ func matchCandidates(tz TimeZone, year int, cands []string) (*time.Location, boo
 			continue
 		}
 		seen[name] = true
-		l, err := time.LoadLocation(name)
+		l, err := loadZone(name)
 		if err != nil {
 			continue
 		}
