@@ -64,11 +64,8 @@ const NotifyEntry = "/private/vendor/vendor.dovecot/http-notify"
 // network wait: a watcher's lock guards its maps only.
 //
 // Poke reports whether easgate serves the account: it has a watcher now,
-// or one of its phones has waited for changes since the process started
-// (the set is in memory and grows by one name per account). An account
-// switched on for notifications by an earlier process, whose phones have
-// not waited since, is unknown until they do: a phone waits again within
-// its heartbeat, so that lasts minutes at most after a restart.
+// one of its phones has waited for changes since the process started, or
+// Know named it (the set is in memory and grows by one name per account).
 //
 // Poke is the hook for several nodes: a notification that reaches a node
 // whose account's phones wait on another must be handed to that node's
@@ -83,6 +80,18 @@ func (n *Notifier) Poke(_ context.Context, user string, folders []string) bool {
 	}
 	w.poked(folders)
 	return true
+}
+
+// Know adds accounts that Poke reports as served although none of their
+// phones has waited since the process started: an earlier process
+// switched them on for notifications, and Dovecot would log each of their
+// deliveries as an error until their phones came back.
+func (n *Notifier) Know(users ...string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, u := range users {
+		n.users[u] = struct{}{}
+	}
 }
 
 // poked queues the folders for their subscribers. The phones told look

@@ -445,6 +445,28 @@ func TestDevicesOrder(t *testing.T) {
 	})
 }
 
+func TestUsers(t *testing.T) {
+	eachBackend(t, func(t *testing.T, s *Store) {
+		ctx := t.Context()
+		if us, err := s.Users(ctx); err != nil || len(us) != 0 {
+			t.Fatalf("Users on an empty store = %v, %v", us, err)
+		}
+		for _, k := range [][2]string{{"carol", "b"}, {"alice", "z"}, {"carol", "a"}, {"bob", "a"}} {
+			touch(t, s, k[0], k[1], t0)
+		}
+		if err := s.DeleteDevice(ctx, "bob", "a"); err != nil {
+			t.Fatal(err)
+		}
+		us, err := s.Users(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"alice", "carol"}; !reflect.DeepEqual(us, want) {
+			t.Errorf("Users = %v, want %v", us, want)
+		}
+	})
+}
+
 func TestDeleteDeviceCascades(t *testing.T) {
 	eachBackend(t, func(t *testing.T, s *Store) {
 		ctx := t.Context()

@@ -67,3 +67,16 @@ func (g *gateway) joinNodes(shared bool) {
 	g.poker = nodesPoker{local: g.push, pub: ev, log: g.log.Named("push")}
 	watchAccounts(ev, g.push)
 }
+
+// knowUsers tells the notifier which accounts have phones, so that
+// Dovecot's notifications for them are taken (204, not 404) from the
+// start, not only once each phone has waited again. Without the list the
+// gateway still works; Dovecot only logs refusals for a while.
+func (g *gateway) knowUsers(ctx context.Context) {
+	users, err := g.store.Users(ctx)
+	if err != nil {
+		g.log.Warn("listing the accounts with phones for push notifications", zap.Error(err))
+		return
+	}
+	g.push.Know(users...)
+}

@@ -307,6 +307,9 @@ func startGateway(ctx context.Context, c *serveConfig, log *zap.Logger, adminTok
 		SMTPAddr: c.SMTP, SMTPSecurity: smtpSec, SMTPTLSConfig: c.tlsConfig, NoSentCopy: !c.SentCopy,
 	})
 	g.push = bridge.NewNotifier(g.backend, bridge.WatchConfig{CheckInterval: c.FolderCheckInterval, Source: source})
+	if source != bridge.PushIdle {
+		g.knowUsers(ctx)
+	}
 	g.joinNodes(store.IsPostgres(c.DB))
 	g.metrics = eas.NewMetrics()
 	registerUpstreamMetrics(g.metrics.Registry(), g.backend, g.push, st)

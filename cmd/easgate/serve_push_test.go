@@ -32,6 +32,7 @@ const pushSecret = "0123456789abcdef0123456789abcdef"
 // configured from the files the README tells administrators to install.
 type pushEnv struct {
 	dc  *dovecottest.Server
+	c   *serveConfig
 	g   *gateway
 	url string
 }
@@ -78,12 +79,50 @@ func startPushGateway(t *testing.T, opt pushOptions) *pushEnv {
 		MaxRequest: 64 << 20, MinHeartbeat: 60e9, MaxHeartbeat: 3540e9,
 		FolderCheckInterval: opt.check, PushSource: opt.source, pushSecret: pushSecret,
 		upstreamIdle: time.Second}
-	g, err := startGateway(context.Background(), c, zap.NewNop(), "")
+	e := &pushEnv{dc: dc, c: c}
+	e.start(t)
+	return e
+}
+
+// start starts the gateway on e's configuration and admin address.
+func (e *pushEnv) start(t *testing.T) {
+	t.Helper()
+	g, err := startGateway(context.Background(), e.c, zap.NewNop(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { g.Close() })
-	return &pushEnv{dc: dc, g: g, url: "http://" + g.easLn.Addr().String()}
+	e.g, e.url = g, "http://"+g.easLn.Addr().String()
+}
+
+// restart stops the gateway and starts a new process's worth of it on the
+// same database and admin address, which Dovecot's configuration names.
+func (e *pushEnv) restart(t *testing.T) {
+	t.Helper()
+	e.g.Close()
+	ln, err := net.Listen("tcp", e.c.AdminListen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.c.adminListener = ln
+	e.start(t)
+}
+
+// notify sends a notification to the admin listener as Dovecot's OX
+// driver does and returns the HTTP status.
+func (e *pushEnv) notify(t *testing.T, secret, body string) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPut, e.adminURL()+"/api/push/dovecot", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth("dovecot", secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 func (e *pushEnv) adminURL() string { return "http://" + e.g.admLn.Addr().String() }
@@ -465,19 +504,7 @@ func TestPushSourceFlags(t *testing.T) {
 func TestPushEndpointOnAdminListener(t *testing.T) {
 	e := startPushGateway(t, pushOptions{driver: "ox", source: "dovecot", check: 10 * time.Minute})
 	url := e.adminURL()
-	put := func(secret, body string) int {
-		req, err := http.NewRequest(http.MethodPut, url+"/api/push/dovecot", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.SetBasicAuth("dovecot", secret)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
+	put := func(secret, body string) int { return e.notify(t, secret, body) }
 	const ox = `{"user":"anna","event":"messageNew","folder":"INBOX","imap-uidvalidity":1,"imap-uid":1}`
 	if code := put("wrong", ox); code != http.StatusUnauthorized {
 		t.Errorf("wrong secret: HTTP %d", code)
@@ -508,5 +535,25 @@ func TestPushEndpointOnAdminListener(t *testing.T) {
 		if resp.StatusCode != want {
 			t.Errorf("%s: HTTP %d, want %d", path, resp.StatusCode, want)
 		}
+	}
+}
+
+// TestDovecotPushKnownAfterRestart: after a restart, a notification for an
+// account whose phones have not come back yet is taken (Dovecot would log
+// each of its deliveries as an error otherwise), and one for a user with
+// no phone is still refused.
+func TestDovecotPushKnownAfterRestart(t *testing.T) {
+	e := startPushGateway(t, pushOptions{driver: "ox", source: "dovecot", check: 10 * time.Minute})
+	const (
+		anna = `{"user":"anna","event":"messageNew","folder":"INBOX","imap-uidvalidity":1,"imap-uid":1}`
+		bob  = `{"user":"bob","event":"messageNew","folder":"INBOX","imap-uidvalidity":1,"imap-uid":1}`
+	)
+	e.phone(t, "restart1")
+	e.restart(t)
+	if code := e.notify(t, pushSecret, anna); code != http.StatusNoContent {
+		t.Errorf("an account with a phone, after a restart: HTTP %d, want 204", code)
+	}
+	if code := e.notify(t, pushSecret, bob); code != http.StatusNotFound {
+		t.Errorf("a user with no phone: HTTP %d, want 404", code)
 	}
 }
