@@ -278,18 +278,44 @@ type answer struct {
 	at      time.Time
 }
 
-// drainPool waits, with a short -pool-idle, until the gateway's pool has
-// closed what it no longer uses, so that the measurement holds what waiting
-// phones cost and not what setting them up left behind.
-func (o options) drainPool(ctx context.Context) error {
+// settle waits, with a short -pool-idle, until the gateway's pool has
+// closed what it no longer uses and, with IDLE, every account's watcher
+// is in IDLE (push connections held), so that the measurement holds what
+// waiting phones cost and not what setting them up left behind. Closing
+// a thousand connections takes Dovecot a while under load: settle polls
+// rather than trusting the idle timeout, and gives up after a few
+// minutes, reporting what is still open.
+func (c *child) settle(ctx context.Context, o options, push int, out io.Writer) (*gatewayStats, error) {
 	if o.poolIdle <= 0 || o.poolIdle >= time.Minute {
-		return nil
+		return c.stats(true)
 	}
+	start := time.Now()
 	select {
 	case <-time.After(o.poolIdle * 2):
-		return nil
 	case <-ctx.Done():
-		return ctx.Err()
+		return nil, ctx.Err()
+	}
+	deadline := start.Add(3 * time.Minute)
+	for {
+		s, err := c.stats(false)
+		if err != nil {
+			return nil, err
+		}
+		pooled := s.Connections - s.PushConnections
+		if pooled == 0 && s.PushConnections == push {
+			fmt.Fprintf(out, "  settled after %v\n", time.Since(start).Round(time.Millisecond))
+			return c.stats(true)
+		}
+		if time.Now().After(deadline) {
+			fmt.Fprintf(out, "  not settled after %v: %d pooled connections, %d held for push (want %d)\n",
+				time.Since(start).Round(time.Millisecond), pooled, s.PushConnections, push)
+			return c.stats(true)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
 	}
 }
 
@@ -389,10 +415,7 @@ func drive(ctx context.Context, o options, out io.Writer) (*result, error) {
 	}
 	fmt.Fprintf(out, "  took %v\n", time.Since(start).Round(time.Millisecond))
 
-	if err := o.drainPool(ctx); err != nil {
-		return nil, err
-	}
-	base, err := gw.stats(true)
+	base, err := gw.settle(ctx, o, 0, out)
 	if err != nil {
 		return nil, err
 	}
@@ -417,10 +440,11 @@ func drive(ctx context.Context, o options, out io.Writer) (*result, error) {
 		return nil, err
 	}
 	fmt.Fprintf(out, "%d Pings waiting after %v\n", n, time.Since(start).Round(time.Millisecond))
-	if err := o.drainPool(ctx); err != nil {
-		return nil, err
+	push := 0
+	if source != bridge.PushDovecot {
+		push = o.accounts // one IDLE connection per account
 	}
-	held, err := gw.stats(true)
+	held, err := gw.settle(ctx, o, push, out)
 	if err != nil {
 		return nil, err
 	}
@@ -730,6 +754,21 @@ func (cc *clientCache) close() {
 // dialIdler logs in, selects INBOX and returns the connection with a
 // channel that receives the time of every EXISTS the server sends.
 func dialIdler(addr, user, password string) (*imapclient.Client, <-chan time.Time, error) {
+	// A Dovecot holding thousands of sessions may cut a login now and
+	// then (its master forks one imap process per session); try again.
+	var err error
+	for range 5 {
+		var c *imapclient.Client
+		var exists <-chan time.Time
+		if c, exists, err = dialIdlerOnce(addr, user, password); err == nil {
+			return c, exists, nil
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return nil, nil, err
+}
+
+func dialIdlerOnce(addr, user, password string) (*imapclient.Client, <-chan time.Time, error) {
 	exists := make(chan time.Time, 16)
 	c, err := imapclient.DialInsecure(addr, &imapclient.Options{UnilateralDataHandler: &imapclient.UnilateralDataHandler{
 		Mailbox: func(m *imapclient.UnilateralDataMailbox) {
