@@ -22,12 +22,14 @@ func startDovecot(accounts int, lmtp bool, notify string) (*dovecotUpstream, err
 	// would turn the surplus away.
 	conf := "default_process_limit = 5000\ndefault_client_limit = 10000\n" +
 		// What a provider's Dovecot does for thousands of sessions: login
-		// processes that each serve many clients (high-performance mode),
+		// processes that each serve many clients (high-performance mode);
+		// imap's own limit of 1024 processes (one per session, set by the
+		// service itself, so the default above does not reach it) raised;
 		// and imap processes forked ahead, so that a burst of logins does
 		// not overflow the master's socket backlog ("net_connect_unix(imap)
 		// failed: Resource temporarily unavailable").
 		"service imap-login {\n  service_count = 0\n  process_min_avail = 2\n}\n" +
-		"service imap {\n  process_min_avail = 64\n}\n"
+		"service imap {\n  process_limit = 5000\n  process_min_avail = 64\n}\n"
 	if notify != "" {
 		conf += fmt.Sprintf(`mail_attribute_dict = file:%%h/dovecot-attributes
 protocol imap {
