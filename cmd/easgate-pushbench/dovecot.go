@@ -91,3 +91,13 @@ func (u *dovecotUpstream) Close() {
 func (u *dovecotUpstream) DeliverMail(from string, to []string, raw []byte) error {
 	return u.srv.DeliverMail(from, to, raw)
 }
+
+// imapProcesses counts this Dovecot's imap processes (one per IMAP
+// session, and those forked ahead by process_min_avail) and their memory.
+func (u *dovecotUpstream) imapProcesses() (procUsage, error) {
+	pid, err := u.srv.MasterPID()
+	if err != nil {
+		return procUsage{}, err
+	}
+	return children(pid, "imap")
+}

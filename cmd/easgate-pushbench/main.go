@@ -146,6 +146,27 @@ type upstream interface {
 	Close()
 }
 
+// processCounter is an upstream whose server processes the benchmark can
+// count: what waiting phones cost the IMAP server itself.
+type processCounter interface {
+	imapProcesses() (procUsage, error)
+}
+
+// upstreamProcesses is what up's imap processes hold; nil when up cannot
+// say.
+func upstreamProcesses(up upstream, out io.Writer) *procUsage {
+	pc, ok := up.(processCounter)
+	if !ok {
+		return nil
+	}
+	u, err := pc.imapProcesses()
+	if err != nil {
+		fmt.Fprintf(out, "  counting the upstream's processes: %v\n", err)
+		return nil
+	}
+	return &u
+}
+
 func credentials(i int) eas.Credentials {
 	return eas.Credentials{Username: fmt.Sprintf("bench%d@example.com", i), Password: fmt.Sprintf("pw-%d", i)}
 }
@@ -323,6 +344,9 @@ func (c *child) settle(ctx context.Context, o options, push int, out io.Writer) 
 type result struct {
 	o          options
 	base, held *gatewayStats
+	// upBase and upHeld are the upstream's imap processes at those
+	// moments, when it can say.
+	upBase, upHeld *procUsage
 	// lat are the Ping answers' latencies, ref the upstream's own IDLE
 	// notices'.
 	lat, ref []time.Duration
@@ -419,6 +443,7 @@ func drive(ctx context.Context, o options, out io.Writer) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
+	upBase := upstreamProcesses(up, out)
 	if err := gw.saveProfiles(o.profiles, "before"); err != nil {
 		return nil, err
 	}
@@ -448,6 +473,7 @@ func drive(ctx context.Context, o options, out io.Writer) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
+	upHeld := upstreamProcesses(up, out)
 	if err := gw.saveProfiles(o.profiles, "waiting"); err != nil {
 		return nil, err
 	}
@@ -535,7 +561,8 @@ func drive(ctx context.Context, o options, out io.Writer) (*result, error) {
 	cancelPings()
 	wg.Wait()
 
-	return &result{o: o, base: base, held: held, lat: lat, ref: ref, failures: failures.Load()}, nil
+	return &result{o: o, base: base, held: held, upBase: upBase, upHeld: upHeld,
+		lat: lat, ref: ref, failures: failures.Load()}, nil
 }
 
 func (r *result) report(out io.Writer) {
@@ -554,6 +581,10 @@ func (r *result) report(out io.Writer) {
 	fmt.Fprintf(out, "per waiting phone: heap+stacks %s (heap %s, stacks %s), RSS %s, %.2f goroutines\n",
 		per(mem(held), mem(base)), per(held.HeapInuse, base.HeapInuse), per(held.StackInuse, base.StackInuse),
 		per(held.RSS, base.RSS), float64(held.Goroutines-base.Goroutines)/float64(n))
+	if r.upBase != nil && r.upHeld != nil {
+		fmt.Fprintf(out, "upstream imap processes: before the Pings %d (PSS %s), with the Pings %d (PSS %s); %s per waiting phone\n",
+			r.upBase.n, size(r.upBase.pss), r.upHeld.n, size(r.upHeld.pss), per(r.upHeld.pss, r.upBase.pss))
+	}
 	quantiles(out, "push latency, "+r.o.arrival()+" to Ping answer", r.lat)
 	quantiles(out, "upstream's own IDLE notice, "+r.o.arrival()+" to EXISTS", r.ref)
 	if r.failures > 0 {

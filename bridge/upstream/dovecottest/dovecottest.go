@@ -204,6 +204,21 @@ func (s *Server) Addr() string {
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port))
 }
 
+// MasterPID is the process id of the running Dovecot master, as it wrote
+// it in its base_dir: its children are this instance's imap, login and
+// auth processes.
+func (s *Server) MasterPID() (int, error) {
+	b, err := os.ReadFile(filepath.Join(s.dir, "run", "master.pid"))
+	if err != nil {
+		return 0, fmt.Errorf("dovecottest: master pid: %w", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return 0, fmt.Errorf("dovecottest: master pid: %w", err)
+	}
+	return pid, nil
+}
+
 // AddAccount adds an account with a plain-text password. It may be called
 // while the server runs; the user can log in as soon as AddAccount returns.
 func (s *Server) AddAccount(name, password string) error {
