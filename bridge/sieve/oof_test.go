@@ -5,6 +5,7 @@ package sieve_test
 // the SMTP sink Dovecot submits to.
 
 import (
+	"cmp"
 	"context"
 	"encoding/xml"
 	"fmt"
@@ -28,6 +29,7 @@ import (
 	"github.com/easgate/easgate/bridge/upstream/smtptest"
 	"github.com/easgate/easgate/eas"
 	"github.com/easgate/easgate/eas/easclient"
+	"github.com/easgate/easgate/eas/htmltext"
 	"github.com/easgate/easgate/store"
 	"github.com/easgate/easgate/wbxml"
 )
@@ -89,7 +91,13 @@ func settings(t *testing.T, p *easclient.Client, doc string) *eas.SettingsRespon
 
 func oofGet(t *testing.T, p *easclient.Client) *eas.OofSet {
 	t.Helper()
-	r := settings(t, p, `<Settings xmlns="Settings"><Oof><Get><BodyType>TEXT</BodyType></Get></Oof></Settings>`)
+	return oofGetAs(t, p, "TEXT")
+}
+
+// oofGetAs gets the settings with the messages in bodyType.
+func oofGetAs(t *testing.T, p *easclient.Client, bodyType string) *eas.OofSet {
+	t.Helper()
+	r := settings(t, p, `<Settings xmlns="Settings"><Oof><Get><BodyType>`+bodyType+`</BodyType></Get></Oof></Settings>`)
 	if r.Oof.Status != eas.SettingsSuccess || r.Oof.Get == nil || r.Oof.Get.OofState == nil {
 		t.Fatalf("Oof Get: %+v", r.Oof)
 	}
@@ -140,11 +148,15 @@ type form struct {
 	// scheduledLater sets a window that has not begun; "" skips that check.
 	scheduledLater string
 	off            string
+	// getType is the BodyType of the phone's Get ("" for TEXT).
+	getType string
 	// want is what Get returns while on.
-	wantState                        int
-	wantInternal, wantExternal       string
-	wantInternalHTML                 bool
-	internalReplyType, externalReply string
+	wantState                          int
+	wantInternal, wantExternal         string
+	wantInternalHTML, wantExternalHTML bool
+	// replyInternal is the reply internal senders get.
+	replyInternal     string
+	replyInternalHTML bool
 }
 
 func forms(now time.Time) []form {
@@ -158,7 +170,7 @@ func forms(now time.Time) []form {
 				msg("AppliesToExternalKnown", true, externalText, "TEXT"),
 				msg("AppliesToExternalUnknown", true, externalText, "TEXT")),
 			off:       oofSet(0, ""),
-			wantState: 1, wantInternal: internalText, wantExternal: externalText,
+			wantState: 1, wantInternal: internalText, wantExternal: externalText, replyInternal: internalText,
 		},
 		{
 			// iOS at 14.1: a time window, "Text", off with the texts.
@@ -172,7 +184,7 @@ func forms(now time.Time) []form {
 				msg("AppliesToInternal", true, internalText, "Text"),
 				msg("AppliesToExternalKnown", true, externalText, "Text"),
 				msg("AppliesToExternalUnknown", true, externalText, "Text")),
-			wantState: 2, wantInternal: internalText, wantExternal: externalText,
+			wantState: 2, wantInternal: internalText, wantExternal: externalText, replyInternal: internalText,
 		},
 		{
 			// 16.1: HTML for colleagues, text outside; off with every
@@ -186,7 +198,11 @@ func forms(now time.Time) []form {
 				msg("AppliesToInternal", false, htmlText, "HTML"),
 				msg("AppliesToExternalKnown", false, "", ""),
 				msg("AppliesToExternalUnknown", false, externalText, "TEXT")),
-			wantState: 1, wantInternal: htmlText, wantExternal: externalText, wantInternalHTML: true,
+			// It gets the messages as HTML, the text one made HTML.
+			getType:   "HTML",
+			wantState: 1, wantInternal: htmlText, wantInternalHTML: true,
+			wantExternal: htmltext.FromText(externalText), wantExternalHTML: true,
+			replyInternal: htmlText, replyInternalHTML: true,
 		},
 	}
 }
@@ -231,8 +247,15 @@ func TestOofPhones(t *testing.T) {
 			if r := settings(t, p, f.on); r.Oof.Status != eas.SettingsSuccess {
 				t.Fatalf("Set on: %+v", r.Oof)
 			}
-			got := oofGet(t, p)
+			got := oofGetAs(t, p, cmp.Or(f.getType, "TEXT"))
 			checkGet(t, got, f)
+			if f.wantInternalHTML {
+				// Asked for text, the HTML message comes as text.
+				got := oofGet(t, p)
+				if in := got.OofMessage[0]; in.ReplyMessage != htmltext.ToText(f.wantInternal) || in.BodyType != "TEXT" {
+					t.Errorf("internal as text %+v", in)
+				}
+			}
 			if f.wantState == 2 {
 				start, _ := wbxml.ParseDateTime(got.StartTime)
 				if !start.Equal(now.Add(-time.Hour).Truncate(time.Millisecond)) {
@@ -255,7 +278,7 @@ func TestOofPhones(t *testing.T) {
 			if len(replies) != 2 {
 				t.Fatalf("internal: %d replies, want 2", len(replies))
 			}
-			checkReply(t, replies[1], "carol@"+domain, addr, "Automatic reply: Lunch?", f.wantInternal, f.wantInternalHTML)
+			checkReply(t, replies[1], "carol@"+domain, addr, "Automatic reply: Lunch?", f.replyInternal, f.replyInternalHTML)
 
 			if hadPrior {
 				// The user's own rule kept working under the wrapper.
@@ -267,7 +290,7 @@ func TestOofPhones(t *testing.T) {
 			if r := settings(t, p, f.off); r.Oof.Status != eas.SettingsSuccess {
 				t.Fatalf("Set off: %+v", r.Oof)
 			}
-			got = oofGet(t, p)
+			got = oofGetAs(t, p, cmp.Or(f.getType, "TEXT"))
 			if *got.OofState != 0 || got.StartTime != "" {
 				t.Errorf("after off: OofState %d, start %q", *got.OofState, got.StartTime)
 			}
@@ -312,7 +335,7 @@ func checkGet(t *testing.T, got *eas.OofSet, f form) {
 	if want := map[bool]string{true: "HTML", false: "TEXT"}[f.wantInternalHTML]; in.BodyType != want {
 		t.Errorf("internal BodyType %q, want %s", in.BodyType, want)
 	}
-	if out.Enabled != "1" || out.ReplyMessage != f.wantExternal || out.BodyType != "TEXT" {
+	if want := map[bool]string{true: "HTML", false: "TEXT"}[f.wantExternalHTML]; out.Enabled != "1" || out.ReplyMessage != f.wantExternal || out.BodyType != want {
 		t.Errorf("external %+v, want %q", out, f.wantExternal)
 	}
 }
