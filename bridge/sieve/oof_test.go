@@ -137,8 +137,12 @@ func window(start, end time.Time) string {
 const (
 	internalText = "Back on Monday.\nAsk \"Björn\" in C:\\Support,\nor dial ${phone}. – Anna"
 	externalText = "Vielen Dank für Ihre Nachricht.\nIch bin bis 3. Januar nicht im Büro.\n\n\\o/ \"Anna\""
-	htmlText     = "<p>Back <b>Monday</b> &amp; reachable via \"Björn\".</p>"
 )
+
+// htmlText is HTML as phones write it: on one line, longer than a mail
+// line may be, with letters beyond ASCII.
+var htmlText = "<p>Back <b>Monday</b> &amp; reachable via \"Björn\".</p><ul>" +
+	strings.Repeat("<li>Für Rückfragen zum Projekt wenden Sie sich bitte an das Team.</li>", 20) + "</ul>"
 
 // form is how phones of one protocol version set Oof on and off.
 type form struct {
@@ -367,9 +371,13 @@ func checkReply(t *testing.T, m smtptest.Message, to, from, subject, text string
 	if h.Get("Auto-Submitted") == "" {
 		t.Errorf("reply without Auto-Submitted")
 	}
+	if html {
+		checkHTMLReply(t, m.Data, ent, text)
+		return
+	}
 	ct, _, _ := mime.ParseMediaType(h.Get("Content-Type"))
-	if want := map[bool]string{true: "text/html", false: "text/plain"}[html]; ct != want {
-		t.Errorf("reply Content-Type %q, want %s", ct, want)
+	if ct != "text/plain" {
+		t.Errorf("reply Content-Type %q, want text/plain", ct)
 	}
 	body, err := io.ReadAll(ent.Body)
 	if err != nil {
@@ -378,6 +386,45 @@ func checkReply(t *testing.T, m smtptest.Message, to, from, subject, text string
 	got := strings.TrimRight(strings.ReplaceAll(string(body), "\r\n", "\n"), "\n")
 	if got != text {
 		t.Errorf("reply text %q, want %q", got, text)
+	}
+}
+
+// checkHTMLReply checks the reply of an HTML message: 7-bit with lines a
+// mail may have, the HTML and its text as alternatives.
+func checkHTMLReply(t *testing.T, raw []byte, ent *message.Entity, html string) {
+	t.Helper()
+	for i, line := range strings.Split(string(raw), "\r\n") {
+		if len(line) > 998 || strings.IndexFunc(line, func(r rune) bool { return r >= 0x80 }) >= 0 {
+			t.Errorf("reply line %d: %d bytes, not 7-bit or too long: %.80q", i+1, len(line), line)
+		}
+	}
+	mr := ent.MultipartReader()
+	if mr == nil {
+		t.Fatalf("reply is %q, want multipart/alternative", ent.Header.Get("Content-Type"))
+	}
+	if ct, _, _ := ent.Header.ContentType(); ct != "multipart/alternative" {
+		t.Errorf("reply Content-Type %q, want multipart/alternative", ct)
+	}
+	want := []struct{ typ, body string }{{"text/plain", htmltext.ToText(html)}, {"text/html", html}}
+	for i := 0; ; i++ {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			if i != len(want) {
+				t.Errorf("reply has %d parts, want %d", i, len(want))
+			}
+			return
+		}
+		if err != nil || i >= len(want) {
+			t.Fatalf("reply part %d: %v", i, err)
+		}
+		body, err := io.ReadAll(p.Body)
+		if err != nil {
+			t.Fatalf("reply part %d: %v", i, err)
+		}
+		ct, _, _ := p.Header.ContentType()
+		if got := strings.TrimRight(string(body), "\r\n"); ct != want[i].typ || got != want[i].body {
+			t.Errorf("reply part %d: %s %q, want %s %q", i, ct, got, want[i].typ, want[i].body)
+		}
 	}
 }
 
