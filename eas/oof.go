@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/easgate/easgate/eas/htmltext"
 	"github.com/easgate/easgate/wbxml"
 )
 
@@ -99,11 +100,16 @@ func (s *Server) oof(ctx context.Context, r *request, o *OofRequest) *OofRespons
 	}
 	switch {
 	case o.Get != nil:
+		want, ok := oofBodyType(o.Get.BodyType)
+		if !ok {
+			r.log.Info("oof get: unknown BodyType", zap.String("bodyType", o.Get.BodyType))
+			return &OofResponse{Status: SettingsProtocolError}
+		}
 		cfg, err := s.cfg.Oof.GetOof(ctx, r.cred)
 		if err != nil {
 			return &OofResponse{Status: oofStatus(r, err)}
 		}
-		return &OofResponse{Status: SettingsSuccess, Get: oofWire(cfg)}
+		return &OofResponse{Status: SettingsSuccess, Get: oofWire(cfg, want)}
 	case o.Set != nil:
 		cfg, err := s.oofSettings(ctx, r, o.Set)
 		if err != nil {
@@ -208,9 +214,30 @@ func (o *OofSet) check() (*OofConfig, error) {
 	return cfg, nil
 }
 
-// oofWire renders settings for Oof Get. Each message keeps the body type it
-// was set with.
-func oofWire(cfg *OofConfig) *OofSet {
+// Oof body types (MS-ASCMD 2.2.3.18.1), as answered.
+const (
+	oofText = "TEXT"
+	oofHTML = "HTML"
+)
+
+// oofBodyType reads the BodyType of an Oof Get: "" when there is none,
+// else oofText or oofHTML; ok is false for any other value.
+func oofBodyType(s string) (want string, ok bool) {
+	switch {
+	case s == "":
+		return "", true
+	case strings.EqualFold(s, oofText):
+		return oofText, true
+	case strings.EqualFold(s, oofHTML):
+		return oofHTML, true
+	}
+	return "", false
+}
+
+// oofWire renders settings for Oof Get, the messages in the body type
+// want: the phone shows (and sends back) what it gets as that type. With
+// no type asked, each message keeps the one it was set with.
+func oofWire(cfg *OofConfig, want string) *OofSet {
 	state := int(cfg.State)
 	out := &OofSet{OofState: &state}
 	if cfg.State == OofTimeBased {
@@ -230,10 +257,15 @@ func oofWire(cfg *OofConfig) *OofSet {
 		if a.reply.Enabled {
 			m.Enabled = "1"
 		}
-		m.ReplyMessage = a.reply.Message
-		m.BodyType = "TEXT"
+		m.ReplyMessage, m.BodyType = a.reply.Message, oofText
 		if a.reply.HTML {
-			m.BodyType = "HTML"
+			m.BodyType = oofHTML
+		}
+		switch {
+		case want == oofText && a.reply.HTML:
+			m.ReplyMessage, m.BodyType = htmltext.ToText(a.reply.Message), oofText
+		case want == oofHTML && !a.reply.HTML:
+			m.ReplyMessage, m.BodyType = htmltext.FromText(a.reply.Message), oofHTML
 		}
 		out.OofMessage = append(out.OofMessage, m)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -90,10 +91,13 @@ func TestOofSettings(t *testing.T) {
 	if err != nil || r.Oof.Status != eas.SettingsSuccess || r.Oof.Get == nil {
 		t.Fatalf("Get: %+v %v", r, err)
 	}
-	msgs[1].BodyType, msgs[2].BodyType = "TEXT", "TEXT"
+	// Asked for HTML, the text messages come as HTML.
+	asHTML := slices.Clone(msgs)
+	asHTML[1].BodyType, asHTML[2].BodyType = "HTML", "HTML"
+	asHTML[2].ReplyMessage = "Not here.<br>\r\nReally."
 	if got := r.Oof.Get; *got.OofState != 2 || got.StartTime != set.StartTime || got.EndTime != set.EndTime ||
-		!reflect.DeepEqual(got.OofMessage, msgs) {
-		t.Errorf("Get %+v, want %+v", got, msgs)
+		!reflect.DeepEqual(got.OofMessage, asHTML) {
+		t.Errorf("Get %+v, want %+v", got, asHTML)
 	}
 
 	// OofState alone switches off and keeps the messages.
@@ -140,5 +144,61 @@ func TestOofSettings(t *testing.T) {
 				t.Errorf("%v: %+v %v, want Oof Status %d", tt.err, r, err, tt.want)
 			}
 		}
+	}
+}
+
+// TestOofGetBodyType: Get answers every message in the body type the phone
+// asks for (MS-ASCMD 2.2.3.18.1), whatever type it was set in.
+func TestOofGetBodyType(t *testing.T) {
+	const user = fakeUser
+	stored := eas.OofConfig{State: eas.OofGlobal,
+		Internal:        eas.OofReply{Enabled: true, Message: "<html><body><div>Away &amp; back <b>Monday</b></div><div>Ann</div></body></html>", HTML: true},
+		ExternalKnown:   eas.OofReply{Message: ""},
+		ExternalUnknown: eas.OofReply{Enabled: true, Message: "Away.\r\nMail <bob@example.org> & co."}}
+	tests := []struct {
+		bodyType string
+		status   int
+		want     []eas.OofMessage // Internal, ExternalKnown, ExternalUnknown
+	}{
+		{bodyType: "Text", status: eas.SettingsSuccess, want: []eas.OofMessage{
+			{ReplyMessage: "Away & back Monday\r\nAnn", BodyType: "TEXT"},
+			{ReplyMessage: "", BodyType: "TEXT"},
+			{ReplyMessage: "Away.\r\nMail <bob@example.org> & co.", BodyType: "TEXT"}}},
+		{bodyType: "TEXT", status: eas.SettingsSuccess, want: []eas.OofMessage{
+			{ReplyMessage: "Away & back Monday\r\nAnn", BodyType: "TEXT"},
+			{ReplyMessage: "", BodyType: "TEXT"},
+			{ReplyMessage: "Away.\r\nMail <bob@example.org> & co.", BodyType: "TEXT"}}},
+		{bodyType: "HTML", status: eas.SettingsSuccess, want: []eas.OofMessage{
+			{ReplyMessage: stored.Internal.Message, BodyType: "HTML"},
+			{ReplyMessage: "", BodyType: "HTML"},
+			{ReplyMessage: "Away.<br>\r\nMail &lt;bob@example.org&gt; &amp; co.", BodyType: "HTML"}}},
+		{bodyType: "", status: eas.SettingsSuccess, want: []eas.OofMessage{
+			{ReplyMessage: stored.Internal.Message, BodyType: "HTML"},
+			{ReplyMessage: "", BodyType: "TEXT"},
+			{ReplyMessage: stored.ExternalUnknown.Message, BodyType: "TEXT"}}},
+		{bodyType: "RTF", status: eas.SettingsProtocolError},
+	}
+	for _, tt := range tests {
+		t.Run(tt.bodyType, func(t *testing.T) {
+			oof := &memOof{cfg: map[string]eas.OofConfig{user: stored}}
+			g := startFakeConfig(t, eas.V161, eas.Config{Oof: oof})
+			r, err := g.phone.Settings(context.Background(), &eas.SettingsRequest{Oof: &eas.OofRequest{Get: &eas.OofGet{BodyType: tt.bodyType}}})
+			if err != nil || r.Oof == nil || r.Oof.Status != tt.status {
+				t.Fatalf("Get: %+v %v, want Oof Status %d", r, err, tt.status)
+			}
+			if tt.want == nil {
+				if r.Oof.Get != nil {
+					t.Errorf("refused Get answered %+v", r.Oof.Get)
+				}
+				return
+			}
+			var got []eas.OofMessage
+			for _, m := range r.Oof.Get.OofMessage {
+				got = append(got, eas.OofMessage{ReplyMessage: m.ReplyMessage, BodyType: m.BodyType})
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got  %+v\nwant %+v", got, tt.want)
+			}
+		})
 	}
 }

@@ -56,8 +56,9 @@ type ResolveRecipientsResponse struct {
 type RecipientResponse struct {
 	To     string `wbxml:"To"`
 	Status int    `wbxml:"Status"`
-	// RecipientCount is the number of Recipients, or with Status 3 the
-	// number of suggestions there are.
+	// RecipientCount is the number of Recipients, or with Status 3 (and
+	// Status 2 of a request with MaxAmbiguousRecipients 0) the number of
+	// suggestions there are.
 	RecipientCount int                 `wbxml:"RecipientCount"`
 	Recipient      []ResolvedRecipient `wbxml:"Recipient"`
 }
@@ -283,6 +284,12 @@ func (rr *resolveRun) resolve(to string, found []Recipient) RecipientResponse {
 		resp.Status = RecipientResolved
 	case len(cs) <= rr.maxAmbiguous:
 		resp.Status = RecipientAmbiguous
+	case rr.maxAmbiguous == 0:
+		// The phone asked for no suggestions (MS-ASCMD 2.2.3.100), only
+		// whether the To is ambiguous and how many it may mean: that is
+		// all there is to answer, not a part of a list (Status 3).
+		resp.Status = RecipientAmbiguous
+		cs = nil
 	default:
 		resp.Status = RecipientAmbiguousPartial
 		cs = cs[:rr.maxAmbiguous]

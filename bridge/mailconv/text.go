@@ -4,15 +4,15 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"html"
 	"io"
 	"regexp"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/emersion/go-message/charset"
-	"github.com/k3a/html2text"
 	"golang.org/x/text/encoding/charmap"
+
+	"github.com/easgate/easgate/eas/htmltext"
 )
 
 // ErrUnknownCharset is wrapped by the errors of text in a charset that
@@ -180,48 +180,12 @@ func unflow(s string, delsp bool) string {
 }
 
 var (
-	htmlComment   = regexp.MustCompile(`(?s)<!--.*?-->`)
-	htmlBlockEnd  = regexp.MustCompile(`(?i)</(?:div|tr|table|li|h[1-6]|blockquote|pre|ul|ol|dd|dt|address)\s*>`)
-	htmlCellEnd   = regexp.MustCompile(`(?i)</t[dh]\s*>`)
-	htmlAnchor    = regexp.MustCompile(`(?i)<a(?:\s[^>]*)?>`)
-	htmlHrefAttr  = regexp.MustCompile(`(?i)\shref\s*=`)
 	htmlBodyOpen  = regexp.MustCompile(`(?i)<body[^>]*>`)
 	htmlBodyClose = regexp.MustCompile(`(?i)</body\s*>`)
 )
 
-// htmlToText renders HTML as readable plain text. html2text runs block
-// elements together and drops everything after an anchor without href, so
-// those are prepared first.
-func htmlToText(h string) string {
-	h = htmlComment.ReplaceAllString(h, "")
-	h = htmlAnchor.ReplaceAllStringFunc(h, func(tag string) string {
-		if htmlHrefAttr.MatchString(tag) {
-			return tag
-		}
-		return ""
-	})
-	h = htmlBlockEnd.ReplaceAllString(h, "$0<br>")
-	h = htmlCellEnd.ReplaceAllString(h, "$0 ")
-	t := html2text.HTML2TextWithOptions(h, html2text.WithLinksInnerText(), html2text.WithUnixLineBreaks())
-	// html2text keeps the source's indentation and every empty block:
-	// trim the lines and keep at most one empty line in a row.
-	lines := strings.Split(clean(t), "\n")
-	out := lines[:0]
-	blank := true
-	for _, l := range lines {
-		l = strings.TrimSpace(l)
-		if l == "" {
-			if !blank {
-				out = append(out, l)
-			}
-			blank = true
-			continue
-		}
-		out = append(out, l)
-		blank = false
-	}
-	return strings.TrimSpace(strings.Join(out, "\r\n"))
-}
+// htmlToText renders HTML as readable plain text.
+func htmlToText(h string) string { return htmltext.ToText(h) }
 
 var metaCharset = regexp.MustCompile(`(?i)(<meta\b[^>]*?charset\s*=\s*["']?)[a-z0-9_.:-]+`)
 
@@ -240,11 +204,7 @@ func metaCharsetUTF8(h string) string {
 }
 
 // textToHTML renders plain text as an HTML fragment.
-func textToHTML(s string) string {
-	s = html.EscapeString(strings.TrimRight(s, "\r\n"))
-	s = strings.ReplaceAll(s, "\r\n", "\n")
-	return strings.ReplaceAll(s, "\n", "<br>\r\n")
-}
+func textToHTML(s string) string { return htmltext.FromText(s) }
 
 // htmlDocument wraps an HTML fragment into a minimal document.
 func htmlDocument(fragment string) string {

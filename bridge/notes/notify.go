@@ -11,8 +11,11 @@ import (
 
 // Notifier pushes changes of the Notes folder through the IMAP bridge's
 // watcher of the account, which compares the notes mailbox's counters
-// like those of any mail folder other than INBOX, and notices the folder
-// list when the mailbox is made or deleted.
+// like those of any mail folder other than INBOX. A notes mailbox made,
+// deleted or renamed changes the counters of its path too (missing, then
+// there), so the folder list is not watched: the Notes folder is always
+// the phone's one folder of this upstream, and the mail folders a change
+// of the IMAP folder list is about are the mail store's to notice.
 type Notifier struct {
 	imap eas.Notifier
 }
@@ -21,9 +24,9 @@ type Notifier struct {
 func NewNotifier(imap eas.Notifier) *Notifier { return &Notifier{imap: imap} }
 
 // watched are the IMAP paths that can be the notes mailbox (see
-// bridge.IsNotesFolder), and the folder list: watching them all costs a
-// STATUS each and no login to find which one it is.
-var watched = []string{bridge.NotesFolder, "INBOX." + bridge.NotesFolder, "INBOX/" + bridge.NotesFolder, eas.FolderListPath}
+// bridge.IsNotesFolder): watching them all costs a STATUS each and no
+// login to find which one it is.
+var watched = []string{bridge.NotesFolder, "INBOX." + bridge.NotesFolder, "INBOX/" + bridge.NotesFolder}
 
 // Subscribe watches the Notes folder when paths name it.
 func (n *Notifier) Subscribe(ctx context.Context, cred eas.Credentials, paths []string) (eas.Subscription, error) {

@@ -28,6 +28,12 @@ import (
 // credentials.
 var ErrAuthFailed = errors.New("managesieve: authentication failed")
 
+// ErrTooLarge is wrapped by the error of an answer larger than the client
+// takes: a line longer than maxLine, a literal longer than maxLiteral, or
+// an answer longer than maxAnswer. The connection is then out of step:
+// the Client can only be closed.
+var ErrTooLarge = errors.New("managesieve: answer too large")
+
 // Error is a NO or BYE answer.
 type Error struct {
 	Command string
@@ -80,6 +86,10 @@ type Client struct {
 	r    *bufio.Reader
 	w    *bufio.Writer
 	caps map[string]string
+	// lineLeft and answerLeft are what the line being read, outside its
+	// literals, and the whole answer may still take: a broken or hostile
+	// server must not make the client allocate without bound.
+	lineLeft, answerLeft int
 }
 
 // Dial connects, reads the greeting and, with SecuritySTARTTLS, upgrades the
@@ -274,6 +284,7 @@ func (c *Client) command(name string, args []string, data func([]token) error) e
 	if err := c.w.Flush(); err != nil {
 		return fmt.Errorf("managesieve: send %s: %w", name, err)
 	}
+	c.answerLeft = maxAnswer
 	for {
 		line, err := c.readLine()
 		if err != nil {
@@ -297,6 +308,7 @@ func (c *Client) command(name string, args []string, data func([]token) error) e
 // readCapabilities reads capability lines up to the OK that ends them.
 func (c *Client) readCapabilities(what string) error {
 	c.caps = map[string]string{}
+	c.answerLeft = maxAnswer
 	for {
 		line, err := c.readLine()
 		if err != nil {
@@ -364,23 +376,56 @@ type token struct {
 
 func (t token) String() string { return strconv.Quote(t.val) }
 
-// maxLiteral bounds a literal from the server: a script larger than this
-// is not one easgate wrote or can use.
-const maxLiteral = 4 << 20
+// Bounds of what the server sends. A script larger than maxLiteral is not
+// one easgate wrote or can use (Pigeonhole's sieve_max_script_size is
+// 1 MiB by default); names, capabilities and status texts fit in maxLine
+// many times over; an answer holds at most one script, or a list of
+// names.
+const (
+	maxLiteral = 1 << 20
+	maxLine    = 64 << 10
+	maxAnswer  = maxLiteral + maxLine
+)
+
+// readByte reads one byte of a line, outside literals, within the line's
+// and the answer's budget.
+func (c *Client) readByte() (byte, error) {
+	if c.lineLeft <= 0 {
+		return 0, fmt.Errorf("%w: a line longer than %d bytes", ErrTooLarge, maxLine)
+	}
+	if c.answerLeft <= 0 {
+		return 0, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, maxAnswer)
+	}
+	b, err := c.r.ReadByte()
+	if err == nil {
+		c.lineLeft--
+		c.answerLeft--
+	}
+	return b, err
+}
+
+// unreadByte gives back the byte readByte read last.
+func (c *Client) unreadByte() {
+	if c.r.UnreadByte() == nil {
+		c.lineLeft++
+		c.answerLeft++
+	}
+}
 
 // readLine reads one response line as tokens: atoms, strings (quoted or
 // literal) and a response code, kept whole without its parentheses.
 func (c *Client) readLine() ([]token, error) {
 	var line []token
+	c.lineLeft = maxLine
 	for {
-		b, err := c.r.ReadByte()
+		b, err := c.readByte()
 		if err != nil {
 			return nil, err
 		}
 		switch {
 		case b == ' ':
 		case b == '\r':
-			if b, err = c.r.ReadByte(); err != nil {
+			if b, err = c.readByte(); err != nil {
 				return nil, err
 			} else if b != '\n' {
 				return nil, errors.New("bare CR in answer")
@@ -407,7 +452,7 @@ func (c *Client) readLine() ([]token, error) {
 			}
 			line = append(line, token{tokCode, s})
 		default:
-			c.r.UnreadByte()
+			c.unreadByte()
 			a, err := c.readAtom()
 			if err != nil {
 				return nil, err
@@ -420,7 +465,7 @@ func (c *Client) readLine() ([]token, error) {
 func (c *Client) readQuoted() (string, error) {
 	var sb strings.Builder
 	for {
-		b, err := c.r.ReadByte()
+		b, err := c.readByte()
 		if err != nil {
 			return "", err
 		}
@@ -428,7 +473,7 @@ func (c *Client) readQuoted() (string, error) {
 		case '"':
 			return sb.String(), nil
 		case '\\':
-			if b, err = c.r.ReadByte(); err != nil {
+			if b, err = c.readByte(); err != nil {
 				return "", err
 			}
 		case '\r', '\n':
@@ -439,24 +484,43 @@ func (c *Client) readQuoted() (string, error) {
 }
 
 func (c *Client) readLiteral() (string, error) {
-	spec, err := c.r.ReadString('}')
+	spec, err := c.readUntil('}')
 	if err != nil {
 		return "", err
 	}
-	n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSuffix(spec, "}"), "+"))
-	if err != nil || n < 0 || n > maxLiteral {
-		return "", fmt.Errorf("bad literal length {%s", spec)
+	n, err := strconv.Atoi(strings.TrimSuffix(spec, "+"))
+	if err != nil || n < 0 {
+		return "", fmt.Errorf("bad literal length {%s}", spec)
 	}
-	if crlf, err := c.r.ReadString('\n'); err != nil {
+	if n > maxLiteral || n > c.answerLeft {
+		return "", fmt.Errorf("%w: a literal of %d bytes (at most %d taken)", ErrTooLarge, n, min(maxLiteral, c.answerLeft))
+	}
+	if rest, err := c.readUntil('\n'); err != nil {
 		return "", err
-	} else if strings.TrimRight(crlf, "\r\n") != "" {
-		return "", fmt.Errorf("literal {%s followed by %q", spec, crlf)
+	} else if strings.TrimRight(rest, "\r") != "" {
+		return "", fmt.Errorf("literal {%s} followed by %q", spec, rest)
 	}
 	buf := make([]byte, n)
 	if _, err := io.ReadFull(c.r, buf); err != nil {
 		return "", err
 	}
+	c.answerLeft -= n
 	return string(buf), nil
+}
+
+// readUntil reads up to delim, which it consumes and leaves out.
+func (c *Client) readUntil(delim byte) (string, error) {
+	var sb strings.Builder
+	for {
+		b, err := c.readByte()
+		if err != nil {
+			return "", err
+		}
+		if b == delim {
+			return sb.String(), nil
+		}
+		sb.WriteByte(b)
+	}
 }
 
 // readCode reads a response code up to its closing parenthesis; quoted
@@ -465,7 +529,7 @@ func (c *Client) readCode() (string, error) {
 	var sb strings.Builder
 	inQuote := false
 	for {
-		b, err := c.r.ReadByte()
+		b, err := c.readByte()
 		if err != nil {
 			return "", err
 		}
@@ -474,7 +538,7 @@ func (c *Client) readCode() (string, error) {
 			return "", errors.New("line break in response code")
 		case inQuote && b == '\\':
 			sb.WriteByte(b)
-			if b, err = c.r.ReadByte(); err != nil {
+			if b, err = c.readByte(); err != nil {
 				return "", err
 			}
 		case b == '"':
@@ -489,12 +553,12 @@ func (c *Client) readCode() (string, error) {
 func (c *Client) readAtom() (string, error) {
 	var sb strings.Builder
 	for {
-		b, err := c.r.ReadByte()
+		b, err := c.readByte()
 		if err != nil {
 			return "", err
 		}
 		if b == ' ' || b == '\r' || b == '\n' || b == '(' || b == '"' || b == '{' {
-			c.r.UnreadByte()
+			c.unreadByte()
 			return sb.String(), nil
 		}
 		sb.WriteByte(b)

@@ -5,6 +5,7 @@ package sieve_test
 // the SMTP sink Dovecot submits to.
 
 import (
+	"cmp"
 	"context"
 	"encoding/xml"
 	"fmt"
@@ -28,6 +29,7 @@ import (
 	"github.com/easgate/easgate/bridge/upstream/smtptest"
 	"github.com/easgate/easgate/eas"
 	"github.com/easgate/easgate/eas/easclient"
+	"github.com/easgate/easgate/eas/htmltext"
 	"github.com/easgate/easgate/store"
 	"github.com/easgate/easgate/wbxml"
 )
@@ -89,7 +91,13 @@ func settings(t *testing.T, p *easclient.Client, doc string) *eas.SettingsRespon
 
 func oofGet(t *testing.T, p *easclient.Client) *eas.OofSet {
 	t.Helper()
-	r := settings(t, p, `<Settings xmlns="Settings"><Oof><Get><BodyType>TEXT</BodyType></Get></Oof></Settings>`)
+	return oofGetAs(t, p, "TEXT")
+}
+
+// oofGetAs gets the settings with the messages in bodyType.
+func oofGetAs(t *testing.T, p *easclient.Client, bodyType string) *eas.OofSet {
+	t.Helper()
+	r := settings(t, p, `<Settings xmlns="Settings"><Oof><Get><BodyType>`+bodyType+`</BodyType></Get></Oof></Settings>`)
 	if r.Oof.Status != eas.SettingsSuccess || r.Oof.Get == nil || r.Oof.Get.OofState == nil {
 		t.Fatalf("Oof Get: %+v", r.Oof)
 	}
@@ -129,8 +137,12 @@ func window(start, end time.Time) string {
 const (
 	internalText = "Back on Monday.\nAsk \"Björn\" in C:\\Support,\nor dial ${phone}. – Anna"
 	externalText = "Vielen Dank für Ihre Nachricht.\nIch bin bis 3. Januar nicht im Büro.\n\n\\o/ \"Anna\""
-	htmlText     = "<p>Back <b>Monday</b> &amp; reachable via \"Björn\".</p>"
 )
+
+// htmlText is HTML as phones write it: on one line, longer than a mail
+// line may be, with letters beyond ASCII.
+var htmlText = "<p>Back <b>Monday</b> &amp; reachable via \"Björn\".</p><ul>" +
+	strings.Repeat("<li>Für Rückfragen zum Projekt wenden Sie sich bitte an das Team.</li>", 20) + "</ul>"
 
 // form is how phones of one protocol version set Oof on and off.
 type form struct {
@@ -140,11 +152,15 @@ type form struct {
 	// scheduledLater sets a window that has not begun; "" skips that check.
 	scheduledLater string
 	off            string
+	// getType is the BodyType of the phone's Get ("" for TEXT).
+	getType string
 	// want is what Get returns while on.
-	wantState                        int
-	wantInternal, wantExternal       string
-	wantInternalHTML                 bool
-	internalReplyType, externalReply string
+	wantState                          int
+	wantInternal, wantExternal         string
+	wantInternalHTML, wantExternalHTML bool
+	// replyInternal is the reply internal senders get.
+	replyInternal     string
+	replyInternalHTML bool
 }
 
 func forms(now time.Time) []form {
@@ -158,7 +174,7 @@ func forms(now time.Time) []form {
 				msg("AppliesToExternalKnown", true, externalText, "TEXT"),
 				msg("AppliesToExternalUnknown", true, externalText, "TEXT")),
 			off:       oofSet(0, ""),
-			wantState: 1, wantInternal: internalText, wantExternal: externalText,
+			wantState: 1, wantInternal: internalText, wantExternal: externalText, replyInternal: internalText,
 		},
 		{
 			// iOS at 14.1: a time window, "Text", off with the texts.
@@ -172,7 +188,7 @@ func forms(now time.Time) []form {
 				msg("AppliesToInternal", true, internalText, "Text"),
 				msg("AppliesToExternalKnown", true, externalText, "Text"),
 				msg("AppliesToExternalUnknown", true, externalText, "Text")),
-			wantState: 2, wantInternal: internalText, wantExternal: externalText,
+			wantState: 2, wantInternal: internalText, wantExternal: externalText, replyInternal: internalText,
 		},
 		{
 			// 16.1: HTML for colleagues, text outside; off with every
@@ -186,7 +202,11 @@ func forms(now time.Time) []form {
 				msg("AppliesToInternal", false, htmlText, "HTML"),
 				msg("AppliesToExternalKnown", false, "", ""),
 				msg("AppliesToExternalUnknown", false, externalText, "TEXT")),
-			wantState: 1, wantInternal: htmlText, wantExternal: externalText, wantInternalHTML: true,
+			// It gets the messages as HTML, the text one made HTML.
+			getType:   "HTML",
+			wantState: 1, wantInternal: htmlText, wantInternalHTML: true,
+			wantExternal: htmltext.FromText(externalText), wantExternalHTML: true,
+			replyInternal: htmlText, replyInternalHTML: true,
 		},
 	}
 }
@@ -231,8 +251,15 @@ func TestOofPhones(t *testing.T) {
 			if r := settings(t, p, f.on); r.Oof.Status != eas.SettingsSuccess {
 				t.Fatalf("Set on: %+v", r.Oof)
 			}
-			got := oofGet(t, p)
+			got := oofGetAs(t, p, cmp.Or(f.getType, "TEXT"))
 			checkGet(t, got, f)
+			if f.wantInternalHTML {
+				// Asked for text, the HTML message comes as text.
+				got := oofGet(t, p)
+				if in := got.OofMessage[0]; in.ReplyMessage != htmltext.ToText(f.wantInternal) || in.BodyType != "TEXT" {
+					t.Errorf("internal as text %+v", in)
+				}
+			}
 			if f.wantState == 2 {
 				start, _ := wbxml.ParseDateTime(got.StartTime)
 				if !start.Equal(now.Add(-time.Hour).Truncate(time.Millisecond)) {
@@ -255,7 +282,7 @@ func TestOofPhones(t *testing.T) {
 			if len(replies) != 2 {
 				t.Fatalf("internal: %d replies, want 2", len(replies))
 			}
-			checkReply(t, replies[1], "carol@"+domain, addr, "Automatic reply: Lunch?", f.wantInternal, f.wantInternalHTML)
+			checkReply(t, replies[1], "carol@"+domain, addr, "Automatic reply: Lunch?", f.replyInternal, f.replyInternalHTML)
 
 			if hadPrior {
 				// The user's own rule kept working under the wrapper.
@@ -267,7 +294,7 @@ func TestOofPhones(t *testing.T) {
 			if r := settings(t, p, f.off); r.Oof.Status != eas.SettingsSuccess {
 				t.Fatalf("Set off: %+v", r.Oof)
 			}
-			got = oofGet(t, p)
+			got = oofGetAs(t, p, cmp.Or(f.getType, "TEXT"))
 			if *got.OofState != 0 || got.StartTime != "" {
 				t.Errorf("after off: OofState %d, start %q", *got.OofState, got.StartTime)
 			}
@@ -312,7 +339,7 @@ func checkGet(t *testing.T, got *eas.OofSet, f form) {
 	if want := map[bool]string{true: "HTML", false: "TEXT"}[f.wantInternalHTML]; in.BodyType != want {
 		t.Errorf("internal BodyType %q, want %s", in.BodyType, want)
 	}
-	if out.Enabled != "1" || out.ReplyMessage != f.wantExternal || out.BodyType != "TEXT" {
+	if want := map[bool]string{true: "HTML", false: "TEXT"}[f.wantExternalHTML]; out.Enabled != "1" || out.ReplyMessage != f.wantExternal || out.BodyType != want {
 		t.Errorf("external %+v, want %q", out, f.wantExternal)
 	}
 }
@@ -344,9 +371,13 @@ func checkReply(t *testing.T, m smtptest.Message, to, from, subject, text string
 	if h.Get("Auto-Submitted") == "" {
 		t.Errorf("reply without Auto-Submitted")
 	}
+	if html {
+		checkHTMLReply(t, m.Data, ent, text)
+		return
+	}
 	ct, _, _ := mime.ParseMediaType(h.Get("Content-Type"))
-	if want := map[bool]string{true: "text/html", false: "text/plain"}[html]; ct != want {
-		t.Errorf("reply Content-Type %q, want %s", ct, want)
+	if ct != "text/plain" {
+		t.Errorf("reply Content-Type %q, want text/plain", ct)
 	}
 	body, err := io.ReadAll(ent.Body)
 	if err != nil {
@@ -355,6 +386,45 @@ func checkReply(t *testing.T, m smtptest.Message, to, from, subject, text string
 	got := strings.TrimRight(strings.ReplaceAll(string(body), "\r\n", "\n"), "\n")
 	if got != text {
 		t.Errorf("reply text %q, want %q", got, text)
+	}
+}
+
+// checkHTMLReply checks the reply of an HTML message: 7-bit with lines a
+// mail may have, the HTML and its text as alternatives.
+func checkHTMLReply(t *testing.T, raw []byte, ent *message.Entity, html string) {
+	t.Helper()
+	for i, line := range strings.Split(string(raw), "\r\n") {
+		if len(line) > 998 || strings.IndexFunc(line, func(r rune) bool { return r >= 0x80 }) >= 0 {
+			t.Errorf("reply line %d: %d bytes, not 7-bit or too long: %.80q", i+1, len(line), line)
+		}
+	}
+	mr := ent.MultipartReader()
+	if mr == nil {
+		t.Fatalf("reply is %q, want multipart/alternative", ent.Header.Get("Content-Type"))
+	}
+	if ct, _, _ := ent.Header.ContentType(); ct != "multipart/alternative" {
+		t.Errorf("reply Content-Type %q, want multipart/alternative", ct)
+	}
+	want := []struct{ typ, body string }{{"text/plain", htmltext.ToText(html)}, {"text/html", html}}
+	for i := 0; ; i++ {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			if i != len(want) {
+				t.Errorf("reply has %d parts, want %d", i, len(want))
+			}
+			return
+		}
+		if err != nil || i >= len(want) {
+			t.Fatalf("reply part %d: %v", i, err)
+		}
+		body, err := io.ReadAll(p.Body)
+		if err != nil {
+			t.Fatalf("reply part %d: %v", i, err)
+		}
+		ct, _, _ := p.Header.ContentType()
+		if got := strings.TrimRight(string(body), "\r\n"); ct != want[i].typ || got != want[i].body {
+			t.Errorf("reply part %d: %s %q, want %s %q", i, ct, got, want[i].typ, want[i].body)
+		}
 	}
 }
 

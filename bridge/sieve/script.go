@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"mime/quotedprintable"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/easgate/easgate/eas"
+	"github.com/easgate/easgate/eas/htmltext"
 )
 
 // easgate keeps two scripts of its own next to the user's:
@@ -128,9 +130,38 @@ func writeVacation(b *strings.Builder, reply *eas.OofReply, r rule) {
 	text := crlf(reply.Message)
 	if reply.HTML {
 		b.WriteString(" :mime")
-		text = "Content-Type: text/html; charset=utf-8\r\n\r\n" + text
+		text = htmlReply(reply.Message)
 	}
 	b.WriteString(" " + quote(expandSafe(text)) + ";\r\n")
+}
+
+// altBoundary separates the parts of an HTML reply; quoted-printable text
+// never holds "=_", so it cannot occur in them.
+const altBoundary = "=_easgate-oof"
+
+// htmlReply is an HTML message as the MIME part of a :mime vacation
+// (RFC 5230 5.8): the HTML and, for mail readers that show no HTML, its
+// text, as multipart/alternative. Each is quoted-printable: Pigeonhole
+// sends the part as it is, and phones write HTML with non-ASCII letters
+// on one line, which a body without a transfer encoding cannot carry
+// (RFC 2045 7-bit default, RFC 5322 lines of at most 998 characters).
+func htmlReply(h string) string {
+	var b strings.Builder
+	b.WriteString("Content-Type: multipart/alternative; boundary=\"" + altBoundary + "\"\r\n\r\n")
+	for _, p := range []struct{ typ, body string }{
+		{"text/plain", htmltext.ToText(h)},
+		{"text/html", crlf(h)},
+	} {
+		b.WriteString("--" + altBoundary + "\r\n")
+		b.WriteString("Content-Type: " + p.typ + "; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n")
+		w := quotedprintable.NewWriter(&b)
+		// Writes to a strings.Builder do not fail.
+		w.Write([]byte(p.body))
+		w.Close()
+		b.WriteString("\r\n")
+	}
+	b.WriteString("--" + altBoundary + "--\r\n")
+	return b.String()
 }
 
 // checkTexts refuses what a Sieve string cannot carry.

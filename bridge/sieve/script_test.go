@@ -67,7 +67,8 @@ func TestOofScriptRules(t *testing.T) {
 	}{
 		{"global", 2, []string{`envelope :domain :is "from" "example.com"`, `:from "anna@example.com"`, ":days 1 "}, []string{"currentdate"}},
 		{"scheduled", 2, []string{`:value "ge" "iso8601" "2026-12-24T08:00:00Z"`, `:value "lt" "iso8601" "2026-12-27T08:00:00Z"`, ":days 7 "}, nil},
-		{"html", 1, []string{":mime", `Content-Type: text/html; charset=utf-8`, `${dollar}{bye}`}, nil},
+		{"html", 1, []string{":mime", `multipart/alternative; boundary=\"=_easgate-oof\"`, `Content-Type: text/plain; charset=utf-8`,
+			`Content-Type: text/html; charset=utf-8`, "Content-Transfer-Encoding: quoted-printable", `${dollar}{bye}`}, nil},
 		// Without the user's domain nobody is internal.
 		{"no domain", 1, nil, []string{"envelope :domain", ":from"}},
 		{"known only", 0, nil, []string{"require"}},
