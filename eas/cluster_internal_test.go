@@ -279,17 +279,26 @@ func TestDeviceWaitOrder(t *testing.T) {
 			}
 		})
 	}
-	// Nothing is remembered of a device once none of its requests runs.
-	l := newDeviceLocks()
-	l.supersede(k, 9)
-	unlock, _ := l.lock(context.Background(), k)
-	w, done := l.wait(k, 5)
-	unlock()
-	done()
-	if !open(w) {
-		t.Error("a request was superseded by one that came while the node ran none of the device's")
-	}
-	if len(l.slots) != 0 {
-		t.Errorf("%d slots left behind", len(l.slots))
+	// A request that tracks its device from its start learns of a newer
+	// one that comes before it holds the device; nothing is remembered of
+	// a device once none of its requests runs.
+	for _, tracked := range []bool{true, false} {
+		l := newDeviceLocks()
+		untrack := func() {}
+		if tracked {
+			untrack = l.track(k)
+		}
+		l.supersede(k, 9)
+		unlock, _ := l.lock(context.Background(), k)
+		w, done := l.wait(k, 5)
+		unlock()
+		done()
+		untrack()
+		if open(w) != !tracked {
+			t.Errorf("tracked %v: the request waits: %v after a newer one came", tracked, open(w))
+		}
+		if len(l.slots) != 0 {
+			t.Errorf("tracked %v: %d slots left behind", tracked, len(l.slots))
+		}
 	}
 }

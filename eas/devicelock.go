@@ -19,7 +19,9 @@ type deviceLocks struct {
 
 type deviceSlot struct {
 	// sem holds one token; whoever holds it owns the device's state.
-	sem  chan struct{}
+	sem chan struct{}
+	// refs counts the requests that hold or await the lock, and those
+	// that track the device.
 	refs int
 	// wake is closed to end the device's current waiting request, whose
 	// number (DeviceEvent.Request) is waiter.
@@ -65,6 +67,22 @@ func (l *deviceLocks) release(k deviceKey, s *deviceSlot) {
 	if s.refs == 0 && s.wake == nil {
 		delete(l.slots, k)
 	}
+}
+
+// track keeps the device's slot, and with it the newest request that
+// superseded (deviceSlot.newest), until untrack: a request that may come to
+// wait tracks its device from before it is recorded, so that it learns of
+// every newer request whenever that request's event comes.
+func (l *deviceLocks) track(k deviceKey) (untrack func()) {
+	l.mu.Lock()
+	s := l.slot(k)
+	s.refs++
+	l.mu.Unlock()
+	return sync.OnceFunc(func() {
+		l.mu.Lock()
+		l.release(k, s)
+		l.mu.Unlock()
+	})
 }
 
 // lock waits for the device to be free, or for ctx.

@@ -484,6 +484,9 @@ func (s *Server) handleEAS(ctx context.Context, r *request) (*reply, error) {
 	if r.body, err = s.readBody(r, s.cfg.MaxRequestBytes); err != nil {
 		return nil, err
 	}
+	if cmd.supersedes {
+		defer s.devices.track(deviceKey{r.user, q.DeviceID})()
+	}
 	if r.dev, r.number, err = s.recordRequest(ctx, DeviceSeen{
 		User: r.user, DeviceID: q.DeviceID, DeviceType: q.DeviceType,
 		UserAgent: r.http.UserAgent(), Protocol: q.Version.String(), Command: cmd.name, At: r.start,
