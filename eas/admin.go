@@ -179,7 +179,7 @@ func (s *Server) adminShow(w http.ResponseWriter, r *http.Request) {
 // withDevice runs fn while the device is not in the middle of a request,
 // after ending its waiting Ping, so a reset or delete never races a Sync.
 func (s *Server) withDevice(ctx context.Context, k deviceKey, fn func() error) error {
-	s.supersedeDevice(ctx, s.log, k)
+	s.supersedeDevice(ctx, s.log, k, 0)
 	unlock, err := s.lockDevice(ctx, k)
 	if err != nil {
 		return err

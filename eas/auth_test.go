@@ -111,15 +111,16 @@ func TestDeviceLocks(t *testing.T) {
 	unlock()
 	<-got
 
-	// A waiting request is woken by supersede, and by a newer waiter.
-	w1, done1 := l.wait(k)
-	w2, done2 := l.wait(k)
+	// A waiting request is woken by supersede, and by a newer waiter
+	// (unnumbered requests: each is taken as newer than the others).
+	w1, done1 := l.wait(k, 0)
+	w2, done2 := l.wait(k, 0)
 	select {
 	case <-w1:
 	default:
 		t.Fatal("older waiter not woken by a newer one")
 	}
-	l.supersede(k)
+	l.supersede(k, 0)
 	select {
 	case <-w2:
 	default:

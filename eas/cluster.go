@@ -39,12 +39,25 @@ type DeviceEvents interface {
 	// PublishDevice tells every other node that a request of the device
 	// began that ends its waiting request (a Ping, a Sync, an admin
 	// action). The node that publishes does not hear of it itself.
-	PublishDevice(ctx context.Context, user, deviceID string) error
-	// WatchDevices calls fn, one call at a time, for each device another
-	// node publishes, until ctx ends. It reconnects by itself when the
-	// store goes away for a while; it returns only once ctx ends. fn with
-	// an empty user means events may have been lost meanwhile.
-	WatchDevices(ctx context.Context, fn func(user, deviceID string)) error
+	PublishDevice(ctx context.Context, ev DeviceEvent) error
+	// WatchDevices calls fn, one call at a time, for each device event
+	// another node publishes, until ctx ends. It reconnects by itself when
+	// the store goes away for a while; it returns only once ctx ends. fn
+	// with an empty User means events may have been lost meanwhile.
+	WatchDevices(ctx context.Context, fn func(DeviceEvent)) error
+}
+
+// DeviceEvent tells of a request of one device.
+type DeviceEvent struct {
+	User, DeviceID string
+	// Request is the request's number among the device's requests
+	// (Device.Requests as the store recorded it), 0 when it has none (an
+	// admin action, a store that does not record requests in one
+	// statement). Events may arrive late: one whose request is older than
+	// the waiting one must not end it, or a Ping that began just after a
+	// Sync elsewhere would end at once and the phone ask again for
+	// nothing. An event numbered 0 ends any wait.
+	Request uint64
 }
 
 // publishTimeout bounds the publication of a device event: it only hurries
@@ -54,19 +67,19 @@ const publishTimeout = 5 * time.Second
 
 // watchDevices runs the store's device events until the server closes:
 // another node's new request of a device ends its wait and its prefetch
-// here.
+// here, unless the wait or the prefetch is newer than that request.
 func (s *Server) watchDevices(ctx context.Context, ev DeviceEvents) {
 	defer s.inflight.leave()
-	err := ev.WatchDevices(ctx, func(user, deviceID string) {
-		if user == "" {
+	err := ev.WatchDevices(ctx, func(e DeviceEvent) {
+		if e.User == "" {
 			// Events were lost while the store was away: end every wait
 			// here, the phones ask again.
 			s.devices.wakeAll()
 			return
 		}
-		k := deviceKey{user, deviceID}
-		s.devices.supersede(k)
-		if p := s.prefetches.take(k); p != nil {
+		k := deviceKey{e.User, e.DeviceID}
+		s.devices.supersede(k, e.Request)
+		if p := s.prefetches.takeBefore(k, e.Request); p != nil {
 			s.cfg.Metrics.prefetch("unused")
 		}
 	})
@@ -88,17 +101,18 @@ func (s *Server) startWatching() {
 	go s.watchDevices(ctx, ev)
 }
 
-// supersedeDevice ends the device's waiting request, on this node and,
-// through the store, on the others.
-func (s *Server) supersedeDevice(ctx context.Context, log *zap.Logger, k deviceKey) {
-	s.devices.supersede(k)
+// supersedeDevice ends the device's waiting request older than request
+// (any, when request is 0), on this node and, through the store, on the
+// others.
+func (s *Server) supersedeDevice(ctx context.Context, log *zap.Logger, k deviceKey, request uint64) {
+	s.devices.supersede(k, request)
 	ev, ok := s.store.(DeviceEvents)
 	if !ok {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	defer cancel()
-	if err := ev.PublishDevice(ctx, k.user, k.device); err != nil {
+	if err := ev.PublishDevice(ctx, DeviceEvent{User: k.user, DeviceID: k.device, Request: request}); err != nil {
 		// The other node's wait then ends at its heartbeat: the phone
 		// has moved on and only a connection is wasted meanwhile.
 		log.Warn("publishing a device event", zap.Error(err))

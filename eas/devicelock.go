@@ -19,10 +19,34 @@ type deviceLocks struct {
 
 type deviceSlot struct {
 	// sem holds one token; whoever holds it owns the device's state.
-	sem  chan struct{}
+	sem chan struct{}
+	// refs counts the requests that hold or await the lock, and those
+	// that track the device.
 	refs int
-	// wake is closed to end the device's current waiting request.
-	wake chan struct{}
+	// wake is closed to end the device's current waiting request, whose
+	// number (DeviceEvent.Request) is waiter.
+	wake   chan struct{}
+	waiter uint64
+	// newest is the highest request number that superseded while the
+	// slot lived: a request older than it that comes to wait only later
+	// (it was still working, or waiting for the device) ends at once.
+	newest uint64
+}
+
+// supersedes reports whether a newer request than request waits already,
+// or superseded while the slot lived: request then has no wait.
+func (s *deviceSlot) supersedes(request uint64) bool {
+	if request == 0 {
+		return false
+	}
+	return s.newest > request || (s.wake != nil && s.waiter > request)
+}
+
+// ends reports whether request ends a wait numbered waiting: requests
+// without a number end any wait, and waits without one end on any request,
+// as do older ones.
+func ends(request, waiting uint64) bool {
+	return request == 0 || waiting == 0 || request > waiting
 }
 
 func newDeviceLocks() *deviceLocks {
@@ -43,6 +67,22 @@ func (l *deviceLocks) release(k deviceKey, s *deviceSlot) {
 	if s.refs == 0 && s.wake == nil {
 		delete(l.slots, k)
 	}
+}
+
+// track keeps the device's slot, and with it the newest request that
+// superseded (deviceSlot.newest), until untrack: a request that may come to
+// wait tracks its device from before it is recorded, so that it learns of
+// every newer request whenever that request's event comes.
+func (l *deviceLocks) track(k deviceKey) (untrack func()) {
+	l.mu.Lock()
+	s := l.slot(k)
+	s.refs++
+	l.mu.Unlock()
+	return sync.OnceFunc(func() {
+		l.mu.Lock()
+		l.release(k, s)
+		l.mu.Unlock()
+	})
 }
 
 // lock waits for the device to be free, or for ctx.
@@ -70,11 +110,22 @@ func (l *deviceLocks) lock(ctx context.Context, k deviceKey) (unlock func(), err
 	}, nil
 }
 
-// supersede ends the device's waiting request, if any.
-func (l *deviceLocks) supersede(k deviceKey) {
+// supersede ends the device's waiting request, if any, unless it is newer
+// than request (see DeviceEvent.Request).
+func (l *deviceLocks) supersede(k deviceKey, request uint64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if s := l.slots[k]; s != nil && s.wake != nil {
+	s := l.slots[k]
+	if s == nil {
+		return
+	}
+	s.newest = max(s.newest, request)
+	if request == 0 {
+		// An admin action: after a device is deleted, its numbers start
+		// again from 1.
+		s.newest = 0
+	}
+	if s.wake != nil && ends(request, s.waiter) {
 		close(s.wake)
 		s.wake = nil
 		if s.refs == 0 {
@@ -83,9 +134,11 @@ func (l *deviceLocks) supersede(k deviceKey) {
 	}
 }
 
-// wait registers the caller as the device's waiting request. The returned
-// channel is closed when a newer request supersedes it; done unregisters.
-func (l *deviceLocks) wait(k deviceKey) (woken <-chan struct{}, done func()) {
+// wait registers the caller, request number request, as the device's
+// waiting request, and ends the one waiting before. The returned channel is
+// closed when a newer request supersedes it, at once when one already did;
+// done unregisters.
+func (l *deviceLocks) wait(k deviceKey, request uint64) (woken <-chan struct{}, done func()) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	w := make(chan struct{})
@@ -93,11 +146,15 @@ func (l *deviceLocks) wait(k deviceKey) (woken <-chan struct{}, done func()) {
 		close(w)
 		return w, func() {}
 	}
+	if s := l.slots[k]; s != nil && s.supersedes(request) {
+		close(w)
+		return w, func() {}
+	}
 	s := l.slot(k)
 	if s.wake != nil {
 		close(s.wake)
 	}
-	s.wake = w
+	s.wake, s.waiter = w, request
 	return w, func() {
 		l.mu.Lock()
 		defer l.mu.Unlock()

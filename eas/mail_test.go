@@ -44,8 +44,15 @@ func startFakeConfig(t *testing.T, v eas.Version, cfg eas.Config) *fakeGateway {
 // call (eas.RequestRecorder) when record is set.
 func startFakeStore(t *testing.T, v eas.Version, cfg eas.Config, record bool) *fakeGateway {
 	t.Helper()
+	return startFakeOn(t, v, cfg, func(g *fakeGateway) eas.Store { return g.storeFor(record) })
+}
+
+// startFakeOn starts a gateway on the store that store makes of the
+// gateway's in-memory one.
+func startFakeOn(t *testing.T, v eas.Version, cfg eas.Config, store func(*fakeGateway) eas.Store) *fakeGateway {
+	t.Helper()
 	g := &fakeGateway{mail: newFakeMail(), store: newMemStore()}
-	g.server = eas.NewServer(cfg, fakeBackend{g.mail}, g.storeFor(record), fakeNotifier{g.mail})
+	g.server = eas.NewServer(cfg, fakeBackend{g.mail}, store(g), fakeNotifier{g.mail})
 	hs := httptest.NewServer(g.server.Handler())
 	t.Cleanup(hs.Close)
 	g.url = hs.URL

@@ -191,10 +191,12 @@ func (s *Server) holdWhileDown(ctx context.Context, r *request, deadline time.Ti
 	if hold <= 0 {
 		return
 	}
+	// Waiting before letting the device go: a newer request that comes
+	// meanwhile finds the wait to end.
+	woken, done := s.devices.wait(deviceKey{r.user, r.q.DeviceID}, r.number)
+	defer done()
 	r.releaseMailbox()
 	r.unlockDevice()
-	woken, done := s.devices.wait(deviceKey{r.user, r.q.DeviceID})
-	defer done()
 	timer := time.NewTimer(hold)
 	defer timer.Stop()
 	probe := time.NewTicker(min(upstreamProbeInterval, hold))

@@ -136,13 +136,21 @@ func (ps *prefetches) start(k deviceKey, plan *prefetchPlan, mb Mailbox, log *za
 // take removes and returns the device's prefetch, nil when there is none.
 // Whatever the caller does with it, it no longer waits for the device.
 func (ps *prefetches) take(k deviceKey) *prefetch {
+	return ps.takeBefore(k, 0)
+}
+
+// takeBefore is take for a request numbered request (DeviceEvent.Request)
+// that began elsewhere: a prefetch planned by a newer request is left, as
+// that request came after and the window may still be the next one.
+func (ps *prefetches) takeBefore(k deviceKey, request uint64) *prefetch {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	p := ps.m[k]
-	if p != nil {
-		delete(ps.m, k)
-		p.timer.Stop()
+	if p == nil || request != 0 && p.plan != nil && p.plan.requests > request {
+		return nil
 	}
+	delete(ps.m, k)
+	p.timer.Stop()
 	return p
 }
 

@@ -353,6 +353,9 @@ type request struct {
 	prefetched *prefetch
 	// arrived is when the request came in, by the server's clock.
 	arrived time.Time
+	// number is the request's number among its device's requests
+	// (DeviceEvent.Request), 0 when the store does not tell it.
+	number uint64
 }
 
 // Mailbox opens the user's mailbox on first use; the dispatcher closes it.
@@ -481,7 +484,10 @@ func (s *Server) handleEAS(ctx context.Context, r *request) (*reply, error) {
 	if r.body, err = s.readBody(r, s.cfg.MaxRequestBytes); err != nil {
 		return nil, err
 	}
-	if r.dev, err = s.recordRequest(ctx, DeviceSeen{
+	if cmd.supersedes {
+		defer s.devices.track(deviceKey{r.user, q.DeviceID})()
+	}
+	if r.dev, r.number, err = s.recordRequest(ctx, DeviceSeen{
 		User: r.user, DeviceID: q.DeviceID, DeviceType: q.DeviceType,
 		UserAgent: r.http.UserAgent(), Protocol: q.Version.String(), Command: cmd.name, At: r.start,
 	}); err != nil {
@@ -494,23 +500,25 @@ func (s *Server) handleEAS(ctx context.Context, r *request) (*reply, error) {
 }
 
 // recordRequest records the request in the store and returns the device,
-// in one statement when the store can (see RequestRecorder).
-func (s *Server) recordRequest(ctx context.Context, seen DeviceSeen) (*Device, error) {
+// in one statement when the store can (see RequestRecorder), and then also
+// the request's number among the device's requests. Otherwise the count
+// read back may include a request that came in meanwhile, and number is 0.
+func (s *Server) recordRequest(ctx context.Context, seen DeviceSeen) (d *Device, number uint64, err error) {
 	if rr, ok := s.store.(RequestRecorder); ok {
 		d, err := rr.RecordRequest(ctx, seen)
 		if err != nil {
-			return nil, fmt.Errorf("store: record request: %w", err)
+			return nil, 0, fmt.Errorf("store: record request: %w", err)
 		}
-		return d, nil
+		return d, d.Requests, nil
 	}
 	if err := s.store.TouchDevice(ctx, seen); err != nil {
-		return nil, fmt.Errorf("store: touch device: %w", err)
+		return nil, 0, fmt.Errorf("store: touch device: %w", err)
 	}
-	d, err := s.store.Device(ctx, seen.User, seen.DeviceID)
+	d, err = s.store.Device(ctx, seen.User, seen.DeviceID)
 	if err != nil {
-		return nil, fmt.Errorf("store: read device: %w", err)
+		return nil, 0, fmt.Errorf("store: read device: %w", err)
 	}
-	return d, nil
+	return d, 0, nil
 }
 
 // run checks provisioning, serialises the device and calls the handler.
@@ -520,7 +528,7 @@ func (s *Server) run(ctx context.Context, r *request) (*reply, error) {
 	}
 	key := deviceKey{r.user, r.q.DeviceID}
 	if r.cmd.supersedes {
-		s.supersedeDevice(ctx, r.log, key)
+		s.supersedeDevice(ctx, r.log, key, r.number)
 	}
 	unlock, err := s.lockDevice(ctx, key)
 	if err != nil {

@@ -110,7 +110,7 @@ type waitSpec struct {
 // the account's shared watcher, nothing more. Changes are checked once after
 // subscribing, so that nothing that happened before the wait is missed.
 func (s *Server) waitForChanges(ctx context.Context, r *request, spec waitSpec) ([]string, waitOutcome, error) {
-	woken, done := s.devices.wait(deviceKey{r.user, r.q.DeviceID})
+	woken, done := s.devices.wait(deviceKey{r.user, r.q.DeviceID}, r.number)
 	defer done()
 	w, err := s.watch(ctx, r, spec)
 	if err != nil {

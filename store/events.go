@@ -29,6 +29,9 @@ type deviceEvent struct {
 	// (accounts.go), whose Folders are those that changed.
 	Kind    string   `json:"k,omitempty"`
 	Folders []string `json:"f,omitempty"`
+	// Request is eas.DeviceEvent.Request; nodes of earlier versions send
+	// none, which ends any wait as their events always did.
+	Request uint64 `json:"r,omitempty"`
 }
 
 // maxEventPayload is below PostgreSQL's limit of 8000 bytes per payload.
@@ -52,16 +55,18 @@ func newNodeID() string {
 }
 
 // PublishDevice tells the other nodes sharing the database that a request
-// of the device began (eas.DeviceEvents): a notification on PostgreSQL. On
-// SQLite, which one node uses, there is no one to tell.
-func (s *Store) PublishDevice(ctx context.Context, user, deviceID string) error {
-	if err := checkKey(user, deviceID); err != nil {
+// of the device began (eas.DeviceEvents): a notification on PostgreSQL,
+// carrying the request's number, so that a node that hears of it late can
+// tell it from a newer request. On SQLite, which one node uses, there is no
+// one to tell.
+func (s *Store) PublishDevice(ctx context.Context, ev eas.DeviceEvent) error {
+	if err := checkKey(ev.User, ev.DeviceID); err != nil {
 		return s.fail("store: publish device event: %w", err)
 	}
 	if !s.d.postgres {
 		return nil
 	}
-	payload, err := json.Marshal(deviceEvent{Node: s.node, User: user, Device: deviceID})
+	payload, err := json.Marshal(deviceEvent{Node: s.node, User: ev.User, Device: ev.DeviceID, Request: ev.Request})
 	if err != nil {
 		return s.fail("store: publish device event: %w", err)
 	}
@@ -69,17 +74,17 @@ func (s *Store) PublishDevice(ctx context.Context, user, deviceID string) error 
 		return s.fail("store: publish device event: user and device id take %d bytes, more than a notification holds", len(payload))
 	}
 	if _, err := s.w.ExecContext(ctx, "SELECT pg_notify($1, $2)", deviceChannel, string(payload)); err != nil {
-		return s.fail("store: publish device event of %q of user %q: %w", deviceID, user, err)
+		return s.fail("store: publish device event of %q of user %q: %w", ev.DeviceID, ev.User, err)
 	}
 	return nil
 }
 
-// WatchDevices calls fn for each device another node publishes
+// WatchDevices calls fn for each device event another node publishes
 // (eas.DeviceEvents) until ctx ends, listening on a connection of its own.
 // When that connection fails it listens again on a new one, and then calls
-// fn("", "") since events may have been published meanwhile. On SQLite it
-// only waits for ctx.
-func (s *Store) WatchDevices(ctx context.Context, fn func(user, deviceID string)) error {
+// fn with an empty event since events may have been published meanwhile.
+// On SQLite it only waits for ctx.
+func (s *Store) WatchDevices(ctx context.Context, fn func(eas.DeviceEvent)) error {
 	if !s.d.postgres {
 		<-ctx.Done()
 		return ctx.Err()
@@ -112,7 +117,7 @@ func (s *Store) WatchDevices(ctx context.Context, fn func(user, deviceID string)
 
 // listen listens for device events on a new connection until it fails;
 // listening reports whether it got as far as listening.
-func (s *Store) listen(ctx context.Context, fn func(user, deviceID string), resumed bool) (listening bool, err error) {
+func (s *Store) listen(ctx context.Context, fn func(eas.DeviceEvent), resumed bool) (listening bool, err error) {
 	conn, err := pgx.ConnectConfig(ctx, s.pgcfg)
 	if err != nil {
 		return false, fmt.Errorf("store: connect to listen: %w", err)
@@ -122,7 +127,7 @@ func (s *Store) listen(ctx context.Context, fn func(user, deviceID string), resu
 		return false, fmt.Errorf("store: listen: %w", err)
 	}
 	if resumed {
-		fn("", "")
+		fn(eas.DeviceEvent{})
 	}
 	for {
 		wctx, cancel := context.WithTimeout(ctx, listenIdle)
@@ -151,7 +156,7 @@ func (s *Store) listen(ctx context.Context, fn func(user, deviceID string), resu
 			}
 			continue
 		}
-		fn(ev.User, ev.Device)
+		fn(eas.DeviceEvent{User: ev.User, DeviceID: ev.Device, Request: ev.Request})
 	}
 }
 

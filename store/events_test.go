@@ -6,9 +6,12 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/easgate/easgate/eas"
 )
 
-type heard struct{ user, device string }
+// heard is a device event as a watcher heard it.
+type heard = eas.DeviceEvent
 
 // watch runs s.WatchDevices until the test ends and returns what it hears.
 func watch(t *testing.T, s *Store) <-chan heard {
@@ -17,7 +20,7 @@ func watch(t *testing.T, s *Store) <-chan heard {
 	c := make(chan heard, 100)
 	done := make(chan error, 1)
 	go func() {
-		done <- s.WatchDevices(ctx, func(u, d string) { c <- heard{u, d} })
+		done <- s.WatchDevices(ctx, func(ev eas.DeviceEvent) { c <- ev })
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -28,24 +31,24 @@ func watch(t *testing.T, s *Store) <-chan heard {
 	return c
 }
 
-// publishUntilHeard publishes from s until c hears the device: the
-// listener may not be listening yet at first.
-func publishUntilHeard(t *testing.T, s *Store, c <-chan heard, user, device string) {
+// publishUntilHeard publishes ev from s until c hears it: the listener may
+// not be listening yet at first.
+func publishUntilHeard(t *testing.T, s *Store, c <-chan heard, ev eas.DeviceEvent) {
 	t.Helper()
 	deadline := time.After(10 * time.Second)
 	for {
-		if err := s.PublishDevice(t.Context(), user, device); err != nil {
+		if err := s.PublishDevice(t.Context(), ev); err != nil {
 			t.Fatalf("PublishDevice: %v", err)
 		}
 		select {
 		case h := <-c:
-			if h != (heard{user, device}) {
-				t.Fatalf("heard %+v, want %s/%s", h, user, device)
+			if h != ev {
+				t.Fatalf("heard %+v, want %+v", h, ev)
 			}
 			return
 		case <-time.After(50 * time.Millisecond):
 		case <-deadline:
-			t.Fatalf("%s/%s never heard", user, device)
+			t.Fatalf("%+v never heard", ev)
 		}
 	}
 }
@@ -55,13 +58,15 @@ func TestDeviceEventsAcrossNodes(t *testing.T) {
 	a, b := openAt(t, url), openAt(t, url)
 	heardA, heardB := watch(t, a), watch(t, b)
 
-	publishUntilHeard(t, a, heardB, "ann", "phone-1")
-	publishUntilHeard(t, b, heardA, "bob", "tablet")
+	// The request's number travels with the event; admin actions have
+	// none.
+	publishUntilHeard(t, a, heardB, eas.DeviceEvent{User: "ann", DeviceID: "phone-1", Request: 1<<40 + 7})
+	publishUntilHeard(t, b, heardA, eas.DeviceEvent{User: "bob", DeviceID: "tablet"})
 	// a's own events came before b's on a's connection, had a heard them.
 	for _, c := range []<-chan heard{heardA, heardB} {
 		select {
 		case h := <-c:
-			if h.user == "ann" {
+			if h.User == "ann" {
 				t.Errorf("a node heard its own event %+v", h)
 			}
 		default:
@@ -95,7 +100,7 @@ func TestDeviceEventsAcrossNodes(t *testing.T) {
 			t.Fatal("the listener did not come back")
 		}
 	}
-	publishUntilHeard(t, b, heardA, "ann", "phone-2")
+	publishUntilHeard(t, b, heardA, eas.DeviceEvent{User: "ann", DeviceID: "phone-2", Request: 3})
 }
 
 func drain(c <-chan heard) {
@@ -110,15 +115,15 @@ func drain(c <-chan heard) {
 
 func TestDeviceEventsSQLite(t *testing.T) {
 	s := openTest(t)
-	if err := s.PublishDevice(t.Context(), "ann", "phone"); err != nil {
+	if err := s.PublishDevice(t.Context(), eas.DeviceEvent{User: "ann", DeviceID: "phone", Request: 1}); err != nil {
 		t.Fatalf("PublishDevice on SQLite: %v", err)
 	}
-	if err := s.PublishDevice(t.Context(), "", "phone"); err == nil {
+	if err := s.PublishDevice(t.Context(), eas.DeviceEvent{DeviceID: "phone"}); err == nil {
 		t.Error("PublishDevice with no user: no error")
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer cancel()
-	if err := s.WatchDevices(ctx, func(u, d string) { t.Errorf("heard %s/%s on SQLite", u, d) }); !errors.Is(err, context.DeadlineExceeded) {
+	if err := s.WatchDevices(ctx, func(ev eas.DeviceEvent) { t.Errorf("heard %+v on SQLite", ev) }); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("WatchDevices = %v, want the context's end", err)
 	}
 }

@@ -55,8 +55,11 @@ const adminToken = "test-admin-token-0123456789"
 // node is one easgate node: its own store connections, upstream
 // connections, push watcher and listener, sharing the cluster's database.
 type node struct {
-	name    string
-	store   *store.Store
+	name  string
+	store *store.Store
+	// events is the store as the server sees it, whose device events the
+	// test may hold back.
+	events  *eventGate
 	backend *bridge.Backend
 	push    *bridge.Notifier
 	metrics *eas.Metrics
@@ -112,10 +115,10 @@ func (c *cluster) startNode(t testing.TB, name string) *node {
 		t.Fatal(err)
 	}
 	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)).Named(name)
-	n := &node{name: name, store: st, metrics: eas.NewMetrics()}
+	n := &node{name: name, store: st, events: &eventGate{Store: st}, metrics: eas.NewMetrics()}
 	n.backend = bridge.New(bridge.Config{Addr: c.dovecot.Addr(), Security: bridge.SecurityNone, Logger: log.Named("imap")})
 	n.push = bridge.NewNotifier(n.backend, bridge.WatchConfig{})
-	n.srv = eas.NewServer(eas.Config{Logger: log.Named("eas"), Metrics: n.metrics}, n.backend, st, n.push)
+	n.srv = eas.NewServer(eas.Config{Logger: log.Named("eas"), Metrics: n.metrics}, n.backend, n.events, n.push)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
