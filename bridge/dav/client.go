@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -121,6 +122,18 @@ func Temporary(err error) bool {
 	// Everything else is the transport's: refused, reset, timed out, or a
 	// body that ended early.
 	return true
+}
+
+// Unreachable tells a server that is down, slow or refusing from one that
+// answered a multiget: go-webdav reports an object of the multistatus
+// that is gone (deleted since the listing: 404) as an error of its own,
+// which is no reason to retry the whole Sync; the caller reads the
+// objects one by one instead.
+func Unreachable(ctx context.Context, err error) bool {
+	var se *StatusError
+	var ne net.Error
+	return errors.As(err, &se) && Temporary(err) || errors.As(err, &ne) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || ctx.Err() != nil
 }
 
 // NewClient makes a client for cfg logging in as cred. It sends nothing.
