@@ -242,15 +242,28 @@ var ErrPrecondition = errors.New("dav: the object changed on the server")
 // otherwise the write happens only while the object still has that ETag.
 // It returns the new ETag ("" when the server did not say).
 func (c *Client) Put(ctx context.Context, path, contentType string, data []byte, ifMatch string) (string, error) {
+	if ifMatch == "" {
+		return c.put(ctx, path, contentType, data, "If-None-Match", "*")
+	}
+	return c.put(ctx, path, contentType, data, "If-Match", strconv.Quote(ifMatch))
+}
+
+// Overwrite writes one existing object with no precondition, for a server
+// that gives no ETag to match: the caller compares the content it read
+// just before. (If-Match: * would do, but Radicale takes the star for an
+// ETag and refuses.)
+func (c *Client) Overwrite(ctx context.Context, path, contentType string, data []byte) (string, error) {
+	return c.put(ctx, path, contentType, data, "", "")
+}
+
+func (c *Client) put(ctx context.Context, path, contentType string, data []byte, header, value string) (string, error) {
 	req, err := c.newRequest(ctx, http.MethodPut, path, data)
 	if err != nil {
 		return "", err
 	}
 	req.Header.Set("Content-Type", contentType)
-	if ifMatch == "" {
-		req.Header.Set("If-None-Match", "*")
-	} else {
-		req.Header.Set("If-Match", strconv.Quote(ifMatch))
+	if header != "" {
+		req.Header.Set(header, value)
 	}
 	resp, err := c.http.Do(req)
 	if IsStatus(err, http.StatusPreconditionFailed) {
