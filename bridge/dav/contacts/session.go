@@ -94,6 +94,9 @@ func (s *Session) Changes(ctx context.Context, q eas.SyncQuery) (*eas.ChangeSet,
 	if err != nil {
 		return nil, err
 	}
+	if d, err = s.versioned(ctx, q.Path, d, q.Known); err != nil {
+		return nil, err
+	}
 	all := dav.Diff(d, q.Known)
 	cs := &eas.ChangeSet{Cursor: d.Cursor}
 	window := all
@@ -155,6 +158,9 @@ func (s *Session) Pending(ctx context.Context, q eas.SyncQuery) (int, error) {
 	if d.Empty() {
 		return 0, nil
 	}
+	if d, err = s.versioned(ctx, q.Path, d, q.Known); err != nil {
+		return 0, err
+	}
 	return len(dav.Diff(d, q.Known)), nil
 }
 
@@ -185,7 +191,7 @@ func versions(cards map[string]raw) map[string]string {
 // raw is one card as the server has it.
 type raw struct {
 	data []byte
-	etag string
+	etag string // its version: the ETag, or a digest (version.go)
 }
 
 func (r raw) contact(opt vcardconv.Options) (*eas.Contact, error) {
@@ -220,6 +226,9 @@ func (s *Session) read(ctx context.Context, coll string, changes []dav.Change) (
 				break
 			}
 			out[o.Path] = raw{data, o.ETag}
+			if o.ETag == "" {
+				out[o.Path] = raw{data, digest(o.Card, data)}
+			}
 		}
 		if err == nil {
 			return out, nil
@@ -237,7 +246,7 @@ func (s *Session) read(ctx context.Context, coll string, changes []dav.Change) (
 		case err != nil:
 			return nil, dav.EASError(err)
 		}
-		out[p] = raw{data, etag}
+		out[p] = raw{data, versionOf(etag, data)}
 	}
 	return out, nil
 }
