@@ -23,6 +23,10 @@ type Delta struct {
 	Updated []Object
 	// Deleted are the paths of objects removed since the cursor.
 	Deleted []string
+	// Gone are the ServerIDs of more objects removed: what a full delta
+	// did not list of what the phone held, once it is kept for later
+	// windows (Windows.Keep).
+	Gone []string
 	// Full says Updated lists the whole collection: a known object not in
 	// it is gone.
 	Full bool
@@ -33,7 +37,9 @@ type Delta struct {
 }
 
 // Empty reports whether nothing changed.
-func (d Delta) Empty() bool { return !d.Full && len(d.Updated) == 0 && len(d.Deleted) == 0 }
+func (d Delta) Empty() bool {
+	return !d.Full && len(d.Updated) == 0 && len(d.Deleted) == 0 && len(d.Gone) == 0
+}
 
 const (
 	syncPrefix = "sync:"

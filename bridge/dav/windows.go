@@ -27,10 +27,19 @@ type Windows struct {
 	TTL time.Duration
 
 	mu   sync.Mutex
-	kept map[windowKey]keptDelta
+	kept map[WindowKey]keptDelta
 }
 
-type windowKey struct{ user, coll, cursor string }
+// WindowKey names a delta a phone takes in windows: the user's, of one
+// folder, from the cursor the phone sends with every window. Path is the
+// folder's, not the collection's: the folders of one collection (its
+// events and its to-dos) hold different objects, and the deletions a kept
+// delta gives are those of one folder's phone.
+type WindowKey struct {
+	User   string
+	Path   string
+	Cursor string
+}
 
 type keptDelta struct {
 	delta Delta
@@ -44,36 +53,52 @@ func (w *Windows) ttl() time.Duration {
 	return DefaultWindowTTL
 }
 
-// Kept returns the rest of the delta user is taking from cursor in
-// collection coll, if one is kept. It forgets the deltas that waited too
-// long.
-func (w *Windows) Kept(user, coll, cursor string) (Delta, bool) {
+// Kept returns the rest of the delta k names, if one is kept. It forgets
+// the deltas that waited too long.
+func (w *Windows) Kept(k WindowKey) (Delta, bool) {
 	now := time.Now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for k, v := range w.kept {
+	for key, v := range w.kept {
 		if now.Sub(v.at) > w.ttl() {
-			delete(w.kept, k)
+			delete(w.kept, key)
 		}
 	}
-	k, ok := w.kept[windowKey{user, coll, cursor}]
-	return k.delta, ok
+	kd, ok := w.kept[k]
+	return kd.delta, ok
 }
 
-// Keep keeps d for the next window from cursor (more is true), or drops
-// it once the phone has it all.
-func (w *Windows) Keep(user, coll, cursor string, d Delta, more bool) {
-	key := windowKey{user, coll, cursor}
+// Keep keeps d for the next window; known is what the phone held when d
+// was listed. A full delta is kept as the deletions it gave then (Gone):
+// later, the phone may hold objects it wrote itself since the listing,
+// which it must not be told are gone.
+func (w *Windows) Keep(k WindowKey, d Delta, known eas.KnownItems) {
+	if d.Full {
+		listed := make(map[string]bool, len(d.Updated))
+		for _, o := range d.Updated {
+			listed[ServerID(o.Path)] = true
+		}
+		d.Full, d.Gone = false, slices.Clone(d.Gone)
+		known.Range(func(id, _ string) bool {
+			if !listed[id] {
+				d.Gone = append(d.Gone, id)
+			}
+			return true
+		})
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if !more {
-		delete(w.kept, key)
-		return
-	}
 	if w.kept == nil {
-		w.kept = map[windowKey]keptDelta{}
+		w.kept = map[WindowKey]keptDelta{}
 	}
-	w.kept[key] = keptDelta{delta: d, at: time.Now()}
+	w.kept[k] = keptDelta{delta: d, at: time.Now()}
+}
+
+// Drop forgets the delta k names, once the phone has it all.
+func (w *Windows) Drop(k WindowKey) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.kept, k)
 }
 
 // Refreshed returns d with the objects of window as they were just read,

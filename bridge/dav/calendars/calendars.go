@@ -109,13 +109,13 @@ func (b *Backend) passedOver(user, folder string) map[string]string {
 	return m
 }
 
-// delta returns what changed in coll since cursor: the rest of a delta
-// a phone is getting in windows, or the server's answer.
-func (s *Session) delta(ctx context.Context, coll, cursor string) (dav.Delta, error) {
-	if d, ok := s.b.windows.Kept(s.user, coll, cursor); ok {
+// delta returns what changed in coll since the cursor of key: the rest
+// of a delta a phone is getting in windows, or the server's answer.
+func (s *Session) delta(ctx context.Context, coll string, key dav.WindowKey) (dav.Delta, error) {
+	if d, ok := s.b.windows.Kept(key); ok {
 		return d, nil
 	}
-	d, err := s.c.Changes(ctx, coll, cursor)
+	d, err := s.c.Changes(ctx, coll, key.Cursor)
 	if err != nil {
 		return d, dav.EASError(err)
 	}

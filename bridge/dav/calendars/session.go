@@ -174,7 +174,8 @@ func (s *Session) Changes(ctx context.Context, q eas.SyncQuery) (*eas.ChangeSet,
 	if err != nil {
 		return nil, err
 	}
-	d, err := s.delta(ctx, coll, q.Cursor)
+	key := dav.WindowKey{User: s.user, Path: q.Path, Cursor: q.Cursor}
+	d, err := s.delta(ctx, coll, key)
 	if err != nil {
 		return nil, err
 	}
@@ -195,7 +196,11 @@ func (s *Session) Changes(ctx context.Context, q eas.SyncQuery) (*eas.ChangeSet,
 	if err != nil {
 		return nil, err
 	}
-	s.b.windows.Keep(s.user, coll, q.Cursor, dav.Refreshed(d, window, versions(objs)), cs.More)
+	if cs.More {
+		s.b.windows.Keep(key, dav.Refreshed(d, window, versions(objs)), q.Known)
+	} else {
+		s.b.windows.Drop(key)
+	}
 	o := s.options(q.Body.Version)
 	seen := map[string]string{} // objects read: path → ETag, "" when sent
 	for _, ch := range window {

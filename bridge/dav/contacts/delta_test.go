@@ -224,3 +224,89 @@ func TestInitialSyncOneListing(t *testing.T) {
 		})
 	}
 }
+
+// TestLargeDeltaWithPhoneWrites: a later delta larger than the window is
+// listed once too; what the phone itself adds, changes and deletes
+// between its windows does not come back to it, and it gets to the end
+// of the delta, with both change strategies.
+func TestLargeDeltaWithPhoneWrites(t *testing.T) {
+	for _, noSync := range []bool{false, true} {
+		t.Run(fmt.Sprintf("noSync=%v", noSync), func(t *testing.T) {
+			srv := start(t)
+			fillBook(t, srv, 40)
+			count := &listingTransport{}
+			se := open(t, srv, dav.Config{NoSyncCollection: noSync, Transport: count})
+			ctx := context.Background()
+			phone := newPhone()
+			cursor, _ := phone.sync(t, se, "", 100, nil)
+			for i := 0; i < 30; i++ {
+				uid := fmt.Sprintf("c%04d", i)
+				put(t, srv, book+uid+".vcf", vcf(uid, "Edited "+uid))
+			}
+			phone.got = map[string][]string{}
+			count.listings.Store(0)
+			var added string
+			writes := func(n int) {
+				if n != 1 {
+					return
+				}
+				// c0000…c0009 came in the first window.
+				for _, id := range []string{"c0000.vcf", "c0035.vcf"} {
+					v, err := se.ChangeItem(ctx, eas.ItemRef{Path: book, ServerID: id},
+						eas.ItemUpdate{Item: &eas.Contact{LastName: "Phone " + id}, Known: phone.known[id]})
+					if err != nil {
+						t.Fatal(id, err)
+					}
+					phone.known[id], phone.names[id] = v, "Phone "+id
+				}
+				if err := se.DeleteItem(ctx, eas.ItemRef{Path: book, ServerID: "c0036.vcf"}); err != nil {
+					t.Fatal(err)
+				}
+				delete(phone.known, "c0036.vcf")
+				delete(phone.names, "c0036.vcf")
+				id, v, err := se.AddItem(ctx, book, &eas.Contact{LastName: "Added by the phone"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				phone.known[id], phone.names[id], added = v, "Added by the phone", id
+			}
+			cursor, windows := phone.sync(t, se, cursor, 10, writes)
+			// The phone's change of c0000, which it got, takes a place
+			// in the next window: one window more at most.
+			if windows < 3 || windows > 4 {
+				t.Errorf("delta of 30 in %d windows, want 3 or 4", windows)
+			}
+			if n := count.listings.Load(); n != 1 {
+				t.Errorf("the delta listed the book %d times, want 1", n)
+			}
+			for i := 0; i < 40; i++ {
+				id := fmt.Sprintf("c%04d.vcf", i)
+				var want []string
+				if i < 30 {
+					want = []string{"Change"}
+				}
+				if !slices.Equal(phone.got[id], want) {
+					t.Errorf("%s: phone got %q, want %q", id, phone.got[id], want)
+				}
+			}
+			if kinds := phone.got[added]; kinds != nil {
+				t.Errorf("the phone's own card came back: %q", kinds)
+			}
+			if again, _ := phone.sync(t, se, cursor, 10, nil); len(phone.got) != 30 {
+				t.Errorf("then the phone got %v (cursor %q)", phone.got, again)
+			}
+			objs, err := se.c.List(ctx, book)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(objs) != len(phone.known) {
+				t.Errorf("server holds %d cards, the phone %d", len(objs), len(phone.known))
+			}
+			for _, o := range objs {
+				if id := dav.ServerID(o.Path); phone.known[id] != o.ETag {
+					t.Errorf("%s: phone holds version %q, server %q", id, phone.known[id], o.ETag)
+				}
+			}
+		})
+	}
+}

@@ -109,7 +109,12 @@ func (s *Session) Changes(ctx context.Context, q eas.SyncQuery) (*eas.ChangeSet,
 	if err != nil {
 		return nil, err
 	}
-	s.windows.Keep(s.user, q.Path, q.Cursor, dav.Refreshed(d, window, versions(cards)), cs.More)
+	key := dav.WindowKey{User: s.user, Path: q.Path, Cursor: q.Cursor}
+	if cs.More {
+		s.windows.Keep(key, dav.Refreshed(d, window, versions(cards)), q.Known)
+	} else {
+		s.windows.Drop(key)
+	}
 	opt := options(q.Body)
 	for _, ch := range window {
 		ic := eas.ItemChange{Kind: ch.Kind, ServerID: ch.ID, Version: ch.Version}
@@ -139,7 +144,7 @@ func (s *Session) Changes(ctx context.Context, q eas.SyncQuery) (*eas.ChangeSet,
 // delta returns what changed in coll since cursor: the rest of a delta
 // the phone is getting in windows, or the server's answer.
 func (s *Session) delta(ctx context.Context, coll, cursor string) (dav.Delta, error) {
-	if d, ok := s.windows.Kept(s.user, coll, cursor); ok {
+	if d, ok := s.windows.Kept(dav.WindowKey{User: s.user, Path: coll, Cursor: cursor}); ok {
 		return d, nil
 	}
 	d, err := s.c.Changes(ctx, coll, cursor)
