@@ -29,7 +29,7 @@ func BenchmarkInitialSync(b *testing.B) {
 		noSync bool
 	}{{"sync-collection", false}, {"propfind", true}} {
 		b.Run(st.name, func(b *testing.B) {
-			count := &listingTransport{}
+			count := &countingTransport{}
 			cfg := dav.Config{URL: srv.URL(), Timeout: 5 * time.Minute, NoSyncCollection: st.noSync, Transport: count}
 			s, err := New(Config{DAV: cfg}).Open(context.Background(), cred)
 			if err != nil {
@@ -37,7 +37,7 @@ func BenchmarkInitialSync(b *testing.B) {
 			}
 			se := s.(*Session)
 			ctx := context.Background()
-			count.requests.Store(0)
+			count.n.Store(0)
 			count.listings.Store(0)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
@@ -61,7 +61,7 @@ func BenchmarkInitialSync(b *testing.B) {
 					b.Fatalf("%d cards synced", n)
 				}
 			}
-			b.ReportMetric(float64(count.requests.Load())/float64(b.N), "requests/sync")
+			b.ReportMetric(float64(count.n.Load())/float64(b.N), "requests/sync")
 			b.ReportMetric(float64(count.listings.Load())/float64(b.N), "listings/sync")
 		})
 	}

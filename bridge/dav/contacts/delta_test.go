@@ -17,17 +17,16 @@ import (
 	"github.com/easgate/easgate/eas"
 )
 
-// listingTransport counts the requests a client sends and, among them,
+// countingTransport counts the requests a client sends and, among them,
 // the listings of a collection: a Depth 1 PROPFIND or a sync-collection
 // REPORT (a multiget, which reads cards, is none).
-type listingTransport struct {
-	next     http.RoundTripper
-	requests atomic.Int64
+type countingTransport struct {
+	n        atomic.Int64
 	listings atomic.Int64
 }
 
-func (c *listingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	c.requests.Add(1)
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
 	switch {
 	case r.Method == "PROPFIND" && r.Header.Get("Depth") == "1":
 		c.listings.Add(1)
@@ -44,11 +43,7 @@ func (c *listingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 			c.listings.Add(1)
 		}
 	}
-	next := c.next
-	if next == nil {
-		next = http.DefaultTransport
-	}
-	return next.RoundTrip(r)
+	return http.DefaultTransport.RoundTrip(r)
 }
 
 // vcf is a small card whose N family name is last.
@@ -140,7 +135,7 @@ func TestInitialSyncOneListing(t *testing.T) {
 		t.Run(fmt.Sprintf("noSync=%v", noSync), func(t *testing.T) {
 			srv := start(t)
 			fillBook(t, srv, 300)
-			count := &listingTransport{}
+			count := &countingTransport{}
 			se := open(t, srv, dav.Config{NoSyncCollection: noSync, Transport: count})
 			phone := newPhone()
 			edits := func(n int) {
@@ -234,7 +229,7 @@ func TestLargeDeltaWithPhoneWrites(t *testing.T) {
 		t.Run(fmt.Sprintf("noSync=%v", noSync), func(t *testing.T) {
 			srv := start(t)
 			fillBook(t, srv, 40)
-			count := &listingTransport{}
+			count := &countingTransport{}
 			se := open(t, srv, dav.Config{NoSyncCollection: noSync, Transport: count})
 			ctx := context.Background()
 			phone := newPhone()
