@@ -230,10 +230,7 @@ func (s *Session) read(ctx context.Context, coll string, changes []dav.Change) (
 				err = encErr
 				break
 			}
-			out[o.Path] = raw{data, o.ETag}
-			if o.ETag == "" {
-				out[o.Path] = raw{data, digest(o.Card, data)}
-			}
+			out[o.Path] = raw{data, version(o.ETag, o.Card, data)}
 		}
 		if err == nil {
 			return out, nil

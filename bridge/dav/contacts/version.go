@@ -27,8 +27,16 @@ import (
 // server as an ETag.
 const digestPrefix = "#"
 
-// versionOf is the version of a card read: its ETag, or the digest of
-// data when the server gave none.
+// version is the version of a card read: its ETag, or its digest when
+// the server gave none.
+func version(etag string, card vcard.Card, data []byte) string {
+	if etag != "" {
+		return etag
+	}
+	return digest(card, data)
+}
+
+// versionOf is the version of a card read raw.
 func versionOf(etag string, data []byte) string {
 	if etag != "" {
 		return etag

@@ -48,25 +48,24 @@ func (s *Session) AddItem(ctx context.Context, coll string, it eas.Item) (string
 	if err != nil {
 		return "", "", dav.EASError(err)
 	}
-	v, err := s.written(ctx, p, etag)
-	if err != nil {
-		return "", "", err
-	}
-	return dav.ServerID(p), v, nil
+	return dav.ServerID(p), s.written(ctx, p, etag), nil
 }
 
 // written is the version of a card just written: the ETag the server
 // answered, or, from a server that gives none, the digest of the card as
-// it stored it (which may differ from what was sent).
-func (s *Session) written(ctx context.Context, p, etag string) (string, error) {
+// it stored it (which may differ from what was sent). The write is done
+// whatever happens here: when the card cannot be read back, the version
+// is "" and the phone gets the card once more at its next Sync.
+func (s *Session) written(ctx context.Context, p, etag string) string {
 	if etag != "" {
-		return etag, nil
+		return etag
 	}
 	data, etag, err := s.c.Get(ctx, p)
 	if err != nil {
-		return "", dav.EASError(err)
+		s.log.Warn("reading back a card written to a server without ETags", zap.String("path", p), zap.Error(err))
+		return ""
 	}
-	return versionOf(etag, data), nil
+	return versionOf(etag, data)
 }
 
 // ChangeItem writes a phone's change into the card as the server has it,
@@ -87,10 +86,7 @@ func (s *Session) ChangeItem(ctx context.Context, ref eas.ItemRef, u eas.ItemUpd
 		return "", dav.EASError(err)
 	}
 	card, perr := vcardconv.Parse(data)
-	v := etag
-	if v == "" {
-		v = digest(card, data)
-	}
+	v := version(etag, card, data)
 	if u.Known != "" && v != u.Known {
 		return "", fmt.Errorf("%w: %s is at %s, the phone holds %s", eas.ErrConflict, p, v, u.Known)
 	}
@@ -124,7 +120,7 @@ func (s *Session) ChangeItem(ctx context.Context, ref eas.ItemRef, u eas.ItemUpd
 	if err != nil {
 		return "", dav.EASError(err)
 	}
-	return s.written(ctx, p, newTag)
+	return s.written(ctx, p, newTag), nil
 }
 
 // DeleteItem removes a contact; one that is gone already is no error.
