@@ -71,7 +71,10 @@ func (w *Windows) Kept(k WindowKey) (Delta, bool) {
 // Keep keeps d for the next window; known is what the phone held when d
 // was listed. A full delta is kept as the deletions it gave then (Gone):
 // later, the phone may hold objects it wrote itself since the listing,
-// which it must not be told are gone.
+// which it must not be told are gone. (A second device of the user taking
+// the same delta, from the same cursor, gets these deletions too; one it
+// alone holds of what the listing left out it learns at the next full
+// listing.)
 func (w *Windows) Keep(k WindowKey, d Delta, known eas.KnownItems) {
 	if d.Full {
 		listed := make(map[string]bool, len(d.Updated))
