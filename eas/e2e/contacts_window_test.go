@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -140,5 +142,100 @@ func TestContactsInitialSyncListsOnce(t *testing.T) {
 	}
 	if held[sid(1)] != "Changed" || held[sid(200)] != "Changed" || held[id+":new.vcf"] != "New" {
 		t.Errorf("phone holds %q, %q, %q", held[sid(1)], held[sid(200)], held[id+":new.vcf"])
+	}
+}
+
+// etagStripper carries the gateway's CardDAV requests and removes every
+// ETag from the answers (the getetag properties and the ETag headers), as
+// a server that keeps none answers. It counts what it removed.
+type etagStripper struct{ n atomic.Int64 }
+
+var getetagProp = regexp.MustCompile(`(?s)<([\w-]+:)?getetag\b[^>]*?(/>|>.*?</([\w-]+:)?getetag>)`)
+
+func (s *etagStripper) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if err != nil {
+		return nil, err
+	}
+	if resp.Header.Get("ETag") != "" {
+		resp.Header.Del("ETag")
+		s.n.Add(1)
+	}
+	if !strings.Contains(resp.Header.Get("Content-Type"), "xml") {
+		return resp, nil
+	}
+	// The transport asked for gzip itself, so the body is plain here.
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	s.n.Add(int64(len(getetagProp.FindAllIndex(body, -1))))
+	body = getetagProp.ReplaceAll(body, nil)
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	resp.ContentLength = int64(len(body))
+	resp.Header.Del("Content-Length")
+	return resp, nil
+}
+
+// TestContactsWithoutETags: with a CardDAV server that gives no ETags, a
+// phone gets a book in windows to the end, its next Syncs bring nothing,
+// and a card another client changes comes once.
+func TestContactsWithoutETags(t *testing.T) {
+	strip := &etagStripper{}
+	g := startCardGateway(t, cardGatewayOptions{Transport: strip})
+	book := g.book(t, "contacts", "Contacts")
+	fillBook(t, g, "contacts", 30)
+	phone := g.phone(t, "noetags", eas.V161)
+	ids := map[string]string{}
+	phone.folders(t, "0", ids)
+	id := ids["Contacts"]
+	window := 7
+	c := phone.mustSync(t, eas.SyncCollection{SyncKey: "0", CollectionID: id})
+	key, adds := c.SyncKey, 0
+	for windows := 1; ; windows++ {
+		c = phone.mustSync(t, eas.SyncCollection{SyncKey: key, CollectionID: id, WindowSize: &window, GetChanges: boolp(true)})
+		if c.Status != eas.SyncSuccess {
+			t.Fatalf("sync status %d", c.Status)
+		}
+		if c.Commands != nil {
+			if len(c.Commands.Change)+len(c.Commands.Delete) > 0 {
+				t.Errorf("initial sync window %d: %q", windows, c.summary())
+			}
+			adds += len(c.Commands.Add)
+		}
+		key = c.SyncKey
+		if !c.MoreAvailable {
+			break
+		}
+		if windows > 10 {
+			t.Fatal("no end of the initial sync")
+		}
+	}
+	if adds != 30 {
+		t.Errorf("initial sync: %d Adds, want 30", adds)
+	}
+	if strip.n.Load() == 0 {
+		t.Fatal("no ETag was removed")
+	}
+	steps := []struct {
+		name string
+		do   func()
+		want []string
+	}{
+		{"nothing changed", func() {}, nil},
+		{"nothing changed, again", func() {}, nil},
+		{"another client changes a card", func() {
+			g.put(t, book+"card-00003.vcf", testCard("card-00003", "Changed Elsewhere", ""))
+		}, []string{"~" + id + ":card-00003.vcf"}},
+		{"nothing changed since", func() {}, nil},
+	}
+	for _, st := range steps {
+		st.do()
+		c = phone.mustSync(t, eas.SyncCollection{SyncKey: key, CollectionID: id, WindowSize: &window, GetChanges: boolp(true)})
+		if s := c.summary(); c.Status != eas.SyncSuccess || !slices.Equal(s, st.want) || c.MoreAvailable {
+			t.Errorf("%s: status %d, %q (more %v), want %q", st.name, c.Status, s, c.MoreAvailable, st.want)
+		}
+		key = c.SyncKey
 	}
 }
