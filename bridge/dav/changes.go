@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/emersion/go-webdav"
 	"github.com/emersion/go-webdav/carddav"
 )
 
@@ -22,6 +23,10 @@ type Delta struct {
 	Updated []Object
 	// Deleted are the paths of objects removed since the cursor.
 	Deleted []string
+	// Gone are the ServerIDs of more objects removed: what a full delta
+	// did not list of what the phone held, once it is kept for later
+	// windows (Windows.Keep).
+	Gone []string
 	// Full says Updated lists the whole collection: a known object not in
 	// it is gone.
 	Full bool
@@ -32,7 +37,9 @@ type Delta struct {
 }
 
 // Empty reports whether nothing changed.
-func (d Delta) Empty() bool { return !d.Full && len(d.Updated) == 0 && len(d.Deleted) == 0 }
+func (d Delta) Empty() bool {
+	return !d.Full && len(d.Updated) == 0 && len(d.Deleted) == 0 && len(d.Gone) == 0
+}
 
 const (
 	syncPrefix = "sync:"
@@ -101,18 +108,30 @@ func unsupported(err error) bool {
 
 // listingDelta lists every object with its ETag. The cursor is a digest of
 // the listing, so that a collection that did not change gives an empty
-// delta.
+// delta. An object the server gives no ETag is digested by its
+// getlastmodified and getcontentlength, which tell all but a change of the
+// same size within the same second (HTTP dates count seconds); one
+// without either makes every delta full, for the caller to compare by
+// content.
 func (c *Client) listingDelta(ctx context.Context, collection, cursor string) (Delta, error) {
-	objs, err := c.List(ctx, collection)
+	infos, err := c.readDir(ctx, collection)
 	if err != nil {
 		return Delta{}, err
 	}
+	objs := make([]Object, 0, len(infos))
 	sum := sha256.New()
-	for _, o := range objs {
-		fmt.Fprintf(sum, "%s\x00%s\x00", o.Path, o.ETag)
+	stamped := true
+	for _, fi := range infos {
+		objs = append(objs, Object{Path: fi.Path, ETag: fi.ETag})
+		stamp := fi.ETag
+		if stamp == "" {
+			stamp = fmt.Sprintf("\x01%d/%d", fi.ModTime.Unix(), fi.Size)
+			stamped = stamped && !fi.ModTime.IsZero()
+		}
+		fmt.Fprintf(sum, "%s\x00%s\x00", fi.Path, stamp)
 	}
 	next := etagPrefix + hex.EncodeToString(sum.Sum(nil)[:16])
-	if next == cursor {
+	if next == cursor && stamped {
 		return Delta{Cursor: cursor}, nil
 	}
 	return Delta{Updated: objs, Full: true, Cursor: next}, nil
@@ -120,17 +139,24 @@ func (c *Client) listingDelta(ctx context.Context, collection, cursor string) (D
 
 // List lists the objects of a collection with their ETags, sorted by path.
 func (c *Client) List(ctx context.Context, collection string) ([]Object, error) {
+	infos, err := c.readDir(ctx, collection)
+	if err != nil {
+		return nil, err
+	}
+	objs := make([]Object, 0, len(infos))
+	for _, fi := range infos {
+		objs = append(objs, Object{Path: fi.Path, ETag: fi.ETag})
+	}
+	return objs, nil
+}
+
+// readDir lists the objects of a collection, sorted by path.
+func (c *Client) readDir(ctx context.Context, collection string) ([]webdav.FileInfo, error) {
 	infos, err := c.card.ReadDir(ctx, collection, false)
 	if err != nil {
 		return nil, fmt.Errorf("dav: list %s: %w", collection, err)
 	}
-	objs := make([]Object, 0, len(infos))
-	for _, fi := range infos {
-		if fi.IsDir {
-			continue
-		}
-		objs = append(objs, Object{Path: fi.Path, ETag: fi.ETag})
-	}
-	slices.SortFunc(objs, func(a, b Object) int { return strings.Compare(a.Path, b.Path) })
-	return objs, nil
+	infos = slices.DeleteFunc(infos, func(fi webdav.FileInfo) bool { return fi.IsDir })
+	slices.SortFunc(infos, func(a, b webdav.FileInfo) int { return strings.Compare(a.Path, b.Path) })
+	return infos, nil
 }

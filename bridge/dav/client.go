@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -121,6 +122,18 @@ func Temporary(err error) bool {
 	// Everything else is the transport's: refused, reset, timed out, or a
 	// body that ended early.
 	return true
+}
+
+// Unreachable tells a server that is down, slow or refusing from one that
+// answered a multiget: go-webdav reports an object of the multistatus
+// that is gone (deleted since the listing: 404) as an error of its own,
+// which is no reason to retry the whole Sync; the caller reads the
+// objects one by one instead.
+func Unreachable(ctx context.Context, err error) bool {
+	var se *StatusError
+	var ne net.Error
+	return errors.As(err, &se) && Temporary(err) || errors.As(err, &ne) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || ctx.Err() != nil
 }
 
 // NewClient makes a client for cfg logging in as cred. It sends nothing.
@@ -229,15 +242,28 @@ var ErrPrecondition = errors.New("dav: the object changed on the server")
 // otherwise the write happens only while the object still has that ETag.
 // It returns the new ETag ("" when the server did not say).
 func (c *Client) Put(ctx context.Context, path, contentType string, data []byte, ifMatch string) (string, error) {
+	if ifMatch == "" {
+		return c.put(ctx, path, contentType, data, "If-None-Match", "*")
+	}
+	return c.put(ctx, path, contentType, data, "If-Match", strconv.Quote(ifMatch))
+}
+
+// Overwrite writes one existing object with no precondition, for a server
+// that gives no ETag to match: the caller compares the content it read
+// just before. (If-Match: * would do, but Radicale takes the star for an
+// ETag and refuses.)
+func (c *Client) Overwrite(ctx context.Context, path, contentType string, data []byte) (string, error) {
+	return c.put(ctx, path, contentType, data, "", "")
+}
+
+func (c *Client) put(ctx context.Context, path, contentType string, data []byte, header, value string) (string, error) {
 	req, err := c.newRequest(ctx, http.MethodPut, path, data)
 	if err != nil {
 		return "", err
 	}
 	req.Header.Set("Content-Type", contentType)
-	if ifMatch == "" {
-		req.Header.Set("If-None-Match", "*")
-	} else {
-		req.Header.Set("If-Match", strconv.Quote(ifMatch))
+	if header != "" {
+		req.Header.Set(header, value)
 	}
 	resp, err := c.http.Do(req)
 	if IsStatus(err, http.StatusPreconditionFailed) {

@@ -56,6 +56,12 @@ func Diff(d Delta, known eas.KnownItems) []Change {
 			}
 		}
 	}
+	for _, id := range d.Gone {
+		if _, ok := known.Version(id); ok && !seen[id] {
+			gone = append(gone, id)
+			seen[id] = true
+		}
+	}
 	if d.Full {
 		known.Range(func(id, _ string) bool {
 			if !seen[id] {

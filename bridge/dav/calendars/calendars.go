@@ -57,21 +57,9 @@ type Backend struct {
 	// to-do beside the events, an event before the FilterType window),
 	// with their ETags: they are not read again until they change.
 	passed map[string]map[string]string
-	// pending are deltas a phone gets in several windows, kept for the
-	// next window so that the server does not list the whole collection
-	// again for each one.
-	pending map[string]pendingDelta
+	// windows keeps the deltas a phone gets in several windows.
+	windows dav.Windows
 }
-
-// pendingDelta is a delta of which the phone has had some windows.
-type pendingDelta struct {
-	delta dav.Delta
-	at    time.Time
-}
-
-// pendingTTL bounds how long a delta waits for its next window: a phone
-// asks for it at once, and a delta kept longer only grows stale.
-const pendingTTL = 2 * time.Minute
 
 // New makes the calendar store.
 func New(cfg Config) *Backend {
@@ -79,8 +67,7 @@ func New(cfg Config) *Backend {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	b := &Backend{cfg: cfg, log: log, homes: dav.Homes{Kind: dav.Calendars}, passed: map[string]map[string]string{},
-		pending: map[string]pendingDelta{}}
+	b := &Backend{cfg: cfg, log: log, homes: dav.Homes{Kind: dav.Calendars}, passed: map[string]map[string]string{}}
 	b.poller = &dav.Poller{Config: cfg.DAV, Interval: cfg.PollInterval, OnError: func(user string, err error) {
 		log.Warn("polling calendars", zap.String("user", user), zap.Error(err))
 	}}
@@ -122,40 +109,15 @@ func (b *Backend) passedOver(user, folder string) map[string]string {
 	return m
 }
 
-// delta returns what changed in coll since cursor: the rest of a delta
-// a phone is getting in windows, or the server's answer.
-func (s *Session) delta(ctx context.Context, coll, cursor string) (dav.Delta, error) {
-	key := s.user + "\x00" + coll + "\x00" + cursor
-	now := time.Now()
-	s.b.mu.Lock()
-	p, ok := s.b.pending[key]
-	for k, v := range s.b.pending {
-		if now.Sub(v.at) > pendingTTL {
-			delete(s.b.pending, k)
-		}
+// delta returns what changed in coll since the cursor of key: the rest
+// of a delta a phone is getting in windows, or the server's answer.
+func (s *Session) delta(ctx context.Context, coll string, key dav.WindowKey) (dav.Delta, error) {
+	if d, ok := s.b.windows.Kept(key); ok {
+		return d, nil
 	}
-	s.b.mu.Unlock()
-	if ok && now.Sub(p.at) <= pendingTTL {
-		return p.delta, nil
-	}
-	d, err := s.c.Changes(ctx, coll, cursor)
+	d, err := s.c.Changes(ctx, coll, key.Cursor)
 	if err != nil {
 		return d, dav.EASError(err)
 	}
 	return d, nil
-}
-
-// keepDelta keeps a delta for the phone's next window (more is true) or
-// drops it once the phone has it all. Changes made meanwhile are not
-// lost: the delta's own cursor, which the phone gets with the last
-// window, is from before them.
-func (s *Session) keepDelta(coll, cursor string, d dav.Delta, more bool) {
-	key := s.user + "\x00" + coll + "\x00" + cursor
-	s.b.mu.Lock()
-	defer s.b.mu.Unlock()
-	if more {
-		s.b.pending[key] = pendingDelta{delta: d, at: time.Now()}
-	} else {
-		delete(s.b.pending, key)
-	}
 }

@@ -2,10 +2,7 @@ package calendars
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"net"
 	"path"
 	"slices"
 	"strings"
@@ -177,7 +174,8 @@ func (s *Session) Changes(ctx context.Context, q eas.SyncQuery) (*eas.ChangeSet,
 	if err != nil {
 		return nil, err
 	}
-	d, err := s.delta(ctx, coll, q.Cursor)
+	key := dav.WindowKey{User: s.user, Path: q.Path, Cursor: q.Cursor}
+	d, err := s.delta(ctx, coll, key)
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +196,11 @@ func (s *Session) Changes(ctx context.Context, q eas.SyncQuery) (*eas.ChangeSet,
 	if err != nil {
 		return nil, err
 	}
-	s.keepDelta(coll, q.Cursor, refreshed(d, window, objs), cs.More)
+	if cs.More {
+		s.b.windows.Keep(key, dav.Refreshed(d, window, versions(objs)), q.Known)
+	} else {
+		s.b.windows.Drop(key)
+	}
 	o := s.options(q.Body.Version)
 	seen := map[string]string{} // objects read: path → ETag, "" when sent
 	for _, ch := range window {
@@ -236,42 +238,6 @@ func (s *Session) Changes(ctx context.Context, q eas.SyncQuery) (*eas.ChangeSet,
 	}
 	s.b.mu.Unlock()
 	return cs, nil
-}
-
-// refreshed returns d with the objects of window as they were just read,
-// for the next window taken from it: one changed since the listing (by the
-// phone's own write, most often, which gives the phone the new ETag) has
-// its new ETag, so that the phone's version does not look different from
-// the listing's on every later window; one gone since is listed deleted.
-// Otherwise such entries come back in every window and, once they fill
-// it, the phone never gets to the end of the delta.
-func refreshed(d dav.Delta, window []dav.Change, objs map[string]raw) dav.Delta {
-	read := map[string]bool{}
-	for _, ch := range window {
-		if ch.Kind != eas.ChangeDelete {
-			read[ch.Path] = true
-		}
-	}
-	if len(read) == 0 {
-		return d
-	}
-	out := d // d may be shared with another window: copy what changes
-	out.Updated = make([]dav.Object, 0, len(d.Updated))
-	out.Deleted = slices.Clone(d.Deleted)
-	for _, o := range d.Updated {
-		if read[o.Path] {
-			r, ok := objs[o.Path]
-			if !ok {
-				out.Deleted = append(out.Deleted, o.Path)
-				continue
-			}
-			if r.etag != "" {
-				o.ETag = r.etag
-			}
-		}
-		out.Updated = append(out.Updated, o)
-	}
-	return out
 }
 
 // change converts one object read for a folder; send is false for an
@@ -312,6 +278,15 @@ func (s *Session) Pending(ctx context.Context, q eas.SyncQuery) (int, error) {
 		return 0, nil
 	}
 	return len(dav.Diff(d, q.Known)), nil
+}
+
+// versions maps the paths of objects read to their ETags.
+func versions(objs map[string]raw) map[string]string {
+	out := make(map[string]string, len(objs))
+	for p, r := range objs {
+		out[p] = r.etag
+	}
+	return out
 }
 
 // raw is one object as the server has it, parsed; cal is nil when it
@@ -426,7 +401,7 @@ func (s *Session) read(ctx context.Context, coll string, changes []dav.Change) (
 		}
 		return out, nil
 	}
-	if unreachable(ctx, err) {
+	if dav.Unreachable(ctx, err) {
 		return nil, dav.EASError(err)
 	}
 	s.log.Debug("calendar-multiget failed, reading objects one by one", zap.Error(err))
@@ -441,17 +416,6 @@ func (s *Session) read(ctx context.Context, coll string, changes []dav.Change) (
 		out[p] = parsed(data, etag)
 	}
 	return out, nil
-}
-
-// unreachable tells a server that is down, slow or refusing from one that
-// answered: go-webdav reports an object of the multistatus that is gone
-// (deleted since the listing: 404) as an error of its own, which is no
-// reason to retry the whole Sync; the objects are then read one by one.
-func unreachable(ctx context.Context, err error) bool {
-	var se *dav.StatusError
-	var ne net.Error
-	return errors.As(err, &se) && dav.Temporary(err) || errors.As(err, &ne) ||
-		errors.Is(err, io.ErrUnexpectedEOF) || ctx.Err() != nil
 }
 
 // Fetch reads one item.

@@ -45,6 +45,8 @@ type Backend struct {
 
 	mu    sync.Mutex
 	homes dav.Homes
+	// windows keeps the deltas a phone gets in several windows.
+	windows dav.Windows
 }
 
 // New makes the contacts store.
@@ -70,5 +72,6 @@ func (b *Backend) Open(ctx context.Context, cred eas.Credentials) (eas.Session, 
 	if err != nil {
 		return nil, dav.EASError(err)
 	}
-	return &Session{c: c, home: home, log: b.log.With(zap.String("user", cred.Username))}, nil
+	return &Session{c: c, home: home, user: cred.Username, windows: &b.windows,
+		log: b.log.With(zap.String("user", cred.Username))}, nil
 }

@@ -9,7 +9,6 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/emersion/go-vcard"
@@ -52,13 +51,6 @@ func (k known) apply(cs *eas.ChangeSet) {
 			k[ch.ServerID] = ch.Version
 		}
 	}
-}
-
-type countingTransport struct{ n atomic.Int64 }
-
-func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	c.n.Add(1)
-	return http.DefaultTransport.RoundTrip(r)
 }
 
 func start(t *testing.T) *radicaletest.Server {

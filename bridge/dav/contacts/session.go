@@ -17,9 +17,11 @@ import (
 
 // Session is one user's address books for one request.
 type Session struct {
-	c    *dav.Client
-	home string
-	log  *zap.Logger
+	c       *dav.Client
+	home    string
+	user    string
+	windows *dav.Windows
+	log     *zap.Logger
 	// books and whole (the cards of a book read whole) cache what the
 	// request's lookups read.
 	books []dav.Collection
@@ -84,11 +86,16 @@ func (s *Session) objectPath(ctx context.Context, coll, id string) (string, erro
 }
 
 // Changes returns what the phone lacks in one address book: one small
-// request when nothing changed, one more to read the cards that did.
+// request when nothing changed, one more to read the cards that did. A
+// delta larger than the window is listed once and kept for the windows
+// that follow.
 func (s *Session) Changes(ctx context.Context, q eas.SyncQuery) (*eas.ChangeSet, error) {
-	d, err := s.c.Changes(ctx, q.Path, q.Cursor)
+	d, err := s.delta(ctx, q.Path, q.Cursor)
 	if err != nil {
-		return nil, dav.EASError(err)
+		return nil, err
+	}
+	if d, err = s.versioned(ctx, q.Path, d, q.Known); err != nil {
+		return nil, err
 	}
 	all := dav.Diff(d, q.Known)
 	cs := &eas.ChangeSet{Cursor: d.Cursor}
@@ -102,6 +109,12 @@ func (s *Session) Changes(ctx context.Context, q eas.SyncQuery) (*eas.ChangeSet,
 	if err != nil {
 		return nil, err
 	}
+	key := dav.WindowKey{User: s.user, Path: q.Path, Cursor: q.Cursor}
+	if cs.More {
+		s.windows.Keep(key, dav.Refreshed(d, window, versions(cards)), q.Known)
+	} else {
+		s.windows.Drop(key)
+	}
 	opt := options(q.Body)
 	for _, ch := range window {
 		ic := eas.ItemChange{Kind: ch.Kind, ServerID: ch.ID, Version: ch.Version}
@@ -110,6 +123,11 @@ func (s *Session) Changes(ctx context.Context, q eas.SyncQuery) (*eas.ChangeSet,
 			if !ok {
 				// Deleted between the listing and the read: the next
 				// sync sees it gone.
+				continue
+			}
+			if v, ok := q.Known.Version(ch.ID); ch.Kind == eas.ChangeModify && ok && v == r.etag {
+				// The phone wrote it since the listing: it holds this
+				// version.
 				continue
 			}
 			ic.Version = r.etag
@@ -123,14 +141,30 @@ func (s *Session) Changes(ctx context.Context, q eas.SyncQuery) (*eas.ChangeSet,
 	return cs, nil
 }
 
+// delta returns what changed in coll since cursor: the rest of a delta
+// the phone is getting in windows, or the server's answer.
+func (s *Session) delta(ctx context.Context, coll, cursor string) (dav.Delta, error) {
+	if d, ok := s.windows.Kept(dav.WindowKey{User: s.user, Path: coll, Cursor: cursor}); ok {
+		return d, nil
+	}
+	d, err := s.c.Changes(ctx, coll, cursor)
+	if err != nil {
+		return d, dav.EASError(err)
+	}
+	return d, nil
+}
+
 // Pending counts the changes the phone lacks without reading any card.
 func (s *Session) Pending(ctx context.Context, q eas.SyncQuery) (int, error) {
-	d, err := s.c.Changes(ctx, q.Path, q.Cursor)
+	d, err := s.delta(ctx, q.Path, q.Cursor)
 	if err != nil {
-		return 0, dav.EASError(err)
+		return 0, err
 	}
 	if d.Empty() {
 		return 0, nil
+	}
+	if d, err = s.versioned(ctx, q.Path, d, q.Known); err != nil {
+		return 0, err
 	}
 	return len(dav.Diff(d, q.Known)), nil
 }
@@ -150,10 +184,19 @@ func options(b eas.BodyOptions) vcardconv.Options {
 	return opt
 }
 
+// versions maps the paths of the cards read to their versions.
+func versions(cards map[string]raw) map[string]string {
+	out := make(map[string]string, len(cards))
+	for p, r := range cards {
+		out[p] = r.etag
+	}
+	return out
+}
+
 // raw is one card as the server has it.
 type raw struct {
 	data []byte
-	etag string
+	etag string // its version: the ETag, or a digest (version.go)
 }
 
 func (r raw) contact(opt vcardconv.Options) (*eas.Contact, error) {
@@ -187,13 +230,13 @@ func (s *Session) read(ctx context.Context, coll string, changes []dav.Change) (
 				err = encErr
 				break
 			}
-			out[o.Path] = raw{data, o.ETag}
+			out[o.Path] = raw{data, version(o.ETag, o.Card, data)}
 		}
 		if err == nil {
 			return out, nil
 		}
 	}
-	if dav.Temporary(err) {
+	if dav.Unreachable(ctx, err) {
 		return nil, dav.EASError(err)
 	}
 	s.log.Debug("multiget failed, reading cards one by one", zap.Error(err))
@@ -205,7 +248,7 @@ func (s *Session) read(ctx context.Context, coll string, changes []dav.Change) (
 		case err != nil:
 			return nil, dav.EASError(err)
 		}
-		out[p] = raw{data, etag}
+		out[p] = raw{data, versionOf(etag, data)}
 	}
 	return out, nil
 }

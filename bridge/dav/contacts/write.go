@@ -48,7 +48,24 @@ func (s *Session) AddItem(ctx context.Context, coll string, it eas.Item) (string
 	if err != nil {
 		return "", "", dav.EASError(err)
 	}
-	return dav.ServerID(p), etag, nil
+	return dav.ServerID(p), s.written(ctx, p, etag), nil
+}
+
+// written is the version of a card just written: the ETag the server
+// answered, or, from a server that gives none, the digest of the card as
+// it stored it (which may differ from what was sent). The write is done
+// whatever happens here: when the card cannot be read back, the version
+// is "" and the phone gets the card once more at its next Sync.
+func (s *Session) written(ctx context.Context, p, etag string) string {
+	if etag != "" {
+		return etag
+	}
+	data, etag, err := s.c.Get(ctx, p)
+	if err != nil {
+		s.log.Warn("reading back a card written to a server without ETags", zap.String("path", p), zap.Error(err))
+		return ""
+	}
+	return versionOf(etag, data)
 }
 
 // ChangeItem writes a phone's change into the card as the server has it,
@@ -68,10 +85,11 @@ func (s *Session) ChangeItem(ctx context.Context, ref eas.ItemRef, u eas.ItemUpd
 	if err != nil {
 		return "", dav.EASError(err)
 	}
-	if u.Known != "" && etag != "" && etag != u.Known {
-		return "", fmt.Errorf("%w: %s is at %s, the phone holds %s", eas.ErrConflict, p, etag, u.Known)
-	}
 	card, perr := vcardconv.Parse(data)
+	v := version(etag, card, data)
+	if u.Known != "" && v != u.Known {
+		return "", fmt.Errorf("%w: %s is at %s, the phone holds %s", eas.ErrConflict, p, v, u.Known)
+	}
 	if card == nil {
 		return "", fmt.Errorf("%s cannot be read to apply a change: %w", p, perr)
 	}
@@ -85,17 +103,24 @@ func (s *Session) ChangeItem(ctx context.Context, ref eas.ItemRef, u eas.ItemUpd
 		return "", err
 	}
 	if !changed {
-		return etag, nil
+		return v, nil
 	}
 	out, err := vcardconv.Encode(card)
 	if err != nil {
 		return "", err
 	}
-	newTag, err := s.c.Put(ctx, p, vcard.MIMEType, out, etag)
+	var newTag string
+	if etag != "" {
+		newTag, err = s.c.Put(ctx, p, vcard.MIMEType, out, etag)
+	} else {
+		// Nothing to match: the digest compared above is the check,
+		// short of a write by another client in between.
+		newTag, err = s.c.Overwrite(ctx, p, vcard.MIMEType, out)
+	}
 	if err != nil {
 		return "", dav.EASError(err)
 	}
-	return newTag, nil
+	return s.written(ctx, p, newTag), nil
 }
 
 // DeleteItem removes a contact; one that is gone already is no error.

@@ -1,0 +1,143 @@
+package dav
+
+import (
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/easgate/easgate/eas"
+)
+
+// DefaultWindowTTL is how long a delta waits for its next window when
+// Windows.TTL is zero: a phone asks for the next window at once, and a
+// delta kept longer only grows stale.
+const DefaultWindowTTL = 2 * time.Minute
+
+// Windows keeps the deltas a phone takes in several Sync windows, so that
+// the server lists a collection once for all of them rather than once per
+// window (a 1,700-card book in windows of 100 was 17 listings). A delta
+// is kept under the cursor it was taken from, which the phone sends back
+// with every window until it has the last one; changes made upstream
+// meanwhile are not lost, since the delta's own cursor, which the phone
+// gets with the last window, is from before them. The zero value is
+// ready to use; it is safe for concurrent use.
+type Windows struct {
+	// TTL bounds how long a delta waits for its next window; 0 means
+	// DefaultWindowTTL.
+	TTL time.Duration
+
+	mu   sync.Mutex
+	kept map[WindowKey]keptDelta
+}
+
+// WindowKey names a delta a phone takes in windows: the user's, of one
+// folder, from the cursor the phone sends with every window. Path is the
+// folder's, not the collection's: the folders of one collection (its
+// events and its to-dos) hold different objects, and the deletions a kept
+// delta gives are those of one folder's phone.
+type WindowKey struct {
+	User   string
+	Path   string
+	Cursor string
+}
+
+type keptDelta struct {
+	delta Delta
+	at    time.Time
+}
+
+func (w *Windows) ttl() time.Duration {
+	if w.TTL > 0 {
+		return w.TTL
+	}
+	return DefaultWindowTTL
+}
+
+// Kept returns the rest of the delta k names, if one is kept. It forgets
+// the deltas that waited too long.
+func (w *Windows) Kept(k WindowKey) (Delta, bool) {
+	now := time.Now()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for key, v := range w.kept {
+		if now.Sub(v.at) > w.ttl() {
+			delete(w.kept, key)
+		}
+	}
+	kd, ok := w.kept[k]
+	return kd.delta, ok
+}
+
+// Keep keeps d for the next window; known is what the phone held when d
+// was listed. A full delta is kept as the deletions it gave then (Gone):
+// later, the phone may hold objects it wrote itself since the listing,
+// which it must not be told are gone. (A second device of the user taking
+// the same delta, from the same cursor, gets these deletions too; one it
+// alone holds of what the listing left out it learns at the next full
+// listing.)
+func (w *Windows) Keep(k WindowKey, d Delta, known eas.KnownItems) {
+	if d.Full {
+		listed := make(map[string]bool, len(d.Updated))
+		for _, o := range d.Updated {
+			listed[ServerID(o.Path)] = true
+		}
+		d.Full, d.Gone = false, slices.Clone(d.Gone)
+		known.Range(func(id, _ string) bool {
+			if !listed[id] {
+				d.Gone = append(d.Gone, id)
+			}
+			return true
+		})
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.kept == nil {
+		w.kept = map[WindowKey]keptDelta{}
+	}
+	w.kept[k] = keptDelta{delta: d, at: time.Now()}
+}
+
+// Drop forgets the delta k names, once the phone has it all.
+func (w *Windows) Drop(k WindowKey) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.kept, k)
+}
+
+// Refreshed returns d with the objects of window as they were just read,
+// for the next window taken from it; read maps the path of each object
+// read to its version ("" when the server gave none). One changed since
+// the listing (by the phone's own write, most often, which gave the
+// phone the new version) gets its new version, so that the phone's
+// version does not look different from the listing's on every later
+// window; one not read, gone since, is listed deleted. Otherwise such
+// entries come back in every window and, once they fill it, the phone
+// never gets to the end of the delta.
+func Refreshed(d Delta, window []Change, read map[string]string) Delta {
+	asked := map[string]bool{}
+	for _, ch := range window {
+		if ch.Kind != eas.ChangeDelete {
+			asked[ch.Path] = true
+		}
+	}
+	if len(asked) == 0 {
+		return d
+	}
+	out := d // d may be shared with another window: copy what changes
+	out.Updated = make([]Object, 0, len(d.Updated))
+	out.Deleted = slices.Clone(d.Deleted)
+	for _, o := range d.Updated {
+		if asked[o.Path] {
+			v, ok := read[o.Path]
+			if !ok {
+				out.Deleted = append(out.Deleted, o.Path)
+				continue
+			}
+			if v != "" {
+				o.ETag = v
+			}
+		}
+		out.Updated = append(out.Updated, o)
+	}
+	return out
+}
