@@ -546,6 +546,15 @@ func (s *muxSession) AddItem(ctx context.Context, path string, it Item) (string,
 	return w.AddItem(ctx, path, it)
 }
 
+// AddNewItem is AddItem with the phone's version.
+func (s *muxSession) AddNewItem(ctx context.Context, n NewItem) (string, string, error) {
+	w, err := s.writer()
+	if err != nil {
+		return "", "", err
+	}
+	return addItem(ctx, w, n)
+}
+
 func (s *muxSession) ChangeItem(ctx context.Context, ref ItemRef, u ItemUpdate) (string, error) {
 	w, err := s.writer()
 	if err != nil {
