@@ -40,7 +40,8 @@ func TestOneFolderClasses(t *testing.T) {
 		// accepts; the build here is made up.
 		{"iOS, OS-style agent", "ios1", "iPhone", "iOS/16.1 (20B82) dataaccessd/1.0", nil},
 		// Outlook for iOS and Android, through Microsoft's cloud (same
-		// write-up as iOS 12: OPTIONS ...&DeviceType=Outlook).
+		// write-up as iOS 12: OPTIONS ...&DeviceType=Outlook). No public
+		// account of it showing one folder was found: the default.
 		{"Outlook for iOS and Android", "e1568c571e684e0fb1724da85d215dc0", "Outlook", "Outlook-iOS-Android/1.0", nil},
 		// Samsung Galaxy Note II, own email client (Alinto/sogo,
 		// ActiveSync/SOGoActiveSyncDispatcher.m comments: DeviceId,
@@ -55,7 +56,8 @@ func TestOneFolderClasses(t *testing.T) {
 		// "Android-SAMSUNG-"); models and versions made up.
 		{"Samsung, agent only", "x1", "SM-G973F", "SAMSUNG-SM-G973F/101.100003", calContactsTasksNotes},
 		{"Samsung, older agent", "x2", "GT-I9300", "Android-SAMSUNG-GT-I9300/101.403", calContactsTasksNotes},
-		// HTC One mini 2 (Horde's device profile).
+		// HTC One mini 2, by the DeviceType Horde's device profile matches;
+		// the agent is made up.
 		{"HTC One mini 2", "htc1", "HTCOnemini2", "HTC-EAS", calContactsTasksNotes},
 		// Android 5.0.1 own client, Huawei GRA-L09 (z-push-admin output
 		// in mail-in-a-box/mailinabox issue 937).
@@ -94,8 +96,9 @@ func TestOneFolderClasses(t *testing.T) {
 		// "Outlook/15.0" agent (Horde) whose build is made up.
 		{"Outlook 2016", "224c6d7124be43638aaf13ebc79d3d46", "WindowsOutlook", "Outlook/16.0 (16.0.7167.6539; C2R; x86)", []eas.Class{eas.ClassContacts}},
 		{"Outlook 2013", "ol1", "WindowsOutlook15", "Outlook/15.0 (15.0.4569.1506; MSI; x86)", []eas.Class{eas.ClassContacts}},
-		// Windows 10 Mail and Calendar (Get-MobileDevice listing in a
-		// public Exchange admin script: WindowsMail, MSFT-WIN-3/10.0.17134).
+		// Windows 10 Mail and Calendar (mobile device listing quoted in
+		// tostka's resolve-user.ps1: WindowsMail, MSFT-WIN-3/10.0.17134);
+		// no source on its folders, so it keeps the default.
 		{"Windows Mail", "wm2", "WindowsMail", "MSFT-WIN-3/10.0.17134", nil},
 		{"unknown", "f1", "Frobnicator", "Frob/1.0", nil},
 	} {
