@@ -306,3 +306,51 @@ func TestMultiplexMemberGone(t *testing.T) {
 		t.Fatalf("status %d, deletes %v, want %v", got.Status, deleted, want)
 	}
 }
+
+// A client no longer merged (easgate now shows iOS every notes folder,
+// where it merged them before) gets the other folder at its next
+// FolderSync, and the merged collection's next Sync takes the other
+// folder's items off it: it holds each note once, in its own folder.
+func TestMultiplexNoLongerMerged(t *testing.T) {
+	g := startMuxGateway(t)
+	c, _ := g.muxPhone(t, "iphone1", "Android", "Android/5.0.1-EAS-2.0")
+	ctx := context.Background()
+	fs, err := c.FolderSync(ctx, "0")
+	if err != nil || fs.Status != eas.FolderSuccess {
+		t.Fatalf("FolderSync: %v %+v", err, fs)
+	}
+	coll := ""
+	for _, f := range fs.Changes.Add {
+		if f.DisplayName == "Notes" {
+			coll = f.ServerID
+		}
+	}
+	key, items, _ := primeClass(t, g, coll, 10)
+	if len(items) != 3 {
+		t.Fatalf("merged Notes holds %v", items)
+	}
+
+	c.DeviceType, c.UserAgent = "iPhone", "Apple-iPhone11C8/2007.75"
+	fs, err = c.FolderSync(ctx, fs.SyncKey)
+	if err != nil || fs.Status != eas.FolderSuccess || fs.Changes == nil {
+		t.Fatalf("FolderSync: %v %+v", err, fs)
+	}
+	var added []string
+	for _, f := range fs.Changes.Add {
+		added = append(added, f.DisplayName)
+	}
+	if !slices.Equal(added, []string{"Ideas"}) {
+		t.Fatalf("FolderSync added %v, want Ideas", added)
+	}
+	got := rawSyncOne(t, g.phone, eas.SyncCollection{SyncKey: key, CollectionID: coll})
+	var deleted []string
+	if got.Commands != nil {
+		deleted = idsOf(got.Commands.Delete)
+	}
+	slices.Sort(deleted)
+	want := []string{items["garden"], items["kitchen"]}
+	slices.Sort(want)
+	if got.Status != eas.SyncSuccess || !slices.Equal(deleted, want) || len(adds(got)) != 0 {
+		t.Fatalf("status %d, deletes %v, adds %d; want deletes %v", got.Status, deleted, len(adds(got)), want)
+	}
+}
