@@ -320,6 +320,33 @@ type ItemWriter interface {
 	DeleteItem(ctx context.Context, ref ItemRef) error
 }
 
+// NewItem is a phone's Add of an item of a class other than mail.
+type NewItem struct {
+	// Path is the folder the item goes to.
+	Path string
+	Item Item
+	// Version is the phone's protocol version, which the item does not
+	// tell; zero when not known. A calendar store needs it: a 16.x phone
+	// sends an all-day event's times as dates and leaves the invitations
+	// of a meeting it organizes to the server.
+	Version Version
+}
+
+// ItemAdder is an ItemWriter that takes an Add with the phone's protocol
+// version. The engine calls AddNewItem instead of AddItem when a store
+// has it.
+type ItemAdder interface {
+	AddNewItem(ctx context.Context, n NewItem) (serverID, version string, err error)
+}
+
+// addItem stores n in w, telling the version to a store that takes it.
+func addItem(ctx context.Context, w ItemWriter, n NewItem) (serverID, version string, err error) {
+	if a, ok := w.(ItemAdder); ok {
+		return a.AddNewItem(ctx, n)
+	}
+	return w.AddItem(ctx, n.Path, n.Item)
+}
+
 // FolderEditor creates, renames and deletes folders.
 type FolderEditor interface {
 	// CreateFolder returns ErrExists when the name is taken, ErrNotFound

@@ -265,6 +265,19 @@ func (s *combinedSession) AddItem(ctx context.Context, path string, it Item) (st
 	return id, v, s.wrap(path, err)
 }
 
+// AddNewItem is AddItem with the phone's version, for the upstream that
+// holds the folder.
+func (s *combinedSession) AddNewItem(ctx context.Context, n NewItem) (string, string, error) {
+	w, p, err := s.writer(ctx, n.Path)
+	if err != nil {
+		return "", "", err
+	}
+	orig := n.Path
+	n.Path = p
+	id, v, err := addItem(ctx, w, n)
+	return id, v, s.wrap(orig, err)
+}
+
 func (s *combinedSession) ChangeItem(ctx context.Context, ref ItemRef, u ItemUpdate) (string, error) {
 	w, p, err := s.writer(ctx, ref.Path)
 	if err != nil {

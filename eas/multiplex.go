@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base32"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -30,42 +31,88 @@ import (
 // ids hold a '/' (DAV ids are file names; IMAP ids are UIDs), so the two
 // never mix. The merged collection's cursor keeps one cursor per folder.
 
+// ClientIdentity is what a request tells of the program that sent it: the
+// DeviceId and DeviceType of its query and its HTTP User-Agent.
+type ClientIdentity struct {
+	DeviceID, DeviceType, UserAgent string
+}
+
 // oneFolderRule says which classes a client shows one folder of.
 type oneFolderRule struct {
-	match func(deviceType, userAgent string) bool
+	match func(c ClientIdentity) bool
 	one   []Class
 }
 
 var allPIM = []Class{ClassCalendar, ClassContacts, ClassTasks, ClassNotes}
 
-// oneFolderRules are tried in order; the first that matches decides. Both
-// arguments are lower case.
+// oneFolderRules are tried in order; the first that matches decides, and
+// a client no rule matches shows every folder. The identity is in lower
+// case. The strings are those the clients send (see TestOneFolderClasses
+// for one real request of each); which clients show one folder of a
+// class is what Horde's ActiveSync library found and keeps in its device
+// profile (Horde_ActiveSync_Device::_sniffMultiplex).
 var oneFolderRules = []oneFolderRule{
-	// The Gmail app (User-Agent Android-Mail/7.5…) shows every folder; it
-	// runs on Android, so it comes before the native client.
-	{func(dt, ua string) bool { return strings.HasPrefix(ua, "android-mail/") }, nil},
-	// iOS shows every calendar, address book and task list, one notes folder.
-	{func(dt, ua string) bool {
-		return dt == "iphone" || dt == "ipad" || dt == "ipod" || strings.HasPrefix(ua, "apple-")
-	}, []Class{ClassNotes}},
-	// Samsung's own client (DeviceType SAMSUNG…) and the HTC One mini 2
+	// Android apps that send DeviceType "Android" yet are not Android's
+	// own client, and show every folder: the Gmail app (User-Agent
+	// "Android-Mail/…"), Nine ("Nine-…", DeviceId "Nine…") and TouchDown.
+	{func(c ClientIdentity) bool {
+		return strings.HasPrefix(c.UserAgent, "android-mail/") || isNine(c) ||
+			strings.Contains(c.UserAgent, "touchdown")
+	}, nil},
+	// iOS (DeviceType iPhone/iPad/iPod, User-Agent "Apple-iPhone11C8/…",
+	// or "iOS/…") shows every folder, notes included in current releases.
+	{func(c ClientIdentity) bool {
+		return c.DeviceType == "iphone" || c.DeviceType == "ipad" || c.DeviceType == "ipod" ||
+			strings.HasPrefix(c.UserAgent, "apple-") || strings.HasPrefix(c.UserAgent, "ios/")
+	}, nil},
+	// Samsung's own client (DeviceType "SAMSUNGSGHI317M", User-Agent
+	// "SAMSUNG-SGH-I317M/…" or "Android-SAMSUNG-…") and the HTC One mini 2
 	// show one folder of each class.
-	{func(dt, ua string) bool { return strings.HasPrefix(dt, "samsung") || dt == "htconemini2" }, allPIM},
-	// Android's native client from 4.4 shows every calendar and one
-	// folder of the others; before 4.4, one of each.
-	{func(dt, ua string) bool { return dt == "android" && androidAtLeast44(ua) },
+	{func(c ClientIdentity) bool {
+		return strings.HasPrefix(c.DeviceType, "samsung") || strings.HasPrefix(c.UserAgent, "samsung-") ||
+			strings.HasPrefix(c.UserAgent, "android-samsung-") || c.DeviceType == "htconemini2"
+	}, allPIM},
+	// Android's own client (DeviceType "Android", User-Agent
+	// "Android/5.0.1-EAS-2.0") shows every calendar from 4.4 on and one
+	// folder of the other classes; before 4.4, one folder of each.
+	{func(c ClientIdentity) bool { return isAndroidNative(c) && androidAtLeast44(c.UserAgent) },
 		[]Class{ClassContacts, ClassTasks, ClassNotes}},
-	{func(dt, ua string) bool { return dt == "android" || strings.HasPrefix(ua, "android/") }, allPIM},
-	// Windows Phone 8.10 shows one address book; 8.0 also one calendar.
-	{func(dt, ua string) bool { return strings.HasPrefix(ua, "msft-wp/8.1") }, []Class{ClassContacts}},
-	{func(dt, ua string) bool { return strings.HasPrefix(ua, "msft-wp/8.0") || dt == "wp8" },
-		[]Class{ClassCalendar, ClassContacts}},
-	// Pocket PC and Windows Mobile show one folder of each class.
-	{func(dt, ua string) bool { return dt == "pocketpc" || strings.HasPrefix(dt, "windowsmobile") }, allPIM},
-	// Outlook 2013 and 2016 over EAS show one address book.
-	{func(dt, ua string) bool {
-		return strings.HasPrefix(dt, "windowsoutlook") || strings.HasPrefix(ua, "outlook/")
+	{isAndroidNative, allPIM},
+	// Windows Phone 8.10 ("MSFT-WP/8.10.14219") shows one address book;
+	// 8.0 also one calendar.
+	{func(c ClientIdentity) bool { return strings.HasPrefix(c.UserAgent, "msft-wp/8.1") }, []Class{ClassContacts}},
+	{func(c ClientIdentity) bool {
+		return strings.HasPrefix(c.UserAgent, "msft-wp/8.0") || c.DeviceType == "wp8"
+	}, []Class{ClassCalendar, ClassContacts}},
+	// Windows Mobile (DeviceType "PocketPC", User-Agent "MSFT-PPC/…")
+	// shows one folder of each class.
+	{func(c ClientIdentity) bool {
+		return c.DeviceType == "pocketpc" || strings.HasPrefix(c.UserAgent, "msft-ppc/")
+	}, allPIM},
+	// Outlook 2013 to 365 over EAS (DeviceType "WindowsOutlook15" or
+	// "WindowsOutlook", User-Agent "Outlook/16.0 (…)") shows one address
+	// book. Outlook for iOS and Android ("Outlook-iOS-Android/1.0",
+	// DeviceType "Outlook") is another client, left to the default.
+	{func(c ClientIdentity) bool {
+		return strings.HasPrefix(c.DeviceType, "windowsoutlook") || strings.HasPrefix(c.UserAgent, "outlook/")
 	}, []Class{ClassContacts}},
+}
+
+// isNine tells the Nine app: User-Agent "Nine-…", or a DeviceId that
+// starts with "Nine" as such or hex-encoded (the way Nine's makers told
+// servers to recognise it, as Horde records).
+func isNine(c ClientIdentity) bool {
+	if strings.HasPrefix(c.UserAgent, "nine-") || strings.HasPrefix(c.DeviceID, "nine") {
+		return true
+	}
+	id, err := hex.DecodeString(c.DeviceID)
+	return err == nil && strings.HasPrefix(strings.ToLower(string(id)), "nine")
+}
+
+// isAndroidNative tells Android's own client, and any other client that
+// sends DeviceType "Android" without saying which it is.
+func isAndroidNative(c ClientIdentity) bool {
+	return c.DeviceType == "android" || strings.HasPrefix(c.UserAgent, "android/")
 }
 
 // androidAtLeast44 reads the release from AOSP's User-Agent
@@ -88,16 +135,24 @@ func androidAtLeast44(ua string) bool {
 	return major > 4 || major == 4 && minor >= 4
 }
 
-// OneFolderClasses returns the classes a client shows one folder of, from
-// the DeviceType of its requests and its User-Agent.
-func OneFolderClasses(deviceType, userAgent string) []Class {
-	dt, ua := strings.ToLower(deviceType), strings.ToLower(userAgent)
+// OneFolderClasses returns the classes a client shows one folder of.
+func OneFolderClasses(c ClientIdentity) []Class {
+	low := ClientIdentity{
+		DeviceID:   strings.ToLower(c.DeviceID),
+		DeviceType: strings.ToLower(c.DeviceType),
+		UserAgent:  strings.ToLower(c.UserAgent),
+	}
 	for _, r := range oneFolderRules {
-		if r.match(dt, ua) {
+		if r.match(low) {
 			return slices.Clone(r.one)
 		}
 	}
 	return nil
+}
+
+// clientIdentity is the identity the request's client gives.
+func (r *request) clientIdentity() ClientIdentity {
+	return ClientIdentity{DeviceID: r.q.DeviceID, DeviceType: r.q.DeviceType, UserAgent: r.http.UserAgent()}
 }
 
 // multiplexed wraps the request's mailbox for a device that shows one
@@ -106,7 +161,7 @@ func (r *request) multiplexed(mb Mailbox) Mailbox {
 	if mb == nil || r.q == nil {
 		return mb
 	}
-	one := OneFolderClasses(r.q.DeviceType, r.http.UserAgent())
+	one := OneFolderClasses(r.clientIdentity())
 	if len(one) == 0 {
 		return mb
 	}
@@ -147,7 +202,7 @@ func (c *folderCache) put(user string, f cachedFolders) {
 // watchedPaths are the folders whose changes are changes of the
 // collection at path: for a merged one, every folder of its class.
 func (r *request) watchedPaths(ctx context.Context, path string) []string {
-	if r.q == nil || len(OneFolderClasses(r.q.DeviceType, r.http.UserAgent())) == 0 {
+	if r.q == nil || len(OneFolderClasses(r.clientIdentity())) == 0 {
 		return []string{path}
 	}
 	mb, err := r.mailbox(ctx)
@@ -489,6 +544,15 @@ func (s *muxSession) AddItem(ctx context.Context, path string, it Item) (string,
 		return "", "", err
 	}
 	return w.AddItem(ctx, path, it)
+}
+
+// AddNewItem is AddItem with the phone's version.
+func (s *muxSession) AddNewItem(ctx context.Context, n NewItem) (string, string, error) {
+	w, err := s.writer()
+	if err != nil {
+		return "", "", err
+	}
+	return addItem(ctx, w, n)
 }
 
 func (s *muxSession) ChangeItem(ctx context.Context, ref ItemRef, u ItemUpdate) (string, error) {

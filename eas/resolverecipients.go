@@ -2,7 +2,6 @@ package eas
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/mail"
@@ -86,10 +85,13 @@ type RecipientCertificates struct {
 	Certificate      []string `wbxml:"Certificate"`
 }
 
-// RecipientPicture is a recipient's photo; Data is base64.
+// RecipientPicture is a recipient's photo. Data is the image itself, sent
+// as WBXML opaque data: MS-ASCMD gives it the byte array type, which
+// MS-ASDTYPE 2.7.1 has travel as opaque, and so does Exchange. Unlike
+// Contacts:Picture in a Sync, it is not base64 text.
 type RecipientPicture struct {
 	Status int    `wbxml:"Status"`
-	Data   string `wbxml:"Data,omitempty"`
+	Data   []byte `wbxml:"Data,omitempty"`
 }
 
 // ResolveRecipients statuses (MS-ASCMD 2.2.3.177.12).
@@ -343,7 +345,7 @@ func (b *pictureBudget) take(data []byte) *RecipientPicture {
 		return &RecipientPicture{Status: st}
 	}
 	b.sent++
-	return &RecipientPicture{Status: 1, Data: base64.StdEncoding.EncodeToString(data)}
+	return &RecipientPicture{Status: 1, Data: data}
 }
 
 // status is the Picture Status a photo gets, 1 when it is sent.

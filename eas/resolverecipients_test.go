@@ -3,7 +3,6 @@ package eas_test
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"fmt"
 	"net/http/httptest"
 	"slices"
@@ -96,7 +95,6 @@ func startDirectory(t *testing.T, v eas.Version, dir *fakeDirectory) *fakeGatewa
 var summary = recipienttest.Summary
 
 func TestResolveRecipients(t *testing.T) {
-	b64 := func(b []byte) int { return len(base64.StdEncoding.EncodeToString(b)) }
 	start := time.Now().UTC().Truncate(time.Hour)
 	window := &eas.RecipientsTimeWindow{StartTime: start.Format("2006-01-02T15:04:05.000Z"),
 		EndTime: start.Add(4 * time.Hour).Format("2006-01-02T15:04:05.000Z")}
@@ -159,11 +157,11 @@ func TestResolveRecipients(t *testing.T) {
 		{name: "pictures within MaxSize and MaxPictures", v: eas.V141, to: []string{"ann", "bob"}, status: 1,
 			opts: &eas.ResolveRecipientsOptions{Picture: &eas.PictureOptions{MaxSize: 1000, MaxPictures: 1}},
 			want: []string{
-				fmt.Sprintf("2 3: 2 Ann Smith <ann@example.org> pic=1/%d 2 Ann Smith <a.smith@work.example> pic=175 2 Anna Berg <anna.berg@example.net> pic=173", b64(smallPhoto)),
+				fmt.Sprintf("2 3: 2 Ann Smith <ann@example.org> pic=1/%d 2 Ann Smith <a.smith@work.example> pic=175 2 Anna Berg <anna.berg@example.net> pic=173", len(smallPhoto)),
 				"1 1: 2 Bob Jones <bob@example.org> pic=174"}},
 		{name: "pictures without limits", v: eas.V141, to: []string{"bob"}, status: 1,
 			opts: &eas.ResolveRecipientsOptions{Picture: &eas.PictureOptions{}},
-			want: []string{fmt.Sprintf("1 1: 2 Bob Jones <bob@example.org> pic=1/%d", b64(largePhoto))}},
+			want: []string{fmt.Sprintf("1 1: 2 Bob Jones <bob@example.org> pic=1/%d", len(largePhoto))}},
 		{name: "no pictures before 14.1", v: eas.V140, to: []string{"bob"}, status: 1,
 			opts: &eas.ResolveRecipientsOptions{Picture: &eas.PictureOptions{}},
 			want: []string{"1 1: 2 Bob Jones <bob@example.org>"}},
@@ -214,6 +212,44 @@ func TestResolveRecipients(t *testing.T) {
 			}
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("got\n  %q\nwant\n  %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestPictureDataIsOpaque reads the answers' bytes: a photo travels as
+// WBXML opaque data holding the image itself (MS-ASCMD gives Data the byte
+// array type, which MS-ASDTYPE 2.7.1 sends as opaque; Horde's server and
+// Exchange-era GAL clients read it so), not as base64 text.
+func TestPictureDataIsOpaque(t *testing.T) {
+	g := startDirectory(t, eas.V141, &fakeDirectory{people: samplePeople()})
+	tests := []struct {
+		name, cmd, req string
+		path           []string
+	}{
+		{"ResolveRecipients", "ResolveRecipients",
+			`<ResolveRecipients xmlns="ResolveRecipients"><To>bob</To><Options><Picture/></Options></ResolveRecipients>`,
+			[]string{"Response", "Recipient", "Picture", "Data"}},
+		{"Search GAL", "Search",
+			`<Search xmlns="Search"><Store><Name>GAL</Name><Query>bob</Query><Options><Range>0-0</Range><Picture/></Options></Store></Search>`,
+			[]string{"Response", "Store", "Result", "Properties"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := postXML(t, g.phone, tt.cmd, tt.req)
+			if err != nil || resp == nil {
+				t.Fatalf("%v %v", resp, err)
+			}
+			data := path(resp, tt.path...)
+			if tt.cmd == "Search" && data != nil {
+				data = path(data.ChildNS("GAL", "Picture"), "Data")
+			}
+			if data == nil {
+				t.Fatalf("no %v in %s", tt.path, resp.XML())
+			}
+			if !data.Opaque || !bytes.Equal(data.Data, largePhoto) {
+				t.Fatalf("Data opaque=%v, %d bytes starting % x; want the %d bytes of the photo as opaque",
+					data.Opaque, len(data.Data), data.Data[:min(4, len(data.Data))], len(largePhoto))
 			}
 		})
 	}

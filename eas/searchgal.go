@@ -30,10 +30,12 @@ type GALProperties struct {
 	Picture      *GALPicture `wbxml:"GAL:Picture,omitempty"`
 }
 
-// GALPicture is a result's photo (14.1+); Data is base64.
+// GALPicture is a result's photo (14.1+). Data is the image as WBXML
+// opaque data, as in RecipientPicture (MS-ASCMD gives gal:Data the byte
+// array type).
 type GALPicture struct {
 	Status int    `wbxml:"Status"`
-	Data   string `wbxml:"Data,omitempty"`
+	Data   []byte `wbxml:"Data,omitempty"`
 }
 
 var tagSearchProperties = wbxml.MustLookup("Search", "Properties")

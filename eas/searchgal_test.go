@@ -47,14 +47,14 @@ func TestSearchGAL(t *testing.T) {
 		{name: "pictures", v: eas.V141, query: "b", pic: &eas.PictureOptions{MaxSize: 10000, MaxPictures: 1},
 			storeStatus: 1, total: 2, gotRange: "0-1", want: []string{
 				"Anna Berg <anna.berg@example.net> Anna|Berg home=+49 30 2 pic=173",
-				"Bob Jones <bob@example.org> Bob|Jones phone=+1 555 3 alias=bobby pic=1/6672"}},
+				"Bob Jones <bob@example.org> Bob|Jones phone=+1 555 3 alias=bobby pic=1/5003"}},
 		{name: "pictures past MaxPictures and MaxSize", v: eas.V141, query: "a", pic: &eas.PictureOptions{MaxSize: 1000, MaxPictures: 1},
 			storeStatus: 1, total: 2, gotRange: "0-1", want: []string{
-				"Ann Smith <ann@example.org> Ann|Smith mobile=+49 170 1 office=B2 title=Engineer company=ACME pic=1/140",
+				"Ann Smith <ann@example.org> Ann|Smith mobile=+49 170 1 office=B2 title=Engineer company=ACME pic=1/103",
 				"Anna Berg <anna.berg@example.net> Anna|Berg home=+49 30 2 pic=173"}},
 		{name: "iOS's empty Picture", v: eas.V141, query: "bob", pic: &eas.PictureOptions{},
 			storeStatus: 1, total: 1, gotRange: "0-0", want: []string{
-				"Bob Jones <bob@example.org> Bob|Jones phone=+1 555 3 alias=bobby pic=1/6672"}},
+				"Bob Jones <bob@example.org> Bob|Jones phone=+1 555 3 alias=bobby pic=1/5003"}},
 		{name: "no pictures before 14.1", v: eas.V140, query: "bob", pic: &eas.PictureOptions{},
 			storeStatus: 1, total: 1, gotRange: "0-0", want: []string{
 				"Bob Jones <bob@example.org> Bob|Jones phone=+1 555 3 alias=bobby"}},
@@ -125,7 +125,7 @@ func TestFindGAL(t *testing.T) {
 			"Carol 01 <carol01@example.com> Carol|01 pic=173", "Carol 02 <carol02@example.com> Carol|02 pic=173",
 			"Carol 03 <carol03@example.com> Carol|03 pic=173"}},
 		{"photo", "bob", el("Options", el("Picture")), 1, "0-0", 1, []string{
-			"Bob Jones <bob@example.org> Bob|Jones phone=+1 555 3 alias=bobby pic=1/6672"}},
+			"Bob Jones <bob@example.org> Bob|Jones phone=+1 555 3 alias=bobby pic=1/5003"}},
 		{"nobody", "nobody", nil, 1, "", 0, nil},
 		{"range not at 0", "ann", el("Options", txt("Range", "1-2")), eas.FindBadRange, "", 0, nil},
 		{"empty query", "", nil, eas.FindInvalidRequest, "", 0, nil},

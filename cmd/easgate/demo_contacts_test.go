@@ -57,7 +57,7 @@ func TestDemoContacts(t *testing.T) {
 		t.Fatalf("GAL search: %+v %v", st, err)
 	}
 	g, err := st.Store.Result[0].Properties.GAL()
-	if err != nil || g.DisplayName != "Priya Raman" || g.Title != "Designer" || g.Picture == nil || g.Picture.Status != 1 || g.Picture.Data == "" {
+	if err != nil || g.DisplayName != "Priya Raman" || g.Title != "Designer" || g.Picture == nil || g.Picture.Status != 1 || len(g.Picture.Data) == 0 {
 		t.Fatalf("GAL result %+v %v", g, err)
 	}
 }

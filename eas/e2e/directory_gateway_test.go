@@ -113,7 +113,7 @@ func TestGatewayResolveRecipientsCardDAV(t *testing.T) {
 		to   string
 		want string
 	}{
-		{"first name, two books", "ann", "2 2: 2 Ann Smith <ann@example.org> pic=1/2672 2 Anna Berg <anna.berg@example.net> pic=173"},
+		{"first name, two books", "ann", "2 2: 2 Ann Smith <ann@example.org> pic=1/2004 2 Anna Berg <anna.berg@example.net> pic=173"},
 		{"last name", "Miller", "1 1: 2 Joanne Miller <jm@example.com> certs=7/0 pic=173"},
 		{"display name prefix", "Bob J", "1 1: 2 Bob Jones <bob@example.org> certs=7/0 pic=173"},
 		{"nickname", "jo", "2 2: 2 Bob Jones <bob@example.org> pic=173 2 Joanne Miller <jm@example.com> pic=173"},
@@ -145,7 +145,7 @@ func TestGatewayResolveRecipientsCardDAV(t *testing.T) {
 	if st.Store.Total == nil || *st.Store.Total != 2 || st.Store.Range != "0-0" || len(st.Store.Result) != 1 {
 		t.Fatalf("GAL search: total %v range %q results %d", st.Store.Total, st.Store.Range, len(st.Store.Result))
 	}
-	if got := recipienttest.GALSummary(t, st.Store.Result[0]); got != "Ann Smith <ann@example.org> Ann|Smith mobile=+49 170 1 pic=1/2672" {
+	if got := recipienttest.GALSummary(t, st.Store.Result[0]); got != "Ann Smith <ann@example.org> Ann|Smith mobile=+49 170 1 pic=1/2004" {
 		t.Errorf("GAL result %q", got)
 	}
 	st, err = phone.SearchGAL(ctx, "ENGINEER", "", nil)

@@ -23,16 +23,26 @@ var ErrInvalidItem = calconv.ErrBadItem
 // safeName matches a UID that can be a resource name as it is.
 var safeName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,50}$`)
 
-// AddItem stores a phone's new event or task as a new object, created
+// AddItem stores a phone's new event or task for a caller that does not
+// tell the phone's version (see AddNewItem).
+func (s *Session) AddItem(ctx context.Context, folder string, it eas.Item) (string, string, error) {
+	return s.AddNewItem(ctx, eas.NewItem{Path: folder, Item: it})
+}
+
+// AddNewItem stores a phone's new event or task as a new object, created
 // only if no object has its name (If-None-Match: *). The object is named
 // after the item's UID (an iOS ClientUid), so that an Add the phone sends
 // again finds the object the first one made instead of a duplicate.
-func (s *Session) AddItem(ctx context.Context, folder string, it eas.Item) (string, string, error) {
-	coll, k, err := splitPath(folder)
+func (s *Session) AddNewItem(ctx context.Context, n eas.NewItem) (string, string, error) {
+	coll, k, err := splitPath(n.Path)
 	if err != nil {
 		return "", "", err
 	}
-	cal, uid, err := s.newObject(k, it)
+	v := n.Version
+	if v == 0 {
+		v = guessVersion(n.Item)
+	}
+	cal, uid, err := s.newObject(k, n.Item, v)
 	if err != nil {
 		return "", "", err
 	}
@@ -55,15 +65,13 @@ func (s *Session) AddItem(ctx context.Context, folder string, it eas.Item) (stri
 	if err != nil {
 		return "", "", dav.EASError(err)
 	}
-	// The Add does not carry the phone's version: the guess that decides
-	// all-day times decides this too.
-	s.tell(ctx, addVersion(it), nil, cal)
+	s.tell(ctx, v, nil, cal)
 	return dav.ServerID(p), etag, nil
 }
 
 // newObject makes the object of a phone's new item and returns its UID.
-func (s *Session) newObject(k kind, it eas.Item) (*ical.Calendar, string, error) {
-	o := s.options(addVersion(it))
+func (s *Session) newObject(k kind, it eas.Item, v eas.Version) (*ical.Calendar, string, error) {
+	o := s.options(v)
 	switch in := it.(type) {
 	case *eas.Calendar:
 		if k != events || in == nil {
@@ -88,10 +96,11 @@ func (s *Session) newObject(k kind, it eas.Item) (*ical.Calendar, string, error)
 	return nil, "", fmt.Errorf("%w: a %T in a %s folder", ErrInvalidItem, it, k.class)
 }
 
-// addVersion tells a 16.x Add by what only 16.x phones send: an Add
-// carries the whole item, so the version matters only to all-day times,
-// which 16.x sends without a zone.
-func addVersion(it eas.Item) eas.Version {
+// guessVersion is the version of an Add whose caller did not tell it
+// (the engine always does, through AddNewItem): 16.x by what only 16.x
+// phones send (ClientUid, a Location element), else 14.1. It misses a
+// 16.x phone that sends neither.
+func guessVersion(it eas.Item) eas.Version {
 	if c, ok := it.(*eas.Calendar); ok && c != nil && (c.ClientUID != "" || c.AirLocation != nil) {
 		return eas.V160
 	}

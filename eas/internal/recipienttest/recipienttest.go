@@ -23,7 +23,7 @@ func Summary(r eas.RecipientResponse) string {
 		}
 		if p := rec.Picture; p != nil {
 			s += fmt.Sprintf(" pic=%d", p.Status)
-			if p.Data != "" {
+			if len(p.Data) > 0 {
 				s += fmt.Sprintf("/%d", len(p.Data))
 			}
 		}
@@ -56,7 +56,7 @@ func GALLine(g *eas.GALProperties) string {
 	}
 	if p := g.Picture; p != nil {
 		s += fmt.Sprintf(" pic=%d", p.Status)
-		if p.Data != "" {
+		if len(p.Data) > 0 {
 			s += fmt.Sprintf("/%d", len(p.Data))
 		}
 	}
