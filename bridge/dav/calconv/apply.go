@@ -364,11 +364,9 @@ func applyChanges(c *ical.Component, ch changes, t times, o Options) {
 	}
 	setOrClear(ical.PropLocation, loc)
 	if ch.body != nil {
-		s := ch.body.Data
-		if ch.body.Type == eas.BodyHTML {
-			s = html2text.HTML2Text(s)
+		if s, ok := phoneDescription(c, ch.body); ok {
+			setOrClear(ical.PropDescription, &s)
 		}
-		setOrClear(ical.PropDescription, &s)
 	} else if o.ClearAbsent {
 		c.Props.Del(ical.PropDescription)
 	}
@@ -418,6 +416,23 @@ func applyChanges(c *ical.Component, ch changes, t times, o Options) {
 	if ch.attendees != nil {
 		applyAttendees(c, ch.attendees.Attendee, o)
 	}
+}
+
+// phoneDescription is the DESCRIPTION a phone's Body sets; ok is false
+// when the body is the start of the stored text: the copy the phone was
+// sent cut to its TruncationSize, which phones (AOSP, iOS) send back
+// whole with an edit of any other field. Writing it would cut the text.
+func phoneDescription(c *ical.Component, b *eas.Body) (string, bool) {
+	s := b.Data
+	if b.Type == eas.BodyHTML {
+		s = html2text.HTML2Text(s)
+	}
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	old := strings.ReplaceAll(propText(c, ical.PropDescription), "\r\n", "\n")
+	if s != "" && len(s) < len(old) && strings.HasPrefix(old, s) {
+		return "", false
+	}
+	return s, true
 }
 
 // applyReminder sets the lead time of the alarm the item's Reminder maps

@@ -175,8 +175,9 @@ func ApplyTask(cal *ical.Calendar, in *eas.Task, uid string, o Options) (*ical.C
 	}
 	setOrClear(ical.PropSummary, in.Subject)
 	if in.Body != nil {
-		s := in.Body.Data
-		setOrClear(ical.PropDescription, &s)
+		if s, ok := phoneDescription(c, in.Body); ok {
+			setOrClear(ical.PropDescription, &s)
+		}
 	} else if o.ClearAbsent {
 		c.Props.Del(ical.PropDescription)
 	}
