@@ -2,6 +2,8 @@ package eas
 
 import (
 	"fmt"
+	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/easgate/easgate/wbxml"
@@ -168,37 +170,61 @@ type PhoneItem struct {
 
 // decode reads a phone's ApplicationData (nil: the phone sent none).
 // supported are the elements the collection's Supported listed: left out
-// of a Change, they are cleared rather than kept. Without a list, or with
-// an empty one, every ghostable element left out is kept: MS-ASCMD would
-// clear them all when no Supported came, but phones that send none (iOS)
-// leave out what they do not show, and clearing it would lose data.
+// of a Change, they are cleared rather than kept, and every element it
+// does not list is ghosted (MS-ASCMD 2.2.3.179; the spec's example lists
+// only JobTitle and OfficeLocation, so a phone's Change then carries
+// little else). Without a list, or with an empty one, every ghostable
+// element left out is kept: MS-ASCMD would clear them all when no
+// Supported came, but phones that send none (iOS) leave out what they do
+// not show, and clearing it would lose data.
 func (cc *classCodec) decode(data *wbxml.Element, supported []string) (PhoneItem, error) {
 	it := cc.newItem()
 	sent := map[string]bool{}
 	for _, f := range supported {
 		sent[f] = true
 	}
+	ghostable := cc.ghostable
+	if len(supported) > 0 && len(ghostable) > 0 && !cc.refusesSupported {
+		ghostable = itemElements(it)
+	}
 	if data == nil {
-		return PhoneItem{Item: it, Ghosted: cc.ghosted(sent)}, nil
+		return PhoneItem{Item: it, Ghosted: ghosted(ghostable, sent)}, nil
 	}
 	if err := decodeElement(data, it); err != nil {
 		return PhoneItem{}, fmt.Errorf("decode %s item: %w", it.Class(), err)
 	}
-	if len(cc.ghostable) == 0 {
+	if len(ghostable) == 0 {
 		return PhoneItem{Item: it}, nil
 	}
 	for _, c := range data.Children {
 		sent[c.Name()] = true
 	}
-	return PhoneItem{Item: it, Ghosted: cc.ghosted(sent)}, nil
+	return PhoneItem{Item: it, Ghosted: ghosted(ghostable, sent)}, nil
 }
 
-// ghosted are the ghostable elements not in sent.
-func (cc *classCodec) ghosted(sent map[string]bool) []string {
+// ghosted are the elements of ghostable not in sent.
+func ghosted(ghostable []string, sent map[string]bool) []string {
 	var out []string
-	for _, f := range cc.ghostable {
+	for _, f := range ghostable {
 		if !sent[f] {
 			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// itemElements lists the top-level elements of an item type, by the
+// wbxml tags of its fields.
+func itemElements(it Item) []string {
+	t := reflect.TypeOf(it).Elem()
+	var out []string
+	for i := 0; i < t.NumField(); i++ {
+		tag, _, _ := strings.Cut(t.Field(i).Tag.Get("wbxml"), ",")
+		if _, name, ok := strings.Cut(tag, ":"); ok {
+			tag = name
+		}
+		if tag != "" && tag != "-" && !slices.Contains(out, tag) {
+			out = append(out, tag)
 		}
 	}
 	return out
