@@ -3,6 +3,7 @@ package eas
 import (
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -136,6 +137,44 @@ func TestContactDecodeGhosting(t *testing.T) {
 			}
 			if c := it.Item.(*Contact); c.FirstName == "" && slices.Contains(tt.sent, "FirstName") {
 				t.Errorf("FirstName not read: %+v", c)
+			}
+		})
+	}
+}
+
+// Windows Phone 8 stops syncing contacts when a Body carries
+// <Truncated>0</Truncated> (SOGo bug 3028): a whole body of any PIM class
+// goes without it, a cut one with Truncated 1.
+func TestPIMBodyTruncatedOnlyWhenCut(t *testing.T) {
+	whole := &Body{Type: BodyPlain, EstimatedDataSize: 5, Data: "notes"}
+	cut := &Body{Type: BodyPlain, EstimatedDataSize: 50, Truncated: true, Data: "notes"}
+	tests := []struct {
+		name string
+		item Item
+		want bool
+	}{
+		{"contact", &Contact{FirstName: "A", Body: whole}, false},
+		{"contact cut", &Contact{FirstName: "A", Body: cut}, true},
+		{"event", &Calendar{Subject: ptr("A"), Body: whole}, false},
+		{"task", &Task{Subject: ptr("A"), Body: whole}, false},
+		{"note", &Note{Subject: "A", Body: whole}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			el, err := toElement(tagApplicationData, tt.item)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := el.Bytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := xmlOf(t, b)
+			if got := strings.Contains(x, "Truncated"); got != tt.want {
+				t.Errorf("Truncated present %v, want %v:\n%s", got, tt.want, x)
+			}
+			if tt.want && !strings.Contains(x, "<airsyncbase:Truncated>1</airsyncbase:Truncated>") {
+				t.Errorf("cut body:\n%s", x)
 			}
 		})
 	}
