@@ -119,6 +119,10 @@ type classCodec struct {
 	refusesSupported bool
 	// minVersion is the first protocol version that has the class.
 	minVersion Version
+	// ghostsAllFrom is the first protocol version whose Change leaves out
+	// whatever did not change (calendar and tasks: 16.0, MS-ASCAL
+	// 3.1.5.3): every element left out is then ghosted. Zero: none.
+	ghostsAllFrom Version
 }
 
 // classCodecs is the table of classes the engine serves.
@@ -168,7 +172,7 @@ type PhoneItem struct {
 	Ghosted []string
 }
 
-// decode reads a phone's ApplicationData (nil: the phone sent none).
+// decode reads the ApplicationData (nil: none) a phone speaking v sent.
 // supported are the elements the collection's Supported listed: left out
 // of a Change, they are cleared rather than kept, and every element it
 // does not list is ghosted (MS-ASCMD 2.2.3.179; the spec's example lists
@@ -177,15 +181,21 @@ type PhoneItem struct {
 // element left out is kept: MS-ASCMD would clear them all when no
 // Supported came, but phones that send none (iOS) leave out what they do
 // not show, and clearing it would lose data.
-func (cc *classCodec) decode(data *wbxml.Element, supported []string) (PhoneItem, error) {
+func (cc *classCodec) decode(data *wbxml.Element, supported []string, v Version) (PhoneItem, error) {
 	it := cc.newItem()
 	sent := map[string]bool{}
-	for _, f := range supported {
-		sent[f] = true
-	}
 	ghostable := cc.ghostable
-	if len(supported) > 0 && len(ghostable) > 0 && !cc.refusesSupported {
+	switch {
+	case len(ghostable) == 0:
+	case cc.ghostsAllFrom != 0 && v.AtLeast(cc.ghostsAllFrom):
 		ghostable = itemElements(it)
+	case len(supported) > 0 && !cc.refusesSupported:
+		ghostable = itemElements(it)
+		fallthrough
+	default:
+		for _, f := range supported {
+			sent[f] = true
+		}
 	}
 	if data == nil {
 		return PhoneItem{Item: it, Ghosted: ghosted(ghostable, sent)}, nil

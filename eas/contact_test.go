@@ -118,7 +118,7 @@ func TestContactDecodeGhosting(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			it, err := contactCodec.decode(change(tt.sent...), tt.supported)
+			it, err := contactCodec.decode(change(tt.sent...), tt.supported, V141)
 			if err != nil {
 				t.Fatal(err)
 			}

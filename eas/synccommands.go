@@ -135,7 +135,7 @@ func (cs *collSync) add(ctx context.Context, pc *phoneCommand, o *commandOutcome
 	if err != nil || w == nil || pc.Data == nil {
 		return err
 	}
-	it, err := cs.codec.decode(pc.Data, cs.st.Meta.Supported)
+	it, err := cs.codec.decode(pc.Data, cs.st.Meta.Supported, cs.run.r.version())
 	if err != nil {
 		return nil
 	}
@@ -164,7 +164,7 @@ func (cs *collSync) change(ctx context.Context, id string, pc *phoneCommand, o *
 		o.Status = SyncConversionError
 		return nil
 	}
-	it, err := cs.codec.decode(pc.Data, cs.st.Meta.Supported)
+	it, err := cs.codec.decode(pc.Data, cs.st.Meta.Supported, cs.run.r.version())
 	if w == nil || err != nil {
 		o.Status = SyncConversionError
 		return nil

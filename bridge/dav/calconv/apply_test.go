@@ -2,6 +2,7 @@ package calconv
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -248,5 +249,52 @@ func TestAllDayStaysOnItsDate(t *testing.T) {
 				t.Errorf("%s %v: %s", zone, v, s)
 			}
 		}
+	}
+}
+
+// A 12.1–14.1 Change applied with ClearAbsent clears what the phone left
+// out, except the ghosted fields KeepGhosted copies from the stored item.
+func TestKeepGhosted(t *testing.T) {
+	o := testOptions(t)
+	o.ClearAbsent = true
+	tests := []struct {
+		name    string
+		ghosted []string
+		has     []string
+		hasnt   []string
+	}{
+		{name: "nothing ghosted: absent fields cleared",
+			has: []string{"SUMMARY:Daily"}, hasnt: []string{"LOCATION:Room", "RRULE:FREQ=WEEKLY", "BEGIN:VALARM", "DESCRIPTION:Daily sync"}},
+		{name: "unlisted in Supported: kept", ghosted: []string{"Location", "Recurrence", "Reminder", "Body", "Exceptions"},
+			has: []string{"SUMMARY:Daily", "LOCATION:Room 4.12", "RRULE:FREQ=WEEKLY;BYDAY=MO,WE", "TRIGGER:-P0DT0H10M0S",
+				"DESCRIPTION:Daily sync", "RECURRENCE-ID", "EXDATE"}},
+		{name: "a field the phone sent is not replaced", ghosted: []string{"Subject", "Location"},
+			has: []string{"SUMMARY:Daily", "LOCATION:Room 4.12"}, hasnt: []string{"SUMMARY:Standup\r\n"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cal := loadICS(t, "google-weekly-moved-deleted.ics")
+			old, err := EventToEAS(cal, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in := eas.Calendar{Subject: ptr("Daily"), TimeZone: aospBlob(t, "Europe/Berlin"), StartTime: "20261005T071500Z", EndTime: "20261005T073000Z"}
+			KeepGhosted(&in, old, func(el string) bool { return slices.Contains(tt.ghosted, el) })
+			out, err := ApplyEvent(cal, &in, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := encoded(t, out)
+			for _, s := range tt.has {
+				if !strings.Contains(got, s) {
+					t.Errorf("lacks %q:\n%s", s, got)
+				}
+			}
+			for _, s := range tt.hasnt {
+				if strings.Contains(got, s) {
+					t.Errorf("still has %q:\n%s", s, got)
+				}
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package calconv
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -177,5 +178,47 @@ func TestTaskIncomplete(t *testing.T) {
 		if got := TaskIncomplete(loadICS(t, file)); got != want {
 			t.Errorf("%s: %v", file, got)
 		}
+	}
+}
+
+// A 12.1–14.1 task Change clears what it leaves out but the ghosted
+// fields.
+func TestKeepGhostedTask(t *testing.T) {
+	o := testOptions(t)
+	o.ClearAbsent = true
+	for _, tt := range []struct {
+		name    string
+		ghosted []string
+		has     []string
+		hasnt   []string
+	}{
+		{name: "nothing ghosted", has: []string{"SUMMARY:Renamed"}, hasnt: []string{"DUE;", "DESCRIPTION:Use the new form", "DTSTART;"}},
+		{name: "dates and body ghosted", ghosted: []string{"StartDate", "UtcStartDate", "DueDate", "UtcDueDate", "Body"},
+			has: []string{"SUMMARY:Renamed", "DUE;TZID=Europe/Berlin:20261215T180000", "DTSTART;TZID=Europe/Berlin:20261210T090000", "DESCRIPTION:Use the new form"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cal := loadICS(t, "nextcloud-todo-due.ics")
+			old, err := TodoToEAS(cal, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in := eas.Task{Subject: ptr("Renamed")}
+			KeepGhosted(&in, old, func(el string) bool { return slices.Contains(tt.ghosted, el) })
+			out, err := ApplyTask(cal, &in, "", o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := encoded(t, out)
+			for _, s := range tt.has {
+				if !strings.Contains(got, s) {
+					t.Errorf("lacks %q:\n%s", s, got)
+				}
+			}
+			for _, s := range tt.hasnt {
+				if strings.Contains(got, s) {
+					t.Errorf("still has %q:\n%s", s, got)
+				}
+			}
+		})
 	}
 }
