@@ -222,3 +222,34 @@ func TestKeepGhostedTask(t *testing.T) {
 		})
 	}
 }
+
+// MS-ASTASK requires DateCompleted when Complete is 1, whatever the
+// VTODO says of the completion.
+func TestTaskDateCompletedAlwaysWithComplete(t *testing.T) {
+	o := testOptions(t)
+	for _, tt := range []struct {
+		name  string
+		props string
+		want  time.Time
+	}{
+		{"COMPLETED", "STATUS:COMPLETED\r\nCOMPLETED:20261201T120000Z\r\nLAST-MODIFIED:20261202T120000Z\r\n", utc(2026, 12, 1, 12, 0)},
+		{"LAST-MODIFIED", "STATUS:COMPLETED\r\nLAST-MODIFIED:20261202T120000Z\r\nDTSTAMP:20261203T120000Z\r\n", utc(2026, 12, 2, 12, 0)},
+		{"DTSTAMP only", "PERCENT-COMPLETE:100\r\nDTSTAMP:20261203T120000Z\r\n", utc(2026, 12, 3, 12, 0)},
+		{"nothing", "STATUS:COMPLETED\r\n", o.Now},
+		{"open task", "STATUS:NEEDS-ACTION\r\nDTSTAMP:20261203T120000Z\r\n", time.Time{}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cal, err := Decode([]byte("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VTODO\r\nUID:t1\r\nSUMMARY:T\r\n" + tt.props + "END:VTODO\r\nEND:VCALENDAR\r\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := TodoToEAS(cal, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !got.DateCompleted.Equal(tt.want) || deref(got.Complete) != !tt.want.IsZero() {
+				t.Errorf("Complete %v DateCompleted %v, want %v", deref(got.Complete), got.DateCompleted, tt.want)
+			}
+		})
+	}
+}
