@@ -134,6 +134,26 @@ func meetingEndToEnd(t *testing.T, v eas.Version) {
 		t.Errorf("%d results for %d requests", len(bresp.Result), len(bad))
 	}
 
+	// One occurrence of a meeting that is no series (146), an InstanceId
+	// that is no date-time (104), from the calendar and from the mail.
+	occ := []struct {
+		q    eas.MeetingResponseQuestion
+		want int
+	}{
+		{eas.MeetingResponseQuestion{UserResponse: eas.UserTentative, CollectionID: calID, RequestID: calendarID, InstanceID: "2026-03-26T13:00:00.000Z"}, eas.MeetingResponseNotRecurring},
+		{eas.MeetingResponseQuestion{UserResponse: eas.UserTentative, CollectionID: calID, RequestID: calendarID, InstanceID: "yesterday"}, eas.MeetingResponseInvalidDateTime},
+		{eas.MeetingResponseQuestion{UserResponse: eas.UserTentative, CollectionID: inbox, RequestID: add.ServerID, InstanceID: "20260326T130000Z"}, eas.MeetingResponseNotRecurring},
+	}
+	for i, o := range occ {
+		var oresp eas.MeetingResponseResponse
+		if _, err := phone.Do(ctx, "MeetingResponse", &eas.MeetingResponseRequest{Request: []eas.MeetingResponseQuestion{o.q}}, &oresp); err != nil {
+			t.Fatal(err)
+		}
+		if len(oresp.Result) != 1 || oresp.Result[0].Status != o.want || oresp.Result[0].CalendarID != "" {
+			t.Errorf("occurrence answer %d: %+v, want Status %d", i, oresp.Result, o.want)
+		}
+	}
+
 	var c0 calSyncResp
 	if _, err := phone.Do(ctx, "Sync", &eas.SyncRequest{Collections: []eas.SyncCollection{{SyncKey: "0", CollectionID: calID}}}, &c0); err != nil {
 		t.Fatal(err)

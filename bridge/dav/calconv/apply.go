@@ -88,7 +88,9 @@ func ApplyEvent(cal *ical.Calendar, in *eas.Calendar, o Options) (*ical.Calendar
 			return x != master && x.Name == ical.CompEvent && x.Props.Get(ical.PropRecurrenceID) != nil
 		})
 	}
-	if in.Exceptions != nil {
+	if in.Exceptions != nil && recurs(master) {
+		// Exceptions of an event that is no series (the phone made it a
+		// single event, or sent them in error) have nothing to change.
 		for i := range in.Exceptions.Exception {
 			x := &in.Exceptions.Exception[i]
 			id := x.ExceptionStartTime
@@ -610,6 +612,9 @@ func applyRecurrence(cal *ical.Calendar, c *ical.Component, old *event, t times,
 // applyOccurrence deletes one occurrence (EXDATE) or changes it (a
 // RECURRENCE-ID override, created from a copy of the master).
 func applyOccurrence(cal *ical.Calendar, master *ical.Component, id eas.CompactTime, deleted bool, startC, endC eas.CompactTime, allDayP *bool, ch changes, o Options) error {
+	if !recurs(master) {
+		return fmt.Errorf("%w: occurrence %s", eas.ErrNotRecurring, id)
+	}
 	z := newZones(cal, o.zone())
 	me, err := readEvent(master, z, o)
 	if err != nil {
@@ -674,6 +679,11 @@ func applyOccurrence(cal *ical.Calendar, master *ical.Component, id eas.CompactT
 	applyChanges(oc, ch, t, Options{Version: o.Version, Zone: o.Zone, User: o.User, Now: o.Now})
 	stamp(oc, o, old != nil && old.start.t.Equal(t.start))
 	return nil
+}
+
+// recurs tells a series: an event with occurrences to delete or change.
+func recurs(master *ical.Component) bool {
+	return master.Props.Get(ical.PropRecurrenceRule) != nil || master.Props.Get(ical.PropRecurrenceDates) != nil
 }
 
 func hasExdate(master *ical.Component, z *zones, t time.Time, allDay bool) bool {

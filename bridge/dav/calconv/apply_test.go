@@ -298,3 +298,36 @@ func TestKeepGhosted(t *testing.T) {
 		})
 	}
 }
+
+// One occurrence of an event that is no series cannot be changed,
+// deleted or answered (MeetingResponse Status 146, Sync Status 6), and a
+// ≤14.1 phone's Exceptions for one make no overrides.
+func TestOccurrenceOfSingleEvent(t *testing.T) {
+	o := testOptions(t)
+	single := "outlook-meeting-organizer.ics"
+	for name, op := range map[string]func(cal *ical.Calendar) error{
+		"ApplyInstance":  func(cal *ical.Calendar) error { return ApplyInstance(cal, "20261208T120000Z", &eas.Calendar{Subject: ptr("x")}, o) },
+		"DeleteInstance": func(cal *ical.Calendar) error { return DeleteInstance(cal, "20261208T120000Z", o) },
+		"SetPartStat": func(cal *ical.Calendar) error {
+			_, err := SetPartStat(cal, "me@example.com", "ACCEPTED", "20261208T120000Z", o)
+			return err
+		},
+	} {
+		cal := loadICS(t, single)
+		before := encoded(t, cal)
+		if err := op(cal); !errors.Is(err, eas.ErrNotRecurring) || !errors.Is(err, eas.ErrInvalidItem) {
+			t.Errorf("%s: err %v, want ErrNotRecurring", name, err)
+		}
+		if after := encoded(t, cal); after != before {
+			t.Errorf("%s changed the event:\n%s", name, after)
+		}
+	}
+	out, err := ApplyEvent(loadICS(t, single), &eas.Calendar{Subject: ptr("Board"),
+		Exceptions: &eas.Exceptions{Exception: []eas.Exception{{Deleted: true, ExceptionStartTime: "20261208T120000Z"}, {ExceptionStartTime: "20261208T120000Z", Subject: ptr("x")}}}}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := encoded(t, out); strings.Contains(s, "RECURRENCE-ID") || strings.Contains(s, "EXDATE") || !strings.Contains(s, "SUMMARY:Board") {
+		t.Errorf("exceptions of a single event applied:\n%s", s)
+	}
+}

@@ -32,7 +32,6 @@ func PartStat(userResponse int) (string, error) {
 // is made when there is none). METHOD goes: a calendar object resource
 // has none (RFC 4791 4.1). It returns the component answered.
 func SetPartStat(cal *ical.Calendar, user, partstat string, instance eas.CompactTime, o Options) (*ical.Component, error) {
-	cal.Props.Del(ical.PropMethod)
 	master := mainComponent(cal, ical.CompEvent)
 	if master == nil {
 		return nil, ErrNoEvent
@@ -44,6 +43,7 @@ func SetPartStat(cal *ical.Calendar, user, partstat string, instance eas.Compact
 			return nil, err
 		}
 	}
+	cal.Props.Del(ical.PropMethod)
 	setAttendee(target, user, partstat)
 	stamp(target, o, true)
 	return target, nil
