@@ -306,7 +306,9 @@ func TestOccurrenceOfSingleEvent(t *testing.T) {
 	o := testOptions(t)
 	single := "outlook-meeting-organizer.ics"
 	for name, op := range map[string]func(cal *ical.Calendar) error{
-		"ApplyInstance":  func(cal *ical.Calendar) error { return ApplyInstance(cal, "20261208T120000Z", &eas.Calendar{Subject: ptr("x")}, o) },
+		"ApplyInstance": func(cal *ical.Calendar) error {
+			return ApplyInstance(cal, "20261208T120000Z", &eas.Calendar{Subject: ptr("x")}, o)
+		},
 		"DeleteInstance": func(cal *ical.Calendar) error { return DeleteInstance(cal, "20261208T120000Z", o) },
 		"SetPartStat": func(cal *ical.Calendar) error {
 			_, err := SetPartStat(cal, "me@example.com", "ACCEPTED", "20261208T120000Z", o)
