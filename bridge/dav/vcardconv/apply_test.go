@@ -111,6 +111,12 @@ func TestApplyEdits(t *testing.T) {
 		{"a year given to a date without one", "31-no-year-v4.vcf", func(c *eas.Contact) {
 			c.Birthday = time.Date(1990, 4, 14, 22, 0, 0, 0, time.UTC)
 		}, nil, []string{"+ BDAY:19900415", "- BDAY:--0415"}},
+		{"FileAs in sort form keeps FN", "01-apple-basic.vcf", func(c *eas.Contact) { c.FileAs = c.LastName + ", " + c.FirstName }, nil, nil},
+		{"FileAs in sort form with a new name: FN made of the names follows them", "08-google-basic.vcf", func(c *eas.Contact) {
+			c.FirstName, c.FileAs = "Priyanka", "Sharma, Priyanka"
+		}, nil, []string{"+ FN:Priyanka Sharma", "+ N:Sharma;Priyanka;;;", "- FN:Priya Sharma", "- N:Sharma;Priya;;;"}},
+		{"FileAs otherwise is FN", "08-google-basic.vcf", func(c *eas.Contact) { c.FileAs = "Dr. P. Sharma" }, nil, []string{
+			"+ FN:Dr. P. Sharma", "- FN:Priya Sharma"}},
 		{"name parts", "17-evolution.vcf", func(c *eas.Contact) { c.Title, c.Suffix = "Dr.", "Jr." }, nil, []string{
 			"+ N:Müller;Hans;;Dr.;Jr.",
 			"- N:Müller;Hans;;Herr;"}},
@@ -210,5 +216,27 @@ func TestNewRoundTrip(t *testing.T) {
 				t.Errorf("read back\n%s\nwant\n%s\ncard:\n%s", strings.Join(got, "\n"), strings.Join(summary(&want), "\n"), data)
 			}
 		})
+	}
+}
+
+// A FileAs in sort form ("Last, First") never becomes the FN of a card
+// whose FN is not made of the names; new cards get FN from the names.
+func TestApplyFileAsSortForm(t *testing.T) {
+	card, err := Parse([]byte("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:b\r\nFN:Bob from accounting\r\nN:Builder;Bob;;;\r\nEND:VCARD\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Apply(card, &eas.Contact{FirstName: "Robert", LastName: "Builder", FileAs: "Builder, Robert"}, Options{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if fn := card.Value(vcard.FieldFormattedName); fn != "Bob from accounting" {
+		t.Errorf("FN %q", fn)
+	}
+	made, err := New(&eas.Contact{FirstName: "Neu", MiddleName: "K.", LastName: "Kontakt", FileAs: "Kontakt, Neu K."}, "n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fn := made.Value(vcard.FieldFormattedName); fn != "Neu K. Kontakt" {
+		t.Errorf("new card FN %q", fn)
 	}
 }

@@ -225,6 +225,17 @@ func Apply(card vcard.Card, c *eas.Contact, opt Options, ghosted Ghosted) (bool,
 		}
 	}
 	w := &writer{binding: bind(card), ghosted: ghosted, made: map[string]*vcard.Field{}, pictureMax: opt.pictureMax()}
+	if sortForm(c) {
+		// FileAs "Last, First" (Nokia, Outlook) is the order the phone
+		// files the contact by, not the name other clients show in FN:
+		// FN stays, or follows the names when it was made of them.
+		cc := *c
+		cc.FileAs = w.value("FileAs")
+		if cc.FileAs == "" || cc.FileAs == w.displayName() {
+			cc.FileAs = namesOf(c)
+		}
+		c = &cc
+	}
 	for _, name := range stringFields {
 		if name != "Body" {
 			w.text(name, normalize(name, getString(c, name)))
@@ -236,6 +247,18 @@ func Apply(card vcard.Card, c *eas.Contact, opt Options, ghosted Ghosted) (bool,
 	w.picture(c.Picture, photo)
 	w.ensureNames()
 	return w.changed, nil
+}
+
+// sortForm tells a FileAs that is the contact's names as "Last, First"
+// (or "Last, First Middle").
+func sortForm(c *eas.Contact) bool {
+	last, first := strings.TrimSpace(c.LastName), strings.TrimSpace(c.FirstName)
+	if last == "" || first == "" {
+		return false
+	}
+	f := strings.Join(strings.Fields(c.FileAs), " ")
+	lf := last + ", " + first
+	return f == lf || f == strings.TrimSpace(lf+" "+strings.TrimSpace(c.MiddleName))
 }
 
 func normalize(name, v string) string {
@@ -541,6 +564,17 @@ func (w *writer) ensureNames() {
 		w.card.SetValue(vcard.FieldName, ";;;;")
 		w.changed = true
 	}
+}
+
+// namesOf is a contact's name as FN shows it: "Dr. Anna Maria Smith PhD".
+func namesOf(c *eas.Contact) string {
+	var parts []string
+	for _, v := range []string{c.Title, c.FirstName, c.MiddleName, c.LastName, c.Suffix} {
+		if v = strings.TrimSpace(v); v != "" {
+			parts = append(parts, v)
+		}
+	}
+	return strings.Join(parts, " ")
 }
 
 func (w *writer) displayName() string {
