@@ -115,6 +115,9 @@ func TestApplyEdits(t *testing.T) {
 		{"FileAs in sort form with a new name: FN made of the names follows them", "08-google-basic.vcf", func(c *eas.Contact) {
 			c.FirstName, c.FileAs = "Priyanka", "Sharma, Priyanka"
 		}, nil, []string{"+ FN:Priyanka Sharma", "+ N:Sharma;Priyanka;;;", "- FN:Priya Sharma", "- N:Sharma;Priya;;;"}},
+		{"HTML note stored as text", "08-google-basic.vcf", func(c *eas.Contact) {
+			c.Body = &eas.Body{Type: eas.BodyHTML, Data: "<p>Met at <b>FOSDEM</b></p>"}
+		}, nil, []string{"+ NOTE:Met at FOSDEM", "- NOTE:Met at the conference in 2019.\nLikes tea."}},
 		{"FileAs otherwise is FN", "08-google-basic.vcf", func(c *eas.Contact) { c.FileAs = "Dr. P. Sharma" }, nil, []string{
 			"+ FN:Dr. P. Sharma", "- FN:Priya Sharma"}},
 		{"name parts", "17-evolution.vcf", func(c *eas.Contact) { c.Title, c.Suffix = "Dr.", "Jr." }, nil, []string{

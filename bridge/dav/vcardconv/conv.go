@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-vcard"
+	"github.com/k3a/html2text"
 
 	"github.com/easgate/easgate/eas"
 )
@@ -504,7 +505,12 @@ func (w *writer) body(body *eas.Body) {
 	old := w.note()
 	v := ""
 	if body != nil {
-		v = strings.ReplaceAll(body.Data, "\r\n", "\n")
+		v = body.Data
+		if body.Type == eas.BodyHTML {
+			// NOTE is text; a phone writing HTML (Outlook) means its text.
+			v = html2text.HTML2Text(v)
+		}
+		v = strings.ReplaceAll(v, "\r\n", "\n")
 	}
 	switch {
 	case v == old:
