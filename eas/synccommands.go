@@ -169,6 +169,7 @@ func (cs *collSync) change(ctx context.Context, id string, pc *phoneCommand, o *
 		o.Status = SyncConversionError
 		return nil
 	}
+	markCutBodies(it.Item, cs.st.Meta.Options.Body)
 	u := ItemUpdate{Item: it.Item, Ghosted: it.Ghosted, Known: cs.st.Known[id], Version: cs.run.r.version()}
 	if c := cs.st.Meta.Options.Conflict; c != nil && *c == 0 {
 		// Conflict 0: the client's change wins.

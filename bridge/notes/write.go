@@ -84,7 +84,7 @@ func (s *Session) ChangeItem(ctx context.Context, ref eas.ItemRef, u eas.ItemUpd
 			d.keep = &prev.body
 		}
 	}
-	if d.keep == nil && truncatedCopy(raw, n.Body) {
+	if d.keep == nil && sentAsIs(raw, n.Body) {
 		d.keep = &prev.body
 	}
 	v, err := s.store(ctx, l.path, d, n)
@@ -99,11 +99,12 @@ func (s *Session) ChangeItem(ctx context.Context, ref eas.ItemRef, u eas.ItemUpd
 	return v, nil
 }
 
-// truncatedCopy tells a body that is the start of the note's own text in
-// its type: the copy the phone was sent, cut to its TruncationSize, which
-// comes back with a change of the subject or the categories. Storing it
-// would cut the note.
-func truncatedCopy(raw []byte, b *eas.Body) bool {
+// sentAsIs tells a body that is the note's own text in its type, or the
+// start of it when marked Truncated: the copy the phone was sent (cut to
+// its TruncationSize), which comes back with a change of the subject or
+// the categories. Storing it would cut the note, or lose what the phone's
+// type cannot hold (the HTML and images of an Apple note read as text).
+func sentAsIs(raw []byte, b *eas.Body) bool {
 	if b == nil || b.Data == "" {
 		return false
 	}
@@ -113,7 +114,7 @@ func truncatedCopy(raw []byte, b *eas.Body) bool {
 	}
 	full := strings.ReplaceAll(e.Body.Data, "\r\n", "\n")
 	sent := strings.ReplaceAll(b.Data, "\r\n", "\n")
-	return len(sent) < len(full) && strings.HasPrefix(full, sent)
+	return sent == full || b.Truncated && strings.HasPrefix(full, sent)
 }
 
 // DeleteItem deletes every message of a note.

@@ -421,9 +421,10 @@ func applyChanges(c *ical.Component, ch changes, t times, o Options) {
 }
 
 // phoneDescription is the DESCRIPTION a phone's Body sets; ok is false
-// when the body is the start of the stored text: the copy the phone was
-// sent cut to its TruncationSize, which phones (AOSP, iOS) send back
-// whole with an edit of any other field. Writing it would cut the text.
+// when the body is marked Truncated and is the start of the stored text:
+// the copy the phone was sent cut to its TruncationSize, which phones
+// (AOSP, iOS) send back with an edit of any other field. Writing it would
+// cut the text.
 func phoneDescription(c *ical.Component, b *eas.Body) (string, bool) {
 	s := b.Data
 	if b.Type == eas.BodyHTML {
@@ -431,7 +432,7 @@ func phoneDescription(c *ical.Component, b *eas.Body) (string, bool) {
 	}
 	s = strings.ReplaceAll(s, "\r\n", "\n")
 	old := strings.ReplaceAll(propText(c, ical.PropDescription), "\r\n", "\n")
-	if s != "" && len(s) < len(old) && strings.HasPrefix(old, s) {
+	if b.Truncated && s != "" && len(s) < len(old) && strings.HasPrefix(old, s) {
 		return "", false
 	}
 	return s, true

@@ -115,6 +115,12 @@ func TestApplyEdits(t *testing.T) {
 		{"FileAs in sort form with a new name: FN made of the names follows them", "08-google-basic.vcf", func(c *eas.Contact) {
 			c.FirstName, c.FileAs = "Priyanka", "Sharma, Priyanka"
 		}, nil, []string{"+ FN:Priyanka Sharma", "+ N:Sharma;Priyanka;;;", "- FN:Priya Sharma", "- N:Sharma;Priya;;;"}},
+		{"cut note sent back keeps the note", "08-google-basic.vcf", func(c *eas.Contact) {
+			c.Body = &eas.Body{Type: eas.BodyPlain, Data: "Met at the", Truncated: true}
+		}, nil, nil},
+		{"a shorter note the phone held whole is an edit", "08-google-basic.vcf", func(c *eas.Contact) {
+			c.Body = &eas.Body{Type: eas.BodyPlain, Data: "Met at the conference in 2019."}
+		}, nil, []string{"+ NOTE:Met at the conference in 2019.", "- NOTE:Met at the conference in 2019.\nLikes tea."}},
 		{"HTML note stored as text", "08-google-basic.vcf", func(c *eas.Contact) {
 			c.Body = &eas.Body{Type: eas.BodyHTML, Data: "<p>Met at <b>FOSDEM</b></p>"}
 		}, nil, []string{"+ NOTE:Met at FOSDEM", "- NOTE:Met at the conference in 2019.\nLikes tea."}},

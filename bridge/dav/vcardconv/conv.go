@@ -499,8 +499,8 @@ func sameSet(a, b []string) bool {
 	return slices.Equal(slices.Compact(a), slices.Compact(b))
 }
 
-// body writes the note. A body that is the start of the stored note is
-// the truncated copy the phone was sent, not an edit.
+// body writes the note. A body marked Truncated that is the start of the
+// stored note is the cut copy the phone was sent, not an edit.
 func (w *writer) body(body *eas.Body) {
 	old := w.note()
 	v := ""
@@ -517,7 +517,7 @@ func (w *writer) body(body *eas.Body) {
 		return
 	case body == nil && w.keep("Body"):
 		return
-	case v != "" && strings.HasPrefix(old, v):
+	case body != nil && body.Truncated && v != "" && strings.HasPrefix(old, v):
 		return
 	}
 	w.changed = true
