@@ -36,6 +36,16 @@ func SetPartStat(cal *ical.Calendar, user, partstat string, instance eas.Compact
 	if master == nil {
 		return nil, ErrNoEvent
 	}
+	if instance != "" && !recurs(master) {
+		return nil, fmt.Errorf("%w: occurrence %s", eas.ErrNotRecurring, instance)
+	}
+	// MS-ASCMD MeetingResponse: only a meeting the user was invited to is
+	// answered; an appointment, or a meeting the user organizes, is no
+	// meeting request (Status 2).
+	org := master.Props.Get(ical.PropOrganizer)
+	if org == nil || user != "" && sameAddress(org.Value, user) {
+		return nil, fmt.Errorf("%w: no meeting the user was invited to", ErrBadItem)
+	}
 	target := master
 	if instance != "" {
 		var err error
