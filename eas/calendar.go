@@ -353,6 +353,44 @@ type SyncInstanceID struct {
 	InstanceID CompactTime `wbxml:"AirSyncBase:InstanceId"`
 }
 
+// VersionedAdder is an ItemWriter whose Add depends on the phone's
+// protocol version: a 16.x phone leaves the invitations of a meeting it
+// adds to the server, and writes all-day times without a zone, while an
+// Add does not always show its version (iOS sends a ClientUid, other
+// phones may not). The engine calls AddItemFor, when the store has it,
+// rather than AddItem.
+type VersionedAdder interface {
+	AddItemFor(ctx context.Context, path string, it Item, v Version) (serverID, version string, err error)
+}
+
+// addItem stores a phone's Add through w, with the phone's version when
+// the store asks for it.
+func addItem(ctx context.Context, w ItemWriter, path string, it Item, v Version) (string, string, error) {
+	if va, ok := w.(VersionedAdder); ok {
+		return va.AddItemFor(ctx, path, it, v)
+	}
+	return w.AddItem(ctx, path, it)
+}
+
+// AddItemFor adds through the upstream that holds the folder.
+func (s *combinedSession) AddItemFor(ctx context.Context, path string, it Item, v Version) (string, string, error) {
+	w, p, err := s.writer(ctx, path)
+	if err != nil {
+		return "", "", err
+	}
+	id, ver, err := addItem(ctx, w, p, it, v)
+	return id, ver, s.wrap(path, err)
+}
+
+// AddItemFor adds to the merged collection's default folder.
+func (s *muxSession) AddItemFor(ctx context.Context, path string, it Item, v Version) (string, string, error) {
+	w, err := s.writer()
+	if err != nil {
+		return "", "", err
+	}
+	return addItem(ctx, w, path, it, v)
+}
+
 // InvitationMailer is a calendar session that tells the attendees of the
 // meetings the user organizes when a 16.x phone adds, changes or deletes
 // them. Up to 14.1 the phone mails the invitations itself (SendMail); from

@@ -139,7 +139,7 @@ func (cs *collSync) add(ctx context.Context, pc *phoneCommand, o *commandOutcome
 	if err != nil {
 		return nil
 	}
-	id, version, err := w.AddItem(ctx, cs.path, it.Item)
+	id, version, err := addItem(ctx, w, cs.path, it.Item, cs.run.r.version())
 	o.Status = 0
 	if err := cs.outcome(err, o, "add"); err != nil || o.Status != 0 {
 		return err

@@ -78,13 +78,22 @@ func mainEvent(cal *ical.Calendar) *ical.Component {
 // TestOrganizerInvitations: a 16.x phone leaves the invitations of the
 // meetings its user organizes to the server, which sends them as the
 // user; a 14.1 phone mails them itself, so the server sends nothing.
+// A 16.x phone's Add need not carry a ClientUid (iOS sends one): the
+// server still knows the phone's version and sends the invitations.
 func TestOrganizerInvitations(t *testing.T) {
-	for _, v := range []eas.Version{eas.V141, eas.V161} {
-		t.Run(v.String(), func(t *testing.T) { organizerInvitations(t, v) })
+	for _, tc := range []struct {
+		v         eas.Version
+		clientUID bool
+	}{{eas.V141, false}, {eas.V161, true}, {eas.V161, false}} {
+		name := tc.v.String()
+		if tc.v == eas.V161 && !tc.clientUID {
+			name += " without ClientUid"
+		}
+		t.Run(name, func(t *testing.T) { organizerInvitations(t, tc.v, tc.clientUID) })
 	}
 }
 
-func organizerInvitations(t *testing.T, v eas.Version) {
+func organizerInvitations(t *testing.T, v eas.Version, clientUID bool) {
 	sink := smtptest.New(t, smtptest.Options{})
 	g0 := startGateway(t, gatewayOptions{SMTPAddr: sink.Addr})
 	user, pw := g0.newUser(t)
@@ -96,7 +105,11 @@ func organizerInvitations(t *testing.T, v eas.Version) {
 	cals := calendars.New(calendars.Config{DAV: dav.Config{URL: rad.URL()}})
 	comb := eas.Combine(g0.Backend, nil, eas.Upstream{Name: "caldav", Backend: cals, Notifier: cals.Notifier()})
 	g0.HTTP.Config.Handler = eas.NewServer(eas.Config{}, comb, g0.Store, comb).Handler()
-	phone := g0.provisioned(t, user, pw, "orgphone"+strings.ReplaceAll(v.String(), ".", ""), v)
+	device := "orgphone" + strings.ReplaceAll(v.String(), ".", "")
+	if !clientUID {
+		device += "nouid"
+	}
+	phone := g0.provisioned(t, user, pw, device, v)
 	ctx := context.Background()
 	fs, err := phone.FolderSync(ctx, "0")
 	if err != nil {
@@ -134,7 +147,9 @@ func organizerInvitations(t *testing.T, v eas.Version) {
 	add := &eas.Calendar{Subject: &subject, StartTime: eas.NewCompactTime(start), EndTime: eas.NewCompactTime(start.Add(time.Hour)),
 		MeetingStatus: &organizer, Attendees: attendees(a, b)}
 	if v == eas.V161 {
-		add.ClientUID = "org-e2e-" + v.String()
+		if clientUID {
+			add.ClientUID = "org-e2e-" + v.String()
+		}
 	} else {
 		add.TimeZone = calconv.TimeZoneFor(time.UTC, start).Encode()
 		add.OrganizerEmail = user
@@ -196,7 +211,7 @@ func organizerInvitations(t *testing.T, v eas.Version) {
 			if ev == nil {
 				t.Fatalf("%s: no event", st.name)
 			}
-			if uid, _ := ev.Props.Text(ical.PropUID); uid != add.ClientUID {
+			if uid, _ := ev.Props.Text(ical.PropUID); uid == "" || add.ClientUID != "" && uid != add.ClientUID {
 				t.Errorf("%s: UID %q", st.name, uid)
 			}
 			if org := ev.Props.Get(ical.PropOrganizer); org == nil || !strings.EqualFold(org.Value, "mailto:"+user) {

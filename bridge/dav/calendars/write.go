@@ -28,11 +28,16 @@ var safeName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,50}$`)
 // after the item's UID (an iOS ClientUid), so that an Add the phone sends
 // again finds the object the first one made instead of a duplicate.
 func (s *Session) AddItem(ctx context.Context, folder string, it eas.Item) (string, string, error) {
+	return s.AddItemFor(ctx, folder, it, addVersion(it))
+}
+
+// AddItemFor is AddItem for a phone that speaks v (eas.VersionedAdder).
+func (s *Session) AddItemFor(ctx context.Context, folder string, it eas.Item, v eas.Version) (string, string, error) {
 	coll, k, err := splitPath(folder)
 	if err != nil {
 		return "", "", err
 	}
-	cal, uid, err := s.newObject(k, it)
+	cal, uid, err := s.newObject(k, it, v)
 	if err != nil {
 		return "", "", err
 	}
@@ -55,15 +60,13 @@ func (s *Session) AddItem(ctx context.Context, folder string, it eas.Item) (stri
 	if err != nil {
 		return "", "", dav.EASError(err)
 	}
-	// The Add does not carry the phone's version: the guess that decides
-	// all-day times decides this too.
-	s.tell(ctx, addVersion(it), nil, cal)
+	s.tell(ctx, v, nil, cal)
 	return dav.ServerID(p), etag, nil
 }
 
 // newObject makes the object of a phone's new item and returns its UID.
-func (s *Session) newObject(k kind, it eas.Item) (*ical.Calendar, string, error) {
-	o := s.options(addVersion(it))
+func (s *Session) newObject(k kind, it eas.Item, v eas.Version) (*ical.Calendar, string, error) {
+	o := s.options(v)
 	switch in := it.(type) {
 	case *eas.Calendar:
 		if k != events || in == nil {
@@ -88,9 +91,8 @@ func (s *Session) newObject(k kind, it eas.Item) (*ical.Calendar, string, error)
 	return nil, "", fmt.Errorf("%w: a %T in a %s folder", ErrInvalidItem, it, k.class)
 }
 
-// addVersion tells a 16.x Add by what only 16.x phones send: an Add
-// carries the whole item, so the version matters only to all-day times,
-// which 16.x sends without a zone.
+// addVersion guesses the version of a phone's Add when the engine does
+// not tell it (AddItem): by what only 16.x phones send.
 func addVersion(it eas.Item) eas.Version {
 	if c, ok := it.(*eas.Calendar); ok && c != nil && (c.ClientUID != "" || c.AirLocation != nil) {
 		return eas.V160
