@@ -36,7 +36,7 @@ type mailSyncResp struct {
 // default calendar under the CalendarId the answer gave. A 16.1 phone
 // asks the server to send the reply.
 func TestMeetingEndToEnd(t *testing.T) {
-	for _, v := range []eas.Version{eas.V141, eas.V161} {
+	for _, v := range []eas.Version{eas.V140, eas.V141, eas.V161} {
 		t.Run(v.String(), func(t *testing.T) { meetingEndToEnd(t, v) })
 	}
 }
@@ -145,6 +145,10 @@ func meetingEndToEnd(t *testing.T, v eas.Version) {
 		{eas.MeetingResponseQuestion{UserResponse: eas.UserTentative, CollectionID: inbox, RequestID: add.ServerID, InstanceID: "20260326T130000Z"}, eas.MeetingResponseNotRecurring},
 	}
 	for i, o := range occ {
+		if !v.AtLeast(eas.V141) {
+			// InstanceId came with 14.1.
+			o.want = eas.MeetingResponseInvalidRequest
+		}
 		var oresp eas.MeetingResponseResponse
 		if _, err := phone.Do(ctx, "MeetingResponse", &eas.MeetingResponseRequest{Request: []eas.MeetingResponseQuestion{o.q}}, &oresp); err != nil {
 			t.Fatal(err)
