@@ -157,7 +157,7 @@ func TestApplyRefusesBadPictures(t *testing.T) {
 		name    string
 		picture string
 	}{
-		{"too large", strings.Repeat("A", eas.PictureMaxSize+4)},
+		{"too large", strings.Repeat("A", eas.PhonePictureMaxSize+4)},
 		{"not base64", "!!not base64!!"},
 	}
 	for _, tt := range tests {
@@ -247,5 +247,37 @@ func TestApplyFileAsSortForm(t *testing.T) {
 	}
 	if fn := made.Value(vcard.FieldFormattedName); fn != "Neu K. Kontakt" {
 		t.Errorf("new card FN %q", fn)
+	}
+}
+
+// Phones write photos over the 48 KB MS-ASCNTC allows: such a photo is
+// stored, never sent back to a phone, and kept when a phone's change
+// leaves it out.
+func TestApplyKeepsLargePhonePicture(t *testing.T) {
+	raw, err := base64.StdEncoding.DecodeString(smallJPEG)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw = append(raw, make([]byte, 60<<10)...)
+	big := base64.StdEncoding.EncodeToString(raw)
+	card, _ := Parse(readCorpus(t, "08-google-basic.vcf"))
+	c := ToContact(card, Options{})
+	c.Picture = big
+	if _, err := Apply(card, c, Options{}, nil); err != nil {
+		t.Fatalf("Apply: %v", err)
+	}
+	if photoData(card.Get(vcard.FieldPhoto)) != big {
+		t.Fatal("large photo not stored")
+	}
+	shown := ToContact(card, Options{})
+	if shown.Picture != "" {
+		t.Errorf("a %d-character photo sent to a phone", len(shown.Picture))
+	}
+	shown.FirstName = "Priyanka"
+	if _, err := Apply(card, shown, Options{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if photoData(card.Get(vcard.FieldPhoto)) != big {
+		t.Error("a change without the photo lost it")
 	}
 }

@@ -217,8 +217,8 @@ func Apply(card vcard.Card, c *eas.Contact, opt Options, ghosted Ghosted) (bool,
 	}
 	var photo []byte
 	if c.Picture != "" {
-		if len(c.Picture) > eas.PictureMaxSize {
-			return false, fmt.Errorf("%w: Picture of %d characters exceeds %d", ErrInvalid, len(c.Picture), eas.PictureMaxSize)
+		if len(c.Picture) > eas.PhonePictureMaxSize {
+			return false, fmt.Errorf("%w: Picture of %d characters exceeds %d", ErrInvalid, len(c.Picture), eas.PhonePictureMaxSize)
 		}
 		var err error
 		if photo, err = decodePicture(c.Picture); err != nil {
