@@ -110,9 +110,11 @@ type classCodec struct {
 	// Change of some fields. nil: every field goes to every version.
 	forVersion func(it Item, v Version, full bool) Item
 	// ghostable are the top-level elements a phone may leave out of a
-	// Change without clearing them (MS-ASCMD 2.2.3.168, Supported). A
-	// backend keeps those the phone left out; it clears the others, and
-	// those the collection's Supported lists.
+	// Change without clearing them when its collection has no Supported
+	// list (MS-ASCMD 2.2.3.179): what phones do not send back. With a
+	// list, every element it does not name is ghosted instead. A backend
+	// keeps what PhoneItem.Ghosted names and clears the rest the phone
+	// left out. Empty: the class is not ghosted (mail).
 	ghostable []string
 	// refusesSupported: a Supported element in the collection's first
 	// Sync is a protocol error (MS-ASNOTE).
