@@ -263,23 +263,18 @@ type InstanceDeleter interface {
 	DeleteInstance(ctx context.Context, ref ItemRef, instance CompactTime) (version string, err error)
 }
 
-// calendarGhostable: with 16.x a phone's Change carries only what changed
-// (MS-ASCMD 2.2.3.24), so every element may be left out without clearing
-// it. A store that is told the phone speaks an older version clears what
-// is left out, except what phones never send back (Body, Attendees,
-// Categories, Exceptions).
-var calendarGhostable = []string{
-	"TimeZone", "DtStamp", "StartTime", "Subject", "UID", "OrganizerName", "OrganizerEmail",
-	"Attendees", "Location", "EndTime", "Recurrence", "Exceptions", "Body", "Sensitivity",
-	"BusyStatus", "AllDayEvent", "Reminder", "Categories", "MeetingStatus",
-	"DisallowNewTimeProposal", "ResponseRequested", "AppointmentReplyTime", "ResponseType",
-	"OnlineMeetingConfLink", "OnlineMeetingExternalLink",
-}
+// calendarGhostable are the elements a 12.1–14.1 phone without a
+// Supported list may leave out of a Change without clearing them: what
+// phones do not send back (the note, the attendees of a meeting they did
+// not organise, categories, exceptions). From 16.0 a Change carries only
+// what changed (MS-ASCAL 3.1.5.3), and every element left out is kept.
+var calendarGhostable = []string{"Body", "Attendees", "Categories", "Exceptions"}
 
 var calendarCodec = &classCodec{
-	newItem:    func() Item { return &Calendar{} },
-	ghostable:  calendarGhostable,
-	minVersion: V121,
+	newItem:       func() Item { return &Calendar{} },
+	ghostable:     calendarGhostable,
+	minVersion:    V121,
+	ghostsAllFrom: V160,
 	forVersion: func(it Item, v Version, full bool) Item {
 		c := *it.(*Calendar)
 		calendarForVersion(&c, v)

@@ -2,6 +2,7 @@ package eas
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -296,5 +297,70 @@ func TestMeetingRequestForVersion(t *testing.T) {
 	}
 	if s := xmlOf(t, b); !strings.Contains(s, "<email:MeetingRequest>") || !strings.Contains(s, "<email:Location>Room 4.12</email:Location>") {
 		t.Errorf("wire form: %s", s)
+	}
+}
+
+// A phone's calendar or task Change read through the wire: what it left
+// out is ghosted (kept) per its version and the collection's Supported.
+func TestPIMDecodeGhostingByVersion(t *testing.T) {
+	change := func(ns string, names ...string) *wbxml.Element {
+		data := wbxml.NewElement("AirSync", "ApplicationData")
+		for _, n := range names {
+			data.Add(wbxml.NewElement(ns, n).SetText("1"))
+		}
+		b, err := data.Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := wbxml.Parse(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	tests := []struct {
+		name      string
+		codec     *classCodec
+		data      *wbxml.Element
+		supported []string
+		v         Version
+		ghosted   []string // exactly, when has is nil
+		has       []string // among the ghosted
+		hasnt     []string // not among the ghosted
+	}{
+		{name: "14.1 event without Supported: what phones never send back",
+			codec: calendarCodec, data: change("Calendar", "Subject", "StartTime", "EndTime"), v: V141,
+			ghosted: []string{"Body", "Attendees", "Categories", "Exceptions"}},
+		{name: "14.1 event with Supported: unlisted elements kept",
+			codec: calendarCodec, data: change("Calendar", "Subject"), supported: []string{"Subject", "Location", "Reminder"}, v: V141,
+			has: []string{"Recurrence", "Body", "OrganizerEmail", "Sensitivity"}, hasnt: []string{"Subject", "Location", "Reminder"}},
+		{name: "16.1 event: every element left out kept, Supported or not",
+			codec: calendarCodec, data: change("Calendar", "Subject"), supported: []string{"Location"}, v: V161,
+			has: []string{"Location", "Reminder", "Recurrence", "StartTime", "TimeZone"}, hasnt: []string{"Subject"}},
+		{name: "14.1 task without Supported",
+			codec: taskCodec, data: change("Tasks", "Subject", "Importance"), v: V141, ghosted: []string{"Body", "Categories"}},
+		{name: "16.0 task",
+			codec: taskCodec, data: change("Tasks", "Subject"), v: V160, has: []string{"DueDate", "ReminderSet", "Body"}, hasnt: []string{"Subject"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			it, err := tt.codec.decode(tt.data, tt.supported, tt.v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.has == nil && !slices.Equal(it.Ghosted, tt.ghosted) {
+				t.Errorf("ghosted %q, want %q", it.Ghosted, tt.ghosted)
+			}
+			for _, n := range tt.has {
+				if !slices.Contains(it.Ghosted, n) {
+					t.Errorf("%s not ghosted: %q", n, it.Ghosted)
+				}
+			}
+			for _, n := range tt.hasnt {
+				if slices.Contains(it.Ghosted, n) {
+					t.Errorf("%s ghosted: %q", n, it.Ghosted)
+				}
+			}
+		})
 	}
 }

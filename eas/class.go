@@ -2,6 +2,8 @@ package eas
 
 import (
 	"fmt"
+	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/easgate/easgate/wbxml"
@@ -108,15 +110,21 @@ type classCodec struct {
 	// Change of some fields. nil: every field goes to every version.
 	forVersion func(it Item, v Version, full bool) Item
 	// ghostable are the top-level elements a phone may leave out of a
-	// Change without clearing them (MS-ASCMD 2.2.3.168, Supported). A
-	// backend keeps those the phone left out; it clears the others, and
-	// those the collection's Supported lists.
+	// Change without clearing them when its collection has no Supported
+	// list (MS-ASCMD 2.2.3.179): what phones do not send back. With a
+	// list, every element it does not name is ghosted instead. A backend
+	// keeps what PhoneItem.Ghosted names and clears the rest the phone
+	// left out. Empty: the class is not ghosted (mail).
 	ghostable []string
 	// refusesSupported: a Supported element in the collection's first
 	// Sync is a protocol error (MS-ASNOTE).
 	refusesSupported bool
 	// minVersion is the first protocol version that has the class.
 	minVersion Version
+	// ghostsAllFrom is the first protocol version whose Change leaves out
+	// whatever did not change (calendar and tasks: 16.0, MS-ASCAL
+	// 3.1.5.3): every element left out is then ghosted. Zero: none.
+	ghostsAllFrom Version
 }
 
 // classCodecs is the table of classes the engine serves.
@@ -166,39 +174,69 @@ type PhoneItem struct {
 	Ghosted []string
 }
 
-// decode reads a phone's ApplicationData (nil: the phone sent none).
+// decode reads the ApplicationData (nil: none) a phone speaking v sent.
 // supported are the elements the collection's Supported listed: left out
-// of a Change, they are cleared rather than kept. Without a list, or with
-// an empty one, every ghostable element left out is kept: MS-ASCMD would
-// clear them all when no Supported came, but phones that send none (iOS)
-// leave out what they do not show, and clearing it would lose data.
-func (cc *classCodec) decode(data *wbxml.Element, supported []string) (PhoneItem, error) {
+// of a Change, they are cleared rather than kept, and every element it
+// does not list is ghosted (MS-ASCMD 2.2.3.179; the spec's example lists
+// only JobTitle and OfficeLocation, so a phone's Change then carries
+// little else). Without a list, or with an empty one, every ghostable
+// element left out is kept: MS-ASCMD would clear them all when no
+// Supported came, but phones that send none (iOS) leave out what they do
+// not show, and clearing it would lose data.
+func (cc *classCodec) decode(data *wbxml.Element, supported []string, v Version) (PhoneItem, error) {
 	it := cc.newItem()
 	sent := map[string]bool{}
-	for _, f := range supported {
-		sent[f] = true
+	ghostable := cc.ghostable
+	switch {
+	case len(ghostable) == 0:
+	case cc.ghostsAllFrom != 0 && v.AtLeast(cc.ghostsAllFrom):
+		ghostable = itemElements(it)
+	case len(supported) > 0 && !cc.refusesSupported:
+		ghostable = itemElements(it)
+		fallthrough
+	default:
+		for _, f := range supported {
+			sent[f] = true
+		}
 	}
 	if data == nil {
-		return PhoneItem{Item: it, Ghosted: cc.ghosted(sent)}, nil
+		return PhoneItem{Item: it, Ghosted: ghosted(ghostable, sent)}, nil
 	}
 	if err := decodeElement(data, it); err != nil {
 		return PhoneItem{}, fmt.Errorf("decode %s item: %w", it.Class(), err)
 	}
-	if len(cc.ghostable) == 0 {
+	if len(ghostable) == 0 {
 		return PhoneItem{Item: it}, nil
 	}
 	for _, c := range data.Children {
 		sent[c.Name()] = true
 	}
-	return PhoneItem{Item: it, Ghosted: cc.ghosted(sent)}, nil
+	return PhoneItem{Item: it, Ghosted: ghosted(ghostable, sent)}, nil
 }
 
-// ghosted are the ghostable elements not in sent.
-func (cc *classCodec) ghosted(sent map[string]bool) []string {
+// ghosted are the elements of ghostable not in sent.
+func ghosted(ghostable []string, sent map[string]bool) []string {
 	var out []string
-	for _, f := range cc.ghostable {
+	for _, f := range ghostable {
 		if !sent[f] {
 			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// itemElements lists the top-level elements of an item type, by the
+// wbxml tags of its fields.
+func itemElements(it Item) []string {
+	t := reflect.TypeOf(it).Elem()
+	var out []string
+	for i := 0; i < t.NumField(); i++ {
+		tag, _, _ := strings.Cut(t.Field(i).Tag.Get("wbxml"), ",")
+		if _, name, ok := strings.Cut(tag, ":"); ok {
+			tag = name
+		}
+		if tag != "" && tag != "-" && !slices.Contains(out, tag) {
+			out = append(out, tag)
 		}
 	}
 	return out

@@ -48,7 +48,7 @@ func TestNoteDecodeGhosting(t *testing.T) {
 		{"subject only, body supported", el(subject), []string{"Body"}, "Hi", nil},
 	}
 	for _, tc := range tests {
-		it, err := noteCodec.decode(tc.data, tc.supported)
+		it, err := noteCodec.decode(tc.data, tc.supported, V141)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}

@@ -71,8 +71,9 @@ type Contact struct {
 	YomiCompanyName string `wbxml:"Contacts:YomiCompanyName,omitempty"`
 	YomiFirstName   string `wbxml:"Contacts:YomiFirstName,omitempty"`
 	YomiLastName    string `wbxml:"Contacts:YomiLastName,omitempty"`
-	// Picture is the base64 text of the photo, at most PictureMaxSize
-	// characters (MS-ASCNTC 2.2.2.58).
+	// Picture is the base64 text of the photo: at most PictureMaxSize
+	// characters from the server (MS-ASCNTC 2.2.2.58), at most
+	// PhonePictureMaxSize from a phone.
 	Picture string `wbxml:"Contacts:Picture,omitempty"`
 
 	// Contacts2 code page.
@@ -88,10 +89,16 @@ type Contact struct {
 	MMS              string `wbxml:"Contacts2:MMS,omitempty"`
 }
 
-// PictureMaxSize is the longest Picture a server sends and a phone may
-// store: 48 KB of base64 text (MS-ASCNTC 2.2.2.58). A larger Picture in a
-// phone's Add or Change gets item Status 6.
+// PictureMaxSize is the longest Picture a server sends: 48 KB of base64
+// text (MS-ASCNTC 2.2.2.58).
 const PictureMaxSize = 48 * 1024
+
+// PhonePictureMaxSize is the longest Picture a phone's Add or Change may
+// carry; a larger one gets item Status 6. Phones do not keep to the 48 KB
+// of MS-ASCNTC ("not followed by the ActiveSync clients, which set much
+// bigger contact photos": Z-Push and grommunio-sync accept 5 MB for that
+// reason), and refusing the photo refuses the whole contact.
+const PhonePictureMaxSize = 5 << 20
 
 // ContactCategories are a contact's categories (at most 300).
 type ContactCategories struct {

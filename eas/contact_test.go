@@ -2,6 +2,8 @@ package eas
 
 import (
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,6 +55,126 @@ func TestContactWire(t *testing.T) {
 			}
 			if !reflect.DeepEqual(got.Contact, want) {
 				t.Errorf("round trip:\n got %+v\nwant %+v", got.Contact, want)
+			}
+		})
+	}
+}
+
+// aospSupported is the Supported list AOSP's Exchange sends in a contacts
+// collection's first Sync (EasSyncContacts): every element it writes, but
+// not Body, Categories and Children.
+var aospSupported = []string{"FirstName", "LastName", "MiddleName", "Suffix", "CompanyName", "JobTitle",
+	"Email1Address", "Email2Address", "Email3Address", "Business2PhoneNumber", "BusinessPhoneNumber", "MMS",
+	"BusinessFaxNumber", "CompanyMainPhone", "HomeFaxNumber", "HomePhoneNumber", "Home2PhoneNumber",
+	"MobilePhoneNumber", "CarPhoneNumber", "RadioPhoneNumber", "PagerNumber", "AssistantPhoneNumber",
+	"IMAddress", "IMAddress2", "IMAddress3", "BusinessAddressCity", "BusinessAddressCountry",
+	"BusinessAddressPostalCode", "BusinessAddressState", "BusinessAddressStreet", "HomeAddressCity",
+	"HomeAddressCountry", "HomeAddressPostalCode", "HomeAddressState", "HomeAddressStreet", "OtherAddressCity",
+	"OtherAddressCountry", "OtherAddressPostalCode", "OtherAddressState", "OtherAddressStreet", "YomiCompanyName",
+	"YomiFirstName", "YomiLastName", "NickName", "AssistantName", "ManagerName", "Spouse", "Department", "Title",
+	"OfficeLocation", "CustomerId", "GovernmentId", "AccountName", "Anniversary", "Birthday", "WebPage", "Picture",
+	"FileAs"}
+
+// A phone's contact Change read through the wire: what it left out is
+// ghosted (kept) or cleared as MS-ASCMD 2.2.3.179 and the phones want.
+func TestContactDecodeGhosting(t *testing.T) {
+	change := func(names ...string) *wbxml.Element {
+		data := wbxml.NewElement("AirSync", "ApplicationData")
+		for _, n := range names {
+			ns := "Contacts"
+			if n == "NickName" {
+				ns = "Contacts2"
+			}
+			data.Add(wbxml.NewElement(ns, n).SetText("x"))
+		}
+		b, err := data.Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := wbxml.Parse(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	tests := []struct {
+		name      string
+		sent      []string
+		supported []string
+		ghosted   []string // exactly, when has is nil
+		has       []string // among the ghosted
+		hasnt     []string // not among the ghosted
+	}{
+		{name: "no Supported (iOS): only what phones never send back is kept",
+			sent: []string{"FirstName"}, ghosted: []string{"Body", "Categories", "Children", "Picture"}},
+		{name: "empty Supported (LG) is no list",
+			sent: []string{"FirstName", "Picture"}, supported: []string{}, ghosted: []string{"Body", "Categories", "Children"}},
+		{name: "AOSP list: Body, Categories, Children kept",
+			sent: []string{"FirstName", "NickName"}, supported: aospSupported, ghosted: []string{"Body", "Categories", "Children"}},
+		{name: "short list (MS-ASCMD example): everything else kept",
+			sent: []string{"JobTitle"}, supported: []string{"JobTitle", "OfficeLocation"},
+			has:   []string{"FirstName", "LastName", "Email1Address", "MobilePhoneNumber", "Birthday", "Body", "Picture", "NickName", "CustomerId"},
+			hasnt: []string{"JobTitle", "OfficeLocation"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			it, err := contactCodec.decode(change(tt.sent...), tt.supported, V141)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.has == nil && !slices.Equal(it.Ghosted, tt.ghosted) {
+				t.Errorf("ghosted %q, want %q", it.Ghosted, tt.ghosted)
+			}
+			for _, n := range tt.has {
+				if !slices.Contains(it.Ghosted, n) {
+					t.Errorf("%s not ghosted: %q", n, it.Ghosted)
+				}
+			}
+			for _, n := range append(tt.hasnt, tt.sent...) {
+				if slices.Contains(it.Ghosted, n) {
+					t.Errorf("%s ghosted: %q", n, it.Ghosted)
+				}
+			}
+			if c := it.Item.(*Contact); c.FirstName == "" && slices.Contains(tt.sent, "FirstName") {
+				t.Errorf("FirstName not read: %+v", c)
+			}
+		})
+	}
+}
+
+// Windows Phone 8 stops syncing contacts when a Body carries
+// <Truncated>0</Truncated> (SOGo bug 3028): a whole body of any PIM class
+// goes without it, a cut one with Truncated 1.
+func TestPIMBodyTruncatedOnlyWhenCut(t *testing.T) {
+	whole := &Body{Type: BodyPlain, EstimatedDataSize: 5, Data: "notes"}
+	cut := &Body{Type: BodyPlain, EstimatedDataSize: 50, Truncated: true, Data: "notes"}
+	tests := []struct {
+		name string
+		item Item
+		want bool
+	}{
+		{"contact", &Contact{FirstName: "A", Body: whole}, false},
+		{"contact cut", &Contact{FirstName: "A", Body: cut}, true},
+		{"event", &Calendar{Subject: ptr("A"), Body: whole}, false},
+		{"task", &Task{Subject: ptr("A"), Body: whole}, false},
+		{"note", &Note{Subject: "A", Body: whole}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			el, err := toElement(tagApplicationData, tt.item)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := el.Bytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := xmlOf(t, b)
+			if got := strings.Contains(x, "Truncated"); got != tt.want {
+				t.Errorf("Truncated present %v, want %v:\n%s", got, tt.want, x)
+			}
+			if tt.want && !strings.Contains(x, "<airsyncbase:Truncated>1</airsyncbase:Truncated>") {
+				t.Errorf("cut body:\n%s", x)
 			}
 		})
 	}

@@ -67,7 +67,17 @@ const (
 	MeetingResponseInvalidRequest = 2
 	MeetingResponseMailboxError   = 3
 	MeetingResponseServerError    = 4
+	// MeetingResponseInvalidDateTime: an InstanceId that is no date-time.
+	MeetingResponseInvalidDateTime = StatusInvalidDateTime
+	// MeetingResponseNotRecurring: an InstanceId for an event that is no
+	// series (NoRecurrenceInCalendar).
+	MeetingResponseNotRecurring = 146
 )
+
+// ErrNotRecurring is the error of a store asked to answer or change one
+// occurrence of an event that is no series: MeetingResponse Status 146,
+// Sync Status 6.
+var ErrNotRecurring = fmt.Errorf("%w: the event does not recur", ErrInvalidItem)
 
 // User responses.
 const (
@@ -160,6 +170,20 @@ func (s *Server) meetingResponse(ctx context.Context, r *request, q MeetingRespo
 	if q.UserResponse < UserAccepted || q.UserResponse > UserDeclined || q.LongID != "" {
 		return res, nil
 	}
+	instance := q.InstanceID
+	if instance == "" {
+		instance = q.AirInstanceID
+	}
+	if instance != "" {
+		// InstanceId came with 14.1 (MS-ASCMD 2.2.3.89.1).
+		if !r.version().AtLeast(V141) {
+			return res, nil
+		}
+		if t, err := instance.Time(); err != nil || t.IsZero() {
+			res.Status = MeetingResponseInvalidDateTime
+			return res, nil
+		}
+	}
 	path, err := s.folderPath(ctx, r, q.CollectionID)
 	if errors.Is(err, ErrNotFound) {
 		return res, nil
@@ -180,10 +204,7 @@ func (s *Server) meetingResponse(ctx context.Context, r *request, q MeetingRespo
 		res.Status = MeetingResponseServerError
 		return res, nil
 	}
-	m := MeetingReply{Response: q.UserResponse, Instance: q.InstanceID, User: r.user, Reply: q.SendResponse != nil}
-	if m.Instance == "" {
-		m.Instance = q.AirInstanceID
-	}
+	m := MeetingReply{Response: q.UserResponse, Instance: instance, User: r.user, Reply: q.SendResponse != nil}
 	if q.SendResponse != nil && q.SendResponse.Body != nil {
 		m.Note = q.SendResponse.Body.Data
 	}
@@ -237,6 +258,8 @@ func invitationMIME(ctx context.Context, mb Mailbox, ref ItemRef) ([]byte, error
 // meetingFailure turns a store error into the answer's status.
 func (s *Server) meetingFailure(r *request, res MeetingResponseResult, err error) (MeetingResponseResult, error) {
 	switch {
+	case errors.Is(err, ErrNotRecurring):
+		res.Status = MeetingResponseNotRecurring
 	case errors.Is(err, ErrNotFound), errors.Is(err, ErrInvalidItem):
 		res.Status = MeetingResponseInvalidRequest
 	case fatal(err):

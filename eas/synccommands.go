@@ -135,7 +135,7 @@ func (cs *collSync) add(ctx context.Context, pc *phoneCommand, o *commandOutcome
 	if err != nil || w == nil || pc.Data == nil {
 		return err
 	}
-	it, err := cs.codec.decode(pc.Data, cs.st.Meta.Supported)
+	it, err := cs.codec.decode(pc.Data, cs.st.Meta.Supported, cs.run.r.version())
 	if err != nil {
 		return nil
 	}
@@ -164,11 +164,12 @@ func (cs *collSync) change(ctx context.Context, id string, pc *phoneCommand, o *
 		o.Status = SyncConversionError
 		return nil
 	}
-	it, err := cs.codec.decode(pc.Data, cs.st.Meta.Supported)
+	it, err := cs.codec.decode(pc.Data, cs.st.Meta.Supported, cs.run.r.version())
 	if w == nil || err != nil {
 		o.Status = SyncConversionError
 		return nil
 	}
+	markCutBodies(it.Item, cs.st.Meta.Options.Body)
 	u := ItemUpdate{Item: it.Item, Ghosted: it.Ghosted, Known: cs.st.Known[id], Version: cs.run.r.version()}
 	if c := cs.st.Meta.Options.Conflict; c != nil && *c == 0 {
 		// Conflict 0: the client's change wins.

@@ -14,7 +14,7 @@ func (cs *collSync) phoneEmail(pc *phoneCommand) (*Email, error) {
 	if pc.Data == nil {
 		return nil, nil
 	}
-	it, err := cs.codec.decode(pc.Data, nil)
+	it, err := cs.codec.decode(pc.Data, nil, cs.run.r.version())
 	if err != nil {
 		return nil, err
 	}

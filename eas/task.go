@@ -67,13 +67,13 @@ func (*Task) Class() Class { return ClassTasks }
 
 // taskCodec: like calendar items, a 16.x phone's Change of a task may
 // leave out what did not change; before, what phones never send back
-// (Body, Categories) is kept by the store.
+// (Body, Categories) is kept, and the rest cleared unless the collection's
+// Supported leaves it out.
 var taskCodec = &classCodec{
-	newItem: func() Item { return &Task{} },
-	ghostable: []string{"Body", "Subject", "Importance", "UtcStartDate", "StartDate", "UtcDueDate",
-		"DueDate", "Categories", "Recurrence", "Complete", "DateCompleted", "Sensitivity",
-		"ReminderTime", "ReminderSet"},
-	minVersion: V121,
+	newItem:       func() Item { return &Task{} },
+	ghostable:     []string{"Body", "Categories"},
+	minVersion:    V121,
+	ghostsAllFrom: V160,
 	forVersion: func(it Item, v Version, full bool) Item {
 		t := *it.(*Task)
 		if t.Recurrence != nil && !v.AtLeast(V141) {

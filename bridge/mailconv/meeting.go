@@ -110,15 +110,18 @@ func MeetingRequestOf(cal *ical.Calendar, method string) *eas.MeetingRequest {
 	if ev.UID != "" {
 		m.GlobalObjID = base64.StdEncoding.EncodeToString(calconv.GlobalObjID(ev.UID, recurrenceID))
 	}
+	// MeetingMessageType is required from 14.1 on (MS-ASEMAIL 2.2.2.50);
+	// a cancellation is 0, silent: there is nothing to answer.
+	kind := 0
 	if method == "REQUEST" {
-		kind := eas.MeetingMessageRequest
+		kind = eas.MeetingMessageRequest
 		if p := comp.Props.Get(ical.PropSequence); p != nil {
 			if n, err := strconv.Atoi(strings.TrimSpace(p.Value)); err == nil && n > 0 {
 				kind = eas.MeetingMessageUpdate
 			}
 		}
-		m.MeetingMessageType = &kind
 	}
+	m.MeetingMessageType = &kind
 	return m
 }
 

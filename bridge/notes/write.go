@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/easgate/easgate/bridge"
+	"github.com/easgate/easgate/bridge/mailconv"
 	"github.com/easgate/easgate/eas"
 )
 
@@ -83,6 +84,9 @@ func (s *Session) ChangeItem(ctx context.Context, ref eas.ItemRef, u eas.ItemUpd
 			d.keep = &prev.body
 		}
 	}
+	if d.keep == nil && sentAsIs(raw, n.Body) {
+		d.keep = &prev.body
+	}
 	v, err := s.store(ctx, l.path, d, n)
 	if err != nil {
 		return "", fmt.Errorf("change note %s: %w", ref.ServerID, err)
@@ -93,6 +97,24 @@ func (s *Session) ChangeItem(ctx context.Context, ref eas.ItemRef, u eas.ItemUpd
 		s.b.log.Warn("note changed, but its old message is still there", zap.String("note", old.id), zap.Error(err))
 	}
 	return v, nil
+}
+
+// sentAsIs tells a body that is the note's own text in its type, or the
+// start of it when marked Truncated: the copy the phone was sent (cut to
+// its TruncationSize), which comes back with a change of the subject or
+// the categories. Storing it would cut the note, or lose what the phone's
+// type cannot hold (the HTML and images of an Apple note read as text).
+func sentAsIs(raw []byte, b *eas.Body) bool {
+	if b == nil || b.Data == "" {
+		return false
+	}
+	e, err := mailconv.Convert(raw, mailconv.Options{Body: eas.BodyOptions{Preferences: []eas.BodyPreference{{Type: b.Type}}}})
+	if err != nil || e.Body == nil {
+		return false
+	}
+	full := strings.ReplaceAll(e.Body.Data, "\r\n", "\n")
+	sent := strings.ReplaceAll(b.Data, "\r\n", "\n")
+	return sent == full || b.Truncated && strings.HasPrefix(full, sent)
 }
 
 // DeleteItem deletes every message of a note.

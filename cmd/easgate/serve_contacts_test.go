@@ -140,7 +140,7 @@ func TestServeContacts(t *testing.T) {
 
 	// A Picture over the limit: Status 6 and no card written.
 	var cmds eas.SyncCommands
-	if err := cmds.AddItemCommand("big", &eas.Contact{FirstName: "Big", Picture: strings.Repeat("QUFB", eas.PictureMaxSize/4+1)}); err != nil {
+	if err := cmds.AddItemCommand("big", &eas.Contact{FirstName: "Big", Picture: strings.Repeat("QUFB", eas.PhonePictureMaxSize/4+1)}); err != nil {
 		t.Fatal(err)
 	}
 	got = rawSync(t, phone, eas.SyncCollection{SyncKey: c.SyncKey, CollectionID: book.ServerID, Commands: &cmds})

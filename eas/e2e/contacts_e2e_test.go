@@ -415,11 +415,22 @@ func testContactsEndToEnd(t *testing.T, v eas.Version) {
 	}
 	key = c.SyncKey
 
-	// A Picture over the spec's 48 KB is refused for that item alone
-	// (Status 6, MS-ASCNTC), and nothing reaches the server.
+	// A Picture over the spec's 48 KB, as phones write them, is stored;
+	// one over eas.PhonePictureMaxSize is refused for that item alone
+	// (Status 6), and nothing reaches the server.
+	cmds = eas.SyncCommands{}
+	must(t, cmds.AddItemCommand("c5", &eas.Contact{FirstName: "Big", LastName: "Photo", Picture: strings.Repeat("QUFB", 13000)}))
+	c = phone.mustSync(t, eas.SyncCollection{SyncKey: key, CollectionID: id, Commands: &cmds})
+	if c.Responses == nil || len(c.Responses.Add) != 1 || c.Responses.Add[0].Status != eas.SyncSuccess {
+		t.Fatalf("52 KB picture: responses %+v, want Status 1", c.Responses)
+	}
+	if raw := g.serverCards(t, book)[strings.TrimPrefix(c.Responses.Add[0].ServerID, id+":")]; !strings.Contains(raw, "PHOTO") || !strings.Contains(raw, "Photo") {
+		t.Errorf("card with a 52 KB picture on the server:\n%.300s", raw)
+	}
+	key = c.SyncKey
 	before := len(g.serverCards(t, book))
 	cmds = eas.SyncCommands{}
-	must(t, cmds.AddItemCommand("c4", &eas.Contact{FirstName: "Too", LastName: "Large", Picture: strings.Repeat("QUFB", 13000)}))
+	must(t, cmds.AddItemCommand("c4", &eas.Contact{FirstName: "Too", LastName: "Large", Picture: strings.Repeat("QUFB", eas.PhonePictureMaxSize/4+1)}))
 	c = phone.mustSync(t, eas.SyncCollection{SyncKey: key, CollectionID: id, Commands: &cmds})
 	if c.Responses == nil || len(c.Responses.Add) != 1 || c.Responses.Add[0].Status != eas.SyncConversionError {
 		t.Fatalf("oversized picture: responses %+v, want Status 6", c.Responses)

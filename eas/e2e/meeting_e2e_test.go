@@ -36,7 +36,7 @@ type mailSyncResp struct {
 // default calendar under the CalendarId the answer gave. A 16.1 phone
 // asks the server to send the reply.
 func TestMeetingEndToEnd(t *testing.T) {
-	for _, v := range []eas.Version{eas.V141, eas.V161} {
+	for _, v := range []eas.Version{eas.V140, eas.V141, eas.V161} {
 		t.Run(v.String(), func(t *testing.T) { meetingEndToEnd(t, v) })
 	}
 }
@@ -132,6 +132,30 @@ func meetingEndToEnd(t *testing.T, v eas.Version) {
 	}
 	if len(bresp.Result) != len(bad) {
 		t.Errorf("%d results for %d requests", len(bresp.Result), len(bad))
+	}
+
+	// One occurrence of a meeting that is no series (146), an InstanceId
+	// that is no date-time (104), from the calendar and from the mail.
+	occ := []struct {
+		q    eas.MeetingResponseQuestion
+		want int
+	}{
+		{eas.MeetingResponseQuestion{UserResponse: eas.UserTentative, CollectionID: calID, RequestID: calendarID, InstanceID: "2026-03-26T13:00:00.000Z"}, eas.MeetingResponseNotRecurring},
+		{eas.MeetingResponseQuestion{UserResponse: eas.UserTentative, CollectionID: calID, RequestID: calendarID, InstanceID: "yesterday"}, eas.MeetingResponseInvalidDateTime},
+		{eas.MeetingResponseQuestion{UserResponse: eas.UserTentative, CollectionID: inbox, RequestID: add.ServerID, InstanceID: "20260326T130000Z"}, eas.MeetingResponseNotRecurring},
+	}
+	for i, o := range occ {
+		if !v.AtLeast(eas.V141) {
+			// InstanceId came with 14.1.
+			o.want = eas.MeetingResponseInvalidRequest
+		}
+		var oresp eas.MeetingResponseResponse
+		if _, err := phone.Do(ctx, "MeetingResponse", &eas.MeetingResponseRequest{Request: []eas.MeetingResponseQuestion{o.q}}, &oresp); err != nil {
+			t.Fatal(err)
+		}
+		if len(oresp.Result) != 1 || oresp.Result[0].Status != o.want || oresp.Result[0].CalendarID != "" {
+			t.Errorf("occurrence answer %d: %+v, want Status %d", i, oresp.Result, o.want)
+		}
 	}
 
 	var c0 calSyncResp

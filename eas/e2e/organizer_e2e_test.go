@@ -102,7 +102,11 @@ func organizerInvitations(t *testing.T, v eas.Version, clientUID bool) {
 	cals := calendars.New(calendars.Config{DAV: dav.Config{URL: rad.URL()}})
 	comb := eas.Combine(g0.Backend, nil, eas.Upstream{Name: "caldav", Backend: cals, Notifier: cals.Notifier()})
 	g0.HTTP.Config.Handler = eas.NewServer(eas.Config{}, comb, g0.Store, comb).Handler()
-	phone := g0.provisioned(t, user, pw, "orgphone"+strings.ReplaceAll(v.String(), ".", ""), v)
+	device := "orgphone" + strings.ReplaceAll(v.String(), ".", "")
+	if !clientUID {
+		device += "nouid"
+	}
+	phone := g0.provisioned(t, user, pw, device, v)
 	ctx := context.Background()
 	fs, err := phone.FolderSync(ctx, "0")
 	if err != nil {

@@ -88,7 +88,9 @@ func ApplyEvent(cal *ical.Calendar, in *eas.Calendar, o Options) (*ical.Calendar
 			return x != master && x.Name == ical.CompEvent && x.Props.Get(ical.PropRecurrenceID) != nil
 		})
 	}
-	if in.Exceptions != nil {
+	if in.Exceptions != nil && recurs(master) {
+		// Exceptions of an event that is no series (the phone made it a
+		// single event, or sent them in error) have nothing to change.
 		for i := range in.Exceptions.Exception {
 			x := &in.Exceptions.Exception[i]
 			id := x.ExceptionStartTime
@@ -372,11 +374,9 @@ func applyChanges(c *ical.Component, ch changes, t times, o Options) {
 	}
 	setOrClear(ical.PropLocation, loc)
 	if ch.body != nil {
-		s := ch.body.Data
-		if ch.body.Type == eas.BodyHTML {
-			s = html2text.HTML2Text(s)
+		if s, ok := phoneDescription(c, ch.body); ok {
+			setOrClear(ical.PropDescription, &s)
 		}
-		setOrClear(ical.PropDescription, &s)
 	} else if o.ClearAbsent {
 		c.Props.Del(ical.PropDescription)
 	}
@@ -426,6 +426,24 @@ func applyChanges(c *ical.Component, ch changes, t times, o Options) {
 	if ch.attendees != nil {
 		applyAttendees(c, ch.attendees.Attendee, o)
 	}
+}
+
+// phoneDescription is the DESCRIPTION a phone's Body sets; ok is false
+// when the body is marked Truncated and is the start of the stored text:
+// the copy the phone was sent cut to its TruncationSize, which phones
+// (AOSP, iOS) send back with an edit of any other field. Writing it would
+// cut the text.
+func phoneDescription(c *ical.Component, b *eas.Body) (string, bool) {
+	s := b.Data
+	if b.Type == eas.BodyHTML {
+		s = html2text.HTML2Text(s)
+	}
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	old := strings.ReplaceAll(propText(c, ical.PropDescription), "\r\n", "\n")
+	if b.Truncated && s != "" && len(s) < len(old) && strings.HasPrefix(old, s) {
+		return "", false
+	}
+	return s, true
 }
 
 // applyReminder sets the lead time of the alarm the item's Reminder maps
@@ -603,6 +621,9 @@ func applyRecurrence(cal *ical.Calendar, c *ical.Component, old *event, t times,
 // applyOccurrence deletes one occurrence (EXDATE) or changes it (a
 // RECURRENCE-ID override, created from a copy of the master).
 func applyOccurrence(cal *ical.Calendar, master *ical.Component, id eas.CompactTime, deleted bool, startC, endC eas.CompactTime, allDayP *bool, ch changes, o Options) error {
+	if !recurs(master) {
+		return fmt.Errorf("%w: occurrence %s", eas.ErrNotRecurring, id)
+	}
 	z := newZones(cal, o.zone())
 	me, err := readEvent(master, z, o)
 	if err != nil {
@@ -667,6 +688,11 @@ func applyOccurrence(cal *ical.Calendar, master *ical.Component, id eas.CompactT
 	applyChanges(oc, ch, t, Options{Version: o.Version, Zone: o.Zone, User: o.User, Now: o.Now})
 	stamp(oc, o, old != nil && old.start.t.Equal(t.start))
 	return nil
+}
+
+// recurs tells a series: an event with occurrences to delete or change.
+func recurs(master *ical.Component) bool {
+	return master.Props.Get(ical.PropRecurrenceRule) != nil || master.Props.Get(ical.PropRecurrenceDates) != nil
 }
 
 func hasExdate(master *ical.Component, z *zones, t time.Time, allDay bool) bool {

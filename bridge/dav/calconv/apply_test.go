@@ -2,6 +2,7 @@ package calconv
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -117,6 +118,23 @@ func TestApplyEventEdits(t *testing.T) {
 			in:    eas.Calendar{Subject: ptr("Daily"), TimeZone: aospBlob(t, "Europe/Berlin"), StartTime: "20261005T071500Z", EndTime: "20261005T073000Z"},
 			has:   []string{"SUMMARY:Daily"},
 			hasnt: []string{"LOCATION:Room", "DESCRIPTION:Daily sync", "BEGIN:VALARM", "RRULE:FREQ=WEEKLY", "EXDATE", "RECURRENCE-ID"}},
+		{name: "truncated body sent back keeps the whole description", file: "google-weekly-moved-deleted.ics", o: &clear,
+			in:  eas.Calendar{Subject: ptr("Daily"), Body: &eas.Body{Type: eas.BodyPlain, Data: "Daily sync of", Truncated: true}},
+			has: []string{"SUMMARY:Daily", "DESCRIPTION:Daily sync of the platform team"}},
+		{name: "a shorter body the phone held whole is an edit", file: "outlook-meeting-organizer.ics",
+			in:    eas.Calendar{Body: &eas.Body{Type: eas.BodyPlain, Data: "Agenda:\n1. Roadmap"}},
+			has:   []string{`DESCRIPTION:Agenda:\n1. Roadmap`},
+			hasnt: []string{"Hiring"}},
+		{name: "edited body replaces the description", file: "google-weekly-moved-deleted.ics",
+			in:  eas.Calendar{Body: &eas.Body{Type: eas.BodyPlain, Data: "Daily sync of the platform team\r\nBring coffee"}},
+			has: []string{`DESCRIPTION:Daily sync of the platform team\nBring coffee`}},
+		{name: "empty body clears the description", file: "outlook-meeting-organizer.ics",
+			in:    eas.Calendar{Body: &eas.Body{Type: eas.BodyPlain}},
+			hasnt: []string{"DESCRIPTION:Agenda"}},
+		{name: "truncated body of an occurrence keeps its description", file: "google-weekly-moved-deleted.ics",
+			in: eas.Calendar{Exceptions: &eas.Exceptions{Exception: []eas.Exception{{ExceptionStartTime: "20261021T071500Z", Subject: ptr("Standup with CEO"),
+				Body: &eas.Body{Type: eas.BodyPlain, Data: "Daily", Truncated: true}}}}},
+			has: []string{"SUMMARY:Standup with CEO", "DESCRIPTION:Daily sync of the platform team"}},
 		{name: "reminder changed in place", file: "apple-sydney.ics", in: eas.Calendar{Reminder: ptr("15")},
 			has: []string{"TRIGGER:-PT15M", "X-WR-ALARMUID:1A2B3C4D", "ACTION:AUDIO"}, hasnt: []string{"TRIGGER:-PT1H"}},
 		{name: "empty reminder clears it", file: "apple-sydney.ics", in: eas.Calendar{Reminder: ptr("")},
@@ -238,5 +256,87 @@ func TestAllDayStaysOnItsDate(t *testing.T) {
 				t.Errorf("%s %v: %s", zone, v, s)
 			}
 		}
+	}
+}
+
+// A 12.1–14.1 Change applied with ClearAbsent clears what the phone left
+// out, except the ghosted fields KeepGhosted copies from the stored item.
+func TestKeepGhosted(t *testing.T) {
+	o := testOptions(t)
+	o.ClearAbsent = true
+	tests := []struct {
+		name    string
+		ghosted []string
+		has     []string
+		hasnt   []string
+	}{
+		{name: "nothing ghosted: absent fields cleared",
+			has: []string{"SUMMARY:Daily"}, hasnt: []string{"LOCATION:Room", "RRULE:FREQ=WEEKLY", "BEGIN:VALARM", "DESCRIPTION:Daily sync"}},
+		{name: "unlisted in Supported: kept", ghosted: []string{"Location", "Recurrence", "Reminder", "Body", "Exceptions"},
+			has: []string{"SUMMARY:Daily", "LOCATION:Room 4.12", "RRULE:FREQ=WEEKLY;BYDAY=MO,WE", "TRIGGER:-P0DT0H10M0S",
+				"DESCRIPTION:Daily sync", "RECURRENCE-ID", "EXDATE"}},
+		{name: "a field the phone sent is not replaced", ghosted: []string{"Subject", "Location"},
+			has: []string{"SUMMARY:Daily", "LOCATION:Room 4.12"}, hasnt: []string{"SUMMARY:Standup\r\n"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cal := loadICS(t, "google-weekly-moved-deleted.ics")
+			old, err := EventToEAS(cal, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in := eas.Calendar{Subject: ptr("Daily"), TimeZone: aospBlob(t, "Europe/Berlin"), StartTime: "20261005T071500Z", EndTime: "20261005T073000Z"}
+			KeepGhosted(&in, old, func(el string) bool { return slices.Contains(tt.ghosted, el) })
+			out, err := ApplyEvent(cal, &in, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := encoded(t, out)
+			for _, s := range tt.has {
+				if !strings.Contains(got, s) {
+					t.Errorf("lacks %q:\n%s", s, got)
+				}
+			}
+			for _, s := range tt.hasnt {
+				if strings.Contains(got, s) {
+					t.Errorf("still has %q:\n%s", s, got)
+				}
+			}
+		})
+	}
+}
+
+// One occurrence of an event that is no series cannot be changed,
+// deleted or answered (MeetingResponse Status 146, Sync Status 6), and a
+// ≤14.1 phone's Exceptions for one make no overrides.
+func TestOccurrenceOfSingleEvent(t *testing.T) {
+	o := testOptions(t)
+	single := "outlook-meeting-organizer.ics"
+	for name, op := range map[string]func(cal *ical.Calendar) error{
+		"ApplyInstance": func(cal *ical.Calendar) error {
+			return ApplyInstance(cal, "20261208T120000Z", &eas.Calendar{Subject: ptr("x")}, o)
+		},
+		"DeleteInstance": func(cal *ical.Calendar) error { return DeleteInstance(cal, "20261208T120000Z", o) },
+		"SetPartStat": func(cal *ical.Calendar) error {
+			_, err := SetPartStat(cal, "me@example.com", "ACCEPTED", "20261208T120000Z", o)
+			return err
+		},
+	} {
+		cal := loadICS(t, single)
+		before := encoded(t, cal)
+		if err := op(cal); !errors.Is(err, eas.ErrNotRecurring) || !errors.Is(err, eas.ErrInvalidItem) {
+			t.Errorf("%s: err %v, want ErrNotRecurring", name, err)
+		}
+		if after := encoded(t, cal); after != before {
+			t.Errorf("%s changed the event:\n%s", name, after)
+		}
+	}
+	out, err := ApplyEvent(loadICS(t, single), &eas.Calendar{Subject: ptr("Board"),
+		Exceptions: &eas.Exceptions{Exception: []eas.Exception{{Deleted: true, ExceptionStartTime: "20261208T120000Z"}, {ExceptionStartTime: "20261208T120000Z", Subject: ptr("x")}}}}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := encoded(t, out); strings.Contains(s, "RECURRENCE-ID") || strings.Contains(s, "EXDATE") || !strings.Contains(s, "SUMMARY:Board") {
+		t.Errorf("exceptions of a single event applied:\n%s", s)
 	}
 }

@@ -108,7 +108,7 @@ var corpusEvents = []wantEvent{
 		recur: &eas.Recurrence{Type: 6, Interval: 1, DayOfWeek: 2, WeekOfMonth: 5, MonthOfYear: 5}, exact: true},
 	{file: "outlook-meeting-organizer.ics", subject: "Planning", start: "20261208T120000Z", end: "20261208T130000Z", zone: "Europe/Berlin", busy: 1, reminder: "5",
 		meeting: 1, response: 1, organizer: "me@example.com", location: "Everest", body: "Agenda:\n1. Roadmap\n2. Hiring\n", disallowNewTP: &bTrue,
-		attendees: []wantAtt{{"dave@example.com", 0, 1, true}, {"erin@example.com", 0, 2, false}, {"everest@example.com", 0, 3, true}}},
+		attendees: []wantAtt{{"dave@example.com", 5, 1, true}, {"erin@example.com", 5, 2, false}, {"everest@example.com", 5, 3, true}}},
 	{file: "outlook-cancelled-meeting.ics", subject: "Canceled: 1:1", start: "20261211T090000Z", end: "20261211T093000Z", zone: "Europe/Berlin", busy: 0,
 		meeting: 7, response: 3, organizer: "ann@example.org",
 		attendees: []wantAtt{{"me@example.com", 3, 1, false}, {"bob@example.org", 3, 1, true}}},

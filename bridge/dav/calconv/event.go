@@ -322,7 +322,7 @@ func fillMeeting(out *eas.Calendar, c *ical.Component, o Options) {
 		if a.Name == "" {
 			a.Name = addr
 		}
-		a.AttendeeStatus = ptr(partstats[strings.ToUpper(p.Params.Get(ical.ParamParticipationStatus))])
+		a.AttendeeStatus = ptr(partstats[partstat(p)])
 		a.AttendeeType = ptr(attendeeType(p))
 		atts = append(atts, a)
 	}
@@ -346,7 +346,7 @@ func fillMeeting(out *eas.Calendar, c *ical.Component, o Options) {
 	case organiser:
 		out.ResponseType = ptr(eas.ResponseOrganizer)
 	case own != nil:
-		rt := map[string]int{"ACCEPTED": eas.ResponseAccepted, "TENTATIVE": eas.ResponseTentative, "DECLINED": eas.ResponseDeclined}[strings.ToUpper(own.Params.Get(ical.ParamParticipationStatus))]
+		rt := map[string]int{"ACCEPTED": eas.ResponseAccepted, "TENTATIVE": eas.ResponseTentative, "DECLINED": eas.ResponseDeclined}[partstat(*own)]
 		if rt == 0 {
 			rt = eas.ResponseNotResponded
 		}
@@ -358,6 +358,15 @@ func fillMeeting(out *eas.Calendar, c *ical.Component, o Options) {
 		b := strings.EqualFold(v, "TRUE")
 		out.DisallowNewTimeProposal = &b
 	}
+}
+
+// partstat is an attendee's PARTSTAT, NEEDS-ACTION when it has none (RFC
+// 5545 3.2.12): AttendeeStatus 5, not responded, rather than 0, unknown.
+func partstat(p ical.Prop) string {
+	if s := strings.ToUpper(strings.TrimSpace(p.Params.Get(ical.ParamParticipationStatus))); s != "" {
+		return s
+	}
+	return "NEEDS-ACTION"
 }
 
 func attendeeType(p ical.Prop) int {

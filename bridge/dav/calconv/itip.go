@@ -32,10 +32,19 @@ func PartStat(userResponse int) (string, error) {
 // is made when there is none). METHOD goes: a calendar object resource
 // has none (RFC 4791 4.1). It returns the component answered.
 func SetPartStat(cal *ical.Calendar, user, partstat string, instance eas.CompactTime, o Options) (*ical.Component, error) {
-	cal.Props.Del(ical.PropMethod)
 	master := mainComponent(cal, ical.CompEvent)
 	if master == nil {
 		return nil, ErrNoEvent
+	}
+	if instance != "" && !recurs(master) {
+		return nil, fmt.Errorf("%w: occurrence %s", eas.ErrNotRecurring, instance)
+	}
+	// MS-ASCMD MeetingResponse: only a meeting the user was invited to is
+	// answered; an appointment, or a meeting the user organizes, is no
+	// meeting request (Status 2).
+	org := master.Props.Get(ical.PropOrganizer)
+	if org == nil || user != "" && sameAddress(org.Value, user) {
+		return nil, fmt.Errorf("%w: no meeting the user was invited to", ErrBadItem)
 	}
 	target := master
 	if instance != "" {
@@ -44,6 +53,7 @@ func SetPartStat(cal *ical.Calendar, user, partstat string, instance eas.Compact
 			return nil, err
 		}
 	}
+	cal.Props.Del(ical.PropMethod)
 	setAttendee(target, user, partstat)
 	stamp(target, o, true)
 	return target, nil

@@ -1,9 +1,12 @@
 package calconv
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/easgate/easgate/eas"
 )
 
 const organizedICS = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n" +
@@ -64,6 +67,40 @@ func TestRequestAndCancel(t *testing.T) {
 				if strings.Contains(tt.out, s) {
 					t.Errorf("unexpected %q in\n%s", s, tt.out)
 				}
+			}
+		})
+	}
+}
+
+// MeetingResponse answers only a meeting the user was invited to: an
+// appointment or a meeting the user organizes is refused (Status 2), and
+// left as it was.
+func TestSetPartStatNeedsAnInvitation(t *testing.T) {
+	o := testOptions(t)
+	tests := []struct {
+		name, file string
+		ok         bool
+	}{
+		{"invited", "google-attendees.ics", true},
+		{"organized by the user", "outlook-meeting-organizer.ics", false},
+		{"appointment", "apple-sydney.ics", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cal := loadICS(t, tt.file)
+			before := encoded(t, cal)
+			_, err := SetPartStat(cal, "me@example.com", "ACCEPTED", "", o)
+			if tt.ok {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !errors.Is(err, eas.ErrInvalidItem) || errors.Is(err, eas.ErrNotRecurring) {
+				t.Errorf("err %v, want ErrInvalidItem", err)
+			}
+			if encoded(t, cal) != before {
+				t.Error("the event changed")
 			}
 		})
 	}

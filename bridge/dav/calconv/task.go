@@ -63,10 +63,19 @@ func TodoToEAS(cal *ical.Calendar, o Options) (*eas.Task, error) {
 			out.DateCompleted = w.t.UTC()
 		}
 	}
-	if done && out.DateCompleted.IsZero() {
-		if w, err := z.parse(c.Props.Get(ical.PropLastModified)); err == nil {
+	// MS-ASTASK requires DateCompleted with Complete 1: a to-do marked
+	// done without COMPLETED was done when last changed, or at the latest
+	// when stamped.
+	for _, name := range []string{ical.PropLastModified, ical.PropDateTimeStamp} {
+		if !done || !out.DateCompleted.IsZero() {
+			break
+		}
+		if w, err := z.parse(c.Props.Get(name)); err == nil {
 			out.DateCompleted = w.t.UTC()
 		}
+	}
+	if done && out.DateCompleted.IsZero() {
+		out.DateCompleted = o.now()
 	}
 	out.Sensitivity = ptr(sensitivityOf(c))
 	if cats := textList(c, ical.PropCategories); len(cats) > 0 {
@@ -175,8 +184,9 @@ func ApplyTask(cal *ical.Calendar, in *eas.Task, uid string, o Options) (*ical.C
 	}
 	setOrClear(ical.PropSummary, in.Subject)
 	if in.Body != nil {
-		s := in.Body.Data
-		setOrClear(ical.PropDescription, &s)
+		if s, ok := phoneDescription(c, in.Body); ok {
+			setOrClear(ical.PropDescription, &s)
+		}
 	} else if o.ClearAbsent {
 		c.Props.Del(ical.PropDescription)
 	}

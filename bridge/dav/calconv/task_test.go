@@ -2,6 +2,7 @@ package calconv
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -129,6 +130,12 @@ func TestApplyTaskEdits(t *testing.T) {
 			has: []string{"STATUS:NEEDS-ACTION", "DUE;VALUE=DATE:20261130"}, hasnt: []string{"COMPLETED:", "PERCENT-COMPLETE"}},
 		{name: "move due time", file: "nextcloud-todo-due.ics", in: eas.Task{DueDate: utc(2026, 12, 16, 12, 0), UtcDueDate: utc(2026, 12, 16, 11, 0)},
 			has: []string{"DUE;TZID=Europe/Berlin:20261216T120000", "DTSTART;TZID=Europe/Berlin:20261210T090000"}},
+		{name: "truncated body sent back keeps the description", file: "nextcloud-todo-due.ics", in: eas.Task{Subject: ptr("File it"), Body: &eas.Body{Type: eas.BodyPlain, Data: "Use the", Truncated: true}},
+			has: []string{"SUMMARY:File it", "DESCRIPTION:Use the new form"}},
+		{name: "a shorter body the phone held whole is an edit", file: "nextcloud-todo-due.ics", in: eas.Task{Body: &eas.Body{Type: eas.BodyPlain, Data: "Use the"}},
+			has: []string{"DESCRIPTION:Use the\r\n"}},
+		{name: "edited body replaces the description", file: "nextcloud-todo-due.ics", in: eas.Task{Body: &eas.Body{Type: eas.BodyHTML, Data: "<p>Use the old form</p>"}},
+			has: []string{"DESCRIPTION:Use the old form"}, hasnt: []string{"<p>"}},
 		{name: "clear reminder", file: "nextcloud-todo-due.ics", in: eas.Task{ReminderSet: ptr(false)},
 			hasnt: []string{"BEGIN:VALARM"}},
 		{name: "weekly task from phone", in: eas.Task{Subject: ptr("Gym"), StartDate: utc(2026, 12, 8, 0, 0), DueDate: utc(2026, 12, 8, 0, 0),
@@ -173,5 +180,78 @@ func TestTaskIncomplete(t *testing.T) {
 		if got := TaskIncomplete(loadICS(t, file)); got != want {
 			t.Errorf("%s: %v", file, got)
 		}
+	}
+}
+
+// A 12.1–14.1 task Change clears what it leaves out but the ghosted
+// fields.
+func TestKeepGhostedTask(t *testing.T) {
+	o := testOptions(t)
+	o.ClearAbsent = true
+	for _, tt := range []struct {
+		name    string
+		ghosted []string
+		has     []string
+		hasnt   []string
+	}{
+		{name: "nothing ghosted", has: []string{"SUMMARY:Renamed"}, hasnt: []string{"DUE;", "DESCRIPTION:Use the new form", "DTSTART;"}},
+		{name: "dates and body ghosted", ghosted: []string{"StartDate", "UtcStartDate", "DueDate", "UtcDueDate", "Body"},
+			has: []string{"SUMMARY:Renamed", "DUE;TZID=Europe/Berlin:20261215T180000", "DTSTART;TZID=Europe/Berlin:20261210T090000", "DESCRIPTION:Use the new form"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cal := loadICS(t, "nextcloud-todo-due.ics")
+			old, err := TodoToEAS(cal, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in := eas.Task{Subject: ptr("Renamed")}
+			KeepGhosted(&in, old, func(el string) bool { return slices.Contains(tt.ghosted, el) })
+			out, err := ApplyTask(cal, &in, "", o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := encoded(t, out)
+			for _, s := range tt.has {
+				if !strings.Contains(got, s) {
+					t.Errorf("lacks %q:\n%s", s, got)
+				}
+			}
+			for _, s := range tt.hasnt {
+				if strings.Contains(got, s) {
+					t.Errorf("still has %q:\n%s", s, got)
+				}
+			}
+		})
+	}
+}
+
+// MS-ASTASK requires DateCompleted when Complete is 1, whatever the
+// VTODO says of the completion.
+func TestTaskDateCompletedAlwaysWithComplete(t *testing.T) {
+	o := testOptions(t)
+	for _, tt := range []struct {
+		name  string
+		props string
+		want  time.Time
+	}{
+		{"COMPLETED", "STATUS:COMPLETED\r\nCOMPLETED:20261201T120000Z\r\nLAST-MODIFIED:20261202T120000Z\r\n", utc(2026, 12, 1, 12, 0)},
+		{"LAST-MODIFIED", "STATUS:COMPLETED\r\nLAST-MODIFIED:20261202T120000Z\r\nDTSTAMP:20261203T120000Z\r\n", utc(2026, 12, 2, 12, 0)},
+		{"DTSTAMP only", "PERCENT-COMPLETE:100\r\nDTSTAMP:20261203T120000Z\r\n", utc(2026, 12, 3, 12, 0)},
+		{"nothing", "STATUS:COMPLETED\r\n", o.Now},
+		{"open task", "STATUS:NEEDS-ACTION\r\nDTSTAMP:20261203T120000Z\r\n", time.Time{}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cal, err := Decode([]byte("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VTODO\r\nUID:t1\r\nSUMMARY:T\r\n" + tt.props + "END:VTODO\r\nEND:VCALENDAR\r\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := TodoToEAS(cal, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !got.DateCompleted.Equal(tt.want) || deref(got.Complete) != !tt.want.IsZero() {
+				t.Errorf("Complete %v DateCompleted %v, want %v", deref(got.Complete), got.DateCompleted, tt.want)
+			}
+		})
 	}
 }

@@ -44,7 +44,7 @@ func (s *Session) RespondToMeeting(ctx context.Context, m eas.MeetingReply) (*ea
 	}
 	answered, err := calconv.SetPartStat(cur.cal, o.User, partstat, m.Instance, o)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", eas.ErrInvalidItem, err)
+		return nil, fmt.Errorf("%w: %w", eas.ErrInvalidItem, err)
 	}
 	out := &eas.MeetingOutcome{}
 	if m.Reply {

@@ -180,8 +180,9 @@ func (s *Session) store(ctx context.Context, cur *current) (string, error) {
 
 // ChangeItem writes a phone's change into the object as the server has
 // it, rewriting only what EAS carries. With 16.x what the phone left out
-// keeps its value; before, it is cleared, except what phones never send
-// back (the note, attendees, categories). A 16.x change of one occurrence
+// keeps its value; before, it is cleared, except what is ghosted (what
+// phones never send back, and what the collection's Supported does not
+// list). A 16.x change of one occurrence
 // (InstanceId) changes or makes that occurrence's override.
 func (s *Session) ChangeItem(ctx context.Context, ref eas.ItemRef, u eas.ItemUpdate) (string, error) {
 	cur, k, err := s.load(ctx, ref, u.Known)
@@ -211,12 +212,7 @@ func (s *Session) ChangeItem(ctx context.Context, ref eas.ItemRef, u eas.ItemUpd
 		t := *in
 		if o.ClearAbsent {
 			if old, err := calconv.TodoToEAS(cur.cal, o); err == nil {
-				if ghosted("Body") {
-					t.Body = old.Body
-				}
-				if ghosted("Categories") {
-					t.Categories = old.Categories
-				}
+				calconv.KeepGhosted(&t, old, ghosted)
 			}
 		}
 		cal, err := calconv.ApplyTask(cur.cal, &t, "", o)
@@ -235,15 +231,7 @@ func (s *Session) applyEvent(cur *current, in eas.Calendar, o calconv.Options, g
 	}
 	if o.ClearAbsent {
 		if old, err := calconv.EventToEAS(cur.cal, o); err == nil {
-			if ghosted("Body") {
-				in.Body = old.Body
-			}
-			if ghosted("Attendees") {
-				in.Attendees = old.Attendees
-			}
-			if ghosted("Categories") {
-				in.Categories = old.Categories
-			}
+			calconv.KeepGhosted(&in, old, ghosted)
 		}
 	}
 	cal, err := calconv.ApplyEvent(cur.cal, &in, o)

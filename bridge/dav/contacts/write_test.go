@@ -144,7 +144,7 @@ func TestBadAdd(t *testing.T) {
 	}
 	se := open(t, srv, dav.Config{})
 	ctx := context.Background()
-	for _, pic := range []string{strings.Repeat("QUFB", eas.PictureMaxSize/4+1), "%%%"} {
+	for _, pic := range []string{strings.Repeat("QUFB", eas.PhonePictureMaxSize/4+1), "%%%"} {
 		_, _, err := se.AddItem(ctx, book, &eas.Contact{FirstName: "X", Picture: pic})
 		if !errors.Is(err, ErrInvalidContact) || !errors.Is(err, eas.ErrInvalidItem) {
 			t.Errorf("AddItem with a bad picture: %v, want ErrInvalidContact and eas.ErrInvalidItem", err)

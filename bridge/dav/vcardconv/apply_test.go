@@ -111,6 +111,21 @@ func TestApplyEdits(t *testing.T) {
 		{"a year given to a date without one", "31-no-year-v4.vcf", func(c *eas.Contact) {
 			c.Birthday = time.Date(1990, 4, 14, 22, 0, 0, 0, time.UTC)
 		}, nil, []string{"+ BDAY:19900415", "- BDAY:--0415"}},
+		{"FileAs in sort form keeps FN", "01-apple-basic.vcf", func(c *eas.Contact) { c.FileAs = c.LastName + ", " + c.FirstName }, nil, nil},
+		{"FileAs in sort form with a new name: FN made of the names follows them", "08-google-basic.vcf", func(c *eas.Contact) {
+			c.FirstName, c.FileAs = "Priyanka", "Sharma, Priyanka"
+		}, nil, []string{"+ FN:Priyanka Sharma", "+ N:Sharma;Priyanka;;;", "- FN:Priya Sharma", "- N:Sharma;Priya;;;"}},
+		{"cut note sent back keeps the note", "08-google-basic.vcf", func(c *eas.Contact) {
+			c.Body = &eas.Body{Type: eas.BodyPlain, Data: "Met at the", Truncated: true}
+		}, nil, nil},
+		{"a shorter note the phone held whole is an edit", "08-google-basic.vcf", func(c *eas.Contact) {
+			c.Body = &eas.Body{Type: eas.BodyPlain, Data: "Met at the conference in 2019."}
+		}, nil, []string{"+ NOTE:Met at the conference in 2019.", "- NOTE:Met at the conference in 2019.\nLikes tea."}},
+		{"HTML note stored as text", "08-google-basic.vcf", func(c *eas.Contact) {
+			c.Body = &eas.Body{Type: eas.BodyHTML, Data: "<p>Met at <b>FOSDEM</b></p>"}
+		}, nil, []string{"+ NOTE:Met at FOSDEM", "- NOTE:Met at the conference in 2019.\nLikes tea."}},
+		{"FileAs otherwise is FN", "08-google-basic.vcf", func(c *eas.Contact) { c.FileAs = "Dr. P. Sharma" }, nil, []string{
+			"+ FN:Dr. P. Sharma", "- FN:Priya Sharma"}},
 		{"name parts", "17-evolution.vcf", func(c *eas.Contact) { c.Title, c.Suffix = "Dr.", "Jr." }, nil, []string{
 			"+ N:Müller;Hans;;Dr.;Jr.",
 			"- N:Müller;Hans;;Herr;"}},
@@ -142,7 +157,7 @@ func TestApplyRefusesBadPictures(t *testing.T) {
 		name    string
 		picture string
 	}{
-		{"too large", strings.Repeat("A", eas.PictureMaxSize+4)},
+		{"too large", strings.Repeat("A", eas.PhonePictureMaxSize+4)},
 		{"not base64", "!!not base64!!"},
 	}
 	for _, tt := range tests {
@@ -210,5 +225,59 @@ func TestNewRoundTrip(t *testing.T) {
 				t.Errorf("read back\n%s\nwant\n%s\ncard:\n%s", strings.Join(got, "\n"), strings.Join(summary(&want), "\n"), data)
 			}
 		})
+	}
+}
+
+// A FileAs in sort form ("Last, First") never becomes the FN of a card
+// whose FN is not made of the names; new cards get FN from the names.
+func TestApplyFileAsSortForm(t *testing.T) {
+	card, err := Parse([]byte("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:b\r\nFN:Bob from accounting\r\nN:Builder;Bob;;;\r\nEND:VCARD\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Apply(card, &eas.Contact{FirstName: "Robert", LastName: "Builder", FileAs: "Builder, Robert"}, Options{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if fn := card.Value(vcard.FieldFormattedName); fn != "Bob from accounting" {
+		t.Errorf("FN %q", fn)
+	}
+	made, err := New(&eas.Contact{FirstName: "Neu", MiddleName: "K.", LastName: "Kontakt", FileAs: "Kontakt, Neu K."}, "n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fn := made.Value(vcard.FieldFormattedName); fn != "Neu K. Kontakt" {
+		t.Errorf("new card FN %q", fn)
+	}
+}
+
+// Phones write photos over the 48 KB MS-ASCNTC allows: such a photo is
+// stored, never sent back to a phone, and kept when a phone's change
+// leaves it out.
+func TestApplyKeepsLargePhonePicture(t *testing.T) {
+	raw, err := base64.StdEncoding.DecodeString(smallJPEG)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw = append(raw, make([]byte, 60<<10)...)
+	big := base64.StdEncoding.EncodeToString(raw)
+	card, _ := Parse(readCorpus(t, "08-google-basic.vcf"))
+	c := ToContact(card, Options{})
+	c.Picture = big
+	if _, err := Apply(card, c, Options{}, nil); err != nil {
+		t.Fatalf("Apply: %v", err)
+	}
+	if photoData(card.Get(vcard.FieldPhoto)) != big {
+		t.Fatal("large photo not stored")
+	}
+	shown := ToContact(card, Options{})
+	if shown.Picture != "" {
+		t.Errorf("a %d-character photo sent to a phone", len(shown.Picture))
+	}
+	shown.FirstName = "Priyanka"
+	if _, err := Apply(card, shown, Options{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if photoData(card.Get(vcard.FieldPhoto)) != big {
+		t.Error("a change without the photo lost it")
 	}
 }

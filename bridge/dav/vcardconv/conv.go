@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-vcard"
+	"github.com/k3a/html2text"
 
 	"github.com/easgate/easgate/eas"
 )
@@ -216,8 +217,8 @@ func Apply(card vcard.Card, c *eas.Contact, opt Options, ghosted Ghosted) (bool,
 	}
 	var photo []byte
 	if c.Picture != "" {
-		if len(c.Picture) > eas.PictureMaxSize {
-			return false, fmt.Errorf("%w: Picture of %d characters exceeds %d", ErrInvalid, len(c.Picture), eas.PictureMaxSize)
+		if len(c.Picture) > eas.PhonePictureMaxSize {
+			return false, fmt.Errorf("%w: Picture of %d characters exceeds %d", ErrInvalid, len(c.Picture), eas.PhonePictureMaxSize)
 		}
 		var err error
 		if photo, err = decodePicture(c.Picture); err != nil {
@@ -225,6 +226,17 @@ func Apply(card vcard.Card, c *eas.Contact, opt Options, ghosted Ghosted) (bool,
 		}
 	}
 	w := &writer{binding: bind(card), ghosted: ghosted, made: map[string]*vcard.Field{}, pictureMax: opt.pictureMax()}
+	if sortForm(c) {
+		// FileAs "Last, First" (Nokia, Outlook) is the order the phone
+		// files the contact by, not the name other clients show in FN:
+		// FN stays, or follows the names when it was made of them.
+		cc := *c
+		cc.FileAs = w.value("FileAs")
+		if cc.FileAs == "" || cc.FileAs == w.displayName() {
+			cc.FileAs = namesOf(c)
+		}
+		c = &cc
+	}
 	for _, name := range stringFields {
 		if name != "Body" {
 			w.text(name, normalize(name, getString(c, name)))
@@ -236,6 +248,18 @@ func Apply(card vcard.Card, c *eas.Contact, opt Options, ghosted Ghosted) (bool,
 	w.picture(c.Picture, photo)
 	w.ensureNames()
 	return w.changed, nil
+}
+
+// sortForm tells a FileAs that is the contact's names as "Last, First"
+// (or "Last, First Middle").
+func sortForm(c *eas.Contact) bool {
+	last, first := strings.TrimSpace(c.LastName), strings.TrimSpace(c.FirstName)
+	if last == "" || first == "" {
+		return false
+	}
+	f := strings.Join(strings.Fields(c.FileAs), " ")
+	lf := last + ", " + first
+	return f == lf || f == strings.TrimSpace(lf+" "+strings.TrimSpace(c.MiddleName))
 }
 
 func normalize(name, v string) string {
@@ -475,20 +499,25 @@ func sameSet(a, b []string) bool {
 	return slices.Equal(slices.Compact(a), slices.Compact(b))
 }
 
-// body writes the note. A body that is the start of the stored note is
-// the truncated copy the phone was sent, not an edit.
+// body writes the note. A body marked Truncated that is the start of the
+// stored note is the cut copy the phone was sent, not an edit.
 func (w *writer) body(body *eas.Body) {
 	old := w.note()
 	v := ""
 	if body != nil {
-		v = strings.ReplaceAll(body.Data, "\r\n", "\n")
+		v = body.Data
+		if body.Type == eas.BodyHTML {
+			// NOTE is text; a phone writing HTML (Outlook) means its text.
+			v = html2text.HTML2Text(v)
+		}
+		v = strings.ReplaceAll(v, "\r\n", "\n")
 	}
 	switch {
 	case v == old:
 		return
 	case body == nil && w.keep("Body"):
 		return
-	case v != "" && strings.HasPrefix(old, v):
+	case body != nil && body.Truncated && v != "" && strings.HasPrefix(old, v):
 		return
 	}
 	w.changed = true
@@ -541,6 +570,17 @@ func (w *writer) ensureNames() {
 		w.card.SetValue(vcard.FieldName, ";;;;")
 		w.changed = true
 	}
+}
+
+// namesOf is a contact's name as FN shows it: "Dr. Anna Maria Smith PhD".
+func namesOf(c *eas.Contact) string {
+	var parts []string
+	for _, v := range []string{c.Title, c.FirstName, c.MiddleName, c.LastName, c.Suffix} {
+		if v = strings.TrimSpace(v); v != "" {
+			parts = append(parts, v)
+		}
+	}
+	return strings.Join(parts, " ")
 }
 
 func (w *writer) displayName() string {
