@@ -52,6 +52,9 @@ type fakeMail struct {
 	seq     int
 	// onChanges, when set, runs at the start of every Changes.
 	onChanges func()
+	// pendingFails is how many of the next Pending calls fail as an
+	// upstream that does not answer would.
+	pendingFails int
 }
 
 func newFakeMail() *fakeMail {
@@ -411,6 +414,10 @@ func (f *fakeMailbox) Changes(ctx context.Context, q eas.SyncQuery) (*eas.Change
 func (f *fakeMailbox) Pending(ctx context.Context, q eas.SyncQuery) (int, error) {
 	f.m.mu.Lock()
 	defer f.m.mu.Unlock()
+	if f.m.pendingFails > 0 {
+		f.m.pendingFails--
+		return 0, fmt.Errorf("%w: STATUS timed out", eas.ErrUnavailable)
+	}
 	all, err := f.diff(q)
 	return len(all), err
 }

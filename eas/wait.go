@@ -130,8 +130,11 @@ func (s *Server) waitForChanges(ctx context.Context, r *request, spec waitSpec) 
 	defer waiting.Dec()
 	timer := time.NewTimer(spec.timeout)
 	defer timer.Stop()
+	var again recheck
+	defer again.stop()
 	for {
-		var first string
+		var folders []watchedFolder
+		var list bool
 		select {
 		case <-ctx.Done():
 			return nil, 0, ctx.Err()
@@ -139,6 +142,8 @@ func (s *Server) waitForChanges(ctx context.Context, r *request, spec waitSpec) 
 			return nil, waitSuperseded, nil
 		case <-timer.C:
 			return nil, waitExpired, nil
+		case <-again.due():
+			folders, list = again.take()
 		case path, ok := <-w.events:
 			if !ok {
 				// The watcher gave up (upstream refused the login, or the
@@ -146,19 +151,23 @@ func (s *Server) waitForChanges(ctx context.Context, r *request, spec waitSpec) 
 				// than wait on nothing.
 				return nil, waitExpired, nil
 			}
-			first = path
+			folders, list = w.drain(path)
 		}
 		noticed := s.cfg.Now()
-		folders, list := w.drain(first)
 		if len(folders) == 0 && !list {
 			continue
 		}
-		changed, outcome, err := s.checkNotified(ctx, r, folders, list)
+		changed, outcome, failed, err := s.checkNotified(ctx, r, folders, list)
 		if err != nil || outcome != 0 {
 			if outcome == waitChanged {
 				s.cfg.Metrics.pushLatency.Observe(s.cfg.Now().Sub(noticed).Seconds())
 			}
 			return changed, outcome, err
+		}
+		if failed {
+			again.schedule(folders, list)
+		} else {
+			again.passed()
 		}
 		// The notice was for something the phone already has (often its
 		// own change): keep waiting, without the device or the upstream
@@ -234,28 +243,98 @@ func (w *watcher) drain(first string) ([]watchedFolder, bool) {
 }
 
 // checkNotified takes the device again and looks at what a notice named;
-// outcome 0: nothing there the phone lacks.
-func (s *Server) checkNotified(ctx context.Context, r *request, folders []watchedFolder, list bool) ([]string, waitOutcome, error) {
+// outcome 0: nothing there the phone lacks. failed: a check could not be
+// made (the upstream or the state did not answer), so the notice must be
+// looked at again rather than dropped.
+func (s *Server) checkNotified(ctx context.Context, r *request, folders []watchedFolder, list bool) (changed []string, outcome waitOutcome, failed bool, err error) {
 	if err := r.lockDevice(ctx); err != nil {
-		return nil, 0, err
+		return nil, 0, false, err
 	}
 	if list {
 		moved, err := s.hierarchyChanged(ctx, r)
 		if err != nil {
 			r.log.Warn("checking the folder list", zap.Error(err))
+			failed = true
 		}
 		if moved {
-			return nil, waitHierarchy, nil
+			return nil, waitHierarchy, false, nil
 		}
 	}
-	changed, err := s.changedFolders(ctx, r, folders)
+	changed, err = s.changedFolders(ctx, r, folders)
 	if err != nil {
 		r.log.Warn("checking a notified folder", zap.Error(err))
+		failed = true
 	}
 	if len(changed) > 0 {
-		return changed, waitChanged, nil
+		return changed, waitChanged, false, nil
 	}
-	return nil, 0, nil
+	return nil, 0, failed, nil
+}
+
+// recheck holds the notices of a wait whose check failed: the change they
+// announced is looked at again after a pause, which doubles while the
+// failures last. Without it, a notice that met a busy or restarting
+// upstream would be lost until the next periodic check, minutes later.
+type recheck struct {
+	folders map[string]watchedFolder
+	list    bool
+	pause   time.Duration
+	timer   *time.Timer
+}
+
+const (
+	recheckFirst = time.Second
+	recheckMax   = 30 * time.Second
+)
+
+// schedule adds the folders (and the folder list) to what is checked
+// again, and starts the pause unless one runs.
+func (c *recheck) schedule(folders []watchedFolder, list bool) {
+	if c.folders == nil {
+		c.folders = map[string]watchedFolder{}
+	}
+	for _, f := range folders {
+		c.folders[f.ID] = f
+	}
+	c.list = c.list || list
+	if c.timer != nil {
+		return
+	}
+	c.pause = min(max(c.pause*2, recheckFirst), recheckMax)
+	c.timer = time.NewTimer(c.pause)
+}
+
+// due fires when the pause is over; nil (never) with nothing to check.
+func (c *recheck) due() <-chan time.Time {
+	if c.timer == nil {
+		return nil
+	}
+	return c.timer.C
+}
+
+// take returns what is to be checked again and clears it.
+func (c *recheck) take() ([]watchedFolder, bool) {
+	folders := make([]watchedFolder, 0, len(c.folders))
+	for _, f := range c.folders {
+		folders = append(folders, f)
+	}
+	list := c.list
+	c.folders, c.list, c.timer = nil, false, nil
+	return folders, list
+}
+
+// passed resets the pause after a check that worked; what is still
+// scheduled stays.
+func (c *recheck) passed() {
+	if c.timer == nil {
+		c.pause = 0
+	}
+}
+
+func (c *recheck) stop() {
+	if c.timer != nil {
+		c.timer.Stop()
+	}
 }
 
 // hierarchyChanged reports whether the folder list upstream differs from

@@ -177,11 +177,26 @@ func New(t testing.TB, opt Options) *Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		if t.Failed() {
+			// The log goes with the directory: what Dovecot saw is often
+			// what explains a failure seen once under load.
+			t.Logf("dovecot.log, last lines:\n%s", s.logTail(60))
+		}
 		if err := s.Close(); err != nil {
 			t.Error(err)
 		}
 	})
 	return s
+}
+
+// logTail returns the last n lines of Dovecot's log, or why it cannot.
+func (s *Server) logTail(n int) string {
+	b, err := os.ReadFile(filepath.Join(s.dir, "dovecot.log"))
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return strings.Join(lines[max(len(lines)-n, 0):], "\n")
 }
 
 // Close stops Dovecot and removes its configuration and mail. Closing a
