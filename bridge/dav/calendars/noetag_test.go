@@ -53,6 +53,7 @@ func TestNoETags(t *testing.T) {
 				put(t, srv, fmt.Sprintf("%st%04d.ics", coll, i), todo(fmt.Sprintf("t%04d", i), fmt.Sprintf("Task %04d", i)))
 			}
 			put(t, srv, coll+"old.ics", event("old", "Long ago", past))
+			put(t, srv, coll+"series.ics", event("series", "Series", future, "RRULE:FREQ=DAILY;COUNT=5"))
 			front, strip := radicaletest.NoETags(t, srv, tt.strip...)
 			se, err := New(Config{DAV: dav.Config{URL: front, NoSyncCollection: tt.noSync}}).open(context.Background(), cred)
 			if err != nil {
@@ -82,8 +83,8 @@ func TestNoETags(t *testing.T) {
 			}
 
 			evs, tks := sync(t)
-			if len(evs) != 30 || len(ev) != 30 || len(tks) != 10 || len(tk) != 10 {
-				t.Fatalf("initial sync: %d events sent, %d held; %d tasks sent, %d held; want 30 and 10",
+			if len(evs) != 31 || len(ev) != 31 || len(tks) != 10 || len(tk) != 10 {
+				t.Fatalf("initial sync: %d events sent, %d held; %d tasks sent, %d held; want 31 and 10",
 					len(evs), len(ev), len(tks), len(tk))
 			}
 			if strip.Stripped() == 0 {
@@ -158,6 +159,26 @@ func TestNoETags(t *testing.T) {
 						t.Errorf("stale task change: %v, want ErrConflict", err)
 					}
 				}, []string{"Change e0006.ics Changed elsewhere first"}, []string{"Change t0006.ics Task changed elsewhere first"}},
+				{"the phone deletes an occurrence", false, func(t *testing.T) {
+					ref := eas.ItemRef{Path: evQ.Path, ServerID: "series.ics", Known: ev["series.ics"]}
+					v, err := se.DeleteInstance(ctx, ref, eas.NewCompactTime(future.AddDate(0, 0, 1)))
+					if err != nil || v == ev["series.ics"] || !strings.HasPrefix(v, dav.DigestPrefix) {
+						t.Fatalf("DeleteInstance: %q (held %q) %v", v, ev["series.ics"], err)
+					}
+					ev["series.ics"] = v
+				}, nil, nil},
+				{"the phone deletes an occurrence of a series changed elsewhere", false, func(t *testing.T) {
+					put(t, srv, coll+"series.ics", event("series", "Series changed", future, "RRULE:FREQ=DAILY;COUNT=5",
+						"EXDATE:"+future.AddDate(0, 0, 1).UTC().Format("20060102T150405Z")))
+					ref := eas.ItemRef{Path: evQ.Path, ServerID: "series.ics", Known: ev["series.ics"]}
+					v, err := se.DeleteInstance(ctx, ref, eas.NewCompactTime(future.AddDate(0, 0, 2)))
+					if err != nil || v != "" {
+						// The series holds a change the phone lacks: no
+						// version, for the phone to get it again.
+						t.Fatalf("DeleteInstance: %q %v, want no version", v, err)
+					}
+					ev["series.ics"] = v
+				}, []string{"Change series.ics Series changed"}, nil},
 			}
 			for _, st := range steps {
 				if st.exact && !exact {
@@ -170,7 +191,8 @@ func TestNoETags(t *testing.T) {
 				}
 			}
 			for p, w := range map[string]string{"e0005.ics": "SUMMARY:Changed by the phone", "t0005.ics": "SUMMARY:Task changed by the phone",
-				"e0006.ics": "SUMMARY:Changed elsewhere first", "t0006.ics": "SUMMARY:Task changed elsewhere first"} {
+				"e0006.ics": "SUMMARY:Changed elsewhere first", "t0006.ics": "SUMMARY:Task changed elsewhere first",
+				"series.ics": future.AddDate(0, 0, 2).UTC().Format("20060102T150405Z")} {
 				if got := get(t, srv, coll+p); !strings.Contains(got, w) {
 					t.Errorf("%s on the server lacks %q:\n%s", p, w, got)
 				}
