@@ -15,6 +15,19 @@ import (
 	"github.com/easgate/easgate/eas"
 )
 
+// openNoETags opens a session through a proxy that strips the ETags
+// (and the properties named) from srv's answers.
+func openNoETags(t *testing.T, srv *radicaletest.Server, cfg dav.Config, props ...string) (*Session, *radicaletest.ETagStripper) {
+	t.Helper()
+	front, strip := radicaletest.NoETags(t, srv, props...)
+	cfg.URL = front
+	se, err := New(Config{DAV: cfg}).open(context.Background(), cred)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return se, strip
+}
+
 // TestNoETags: against a server that gives no ETags, an event or a task
 // reaches the phone once and comes again only when it changes, whoever
 // changes it; a calendar larger than the window gets to the end of its
@@ -54,11 +67,7 @@ func TestNoETags(t *testing.T) {
 			}
 			put(t, srv, coll+"old.ics", event("old", "Long ago", past))
 			put(t, srv, coll+"series.ics", event("series", "Series", future, "RRULE:FREQ=DAILY;COUNT=5"))
-			front, strip := radicaletest.NoETags(t, srv, tt.strip...)
-			se, err := New(Config{DAV: dav.Config{URL: front, NoSyncCollection: tt.noSync}}).open(context.Background(), cred)
-			if err != nil {
-				t.Fatal(err)
-			}
+			se, strip := openNoETags(t, srv, dav.Config{NoSyncCollection: tt.noSync}, tt.strip...)
 			ctx := context.Background()
 			ev, tk := known{}, known{}
 			evQ := eas.SyncQuery{Path: coll + eventsSuffix, Window: 7, Since: time.Now().AddDate(0, 0, -14)}
