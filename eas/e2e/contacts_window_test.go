@@ -5,12 +5,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"regexp"
 	"slices"
-	"strings"
 	"sync/atomic"
 	"testing"
 
+	"github.com/easgate/easgate/bridge/upstream/radicaletest"
 	"github.com/easgate/easgate/eas"
 )
 
@@ -145,44 +144,11 @@ func TestContactsInitialSyncListsOnce(t *testing.T) {
 	}
 }
 
-// etagStripper carries the gateway's CardDAV requests and removes every
-// ETag from the answers (the getetag properties and the ETag headers), as
-// a server that keeps none answers. It counts what it removed.
-type etagStripper struct{ n atomic.Int64 }
-
-var getetagProp = regexp.MustCompile(`(?s)<([\w-]+:)?getetag\b[^>]*?(/>|>.*?</([\w-]+:)?getetag>)`)
-
-func (s *etagStripper) RoundTrip(r *http.Request) (*http.Response, error) {
-	resp, err := http.DefaultTransport.RoundTrip(r)
-	if err != nil {
-		return nil, err
-	}
-	if resp.Header.Get("ETag") != "" {
-		resp.Header.Del("ETag")
-		s.n.Add(1)
-	}
-	if !strings.Contains(resp.Header.Get("Content-Type"), "xml") {
-		return resp, nil
-	}
-	// The transport asked for gzip itself, so the body is plain here.
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	s.n.Add(int64(len(getetagProp.FindAllIndex(body, -1))))
-	body = getetagProp.ReplaceAll(body, nil)
-	resp.Body = io.NopCloser(bytes.NewReader(body))
-	resp.ContentLength = int64(len(body))
-	resp.Header.Del("Content-Length")
-	return resp, nil
-}
-
 // TestContactsWithoutETags: with a CardDAV server that gives no ETags, a
 // phone gets a book in windows to the end, its next Syncs bring nothing,
 // and a card another client changes comes once.
 func TestContactsWithoutETags(t *testing.T) {
-	strip := &etagStripper{}
+	strip := &radicaletest.ETagStripper{}
 	g := startCardGateway(t, cardGatewayOptions{Transport: strip})
 	book := g.book(t, "contacts", "Contacts")
 	fillBook(t, g, "contacts", 30)
@@ -215,7 +181,7 @@ func TestContactsWithoutETags(t *testing.T) {
 	if adds != 30 {
 		t.Errorf("initial sync: %d Adds, want 30", adds)
 	}
-	if strip.n.Load() == 0 {
+	if strip.Stripped() == 0 {
 		t.Fatal("no ETag was removed")
 	}
 	steps := []struct {

@@ -20,6 +20,11 @@ import (
 // exception, straight into Radicale's storage (uploading them one by one
 // would take minutes).
 func benchCalendar(b *testing.B, n int) (*Session, string) {
+	srv := benchServer(b, n)
+	return benchSession(b, dav.Config{URL: srv.URL()})
+}
+
+func benchServer(b *testing.B, n int) *radicaletest.Server {
 	b.Helper()
 	srv, err := radicaletest.Start(radicaletest.Options{Users: map[string]string{user: pass}})
 	if err != nil {
@@ -48,10 +53,16 @@ func benchCalendar(b *testing.B, n int) (*Session, string) {
 			b.Fatal(err)
 		}
 	}
+	return srv
+}
+
+// benchSession opens a session and warms the server.
+func benchSession(b *testing.B, cfg dav.Config) (*Session, string) {
+	b.Helper()
 	// Radicale reads and caches a collection's objects on the first
 	// request that needs them: for 5,000 objects that takes longer than
 	// a phone's request, so the benchmark measures a warm server.
-	cfg := dav.Config{URL: srv.URL(), Timeout: 5 * time.Minute}
+	cfg.Timeout = 5 * time.Minute
 	se, err := New(Config{DAV: cfg}).open(context.Background(), cred)
 	if err != nil {
 		b.Fatal(err)
@@ -119,4 +130,72 @@ func BenchmarkCalendarSync(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkCalendarSyncNoETags: BenchmarkCalendarSync's initial and
+// no-change Syncs of 1,000 events against a server that gives no ETags,
+// with sync-collection and with PROPFIND listings that lack
+// getlastmodified too (where every Sync reads the objects the phone
+// holds, to compare their digests); and against the server with its
+// ETags, for comparison.
+//
+//	go test -run '^$' -bench BenchmarkCalendarSyncNoETags -benchtime 3x ./bridge/dav/calendars
+func BenchmarkCalendarSyncNoETags(b *testing.B) {
+	srv := benchServer(b, 1000)
+	for _, tt := range []struct {
+		name   string
+		etags  bool
+		noSync bool
+		props  []string
+	}{
+		{"etags", true, false, nil},
+		{"sync-collection", false, false, nil},
+		{"propfind-no-lastmodified", false, true, []string{"getlastmodified"}},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			front := srv.URL()
+			if !tt.etags {
+				front, _ = radicaletest.NoETags(b, srv, tt.props...)
+			}
+			se, coll := benchSession(b, dav.Config{URL: front, NoSyncCollection: tt.noSync})
+			ctx := context.Background()
+			var cursor string
+			var phone known
+			b.Run("initial", func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					phone = known{}
+					q := eas.SyncQuery{Path: coll + eventsSuffix, Window: 100, Body: eas.BodyOptions{Version: eas.V161}}
+					n := 0
+					for {
+						q.Known = phone
+						cs, err := se.Changes(ctx, q)
+						if err != nil {
+							b.Fatal(err)
+						}
+						n += len(cs.Changes)
+						phone.apply(cs)
+						q.Cursor = cs.Cursor
+						if !cs.More {
+							break
+						}
+					}
+					if n != 1000 {
+						b.Fatalf("%d items synced", n)
+					}
+					cursor = q.Cursor
+				}
+			})
+			b.Run("no-change", func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					cs, err := se.Changes(ctx, eas.SyncQuery{Path: coll + eventsSuffix, Cursor: cursor, Known: phone, Window: 100})
+					if err != nil {
+						b.Fatal(err)
+					}
+					if len(cs.Changes) != 0 {
+						b.Fatalf("%d changes", len(cs.Changes))
+					}
+				}
+			})
+		})
+	}
 }

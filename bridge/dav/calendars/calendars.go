@@ -55,7 +55,7 @@ type Backend struct {
 	homes dav.Homes
 	// passed are, per user and folder, the objects read and not sent (a
 	// to-do beside the events, an event before the FilterType window),
-	// with their ETags: they are not read again until they change.
+	// with their versions: they are not read again until they change.
 	passed map[string]map[string]string
 	// windows keeps the deltas a phone gets in several windows.
 	windows dav.Windows

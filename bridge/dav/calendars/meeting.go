@@ -54,7 +54,7 @@ func (s *Session) RespondToMeeting(ctx context.Context, m eas.MeetingReply) (*ea
 	}
 	if m.Response == eas.UserDeclined {
 		if m.Instance == "" {
-			if cur.etag != "" {
+			if cur.stored {
 				if err := s.c.Delete(ctx, cur.path, ""); err != nil && !dav.IsStatus(err, 404, 410) {
 					return nil, dav.EASError(err)
 				}
@@ -135,7 +135,7 @@ func (s *Session) findUID(ctx context.Context, coll, uid string) (*current, erro
 	}
 	for _, o := range objs {
 		if o.Data != nil && uidOf(o.Data, ical.CompEvent) == uid {
-			return &current{path: o.Path, etag: o.ETag, cal: o.Data}, nil
+			return &current{path: o.Path, etag: o.ETag, stored: true, cal: o.Data}, nil
 		}
 	}
 	return nil, nil

@@ -3,6 +3,7 @@ package calendars
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,8 +24,15 @@ func mime(t *testing.T, name string) []byte {
 
 // TestRespondFromMail: an invitation answered from the mail goes into the
 // default calendar with the user's answer, a second answer updates the
-// same event, a decline takes it out; each answer has its REPLY.
+// same event, a decline takes it out; each answer has its REPLY; from a
+// server with ETags and from one without.
 func TestRespondFromMail(t *testing.T) {
+	for _, noETags := range []bool{false, true} {
+		t.Run(fmt.Sprintf("noETags=%v", noETags), func(t *testing.T) { respondFromMail(t, noETags) })
+	}
+}
+
+func respondFromMail(t *testing.T, noETags bool) {
 	srv := start(t)
 	if err := srv.Calendar(user, "calendar", "Cal", "VEVENT"); err != nil {
 		t.Fatal(err)
@@ -34,6 +42,9 @@ func TestRespondFromMail(t *testing.T) {
 	}
 	ctx := context.Background()
 	se := open(t, srv, dav.Config{})
+	if noETags {
+		se, _ = openNoETags(t, srv, dav.Config{})
+	}
 	inv := mime(t, "18-meeting-request.eml")
 	const me = "anna@example.org"
 	steps := []struct {

@@ -180,11 +180,10 @@ func (s *Session) Changes(ctx context.Context, q eas.SyncQuery) (*eas.ChangeSet,
 		return nil, err
 	}
 	passed := s.b.passedOver(s.user, q.Path)
-	s.b.mu.Lock()
-	all := slices.DeleteFunc(dav.Diff(d, q.Known), func(ch dav.Change) bool {
-		return ch.Kind == eas.ChangeAdd && ch.Version != "" && passed[ch.Path] == ch.Version
-	})
-	s.b.mu.Unlock()
+	if d, err = s.versioned(ctx, coll, d, q.Known, passed); err != nil {
+		return nil, err
+	}
+	all := s.diff(d, q.Known, passed)
 	cs := &eas.ChangeSet{Cursor: d.Cursor}
 	window := all
 	if q.Window > 0 && len(all) > q.Window {
@@ -202,7 +201,7 @@ func (s *Session) Changes(ctx context.Context, q eas.SyncQuery) (*eas.ChangeSet,
 		s.b.windows.Drop(key)
 	}
 	o := s.options(q.Body.Version)
-	seen := map[string]string{} // objects read: path → ETag, "" when sent
+	seen := map[string]string{} // objects read: path → version, "" when sent
 	for _, ch := range window {
 		if ch.Kind == eas.ChangeDelete {
 			cs.Changes = append(cs.Changes, eas.ItemChange{Kind: ch.Kind, ServerID: ch.ID})
@@ -214,7 +213,7 @@ func (s *Session) Changes(ctx context.Context, q eas.SyncQuery) (*eas.ChangeSet,
 			// sees it gone.
 			continue
 		}
-		if v, ok := q.Known.Version(ch.ID); ch.Kind == eas.ChangeModify && ok && r.etag != "" && v == r.etag {
+		if v, ok := q.Known.Version(ch.ID); ch.Kind == eas.ChangeModify && ok && v == r.version {
 			// The phone wrote it since the listing: it holds this version.
 			continue
 		}
@@ -225,15 +224,15 @@ func (s *Session) Changes(ctx context.Context, q eas.SyncQuery) (*eas.ChangeSet,
 		if send && ic.Kind != eas.ChangeSoftDelete {
 			seen[ch.Path] = ""
 		} else {
-			seen[ch.Path] = r.etag
+			seen[ch.Path] = r.version
 		}
 	}
 	s.b.mu.Lock()
-	for p, etag := range seen {
-		if etag == "" {
+	for p, v := range seen {
+		if v == "" {
 			delete(passed, p)
 		} else {
-			passed[p] = etag
+			passed[p] = v
 		}
 	}
 	s.b.mu.Unlock()
@@ -255,7 +254,7 @@ func (s *Session) change(ch dav.Change, r raw, k kind, q eas.SyncQuery, o calcon
 		}
 		return eas.ItemChange{Kind: eas.ChangeSoftDelete, ServerID: ch.ID}, true
 	}
-	ic = eas.ItemChange{Kind: ch.Kind, ServerID: ch.ID, Version: r.etag}
+	ic = eas.ItemChange{Kind: ch.Kind, ServerID: ch.ID, Version: r.version}
 	ic.Item, ic.Err = r.item(k, o, q.Body)
 	if ic.Err != nil {
 		s.log.Warn("sending an item read in part", zap.String("path", ch.Path), zap.Error(ic.Err))
@@ -263,8 +262,20 @@ func (s *Session) change(ch dav.Change, r raw, k kind, q eas.SyncQuery, o calcon
 	return ic, true
 }
 
-// Pending counts the changes the phone lacks without reading any object;
-// in a calendar that also holds to-dos it counts those too.
+// diff compares a delta with what the phone holds, leaving out the
+// objects read and not sent that did not change since.
+func (s *Session) diff(d dav.Delta, known eas.KnownItems, passed map[string]string) []dav.Change {
+	s.b.mu.Lock()
+	defer s.b.mu.Unlock()
+	return slices.DeleteFunc(dav.Diff(d, known), func(ch dav.Change) bool {
+		return ch.Kind == eas.ChangeAdd && ch.Version != "" && passed[ch.Path] == ch.Version
+	})
+}
+
+// Pending counts the changes the phone lacks without reading any object
+// (but those a server without ETags makes it read to compare); in a
+// calendar that also holds to-dos it counts those that changed since they
+// were passed over too.
 func (s *Session) Pending(ctx context.Context, q eas.SyncQuery) (int, error) {
 	coll, _, err := splitPath(q.Path)
 	if err != nil {
@@ -277,14 +288,18 @@ func (s *Session) Pending(ctx context.Context, q eas.SyncQuery) (int, error) {
 	if d.Empty() {
 		return 0, nil
 	}
-	return len(dav.Diff(d, q.Known)), nil
+	passed := s.b.passedOver(s.user, q.Path)
+	if d, err = s.versioned(ctx, coll, d, q.Known, passed); err != nil {
+		return 0, err
+	}
+	return len(s.diff(d, q.Known, passed)), nil
 }
 
-// versions maps the paths of objects read to their ETags.
+// versions maps the paths of objects read to their versions.
 func versions(objs map[string]raw) map[string]string {
 	out := make(map[string]string, len(objs))
 	for p, r := range objs {
-		out[p] = r.etag
+		out[p] = r.version
 	}
 	return out
 }
@@ -292,14 +307,14 @@ func versions(objs map[string]raw) map[string]string {
 // raw is one object as the server has it, parsed; cal is nil when it
 // could not be.
 type raw struct {
-	cal  *ical.Calendar
-	etag string
-	err  error
+	cal     *ical.Calendar
+	version string // the ETag, or a digest (version.go)
+	err     error
 }
 
 func parsed(data []byte, etag string) raw {
 	cal, err := calconv.Decode(data)
-	return raw{cal, etag, err}
+	return raw{cal, version(etag, cal, data), err}
 }
 
 // is reports whether the object is one of k's: it holds k's component.
@@ -397,7 +412,7 @@ func (s *Session) read(ctx context.Context, coll string, changes []dav.Change) (
 			if o.Data == nil {
 				continue
 			}
-			out[o.Path] = raw{cal: o.Data, etag: o.ETag}
+			out[o.Path] = raw{cal: o.Data, version: version(o.ETag, o.Data, nil)}
 		}
 		return out, nil
 	}

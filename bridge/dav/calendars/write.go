@@ -58,15 +58,16 @@ func (s *Session) AddNewItem(ctx context.Context, n eas.NewItem) (string, string
 	etag, err := s.c.Put(ctx, p, ical.MIMEType, data, "")
 	if errors.Is(err, dav.ErrPrecondition) {
 		// The phone's Add again: the object is there already.
-		if _, etag, err = s.c.Get(ctx, p); err == nil {
-			return dav.ServerID(p), etag, nil
+		var stored []byte
+		if stored, etag, err = s.c.Get(ctx, p); err == nil {
+			return dav.ServerID(p), versionOf(etag, stored), nil
 		}
 	}
 	if err != nil {
 		return "", "", dav.EASError(err)
 	}
 	s.tell(ctx, v, nil, cal)
-	return dav.ServerID(p), etag, nil
+	return dav.ServerID(p), s.written(ctx, p, etag), nil
 }
 
 // newObject makes the object of a phone's new item and returns its UID.
@@ -121,8 +122,13 @@ func uidOf(cal *ical.Calendar, comp string) string {
 // current is an object as the server has it, read to apply a change.
 type current struct {
 	path, etag string
-	cal        *ical.Calendar
-	data       []byte // as read; nil for a new object
+	// version is the ETag, or the digest of the object as read from a
+	// server that gives no ETags.
+	version string
+	// stored: the object is on the server (with or without an ETag).
+	stored bool
+	cal    *ical.Calendar
+	data   []byte // as read; nil for a new object
 }
 
 // before is the object as read, apart from the changes made to cal.
@@ -153,29 +159,42 @@ func (s *Session) load(ctx context.Context, ref eas.ItemRef, known string) (*cur
 	if err != nil {
 		return nil, k, dav.EASError(err)
 	}
-	if known != "" && etag != "" && etag != known {
-		return nil, k, fmt.Errorf("%w: %s is at %s, the phone holds %s", eas.ErrConflict, p, etag, known)
+	cal, perr := calconv.Decode(data)
+	v := version(etag, cal, data)
+	if known != "" && v != known {
+		return nil, k, fmt.Errorf("%w: %s is at %s, the phone holds %s", eas.ErrConflict, p, v, known)
 	}
-	cal, err := calconv.Decode(data)
-	if err != nil {
-		return nil, k, fmt.Errorf("%s cannot be read to apply a change: %w", p, err)
+	if perr != nil {
+		return nil, k, fmt.Errorf("%s cannot be read to apply a change: %w", p, perr)
 	}
-	return &current{p, etag, cal, data}, k, nil
+	return &current{path: p, etag: etag, version: v, stored: true, cal: cal, data: data}, k, nil
 }
 
 // store writes a changed object back, only over the version read
-// (If-Match): another client's write in between wins.
+// (If-Match): another client's write in between wins. It returns the
+// object's new version.
 func (s *Session) store(ctx context.Context, cur *current) (string, error) {
 	calconv.AddMissingTimezones(cur.cal)
 	data, err := calconv.Encode(cur.cal)
 	if err != nil {
 		return "", err
 	}
-	etag, err := s.c.Put(ctx, cur.path, ical.MIMEType, data, cur.etag)
+	var etag string
+	switch {
+	case cur.etag != "":
+		etag, err = s.c.Put(ctx, cur.path, ical.MIMEType, data, cur.etag)
+	case cur.stored:
+		// A server without ETags: nothing to match. The version compared
+		// when the object was read is the check, short of a write by
+		// another client in between.
+		etag, err = s.c.Overwrite(ctx, cur.path, ical.MIMEType, data)
+	default:
+		etag, err = s.c.Put(ctx, cur.path, ical.MIMEType, data, "")
+	}
 	if err != nil {
 		return "", dav.EASError(err)
 	}
-	return etag, nil
+	return s.written(ctx, cur.path, etag), nil
 }
 
 // ChangeItem writes a phone's change into the object as the server has
@@ -281,7 +300,7 @@ func (s *Session) DeleteInstance(ctx context.Context, ref eas.ItemRef, instance 
 		return "", err
 	}
 	s.log.Debug("deleting one occurrence", zap.String("path", cur.path), zap.String("instance", string(instance)))
-	merged := ref.Known != "" && cur.etag != ref.Known
+	merged := ref.Known != "" && cur.version != ref.Known
 	etag, err := s.store(ctx, cur)
 	if err == nil {
 		s.tell(ctx, ref.Version, cur.before(), cur.cal)

@@ -1,73 +1,17 @@
 package contacts
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"io"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/easgate/easgate/bridge/dav"
 	"github.com/easgate/easgate/bridge/upstream/radicaletest"
 	"github.com/easgate/easgate/eas"
 )
-
-// noETags puts a proxy in front of srv that removes every ETag, as a
-// server that keeps none answers: the getetag properties of PROPFIND and
-// REPORT answers, and the ETag headers; and the other properties named.
-// It counts what it removed, so that a test knows it ran against a server
-// without ETags.
-func noETags(t *testing.T, srv *radicaletest.Server, props ...string) (string, *atomic.Int64) {
-	t.Helper()
-	alt := strings.Join(append([]string{"getetag"}, props...), "|")
-	strip := regexp.MustCompile(`(?s)<([\w-]+:)?(` + alt + `)\b[^>]*?(/>|>.*?</([\w-]+:)?(` + alt + `)>)`)
-	target, err := url.Parse(srv.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stripped atomic.Int64
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	direct := proxy.Director
-	proxy.Director = func(r *http.Request) {
-		direct(r)
-		// Radicale gzips for a client that takes it; the regexp reads
-		// plain XML.
-		r.Header.Set("Accept-Encoding", "identity")
-	}
-	proxy.ModifyResponse = func(resp *http.Response) error {
-		if resp.Header.Get("ETag") != "" {
-			resp.Header.Del("ETag")
-			stripped.Add(1)
-		}
-		if !strings.Contains(resp.Header.Get("Content-Type"), "xml") {
-			return nil
-		}
-		body, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			return err
-		}
-		n := len(strip.FindAllIndex(body, -1))
-		stripped.Add(int64(n))
-		body = strip.ReplaceAll(body, nil)
-		resp.Body = io.NopCloser(bytes.NewReader(body))
-		resp.ContentLength = int64(len(body))
-		resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
-		return nil
-	}
-	front := httptest.NewServer(proxy)
-	t.Cleanup(front.Close)
-	return front.URL + "/", &stripped
-}
 
 // TestNoETags: against a server that gives no ETags, a card reaches the
 // phone once and comes again only when it changes, whoever changes it; a
@@ -93,7 +37,7 @@ func TestNoETags(t *testing.T) {
 			exact := !noSync || len(tt.strip) > 0
 			srv := start(t)
 			fillBook(t, srv, 30)
-			front, stripped := noETags(t, srv, tt.strip...)
+			front, strip := radicaletest.NoETags(t, srv, tt.strip...)
 			s, err := New(Config{DAV: dav.Config{URL: front, NoSyncCollection: noSync}}).Open(context.Background(), cred)
 			if err != nil {
 				t.Fatal(err)
@@ -105,7 +49,7 @@ func TestNoETags(t *testing.T) {
 			if len(phone.known) != 30 {
 				t.Fatalf("phone holds %d cards, want 30", len(phone.known))
 			}
-			if stripped.Load() == 0 {
+			if strip.Stripped() == 0 {
 				t.Fatal("the proxy removed no ETag")
 			}
 			for id, v := range phone.known {

@@ -2,9 +2,6 @@ package contacts
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"slices"
 	"sort"
 
 	"github.com/emersion/go-vcard"
@@ -14,18 +11,11 @@ import (
 	"github.com/easgate/easgate/eas"
 )
 
-// A card's version, which the phone holds and a later Sync compares, is
-// its ETag. A server that gives none (no getetag in its listings, no ETag
-// on GET) would make every card look changed on every Sync, so such a
-// card's version is a digest of its content instead, as Z-Push's and
-// Horde's stores fall back to a hash of the item: exact where a
-// getlastmodified (one second, and not every server gives it) is not.
-// The digest is of the card as parsed, so that line folding and the order
-// of parameters, which the server may change on the way, do not count.
+// A card's version is its ETag, or a digest of the card as parsed when
+// the server gives none (dav.Digest says why).
 
-// digestPrefix starts a version that is a digest, never sent to the
-// server as an ETag.
-const digestPrefix = "#"
+// digestPrefix starts a version that is a digest.
+const digestPrefix = dav.DigestPrefix
 
 // version is the version of a card read: its ETag, or its digest when
 // the server gave none.
@@ -48,9 +38,9 @@ func versionOf(etag string, data []byte) string {
 // digest is the content version of a card; data stands in for a card
 // that could not be parsed.
 func digest(card vcard.Card, data []byte) string {
-	h := sha256.New()
+	d := dav.NewDigest()
 	if card == nil {
-		h.Write(data)
+		d.Raw(data)
 	}
 	keys := make([]string, 0, len(card))
 	for k := range card {
@@ -59,51 +49,20 @@ func digest(card vcard.Card, data []byte) string {
 	sort.Strings(keys)
 	for _, k := range keys {
 		for _, f := range card[k] {
-			h.Write([]byte(f.Group + "\x00" + k + "\x00"))
-			params := make([]string, 0, len(f.Params))
-			for p := range f.Params {
-				params = append(params, p)
-			}
-			sort.Strings(params)
-			for _, p := range params {
-				for _, v := range f.Params[p] {
-					h.Write([]byte(p + "\x01" + v + "\x01"))
-				}
-			}
-			h.Write([]byte("\x00" + f.Value + "\x02"))
+			d.Property(f.Group, k, f.Params, f.Value)
 		}
 	}
-	return digestPrefix + hex.EncodeToString(h.Sum(nil)[:16])
+	return d.Version()
 }
 
-// readBatch bounds the cards one multiget reads to find their versions:
-// the cards are only digested, not kept.
-const readBatch = 100
-
 // versioned gives the cards of d that the phone holds and the server gave
-// no ETag their digest, read in multigets of readBatch; a card gone
-// before it was read is listed deleted. Cards the phone lacks need no
-// version to be told apart (they are Adds) and get theirs when their
-// window reads them.
+// no ETag their digest (dav.Versioned).
 func (s *Session) versioned(ctx context.Context, coll string, d dav.Delta, known eas.KnownItems) (dav.Delta, error) {
-	var bare []dav.Change
-	for _, o := range d.Updated {
-		if _, held := known.Version(dav.ServerID(o.Path)); held && o.ETag == "" {
-			bare = append(bare, dav.Change{Kind: eas.ChangeModify, Path: o.Path})
-		}
-	}
-	if len(bare) == 0 {
-		return d, nil
-	}
-	got := make(map[string]string, len(bare))
-	for batch := range slices.Chunk(bare, readBatch) {
+	return dav.Versioned(ctx, d, dav.Held(known), func(ctx context.Context, batch []dav.Change) (map[string]string, error) {
 		cards, err := s.read(ctx, coll, batch)
 		if err != nil {
-			return d, err
+			return nil, err
 		}
-		for p, r := range cards {
-			got[p] = r.etag
-		}
-	}
-	return dav.Refreshed(d, bare, got), nil
+		return versions(cards), nil
+	})
 }
