@@ -188,3 +188,44 @@ func TestMeetingResponseBinsInvitation(t *testing.T) {
 		})
 	}
 }
+
+// A phone that deletes the invitation itself once the user answered it
+// (the user swipes it away before the next Sync): its Delete of the
+// message the server moved already neither fails the Sync nor leaves a
+// second copy in Deleted Items, and the server sends no Delete back.
+func TestMeetingResponsePhoneDeletesToo(t *testing.T) {
+	cal := newMeetingCalendar()
+	g := startMeetingGateway(t, eas.V141, cal, false)
+	ctx := context.Background()
+	inbox, trash := g.id(t, "INBOX"), g.id(t, "Trash")
+	id := g.mail.add("INBOX", "Invitation: Budget review", time.Now())
+	ikey, _ := g.primed(t, g.phone, inbox)
+	tkey, _ := g.primed(t, g.phone, trash)
+
+	q := eas.MeetingResponseQuestion{UserResponse: eas.UserAccepted, CollectionID: inbox, RequestID: inbox + ":" + id}
+	var resp eas.MeetingResponseResponse
+	if _, err := g.phone.Do(ctx, "MeetingResponse", &eas.MeetingResponseRequest{Request: []eas.MeetingResponseQuestion{q}}, &resp); err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Result) != 1 || resp.Result[0].Status != eas.MeetingResponseSuccess {
+		t.Fatalf("MeetingResponse: %+v", resp.Result)
+	}
+	var cmds eas.SyncCommands
+	if err := cmds.DeleteCommand(inbox + ":" + id); err != nil {
+		t.Fatal(err)
+	}
+	col := g.sync(t, g.phone, eas.SyncCollection{SyncKey: ikey, CollectionID: inbox, Commands: &cmds})
+	if col.Status != eas.SyncSuccess || col.Commands != nil {
+		t.Fatalf("Inbox Sync with the phone's Delete: status %d commands %+v", col.Status, col.Commands)
+	}
+	if res, err := g.phone.SyncAll(ctx, inbox, col.SyncKey, 0, nil); err != nil || res.Commands.Len() != 0 {
+		t.Errorf("Inbox afterwards: %+v (%v)", res, err)
+	}
+	tres, err := g.phone.SyncAll(ctx, trash, tkey, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.mail.count("Trash") != 1 || len(tres.Commands.Add) != 1 || tres.Commands.Len() != 1 {
+		t.Errorf("Trash holds %d, its Sync %+v; want the invitation once", g.mail.count("Trash"), tres.Commands)
+	}
+}
