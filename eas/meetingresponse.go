@@ -232,21 +232,28 @@ func (s *Server) meetingResponse(ctx context.Context, r *request, q MeetingRespo
 			return res, err
 		}
 	}
-	sent := true
-	if m.Reply && out.Reply != nil {
-		if err := mb.Send(ctx, Compose{MIME: out.Reply, SaveInSent: true}); err != nil {
-			// The calendar holds the answer; the organizer learns it
-			// from the next update the user sends, or from a new answer
-			// to the invitation, which stays for that.
-			r.log.Warn("sending a meeting reply failed", zap.Error(err))
-			sent = false
-		}
-	}
-	if m.Invitation != nil && sent {
+	if sendMeetingReply(ctx, r, mb, m, out) && m.Invitation != nil {
 		s.binInvitation(ctx, r, mb, ref)
 	}
 	res.Status = MeetingResponseSuccess
 	return res, nil
+}
+
+// sendMeetingReply sends the REPLY the store made when the phone asked
+// for one, and reports whether the organizer has the answer as far as
+// easgate is concerned (sent, or not easgate's to send).
+func sendMeetingReply(ctx context.Context, r *request, mb Mailbox, m MeetingReply, out *MeetingOutcome) bool {
+	if !m.Reply || out.Reply == nil {
+		return true
+	}
+	if err := mb.Send(ctx, Compose{MIME: out.Reply, SaveInSent: true}); err != nil {
+		// The calendar holds the answer; the organizer learns it from
+		// the next update the user sends, or from a new answer to the
+		// invitation, which stays for that.
+		r.log.Warn("sending a meeting reply failed", zap.Error(err))
+		return false
+	}
+	return true
 }
 
 // binInvitation moves an answered invitation to Deleted Items, as
