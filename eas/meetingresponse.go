@@ -16,7 +16,8 @@ import (
 // into the default calendar with the user's answer (or takes it out on a
 // decline); the answer names the event as the phone will see it there.
 // Up to 14.1 the phone mails the organizer itself; with 16.x SendResponse
-// the server sends the iTIP REPLY.
+// the server sends the iTIP REPLY. An invitation answered from the mail
+// then goes to Deleted Items (binInvitation).
 
 // MeetingResponseRequest is the MeetingResponse request body.
 type MeetingResponseRequest struct {
@@ -212,8 +213,15 @@ func (s *Server) meetingResponse(ctx context.Context, r *request, q MeetingRespo
 	if i, _ := s.combinedOwner(path); i >= 0 {
 		// A folder of another upstream: the event in a calendar.
 		m.Event = &ref
-	} else if m.Invitation, err = invitationMIME(ctx, mb, ref); err != nil {
-		return s.meetingFailure(r, res, err)
+	} else {
+		// The phone's cursor guards the invitation: a folder made anew
+		// since may hold another message under the same UID.
+		if ref.Cursor, err = s.cursorOf(ctx, r, q.CollectionID); err != nil {
+			return res, err
+		}
+		if m.Invitation, err = invitationMIME(ctx, mb, ref); err != nil {
+			return s.meetingFailure(r, res, err)
+		}
 	}
 	out, err := responder.RespondToMeeting(ctx, m)
 	if err != nil {
@@ -224,15 +232,57 @@ func (s *Server) meetingResponse(ctx context.Context, r *request, q MeetingRespo
 			return res, err
 		}
 	}
-	if m.Reply && out.Reply != nil {
-		if err := mb.Send(ctx, Compose{MIME: out.Reply, SaveInSent: true}); err != nil {
-			// The calendar holds the answer; the organizer learns it
-			// from the next update the user sends.
-			r.log.Warn("sending a meeting reply failed", zap.Error(err))
-		}
+	if sendMeetingReply(ctx, r, mb, m, out) && m.Invitation != nil {
+		s.binInvitation(ctx, r, mb, ref)
 	}
 	res.Status = MeetingResponseSuccess
 	return res, nil
+}
+
+// sendMeetingReply sends the REPLY the store made when the phone asked
+// for one, and reports whether the organizer has the answer as far as
+// easgate is concerned (sent, or not easgate's to send).
+func sendMeetingReply(ctx context.Context, r *request, mb Mailbox, m MeetingReply, out *MeetingOutcome) bool {
+	if !m.Reply || out.Reply == nil {
+		return true
+	}
+	if err := mb.Send(ctx, Compose{MIME: out.Reply, SaveInSent: true}); err != nil {
+		// The calendar holds the answer; the organizer learns it from
+		// the next update the user sends, or from a new answer to the
+		// invitation, which stays for that.
+		r.log.Warn("sending a meeting reply failed", zap.Error(err))
+		return false
+	}
+	return true
+}
+
+// binInvitation moves an answered invitation to Deleted Items, as
+// Exchange does: iOS Mail, Outlook and Android expect it to leave the
+// Inbox once answered. The phone is not told here: its next Sync of the
+// folder deletes the message and that of Deleted Items adds it, as for a
+// move another client made. The answer stands whatever becomes of the
+// message, so a failure is only logged.
+//
+// An answer from the calendar leaves the invitation where it is: nothing
+// links the event to its message but the UID inside the text/calendar
+// part, and finding that would mean a search through every message body
+// of the user's folders.
+func (s *Server) binInvitation(ctx context.Context, r *request, mb Mailbox, ref ItemRef) {
+	trash, err := newRequestFolders(r).trashPath(ctx)
+	switch {
+	case err != nil:
+		r.log.Warn("answered invitation left in place: folders unknown", zap.Error(err))
+		return
+	case trash == "":
+		r.log.Info("answered invitation left in place: no Deleted Items folder", zap.String("folder", ref.Path))
+		return
+	case trash == ref.Path:
+		// Answered from Deleted Items: it is where it belongs.
+		return
+	}
+	if _, _, err := mb.Move(ctx, ref, trash); err != nil {
+		r.log.Warn("moving an answered invitation to Deleted Items failed", zap.String("folder", ref.Path), zap.Error(err))
+	}
 }
 
 // combinedOwner is the upstream that holds path, -1 for the mail store.

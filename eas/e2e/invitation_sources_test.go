@@ -72,6 +72,10 @@ func TestInvitationSources(t *testing.T) {
 				if res.Status != eas.MeetingResponseSuccess || (ans.response == eas.UserAccepted) != (res.CalendarID != "") {
 					t.Errorf("MeetingResponse: %+v", res)
 				}
+				// Answered and replied to, the invitation left the Inbox.
+				if in, tr := mailboxCount(t, inv.g, invitee, invitePW, "INBOX"), mailboxCount(t, inv.g, invitee, invitePW, "Trash"); in != 0 || tr != 1 {
+					t.Errorf("after answering: INBOX %d, Trash %d messages; want the invitation in Trash", in, tr)
+				}
 
 				reply := inv.reply(t)
 				if m := reply.Props.Get(ical.PropMethod); m == nil || m.Value != "REPLY" {
@@ -122,9 +126,12 @@ type invGateway struct {
 	inbox string
 }
 
+// invitePW is the invitee's password.
+const invitePW = "secret-anna"
+
 func invitationGateway(t *testing.T, raw []byte) *invGateway {
 	t.Helper()
-	const pw = "secret-anna"
+	const pw = invitePW
 	sink := smtptest.New(t, smtptest.Options{})
 	g0 := startGateway(t, gatewayOptions{SMTPAddr: sink.Addr})
 	g0.Dovecot.AddUser(t, invitee, pw)

@@ -9,11 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-imap/v2"
+
 	"github.com/easgate/easgate/bridge/dav"
 	"github.com/easgate/easgate/bridge/dav/calendars"
 	"github.com/easgate/easgate/bridge/upstream/radicaletest"
 	"github.com/easgate/easgate/bridge/upstream/smtptest"
 	"github.com/easgate/easgate/eas"
+	"github.com/easgate/easgate/eas/easclient"
 	"github.com/easgate/easgate/wbxml"
 )
 
@@ -73,11 +76,13 @@ func meetingEndToEnd(t *testing.T, v eas.Version) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var inbox, calID string
+	var inbox, trash, calID string
 	for _, f := range fs.Changes.Add {
 		switch f.Type {
 		case 2:
 			inbox = f.ServerID
+		case 4:
+			trash = f.ServerID
 		case 8:
 			calID = f.ServerID
 		}
@@ -104,57 +109,90 @@ func meetingEndToEnd(t *testing.T, v eas.Version) {
 		t.Errorf("%s location: %v %+v", v, mr.Location, mr.AirLocation)
 	}
 
+	tkey := syncedKey(t, phone, trash, "0")
+	ikey := m1.Collections[0].SyncKey
+
+	// Answers that fail leave the invitation in the Inbox: one occurrence
+	// of a meeting that is no series (146; InstanceId came with 14.1), an
+	// answer that is none, an invitation that is not there.
+	failing := []struct {
+		q    eas.MeetingResponseQuestion
+		want int
+	}{
+		{eas.MeetingResponseQuestion{UserResponse: eas.UserTentative, CollectionID: inbox, RequestID: add.ServerID, InstanceID: "20260326T130000Z"},
+			map[bool]int{true: eas.MeetingResponseNotRecurring, false: eas.MeetingResponseInvalidRequest}[v.AtLeast(eas.V141)]},
+		{eas.MeetingResponseQuestion{UserResponse: 9, CollectionID: inbox, RequestID: add.ServerID}, eas.MeetingResponseInvalidRequest},
+		{eas.MeetingResponseQuestion{UserResponse: eas.UserAccepted, CollectionID: "999", RequestID: "999:1"}, eas.MeetingResponseInvalidRequest},
+		{eas.MeetingResponseQuestion{UserResponse: eas.UserAccepted, CollectionID: inbox, RequestID: inbox + ":424242"}, eas.MeetingResponseInvalidRequest},
+	}
+	for i, f := range failing {
+		if r := meetingAnswer(t, phone, f.q); r.Status != f.want || r.CalendarID != "" {
+			t.Errorf("failing answer %d: %+v, want Status %d", i, r, f.want)
+		}
+	}
+	if n := mailboxCount(t, g0, user, pw, "INBOX"); n != 1 {
+		t.Fatalf("after failed answers the Inbox holds %d messages, want the invitation", n)
+	}
+	if res, err := phone.SyncAll(ctx, inbox, ikey, 0, nil); err != nil || res.Commands.Len() != 0 {
+		t.Fatalf("Inbox after failed answers: %+v (%v)", res, err)
+	}
+
 	q := eas.MeetingResponseQuestion{UserResponse: eas.UserAccepted, CollectionID: inbox, RequestID: add.ServerID}
 	if v == eas.V161 {
 		q.SendResponse = &eas.MeetingSendResponse{}
 	}
-	var mresp eas.MeetingResponseResponse
-	if _, err := phone.Do(ctx, "MeetingResponse", &eas.MeetingResponseRequest{Request: []eas.MeetingResponseQuestion{q}}, &mresp); err != nil {
+	res := meetingAnswer(t, phone, q)
+	if res.Status != eas.MeetingResponseSuccess || !strings.HasPrefix(res.CalendarID, calID+":") {
+		t.Fatalf("MeetingResponse: %+v (calendar %s)", res, calID)
+	}
+	calendarID := res.CalendarID
+
+	// The answered invitation went to Trash; the phone learns it at its
+	// next Sync of each folder, once.
+	if in, tr := mailboxCount(t, g0, user, pw, "INBOX"), mailboxCount(t, g0, user, pw, "Trash"); in != 0 || tr != 1 {
+		t.Errorf("after accepting: INBOX %d, Trash %d messages; want the invitation in Trash", in, tr)
+	}
+	ires, err := phone.SyncAll(ctx, inbox, ikey, 0, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if len(mresp.Result) != 1 || mresp.Result[0].Status != eas.MeetingResponseSuccess || !strings.HasPrefix(mresp.Result[0].CalendarID, calID+":") {
-		t.Fatalf("MeetingResponse: %+v (calendar %s)", mresp.Result, calID)
+	if d := ires.Commands.Delete; len(d) != 1 || d[0].ServerID != add.ServerID || ires.Commands.Len() != 1 {
+		t.Errorf("Inbox after accepting: %+v, want the Delete of %s", ires.Commands, add.ServerID)
 	}
-	calendarID := mresp.Result[0].CalendarID
-	bad := []eas.MeetingResponseQuestion{
-		{UserResponse: 9, CollectionID: inbox, RequestID: add.ServerID},
-		{UserResponse: eas.UserAccepted, CollectionID: "999", RequestID: "999:1"},
-		{UserResponse: eas.UserAccepted, CollectionID: inbox, RequestID: inbox + ":424242"},
-	}
-	var bresp eas.MeetingResponseResponse
-	if _, err := phone.Do(ctx, "MeetingResponse", &eas.MeetingResponseRequest{Request: bad}, &bresp); err != nil {
+	tres, err := phone.SyncAll(ctx, trash, tkey, 0, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
-	for i, r := range bresp.Result {
-		if r.Status != eas.MeetingResponseInvalidRequest || r.CalendarID != "" {
-			t.Errorf("bad request %d: %+v, want Status 2", i, r)
+	if a := tres.Commands.Add; len(a) != 1 || tres.Commands.Len() != 1 || a[0].ApplicationData == nil ||
+		a[0].ApplicationData.MessageClass != "IPM.Schedule.Meeting.Request" {
+		t.Errorf("Trash after accepting: %+v, want the invitation added", tres.Commands)
+	}
+	for _, again := range []struct{ coll, key string }{{inbox, ires.Key}, {trash, tres.Key}} {
+		if r, err := phone.SyncAll(ctx, again.coll, again.key, 0, nil); err != nil || r.Commands.Len() != 0 {
+			t.Errorf("collection %s again: %+v (%v)", again.coll, r, err)
 		}
 	}
-	if len(bresp.Result) != len(bad) {
-		t.Errorf("%d results for %d requests", len(bresp.Result), len(bad))
+	// The invitation is gone from the Inbox: answering it there again fails.
+	if r := meetingAnswer(t, phone, eas.MeetingResponseQuestion{UserResponse: eas.UserDeclined, CollectionID: inbox, RequestID: add.ServerID}); r.Status != eas.MeetingResponseInvalidRequest {
+		t.Errorf("answer to the moved invitation: %+v, want Status 2", r)
 	}
 
-	// One occurrence of a meeting that is no series (146), an InstanceId
-	// that is no date-time (104), from the calendar and from the mail.
+	// One occurrence of the event in the calendar: no series (146), an
+	// InstanceId that is no date-time (104).
 	occ := []struct {
 		q    eas.MeetingResponseQuestion
 		want int
 	}{
 		{eas.MeetingResponseQuestion{UserResponse: eas.UserTentative, CollectionID: calID, RequestID: calendarID, InstanceID: "2026-03-26T13:00:00.000Z"}, eas.MeetingResponseNotRecurring},
 		{eas.MeetingResponseQuestion{UserResponse: eas.UserTentative, CollectionID: calID, RequestID: calendarID, InstanceID: "yesterday"}, eas.MeetingResponseInvalidDateTime},
-		{eas.MeetingResponseQuestion{UserResponse: eas.UserTentative, CollectionID: inbox, RequestID: add.ServerID, InstanceID: "20260326T130000Z"}, eas.MeetingResponseNotRecurring},
 	}
 	for i, o := range occ {
 		if !v.AtLeast(eas.V141) {
 			// InstanceId came with 14.1.
 			o.want = eas.MeetingResponseInvalidRequest
 		}
-		var oresp eas.MeetingResponseResponse
-		if _, err := phone.Do(ctx, "MeetingResponse", &eas.MeetingResponseRequest{Request: []eas.MeetingResponseQuestion{o.q}}, &oresp); err != nil {
-			t.Fatal(err)
-		}
-		if len(oresp.Result) != 1 || oresp.Result[0].Status != o.want || oresp.Result[0].CalendarID != "" {
-			t.Errorf("occurrence answer %d: %+v, want Status %d", i, oresp.Result, o.want)
+		if r := meetingAnswer(t, phone, o.q); r.Status != o.want || r.CalendarID != "" {
+			t.Errorf("occurrence answer %d: %+v, want Status %d", i, r, o.want)
 		}
 	}
 
@@ -186,4 +224,39 @@ func meetingEndToEnd(t *testing.T, v eas.Version) {
 		!strings.Contains(string(msgs[0].Data), "METHOD:REPLY") || !strings.Contains(string(msgs[0].Data), "PARTSTAT=ACCEPTED") {
 		t.Errorf("reply sent: %+v", msgs)
 	}
+}
+
+// meetingAnswer sends one MeetingResponse request and returns its result.
+func meetingAnswer(t *testing.T, phone *easclient.Client, q eas.MeetingResponseQuestion) eas.MeetingResponseResult {
+	t.Helper()
+	var resp eas.MeetingResponseResponse
+	if _, err := phone.Do(context.Background(), "MeetingResponse", &eas.MeetingResponseRequest{Request: []eas.MeetingResponseQuestion{q}}, &resp); err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Result) != 1 {
+		t.Fatalf("MeetingResponse: %d results for one request", len(resp.Result))
+	}
+	return resp.Result[0]
+}
+
+// syncedKey syncs a collection completely from key and returns the new key.
+func syncedKey(t *testing.T, phone *easclient.Client, coll, key string) string {
+	t.Helper()
+	res, err := phone.SyncAll(context.Background(), coll, key, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Key
+}
+
+// mailboxCount is the number of messages Dovecot holds in a mailbox.
+func mailboxCount(t *testing.T, g *testGateway, user, pw, mailbox string) uint32 {
+	t.Helper()
+	c := g.Dovecot.Dial(t, user, pw)
+	defer c.Close()
+	st, err := c.Status(mailbox, &imap.StatusOptions{NumMessages: true}).Wait()
+	if err != nil || st.NumMessages == nil {
+		t.Fatalf("STATUS %s: %v", mailbox, err)
+	}
+	return *st.NumMessages
 }
