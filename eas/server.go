@@ -339,9 +339,11 @@ type request struct {
 	user  string
 	dev   *Device
 	body  []byte
-	cmd   *command
-	log   *zap.Logger
-	mbox  Mailbox
+	// in is the body's size for the log: a waiting request drops the body.
+	in   int
+	cmd  *command
+	log  *zap.Logger
+	mbox Mailbox
 	// unlockDevice lets a long-waiting command (Ping, Sync with Wait) stop
 	// holding the device while it waits; lockDevice takes it again.
 	unlockDevice func()
@@ -462,35 +464,48 @@ func statusReply(cmd *command, status int) *reply {
 // handleEAS is the ActiveSync endpoint: it checks the request, reads the
 // device and runs the command.
 func (s *Server) handleEAS(ctx context.Context, r *request) (*reply, error) {
+	// The checks run in a function of their own so that their frame is off
+	// the stack while a Ping or Sync waits: a goroutine's stack shrinks
+	// to a quarter of what it holds at most, and thousands of phones wait.
+	if err := s.admit(ctx, r); err != nil {
+		return nil, err
+	}
+	return s.run(ctx, r)
+}
+
+// admit parses and authenticates an EAS request, reads its body and
+// records it; r is then ready for run.
+func (s *Server) admit(ctx context.Context, r *request) error {
 	q, err := ParseQuery(r.http)
 	if err != nil {
-		return nil, httpError(http.StatusBadRequest, err)
+		return httpError(http.StatusBadRequest, err)
 	}
 	r.q, r.name = q, q.Cmd
 	if err := s.login(ctx, r); err != nil {
-		return nil, err
+		return err
 	}
 	cmd := s.commands[strings.ToLower(q.Cmd)]
 	if cmd == nil {
-		return nil, httpError(http.StatusNotImplemented, fmt.Errorf("command %q not implemented", q.Cmd))
+		return httpError(http.StatusNotImplemented, fmt.Errorf("command %q not implemented", q.Cmd))
 	}
 	r.cmd, r.name = cmd, cmd.name
 	if q.Version == 0 {
-		return nil, httpError(http.StatusBadRequest, errors.New("no MS-ASProtocolVersion"))
+		return httpError(http.StatusBadRequest, errors.New("no MS-ASProtocolVersion"))
 	}
 	if r.body, err = s.readBody(r, s.cfg.MaxRequestBytes); err != nil {
-		return nil, err
+		return err
 	}
+	r.in = len(r.body)
 	if r.dev, err = s.recordRequest(ctx, DeviceSeen{
 		User: r.user, DeviceID: q.DeviceID, DeviceType: q.DeviceType,
 		UserAgent: r.http.UserAgent(), Protocol: q.Version.String(), Command: cmd.name, At: r.start,
 	}); err != nil {
-		return nil, err
+		return err
 	}
 	if r.dev.Trace {
 		r.log.Info("trace request", zap.String("cmd", q.Cmd), zap.String("xml", traceXML(r.body)))
 	}
-	return s.run(ctx, r)
+	return nil
 }
 
 // recordRequest records the request in the store and returns the device,
@@ -515,6 +530,27 @@ func (s *Server) recordRequest(ctx context.Context, seen DeviceSeen) (*Device, e
 
 // run checks provisioning, serialises the device and calls the handler.
 func (s *Server) run(ctx context.Context, r *request) (*reply, error) {
+	// enter and leave are functions of their own to keep this frame, which
+	// a waiting request keeps on its stack, small (see handleEAS).
+	if rep, err := s.enter(ctx, r); rep != nil || err != nil {
+		return rep, err
+	}
+	defer s.leave(r)
+	return r.cmd.handle(ctx, r)
+}
+
+// leave ends what enter began: it lets the device go and counts a
+// prefetch nobody used.
+func (s *Server) leave(r *request) {
+	r.unlockDevice()
+	if r.prefetched != nil {
+		s.cfg.Metrics.prefetch("unused")
+	}
+}
+
+// enter checks provisioning and takes the device for r; a reply is the
+// answer without running the command.
+func (s *Server) enter(ctx context.Context, r *request) (*reply, error) {
 	if rep := s.checkPolicy(r); rep != nil {
 		return rep, nil
 	}
@@ -528,11 +564,6 @@ func (s *Server) run(ctx context.Context, r *request) (*reply, error) {
 	}
 	// Any request of the device ends its prefetch; only a Sync may use it.
 	r.prefetched = s.prefetches.take(key)
-	defer func() {
-		if r.prefetched != nil {
-			s.cfg.Metrics.prefetch("unused")
-		}
-	}()
 	locked := true
 	r.unlockDevice = func() {
 		if locked {
@@ -551,8 +582,7 @@ func (s *Server) run(ctx context.Context, r *request) (*reply, error) {
 		unlock, locked = u, true
 		return nil
 	}
-	defer r.unlockDevice()
-	return r.cmd.handle(ctx, r)
+	return nil, nil
 }
 
 var errUnsupportedEncoding = errors.New("unsupported Content-Encoding")
@@ -808,7 +838,7 @@ func (s *Server) logRequest(r *request, code, eas int, err error, out int) {
 		zap.String("cmd", r.name),
 		zap.Int("http", code),
 		zap.Duration("took", took),
-		zap.Int("in", len(r.body)),
+		zap.Int("in", r.in),
 		zap.Int("out", out),
 	}
 	var v Version
