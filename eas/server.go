@@ -543,8 +543,15 @@ func (s *Server) run(ctx context.Context, r *request) (*reply, error) {
 // prefetch nobody used.
 func (s *Server) leave(r *request) {
 	r.unlockDevice()
+	s.dropPrefetch(r)
+}
+
+// dropPrefetch lets go of the prefetched Sync window r took, counting it
+// as unused.
+func (s *Server) dropPrefetch(r *request) {
 	if r.prefetched != nil {
 		s.cfg.Metrics.prefetch("unused")
+		r.prefetched = nil
 	}
 }
 
