@@ -595,7 +595,8 @@ func stopIdle(ctx context.Context, c *conn, idle *imapclient.IdleCommand) error 
 	})
 }
 
-// idle is wait's wait, while the server idles or not.
+// idle is wait's wait, while the server idles or not. Its rarer branches
+// are functions of their own, to keep the frame small (see attempt).
 func (w *watcher) idle(ctx context.Context, s *watchSession, idling bool) error {
 	started := time.Now()
 	timer := time.NewTimer(time.Hour)
