@@ -54,7 +54,12 @@ func sendOrigin(ctx context.Context, raw net.Conn, origin string) (net.Conn, err
 		return nil, fmt.Errorf("IMAP ID: %w", err)
 	}
 	raw.SetDeadline(time.Time{})
-	return &replayConn{Conn: raw, r: io.MultiReader(strings.NewReader(greeting), br)}, nil
+	// The greeting and what the server sent after its answer to ID (as a
+	// rule nothing) are put back; the rest is read from raw itself, so
+	// that the reader's 4 KiB buffer is not kept for the connection's life
+	// (imapclient buffers its reads anyway).
+	ahead, _ := br.Peek(br.Buffered())
+	return &replayConn{Conn: raw, r: io.MultiReader(strings.NewReader(greeting+string(ahead)), raw)}, nil
 }
 
 // idExchange reads the greeting and, when it offers ID, sends ID and reads

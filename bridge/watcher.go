@@ -196,7 +196,21 @@ func (w *watcher) run() {
 // attempt dials once and, when that works, watches until the connection
 // is lost. It returns the wait before the next attempt (0: at once), or
 // what ends the watcher: errRetire, errNotifierClosed, a refused login.
+//
+// The dial, and what follows a lost connection, run in functions of their
+// own: the watcher's goroutine waits below attempt for hours, and a stack
+// that deep (under 1.2 KiB) lets Go shrink it to 4 KiB.
 func (w *watcher) attempt(backoff time.Duration) (time.Duration, error) {
+	c, next, err := w.dial(backoff)
+	if c == nil {
+		return next, err
+	}
+	return w.watch(c, backoff)
+}
+
+// dial connects the watcher; without a connection it returns what attempt
+// returns.
+func (w *watcher) dial(backoff time.Duration) (*conn, time.Duration, error) {
 	w.mu.Lock()
 	cred, mac := w.cred(), w.mac
 	w.mu.Unlock()
@@ -209,16 +223,16 @@ func (w *watcher) attempt(backoff time.Duration) (time.Duration, error) {
 		if c != nil {
 			c.close()
 		}
-		return 0, errNotifierClosed
+		return nil, 0, errNotifierClosed
 	case errors.Is(err, eas.ErrUnauthorized):
-		return 0, w.refused(err, mac)
+		return nil, 0, w.refused(err, mac)
 	case err != nil:
 		w.passed(true)
 		backoff = nextBackoff(backoff, w.n.cfg.MinBackoff, w.n.cfg.MaxBackoff)
 		w.log.Info("watcher cannot connect; will retry", zap.Error(err), zap.Duration("in", backoff))
-		return backoff, nil
+		return nil, backoff, nil
 	}
-	return w.watch(c, backoff)
+	return c, 0, nil
 }
 
 // refused is what ends the watcher after the login with mac was refused:
@@ -242,6 +256,12 @@ func (w *watcher) watch(c *conn, backoff time.Duration) (time.Duration, error) {
 	err := w.session(c)
 	w.connected.Store(false)
 	c.close()
+	return w.lost(err, started, backoff)
+}
+
+// lost is watch's answer once the session on a connection made at started
+// ended with err.
+func (w *watcher) lost(err error, started time.Time, backoff time.Duration) (time.Duration, error) {
 	switch {
 	case w.ctx.Err() != nil:
 		return 0, errNotifierClosed
@@ -540,23 +560,33 @@ func listMark(ctx context.Context, c *conn) (mark, error) {
 // restart or a probe, or the grace period of an unused watcher ends.
 // Changes the server reports meanwhile go to the subscribers at once.
 func (w *watcher) wait(ctx context.Context, s *watchSession) error {
-	c := s.c
-	var idle *imapclient.IdleCommand
-	if s.selected != "" {
-		err := c.guard(ctx, "IDLE", func(func()) error {
-			var err error
-			idle, err = c.client.Idle()
-			return err
-		})
-		if err != nil {
-			return err
-		}
+	idle, err := startIdle(ctx, s)
+	if err != nil {
+		return err
 	}
 	if err := w.idle(ctx, s, idle != nil); err != nil || idle == nil {
 		return err
 	}
-	// The server must answer DONE within CommandTimeout: this doubles as
-	// the probe of a silent server.
+	return stopIdle(ctx, s.c, idle)
+}
+
+// startIdle starts IDLE on the selected folder; nil without one.
+func startIdle(ctx context.Context, s *watchSession) (*imapclient.IdleCommand, error) {
+	if s.selected == "" {
+		return nil, nil
+	}
+	var idle *imapclient.IdleCommand
+	err := s.c.guard(ctx, "IDLE", func(func()) error {
+		var err error
+		idle, err = s.c.client.Idle()
+		return err
+	})
+	return idle, err
+}
+
+// stopIdle ends IDLE. The server must answer DONE within CommandTimeout:
+// this doubles as the probe of a silent server.
+func stopIdle(ctx context.Context, c *conn, idle *imapclient.IdleCommand) error {
 	return c.guard(ctx, "DONE", func(func()) error {
 		if err := idle.Close(); err != nil {
 			return err
@@ -565,34 +595,55 @@ func (w *watcher) wait(ctx context.Context, s *watchSession) error {
 	})
 }
 
-// idle is wait's wait, while the server idles or not.
+// idle is wait's wait, while the server idles or not. Its rarer branches
+// are functions of their own, to keep the frame small (see attempt).
 func (w *watcher) idle(ctx context.Context, s *watchSession, idling bool) error {
 	started := time.Now()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		timer.Reset(max(time.Until(w.nextWake(started, s.lastPass, s.selected, idling)), 0))
+		timer.Reset(w.untilWake(started, s, idling))
 		select {
 		case <-w.events:
 			if s.selected != "" {
 				w.changed(s.selected)
 			}
 		case <-w.kick:
-			if w.needsPass(s.selected) || (idling && w.idleTarget(s.selected, s.skip) != s.selected) {
+			if w.kicked(s, idling) {
 				return nil
 			}
 		case <-timer.C:
 			return nil
 		case <-s.c.client.Closed():
-			s.c.broken.Store(true)
-			return fmt.Errorf("IMAP IDLE: %w", errConnLost)
+			return idleLost(s.c)
 		case <-ctx.Done():
-			// Shutting down: no DONE, no LOGOUT; just hang up.
-			s.c.broken.Store(true)
-			s.c.netConn.Close()
-			return ctx.Err()
+			return hangUp(ctx, s.c)
 		}
 	}
+}
+
+// kicked reports whether the subscriptions' change that woke idle needs a
+// pass or another folder in IDLE.
+func (w *watcher) kicked(s *watchSession, idling bool) bool {
+	return w.needsPass(s.selected) || (idling && w.idleTarget(s.selected, s.skip) != s.selected)
+}
+
+// idleLost marks c, which the server closed during idle, broken.
+func idleLost(c *conn) error {
+	c.broken.Store(true)
+	return fmt.Errorf("IMAP IDLE: %w", errConnLost)
+}
+
+// hangUp closes c when the Notifier shuts down: no DONE, no LOGOUT.
+func hangUp(ctx context.Context, c *conn) error {
+	c.broken.Store(true)
+	c.netConn.Close()
+	return ctx.Err()
+}
+
+// untilWake is how long from now wait may go on (see nextWake).
+func (w *watcher) untilWake(idleStart time.Time, s *watchSession, idling bool) time.Duration {
+	return max(time.Until(w.nextWake(idleStart, s.lastPass, s.selected, idling)), 0)
 }
 
 // nextWake is when wait must end.

@@ -93,7 +93,7 @@ func (s *Server) handleAutodiscover(ctx context.Context, r *request) (*reply, er
 	if err != nil {
 		return nil, err
 	}
-	r.body = body
+	r.body, r.in = body, len(body)
 	var req autodiscoverRequest
 	email := r.cred.Username
 	schema := autodiscoverMobileNS

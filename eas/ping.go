@@ -66,7 +66,46 @@ func (s *Server) savePingParams(ctx context.Context, r *request, p *pingParams) 
 	return s.saveDeviceState(ctx, r, statePing, "ping parameters", p)
 }
 
+// pingWait is what a Ping that passed its checks waits for.
+type pingWait struct {
+	// folders are the phone's, in its order, for the answer.
+	folders  []PingFolder
+	watched  []watchedFolder
+	deadline time.Time
+}
+
 func (s *Server) handlePing(ctx context.Context, r *request) (*reply, error) {
+	// The checks run in a function of their own so that their frame is
+	// off the stack during the wait (see handleEAS).
+	p, rep, err := s.preparePing(ctx, r)
+	if p == nil {
+		return rep, err
+	}
+	wait := p.deadline.Sub(s.cfg.Now())
+	changed, outcome, err := s.waitForChanges(ctx, r, waitSpec{folders: p.watched, timeout: max(wait, 0), hierarchy: true})
+	if err != nil {
+		return s.pingFailure(ctx, r, err, p.deadline)
+	}
+	return pingAnswer(outcome, changed, p.folders), nil
+}
+
+// pingAnswer answers a Ping whose wait ended with outcome.
+func pingAnswer(outcome waitOutcome, changed []string, folders []PingFolder) *reply {
+	switch outcome {
+	case waitChanged:
+		return pingStatus(&PingResponse{Status: PingChanges, Folders: inRequestOrder(changed, folders)})
+	case waitHierarchy:
+		return pingStatus(&PingResponse{Status: PingHierarchyChanged})
+	}
+	// Expired, or superseded by a newer Ping or Sync of the device: Status 1
+	// makes the phone simply go on.
+	return pingStatus(&PingResponse{Status: PingExpired})
+}
+
+// preparePing checks a Ping and finds the folders it watches; without a
+// pingWait it returns the Ping's answer at once. The parsed request is
+// not kept for the wait: only the folder ids are.
+func (s *Server) preparePing(ctx context.Context, r *request) (*pingWait, *reply, error) {
 	// The heartbeat runs from the request's arrival: time spent reading
 	// the body or waiting for the device counts against it, since the
 	// phone's own timer started when it sent the request.
@@ -75,12 +114,14 @@ func (s *Server) handlePing(ctx context.Context, r *request) (*reply, error) {
 	if len(bytes.TrimSpace(r.body)) > 0 {
 		if err := r.decode(&req); err != nil {
 			r.log.Info("malformed Ping", zap.Error(err))
-			return pingStatus(&PingResponse{Status: PingSyntaxError}), nil
+			return nil, pingStatus(&PingResponse{Status: PingSyntaxError}), nil
 		}
 	}
+	// Parsed: nothing reads the body again, and a Ping may wait an hour.
+	r.body = nil
 	stored, err := s.loadPingParams(ctx, r)
 	if err != nil {
-		return s.pingFailure(ctx, r, err, deadline)
+		return s.pingFailed(ctx, r, err, deadline)
 	}
 	p := pingParams{}
 	if stored != nil {
@@ -94,7 +135,7 @@ func (s *Server) handlePing(ctx context.Context, r *request) (*reply, error) {
 		p.Folders = req.Folders
 	}
 	if !hasHeartbeat || len(p.Folders) == 0 {
-		return pingStatus(&PingResponse{Status: PingMissingParams}), nil
+		return nil, pingStatus(&PingResponse{Status: PingMissingParams}), nil
 	}
 
 	lo, hi := int(s.cfg.MinHeartbeat/time.Second), int(s.cfg.MaxHeartbeat/time.Second)
@@ -103,23 +144,23 @@ func (s *Server) handlePing(ctx context.Context, r *request) (*reply, error) {
 	}
 	switch {
 	case p.Heartbeat < lo:
-		return pingStatus(&PingResponse{Status: PingInvalidInterval, HeartbeatInterval: lo}), nil
+		return nil, pingStatus(&PingResponse{Status: PingInvalidInterval, HeartbeatInterval: lo}), nil
 	case p.Heartbeat > hi:
-		return pingStatus(&PingResponse{Status: PingInvalidInterval, HeartbeatInterval: hi}), nil
+		return nil, pingStatus(&PingResponse{Status: PingInvalidInterval, HeartbeatInterval: hi}), nil
 	}
 	if len(p.Folders) > s.cfg.MaxPingFolders {
-		return pingStatus(&PingResponse{Status: PingTooManyFolders, MaxFolders: s.cfg.MaxPingFolders}), nil
+		return nil, pingStatus(&PingResponse{Status: PingTooManyFolders, MaxFolders: s.cfg.MaxPingFolders}), nil
 	}
 	seen := make(map[string]bool, len(p.Folders))
 	for _, f := range p.Folders {
 		if f.ID == "" || len(f.ID) > maxPingFolderID || seen[f.ID] {
-			return pingStatus(&PingResponse{Status: PingSyntaxError}), nil
+			return nil, pingStatus(&PingResponse{Status: PingSyntaxError}), nil
 		}
 		seen[f.ID] = true
 	}
 	if req.HeartbeatInterval != nil || len(req.Folders) > 0 {
 		if err := s.savePingParams(ctx, r, &p); err != nil {
-			return s.pingFailure(ctx, r, err, deadline)
+			return s.pingFailed(ctx, r, err, deadline)
 		}
 	}
 
@@ -130,35 +171,32 @@ func (s *Server) handlePing(ctx context.Context, r *request) (*reply, error) {
 	for _, f := range p.Folders {
 		path, err := s.folderPath(ctx, r, f.ID)
 		if errors.Is(err, ErrNotFound) {
-			return pingStatus(&PingResponse{Status: PingHierarchyChanged}), nil
+			return nil, pingStatus(&PingResponse{Status: PingHierarchyChanged}), nil
 		}
 		if err != nil {
-			return s.pingFailure(ctx, r, err, deadline)
+			return s.pingFailed(ctx, r, err, deadline)
 		}
 		folders = append(folders, watchedFolder{ID: f.ID, Path: path})
 	}
 	moved, err := s.hierarchyChanged(ctx, r)
 	if err != nil {
-		return s.pingFailure(ctx, r, err, deadline)
+		return s.pingFailed(ctx, r, err, deadline)
 	}
 	if moved {
-		return pingStatus(&PingResponse{Status: PingHierarchyChanged}), nil
+		return nil, pingStatus(&PingResponse{Status: PingHierarchyChanged}), nil
 	}
+	// Nothing after the wait reads the folder ids the checks cached (a
+	// notice lists the folders afresh), and only a Sync uses a prefetched
+	// window: neither is kept for a wait of up to an hour.
+	r.folderIDs = nil
+	s.dropPrefetch(r)
+	return &pingWait{folders: p.Folders, watched: folders, deadline: deadline}, nil, nil
+}
 
-	wait := deadline.Sub(s.cfg.Now())
-	changed, outcome, err := s.waitForChanges(ctx, r, waitSpec{folders: folders, timeout: max(wait, 0), hierarchy: true})
-	if err != nil {
-		return s.pingFailure(ctx, r, err, deadline)
-	}
-	switch outcome {
-	case waitChanged:
-		return pingStatus(&PingResponse{Status: PingChanges, Folders: inRequestOrder(changed, p.Folders)}), nil
-	case waitHierarchy:
-		return pingStatus(&PingResponse{Status: PingHierarchyChanged}), nil
-	}
-	// Expired, or superseded by a newer Ping or Sync of the device: Status 1
-	// makes the phone simply go on.
-	return pingStatus(&PingResponse{Status: PingExpired}), nil
+// pingFailed is pingFailure for preparePing.
+func (s *Server) pingFailed(ctx context.Context, r *request, err error, deadline time.Time) (*pingWait, *reply, error) {
+	rep, err := s.pingFailure(ctx, r, err, deadline)
+	return nil, rep, err
 }
 
 // pingFailure answers a failed Ping: the phone went away (no answer), its

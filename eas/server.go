@@ -339,9 +339,11 @@ type request struct {
 	user  string
 	dev   *Device
 	body  []byte
-	cmd   *command
-	log   *zap.Logger
-	mbox  Mailbox
+	// in is the body's size for the log: a waiting request drops the body.
+	in   int
+	cmd  *command
+	log  *zap.Logger
+	mbox Mailbox
 	// unlockDevice lets a long-waiting command (Ping, Sync with Wait) stop
 	// holding the device while it waits; lockDevice takes it again.
 	unlockDevice func()
@@ -465,6 +467,21 @@ func statusReply(cmd *command, status int) *reply {
 // handleEAS is the ActiveSync endpoint: it checks the request, reads the
 // device and runs the command.
 func (s *Server) handleEAS(ctx context.Context, r *request) (*reply, error) {
+	// The checks run in a function of their own so that their frame is off
+	// the stack while a Ping or Sync waits: a goroutine's stack shrinks
+	// to a quarter of what it holds at most, and thousands of phones wait.
+	untrack, err := s.admit(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	defer untrack()
+	return s.run(ctx, r)
+}
+
+// admit parses and authenticates an EAS request, reads its body and
+// records it; r is then ready for run. untrack ends the node's tracking
+// of the device (see deviceLocks.track), which lasts while r runs.
+func (s *Server) admit(ctx context.Context, r *request) (untrack func(), err error) {
 	q, err := ParseQuery(r.http)
 	if err != nil {
 		return nil, httpError(http.StatusBadRequest, err)
@@ -484,19 +501,22 @@ func (s *Server) handleEAS(ctx context.Context, r *request) (*reply, error) {
 	if r.body, err = s.readBody(r, s.cfg.MaxRequestBytes); err != nil {
 		return nil, err
 	}
+	r.in = len(r.body)
+	untrack = func() {}
 	if cmd.supersedes {
-		defer s.devices.track(deviceKey{r.user, q.DeviceID})()
+		untrack = s.devices.track(deviceKey{r.user, q.DeviceID})
 	}
 	if r.dev, r.number, err = s.recordRequest(ctx, DeviceSeen{
 		User: r.user, DeviceID: q.DeviceID, DeviceType: q.DeviceType,
 		UserAgent: r.http.UserAgent(), Protocol: q.Version.String(), Command: cmd.name, At: r.start,
 	}); err != nil {
+		untrack()
 		return nil, err
 	}
 	if r.dev.Trace {
 		r.log.Info("trace request", zap.String("cmd", q.Cmd), zap.String("xml", traceXML(r.body)))
 	}
-	return s.run(ctx, r)
+	return untrack, nil
 }
 
 // recordRequest records the request in the store and returns the device,
@@ -523,6 +543,34 @@ func (s *Server) recordRequest(ctx context.Context, seen DeviceSeen) (d *Device,
 
 // run checks provisioning, serialises the device and calls the handler.
 func (s *Server) run(ctx context.Context, r *request) (*reply, error) {
+	// enter and leave are functions of their own to keep this frame, which
+	// a waiting request keeps on its stack, small (see handleEAS).
+	if rep, err := s.enter(ctx, r); rep != nil || err != nil {
+		return rep, err
+	}
+	defer s.leave(r)
+	return r.cmd.handle(ctx, r)
+}
+
+// leave ends what enter began: it lets the device go and counts a
+// prefetch nobody used.
+func (s *Server) leave(r *request) {
+	r.unlockDevice()
+	s.dropPrefetch(r)
+}
+
+// dropPrefetch lets go of the prefetched Sync window r took, counting it
+// as unused.
+func (s *Server) dropPrefetch(r *request) {
+	if r.prefetched != nil {
+		s.cfg.Metrics.prefetch("unused")
+		r.prefetched = nil
+	}
+}
+
+// enter checks provisioning and takes the device for r; a reply is the
+// answer without running the command.
+func (s *Server) enter(ctx context.Context, r *request) (*reply, error) {
 	if rep := s.checkPolicy(r); rep != nil {
 		return rep, nil
 	}
@@ -536,11 +584,6 @@ func (s *Server) run(ctx context.Context, r *request) (*reply, error) {
 	}
 	// Any request of the device ends its prefetch; only a Sync may use it.
 	r.prefetched = s.prefetches.take(key)
-	defer func() {
-		if r.prefetched != nil {
-			s.cfg.Metrics.prefetch("unused")
-		}
-	}()
 	locked := true
 	r.unlockDevice = func() {
 		if locked {
@@ -559,8 +602,7 @@ func (s *Server) run(ctx context.Context, r *request) (*reply, error) {
 		unlock, locked = u, true
 		return nil
 	}
-	defer r.unlockDevice()
-	return r.cmd.handle(ctx, r)
+	return nil, nil
 }
 
 var errUnsupportedEncoding = errors.New("unsupported Content-Encoding")
@@ -816,7 +858,7 @@ func (s *Server) logRequest(r *request, code, eas int, err error, out int) {
 		zap.String("cmd", r.name),
 		zap.Int("http", code),
 		zap.Duration("took", took),
-		zap.Int("in", len(r.body)),
+		zap.Int("in", r.in),
 		zap.Int("out", out),
 	}
 	var v Version

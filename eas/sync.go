@@ -261,48 +261,76 @@ type collectionResult struct {
 }
 
 func (s *Server) handleSync(ctx context.Context, r *request) (*reply, error) {
+	// The first pass runs in a function of its own so that its frame is
+	// off the stack while the Sync hangs (see handleEAS).
+	h, rep, err := s.firstPass(ctx, r)
+	if h == nil {
+		return rep, err
+	}
+	return h.run.hang(ctx, h)
+}
+
+// hangingSync is a Sync whose first pass found nothing for the phone and
+// that waits for changes.
+type hangingSync struct {
+	run   *syncRun
+	colls []SyncCollection
+	// watch are the folders of the collections that synced normally, byID
+	// their indexes in colls.
+	watch []watchedFolder
+	byID  map[string]int
+	wait  time.Duration
+}
+
+// firstPass checks a Sync and syncs its collections once. It returns the
+// answer, or, when there is nothing to answer yet and the phone asked to
+// wait, what hang needs.
+func (s *Server) firstPass(ctx context.Context, r *request) (*hangingSync, *reply, error) {
 	arrived := r.start
 	var req SyncRequest
 	empty := len(bytes.TrimSpace(r.body)) == 0
 	if !empty {
 		if err := r.decode(&req); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
+	// Parsed: nothing reads the body again, and a Sync may hang an hour.
+	r.body = nil
 	cache, err := s.loadSyncCache(ctx, r)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	m, status := mergeSyncRequest(req, empty, cache)
 	if status != 0 {
-		return syncStatus(status), nil
+		return nil, syncStatus(status), nil
 	}
 	wait, refused := waitDuration(m, s.cfg.MinHeartbeat, s.cfg.MaxHeartbeat)
 	if refused == nil {
 		refused = sizeLimit(m.colls)
 	}
 	if refused != nil {
-		return refused, nil
+		return nil, refused, nil
 	}
 	if err := s.withKeys(ctx, r, m.colls[m.cached:]); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if m.next != nil {
 		if err := s.saveSyncCache(ctx, r, m.next); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 
 	run := &syncRun{s: s, r: r, folders: newRequestFolders(r), window: m.window, now: arrived}
 	results, anything, err := run.collections(ctx, m.colls)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if anything || wait == 0 {
 		run.startPrefetch(ctx)
-		return syncAnswer(results), nil
+		return nil, syncAnswer(results), nil
 	}
-	return run.hang(ctx, m.colls, results, wait)
+	watch, byID := watchedCollections(results)
+	return &hangingSync{run: run, colls: m.colls, watch: watch, byID: byID, wait: wait}, nil, nil
 }
 
 // collections syncs each collection once; anything tells whether the
@@ -324,8 +352,27 @@ func (run *syncRun) collections(ctx context.Context, colls []SyncCollection) ([]
 // hang holds a Sync that has nothing for the phone yet until something
 // changes, for what is left of its heartbeat since the request arrived,
 // and then syncs the collections that changed.
-func (run *syncRun) hang(ctx context.Context, colls []SyncCollection, results []collectionResult, wait time.Duration) (*reply, error) {
+func (run *syncRun) hang(ctx context.Context, h *hangingSync) (*reply, error) {
 	s, r := run.s, run.r
+	left := answerBefore(h.wait) - s.cfg.Now().Sub(run.now)
+	if left <= 0 {
+		// The first pass took the whole heartbeat.
+		return &reply{}, nil
+	}
+	changed, outcome, err := s.waitForChanges(ctx, r, waitSpec{folders: h.watch, timeout: left})
+	if err != nil {
+		return nil, err
+	}
+	if outcome != waitChanged || len(changed) == 0 {
+		// MS-ASCMD: a hanging Sync that ends without changes has an empty body.
+		return &reply{}, nil
+	}
+	return run.resync(ctx, h.colls, h.byID, changed)
+}
+
+// watchedCollections lists the folders of the collections that synced
+// normally, and their indexes by collection id.
+func watchedCollections(results []collectionResult) ([]watchedFolder, map[string]int) {
 	var watch []watchedFolder
 	byID := map[string]int{}
 	for i, res := range results {
@@ -334,19 +381,11 @@ func (run *syncRun) hang(ctx context.Context, colls []SyncCollection, results []
 			byID[res.resp.CollectionID] = i
 		}
 	}
-	left := answerBefore(wait) - s.cfg.Now().Sub(run.now)
-	if left <= 0 {
-		// The first pass took the whole heartbeat.
-		return &reply{}, nil
-	}
-	changed, outcome, err := s.waitForChanges(ctx, r, waitSpec{folders: watch, timeout: left})
-	if err != nil {
-		return nil, err
-	}
-	if outcome != waitChanged || len(changed) == 0 {
-		// MS-ASCMD: a hanging Sync that ends without changes has an empty body.
-		return &reply{}, nil
-	}
+	return watch, byID
+}
+
+// resync syncs the collections that changed while the Sync hung.
+func (run *syncRun) resync(ctx context.Context, colls []SyncCollection, byID map[string]int, changed []string) (*reply, error) {
 	var again []collectionResult
 	for _, id := range changed {
 		i, ok := byID[id]

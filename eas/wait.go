@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 )
 
@@ -110,40 +111,28 @@ type waitSpec struct {
 // the account's shared watcher, nothing more. Changes are checked once after
 // subscribing, so that nothing that happened before the wait is missed.
 func (s *Server) waitForChanges(ctx context.Context, r *request, spec waitSpec) ([]string, waitOutcome, error) {
-	woken, done := s.devices.wait(deviceKey{r.user, r.q.DeviceID}, r.number)
-	defer done()
-	w, err := s.watch(ctx, r, spec)
+	// A waiting request keeps this frame on its stack: the set-up and the
+	// look at a notice run in functions of their own (see handleEAS).
+	w, changed, err := s.startWait(ctx, r, spec)
 	if err != nil {
 		return nil, 0, err
 	}
-	defer w.close()
-
-	changed, err := s.changedFolders(ctx, r, spec.folders)
-	if err != nil || len(changed) > 0 {
-		return changed, waitChanged, err
+	if w == nil {
+		return changed, waitChanged, nil
 	}
-	r.releaseMailbox()
-	r.unlockDevice()
-
-	waiting := s.cfg.Metrics.waiting.WithLabelValues(r.cmd.name)
-	waiting.Inc()
-	defer waiting.Dec()
-	timer := time.NewTimer(spec.timeout)
-	defer timer.Stop()
-	var again recheck
-	defer again.stop()
+	defer w.close()
 	for {
 		var folders []watchedFolder
 		var list bool
 		select {
 		case <-ctx.Done():
 			return nil, 0, ctx.Err()
-		case <-woken:
+		case <-w.woken:
 			return nil, waitSuperseded, nil
-		case <-timer.C:
+		case <-w.timer.C:
 			return nil, waitExpired, nil
-		case <-again.due():
-			folders, list = again.take()
+		case <-w.again.due():
+			folders, list = w.again.take()
 		case path, ok := <-w.events:
 			if !ok {
 				// The watcher gave up (upstream refused the login, or the
@@ -153,28 +142,67 @@ func (s *Server) waitForChanges(ctx context.Context, r *request, spec waitSpec) 
 			}
 			folders, list = w.drain(path)
 		}
-		noticed := s.cfg.Now()
-		if len(folders) == 0 && !list {
-			continue
-		}
-		changed, outcome, failed, err := s.checkNotified(ctx, r, folders, list)
-		if err != nil || outcome != 0 {
-			if outcome == waitChanged {
-				s.cfg.Metrics.pushLatency.Observe(s.cfg.Now().Sub(noticed).Seconds())
-			}
+		if changed, outcome, err := s.notified(ctx, r, w, folders, list); err != nil || outcome != 0 {
 			return changed, outcome, err
 		}
-		if failed {
-			again.schedule(folders, list)
-		} else {
-			again.passed()
-		}
-		// The notice was for something the phone already has (often its
-		// own change): keep waiting, without the device or the upstream
-		// connection.
-		r.releaseMailbox()
-		r.unlockDevice()
 	}
+}
+
+// startWait registers r as its device's waiting request, subscribes to
+// spec's folders and checks them once. It returns the watcher to wait on,
+// its timer started and r counted as waiting, or, without one, the folders
+// that have changes already.
+func (s *Server) startWait(ctx context.Context, r *request, spec waitSpec) (_ *watcher, changed []string, err error) {
+	woken, done := s.devices.wait(deviceKey{r.user, r.q.DeviceID}, r.number)
+	w, err := s.watch(ctx, r, spec)
+	if err != nil {
+		done()
+		return nil, nil, err
+	}
+	w.woken, w.done = woken, done
+	defer func() {
+		if err != nil || len(changed) > 0 {
+			w.close()
+		}
+	}()
+	changed, err = s.changedFolders(ctx, r, spec.folders)
+	if err != nil || len(changed) > 0 {
+		return nil, changed, err
+	}
+	r.releaseMailbox()
+	r.unlockDevice()
+	w.waiting = s.cfg.Metrics.waiting.WithLabelValues(r.cmd.name)
+	w.waiting.Inc()
+	w.timer = time.NewTimer(spec.timeout)
+	return w, nil, nil
+}
+
+// notified looks at the folders (and the folder list) a notice named, or
+// a failed look scheduled again; outcome 0: nothing there the phone lacks,
+// and the wait goes on.
+func (s *Server) notified(ctx context.Context, r *request, w *watcher, folders []watchedFolder, list bool) ([]string, waitOutcome, error) {
+	if len(folders) == 0 && !list {
+		return nil, 0, nil
+	}
+	noticed := s.cfg.Now()
+	changed, outcome, failed, err := s.checkNotified(ctx, r, folders, list)
+	if err != nil || outcome != 0 {
+		if outcome == waitChanged {
+			s.cfg.Metrics.pushLatency.Observe(s.cfg.Now().Sub(noticed).Seconds())
+		}
+		return changed, outcome, err
+	}
+	if failed {
+		w.again.schedule(folders, list)
+	} else {
+		w.again.passed()
+	}
+	// The notice was for something the phone already has (often its
+	// own change): keep waiting, without the device or the upstream
+	// connection.
+	r.releaseMailbox()
+	r.unlockDevice()
+	return nil, 0, nil
 }
 
 // watcher is a waiting request's subscription.
@@ -183,6 +211,16 @@ type watcher struct {
 	hierarchy bool
 	events    <-chan string
 	sub       Subscription
+	// woken is closed when a newer request of the device supersedes this
+	// one; done ends that registration.
+	woken <-chan struct{}
+	done  func()
+	// timer ends the wait; waiting counts it in the metrics. One close
+	// undoes all: a single defer keeps waitForChanges' frame small.
+	timer   *time.Timer
+	waiting prometheus.Gauge
+	// again holds the notices whose check failed, to look at later.
+	again recheck
 }
 
 // watch subscribes to spec's folders (and the folder list, when asked).
@@ -212,9 +250,19 @@ func (s *Server) watch(ctx context.Context, r *request, spec waitSpec) (*watcher
 }
 
 func (w *watcher) close() {
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+	if w.waiting != nil {
+		w.waiting.Dec()
+	}
 	if w.sub != nil {
 		w.sub.Close()
 	}
+	if w.done != nil {
+		w.done()
+	}
+	w.again.stop()
 }
 
 // drain takes the notice first and everything that arrived with it (the
