@@ -1,0 +1,145 @@
+package calendars
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/easgate/easgate/bridge/dav"
+	"github.com/easgate/easgate/eas"
+)
+
+// readCounter counts the objects a client reads: the hrefs of its
+// calendar-multigets and its GETs.
+type readCounter struct{ n atomic.Int64 }
+
+func (c *readCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	switch {
+	case r.Method == http.MethodGet:
+		c.n.Add(1)
+	case r.Method == "REPORT" && r.GetBody != nil:
+		body, err := r.GetBody()
+		if err != nil {
+			return nil, err
+		}
+		data, err := io.ReadAll(body)
+		if err != nil {
+			return nil, err
+		}
+		if bytes.Contains(data, []byte("calendar-multiget")) {
+			c.n.Add(int64(bytes.Count(data, []byte("href>")) / 2))
+		}
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestEstimate: Pending is the number of changes the next Sync sends,
+// under a two-week calendar window and tasks FilterType 8, with both
+// change strategies, for the first sync and after another client's
+// changes in and out of the window; an estimate asked again reads no
+// object it passed over.
+func TestEstimate(t *testing.T) {
+	now := time.Now().Truncate(time.Hour)
+	closed := func(uid, summary string) string {
+		return strings.Replace(todo(uid, summary), "END:VTODO", "STATUS:COMPLETED\nEND:VTODO", 1)
+	}
+	const coll = "/anna/calendar/"
+	steps := []struct {
+		name          string
+		puts          map[string]string
+		dels          []string
+		events, tasks int
+	}{
+		{"first sync", map[string]string{
+			"soon.ics":   event("soon", "Soon", now.AddDate(0, 0, 1)),
+			"recent.ics": event("recent", "Recent", now.AddDate(0, 0, -3)),
+			"old.ics":    event("old", "Long ago", now.AddDate(0, -2, 0)),
+			// An old series with an occurrence in the window, and one
+			// whose last occurrence is long past.
+			"weekly.ics": event("weekly", "Standup", now.AddDate(0, -2, 0), "RRULE:FREQ=WEEKLY"),
+			"ended.ics":  event("ended", "Course", now.AddDate(0, -3, 0), "RRULE:FREQ=WEEKLY;COUNT=3"),
+			"open.ics":   todo("open", "Open"),
+			"later.ics":  todo("later", "Later"),
+			"done.ics":   closed("done", "Done"),
+		}, nil, 3, 2},
+		{"nothing", nil, nil, 0, 0},
+		{"adds in and out", map[string]string{
+			"new.ics":    event("new", "New", now.AddDate(0, 0, 2)),
+			"older.ics":  event("older", "Older", now.AddDate(0, -1, 0)),
+			"closed.ics": closed("closed", "Closed"),
+		}, nil, 1, 0},
+		{"changes in and out", map[string]string{
+			"soon.ics": event("soon", "Soon moved", now.AddDate(0, 0, 1).Add(time.Hour)),
+			"old.ics":  event("old", "Long ago, renamed", now.AddDate(0, -2, 0)),
+		}, nil, 1, 0},
+		{"out of the window and into it", map[string]string{
+			"recent.ics": event("recent", "Recent", now.AddDate(0, -1, 0)),
+			"old.ics":    event("old", "Long ago", now.AddDate(0, 0, 3)),
+		}, nil, 2, 0},
+		{"series end and restart", map[string]string{
+			"weekly.ics": event("weekly", "Standup", now.AddDate(0, -2, 0), "RRULE:FREQ=WEEKLY;COUNT=2"),
+			"ended.ics":  event("ended", "Course", now.AddDate(0, -3, 0), "RRULE:FREQ=WEEKLY"),
+		}, nil, 2, 0},
+		{"task closed and reopened", map[string]string{
+			"open.ics": closed("open", "Open"),
+			"done.ics": todo("done", "Done again"),
+		}, nil, 0, 2},
+		{"deletes in and out", nil, []string{"soon.ics", "older.ics", "closed.ics", "later.ics"}, 1, 1},
+	}
+	for _, noSync := range []bool{false, true} {
+		t.Run(fmt.Sprintf("noSync=%v", noSync), func(t *testing.T) {
+			srv := start(t)
+			if err := srv.Calendar(user, "calendar", "Cal", "VEVENT", "VTODO"); err != nil {
+				t.Fatal(err)
+			}
+			reads := &readCounter{}
+			se := open(t, srv, dav.Config{NoSyncCollection: noSync, Transport: reads})
+			ctx := context.Background()
+			folders := []struct {
+				q     eas.SyncQuery
+				phone known
+			}{
+				{eas.SyncQuery{Path: coll + eventsSuffix, Since: now.AddDate(0, 0, -14), Window: 2}, known{}},
+				{eas.SyncQuery{Path: coll + tasksSuffix, IncompleteOnly: true, Window: 2}, known{}},
+			}
+			for _, st := range steps {
+				for name, data := range st.puts {
+					put(t, srv, coll+name, data)
+				}
+				for _, name := range st.dels {
+					if s, _, err := srv.Do(ctx, user, http.MethodDelete, coll+name, "", nil); err != nil || s/100 != 2 {
+						t.Fatalf("%s: DELETE %s: %d %v", st.name, name, s, err)
+					}
+				}
+				for i, want := range []int{st.events, st.tasks} {
+					f := &folders[i]
+					q := f.q
+					q.Known = f.phone
+					n, err := se.Pending(ctx, q)
+					if err != nil {
+						t.Fatalf("%s: %s: Pending: %v", st.name, q.Path, err)
+					}
+					reads.n.Store(0)
+					again, err := se.Pending(ctx, q)
+					if err != nil || again != n {
+						t.Errorf("%s: %s: Pending again %d, %v; first %d", st.name, q.Path, again, err, n)
+					}
+					if r := reads.n.Load(); r > int64(n) {
+						t.Errorf("%s: %s: estimating %d changes again read %d objects", st.name, q.Path, n, r)
+					}
+					var got []eas.ItemChange
+					got, f.q.Cursor = syncAll(t, se, q, f.phone)
+					if n != len(got) || n != want {
+						t.Errorf("%s: %s: Pending %d, then Sync sent %d %q; want %d", st.name, q.Path, n, len(got), kinds(got), want)
+					}
+				}
+			}
+		})
+	}
+}
