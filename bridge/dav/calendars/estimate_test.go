@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -139,6 +140,62 @@ func TestEstimate(t *testing.T) {
 						t.Errorf("%s: %s: Pending %d, then Sync sent %d %q; want %d", st.name, q.Path, n, len(got), kinds(got), want)
 					}
 				}
+			}
+		})
+	}
+}
+
+// TestPassedOverPerFilter: an object one device's filter passed over
+// still reaches another device of the user whose filter takes it, and
+// is counted for it; one a wider filter took is judged again for a
+// narrower one.
+func TestPassedOverPerFilter(t *testing.T) {
+	now := time.Now().Truncate(time.Hour)
+	const coll = "/anna/calendar/"
+	evs, tks := coll+eventsSuffix, coll+tasksSuffix
+	tests := []struct {
+		name string
+		a, b eas.SyncQuery
+		want []string // what b gets
+	}{
+		{"two weeks, then none", eas.SyncQuery{Path: evs, Since: now.AddDate(0, 0, -14)}, eas.SyncQuery{Path: evs},
+			[]string{"Add mid.ics Mid", "Add old.ics Old", "Add recent.ics Recent"}},
+		{"two weeks, then a month", eas.SyncQuery{Path: evs, Since: now.AddDate(0, 0, -14)}, eas.SyncQuery{Path: evs, Since: now.AddDate(0, -1, -1)},
+			[]string{"Add mid.ics Mid", "Add recent.ics Recent"}},
+		{"a month, then two weeks", eas.SyncQuery{Path: evs, Since: now.AddDate(0, -1, -1)}, eas.SyncQuery{Path: evs, Since: now.AddDate(0, 0, -14)},
+			[]string{"Add recent.ics Recent"}},
+		{"open tasks, then all", eas.SyncQuery{Path: tks, IncompleteOnly: true}, eas.SyncQuery{Path: tks},
+			[]string{"Add closed.ics Closed", "Add open.ics Open"}},
+		{"all tasks, then open ones", eas.SyncQuery{Path: tks}, eas.SyncQuery{Path: tks, IncompleteOnly: true},
+			[]string{"Add open.ics Open"}},
+	}
+	for _, noSync := range []bool{false, true} {
+		t.Run(fmt.Sprintf("noSync=%v", noSync), func(t *testing.T) {
+			srv := start(t)
+			if err := srv.Calendar(user, "calendar", "Cal", "VEVENT", "VTODO"); err != nil {
+				t.Fatal(err)
+			}
+			put(t, srv, coll+"recent.ics", event("recent", "Recent", now.AddDate(0, 0, -3)))
+			put(t, srv, coll+"mid.ics", event("mid", "Mid", now.AddDate(0, 0, -21)))
+			put(t, srv, coll+"old.ics", event("old", "Old", now.AddDate(0, -2, 0)))
+			put(t, srv, coll+"open.ics", todo("open", "Open"))
+			put(t, srv, coll+"closed.ics", strings.Replace(todo("closed", "Closed"), "END:VTODO", "STATUS:COMPLETED\nEND:VTODO", 1))
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					se := open(t, srv, dav.Config{NoSyncCollection: noSync}) // a backend of its own
+					syncAll(t, se, tt.a, known{})
+					b := known{}
+					q := tt.b
+					q.Known = b
+					n, err := se.Pending(context.Background(), q)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got, _ := syncAll(t, se, tt.b, b)
+					if g := sorted(kinds(got)); n != len(got) || !slices.Equal(g, tt.want) {
+						t.Errorf("second device: Pending %d, then Sync %q; want %q", n, g, tt.want)
+					}
+				})
 			}
 		})
 	}

@@ -193,7 +193,8 @@ func (s *Session) lacking(ctx context.Context, q eas.SyncQuery) (*folderSync, er
 	passed := s.b.passedOver(s.user, q.Path)
 	s.b.mu.Lock()
 	f.all = slices.DeleteFunc(dav.Diff(f.d, q.Known), func(ch dav.Change) bool {
-		return ch.Kind == eas.ChangeAdd && ch.Version != "" && passed[ch.Path] == ch.Version
+		p, ok := passed[ch.Path]
+		return ch.Kind == eas.ChangeAdd && ok && p.covers(ch.Version, q)
 	})
 	s.b.mu.Unlock()
 	return f, nil
@@ -276,7 +277,7 @@ type sent struct {
 // over, and forgets those sent.
 func (s *Session) sift(f *folderSync, window []dav.Change, objs map[string]raw) []sent {
 	var out []sent
-	seen := map[string]string{} // objects read: path → ETag, "" when sent
+	seen := map[string]*skipped{} // objects read: nil when sent
 	for _, ch := range window {
 		if ch.Kind == eas.ChangeDelete {
 			out = append(out, sent{ch: ch, kind: ch.Kind})
@@ -292,23 +293,23 @@ func (s *Session) sift(f *folderSync, window []dav.Change, objs map[string]raw) 
 			// The phone wrote it since the listing: it holds this version.
 			continue
 		}
-		kind, send := f.shown(ch, r)
+		kind, send, why := f.shown(ch, r)
 		if send {
 			out = append(out, sent{ch: ch, kind: kind, r: r})
 		}
 		if send && kind != eas.ChangeSoftDelete {
-			seen[ch.Path] = ""
+			seen[ch.Path] = nil
 		} else {
-			seen[ch.Path] = r.etag
+			seen[ch.Path] = &why
 		}
 	}
 	passed := s.b.passedOver(s.user, f.q.Path)
 	s.b.mu.Lock()
-	for p, etag := range seen {
-		if etag == "" {
+	for p, why := range seen {
+		if why == nil {
 			delete(passed, p)
 		} else {
-			passed[p] = etag
+			passed[p] = *why
 		}
 	}
 	s.b.mu.Unlock()
@@ -319,18 +320,23 @@ func (s *Session) sift(f *folderSync, window []dav.Change, objs map[string]raw) 
 // all when it is one of the other component, an event before the
 // FilterType window or a closed task under FilterType 8 that the phone
 // does not hold; as a SoftDelete when the phone holds it; else as itself.
-func (f *folderSync) shown(ch dav.Change, r raw) (eas.ChangeKind, bool) {
-	if !r.is(f.k) {
-		return 0, false
+// why is the reason for the first three.
+func (f *folderSync) shown(ch dav.Change, r raw) (kind eas.ChangeKind, send bool, why skipped) {
+	why.etag = r.etag
+	switch {
+	case !r.is(f.k):
+		return 0, false, why
+	case f.k == events && !f.q.Since.IsZero() && !r.occursSince(f.q.Since, f.o):
+		why.since = f.q.Since
+	case f.k == tasks && f.q.IncompleteOnly && !calconv.TaskIncomplete(r.cal):
+		why.closed = true
+	default:
+		return ch.Kind, true, why
 	}
-	if f.k == events && !f.q.Since.IsZero() && !r.occursSince(f.q.Since, f.o) ||
-		f.k == tasks && f.q.IncompleteOnly && !calconv.TaskIncomplete(r.cal) {
-		if ch.Kind == eas.ChangeAdd {
-			return 0, false
-		}
-		return eas.ChangeSoftDelete, true
+	if ch.Kind == eas.ChangeAdd {
+		return 0, false, why
 	}
-	return ch.Kind, true
+	return eas.ChangeSoftDelete, true, why
 }
 
 // versions maps the paths of objects read to their ETags.
