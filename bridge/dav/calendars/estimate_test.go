@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -15,6 +16,8 @@ import (
 	"github.com/easgate/easgate/bridge/dav"
 	"github.com/easgate/easgate/eas"
 )
+
+var hrefEnd = regexp.MustCompile(`</(\w+:)?href>`)
 
 // readCounter counts the objects a client reads: the hrefs of its
 // calendar-multigets and its GETs.
@@ -34,7 +37,7 @@ func (c *readCounter) RoundTrip(r *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 		if bytes.Contains(data, []byte("calendar-multiget")) {
-			c.n.Add(int64(bytes.Count(data, []byte("href>")) / 2))
+			c.n.Add(int64(len(hrefEnd.FindAll(data, -1))))
 		}
 	}
 	return http.DefaultTransport.RoundTrip(r)
@@ -199,4 +202,77 @@ func TestPassedOverPerFilter(t *testing.T) {
 			}
 		})
 	}
+}
+
+// BenchmarkCalendarEstimate: GetItemEstimate's Pending over the
+// calendar of BenchmarkCalendarSync with a two-week window: the first
+// estimate of the initial sync (every object read), the same asked
+// again (the objects before the window not read again), and one after
+// the sync that finds nothing new.
+//
+//	go test -run '^$' -bench BenchmarkCalendarEstimate -benchtime 3x ./bridge/dav/calendars
+func BenchmarkCalendarEstimate(b *testing.B) {
+	warm, coll := benchCalendar(b, 5000)
+	ctx := context.Background()
+	reads := &readCounter{}
+	cfg := warm.b.cfg.DAV
+	cfg.Transport = reads
+	se, err := New(Config{DAV: cfg}).open(ctx, cred)
+	if err != nil {
+		b.Fatal(err)
+	}
+	report := func(b *testing.B) {
+		b.ReportMetric(float64(reads.n.Swap(0))/float64(b.N), "objects-read/op")
+	}
+	q := eas.SyncQuery{Path: coll + eventsSuffix, Since: time.Now().AddDate(0, 0, -14), Known: known{}}
+	want := 0
+	b.Run("first", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			se.b.mu.Lock()
+			clear(se.b.passed)
+			se.b.mu.Unlock()
+			n, err := se.Pending(ctx, q)
+			if err != nil {
+				b.Fatal(err)
+			}
+			want = n
+		}
+		report(b)
+		b.ReportMetric(float64(want), "estimate")
+	})
+	b.Run("again", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if n, err := se.Pending(ctx, q); err != nil || n != want {
+				b.Fatalf("%d, %v; first %d", n, err, want)
+			}
+		}
+		report(b)
+	})
+	reads.n.Store(0)
+	phone := known{}
+	sq := q
+	sq.Window = 500
+	synced := 0
+	for more := true; more; {
+		sq.Known = phone
+		cs, err := se.Changes(ctx, sq)
+		if err != nil {
+			b.Fatal(err)
+		}
+		synced += len(cs.Changes)
+		phone.apply(cs)
+		sq.Cursor, more = cs.Cursor, cs.More
+	}
+	if synced != want {
+		b.Fatalf("estimated %d, synced %d", want, synced)
+	}
+	cursor := sq.Cursor
+	b.Run("no-change", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if n, err := se.Pending(ctx, eas.SyncQuery{Path: q.Path, Since: q.Since, Cursor: cursor, Known: phone}); err != nil || n != 0 {
+				b.Fatalf("%d, %v", n, err)
+			}
+		}
+		report(b)
+	})
 }
