@@ -144,6 +144,14 @@ func TestEstimate(t *testing.T) {
 					}
 				}
 			}
+			// The records of what was passed over and is gone are dropped.
+			for _, f := range folders {
+				for p := range se.b.passedOver(user, f.q.Path) {
+					if name := strings.TrimPrefix(p, coll); slices.Contains(steps[len(steps)-1].dels, name) {
+						t.Errorf("%s: %s deleted, still recorded as passed over", f.q.Path, name)
+					}
+				}
+			}
 		})
 	}
 }
@@ -183,20 +191,40 @@ func TestPassedOverPerFilter(t *testing.T) {
 			put(t, srv, coll+"old.ics", event("old", "Old", now.AddDate(0, -2, 0)))
 			put(t, srv, coll+"open.ics", todo("open", "Open"))
 			put(t, srv, coll+"closed.ics", strings.Replace(todo("closed", "Closed"), "END:VTODO", "STATUS:COMPLETED\nEND:VTODO", 1))
-			for _, tt := range tests {
+			for i, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {
-					se := open(t, srv, dav.Config{NoSyncCollection: noSync}) // a backend of its own
-					syncAll(t, se, tt.a, known{})
+					reads := &readCounter{}
+					se := open(t, srv, dav.Config{NoSyncCollection: noSync, Transport: reads}) // a backend of its own
+					ctx := context.Background()
+					a := known{}
+					_, cursor := syncAll(t, se, tt.a, a)
 					b := known{}
 					q := tt.b
 					q.Known = b
-					n, err := se.Pending(context.Background(), q)
+					n, err := se.Pending(ctx, q)
 					if err != nil {
 						t.Fatal(err)
 					}
 					got, _ := syncAll(t, se, tt.b, b)
 					if g := sorted(kinds(got)); n != len(got) || !slices.Equal(g, tt.want) {
 						t.Errorf("second device: Pending %d, then Sync %q; want %q", n, g, tt.want)
+					}
+					// The first device's record outlives the second's sync:
+					// after a new object its estimate reads that one only.
+					name := fmt.Sprintf("new%d.ics", i)
+					if tt.a.Path == evs {
+						put(t, srv, coll+name, event(name, "New", now.AddDate(0, 0, 1)))
+					} else {
+						put(t, srv, coll+name, todo(name, "New"))
+					}
+					reads.n.Store(0)
+					q = tt.a
+					q.Known, q.Cursor = a, cursor
+					if n, err := se.Pending(ctx, q); err != nil || n != 1 || reads.n.Load() != 1 {
+						t.Errorf("first device after a new object: Pending %d, %v, reading %d objects; want 1 reading 1", n, err, reads.n.Load())
+					}
+					if st, _, err := srv.Do(ctx, user, http.MethodDelete, coll+name, "", nil); err != nil || st/100 != 2 {
+						t.Fatalf("DELETE %s: %d %v", name, st, err)
 					}
 				})
 			}

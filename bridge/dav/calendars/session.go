@@ -3,6 +3,7 @@ package calendars
 import (
 	"context"
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -192,11 +193,22 @@ func (s *Session) lacking(ctx context.Context, q eas.SyncQuery) (*folderSync, er
 	}
 	passed := s.b.passedOver(s.user, q.Path)
 	s.b.mu.Lock()
+	defer s.b.mu.Unlock()
+	// The records of objects gone are of no use.
+	for _, p := range f.d.Deleted {
+		delete(passed, p)
+	}
+	if f.d.Full {
+		listed := make(map[string]bool, len(f.d.Updated))
+		for _, o := range f.d.Updated {
+			listed[o.Path] = true
+		}
+		maps.DeleteFunc(passed, func(p string, _ skipped) bool { return !listed[p] })
+	}
 	f.all = slices.DeleteFunc(dav.Diff(f.d, q.Known), func(ch dav.Change) bool {
 		p, ok := passed[ch.Path]
 		return ch.Kind == eas.ChangeAdd && ok && p.covers(ch.Version, q)
 	})
-	s.b.mu.Unlock()
 	return f, nil
 }
 
@@ -277,7 +289,8 @@ type sent struct {
 // over, and forgets those sent.
 func (s *Session) sift(f *folderSync, window []dav.Change, objs map[string]raw) []sent {
 	var out []sent
-	seen := map[string]*skipped{} // objects read: nil when sent
+	skip := map[string]skipped{} // objects read and not sent
+	taken := map[string]string{} // objects read and sent: path → ETag
 	for _, ch := range window {
 		if ch.Kind == eas.ChangeDelete {
 			out = append(out, sent{ch: ch, kind: ch.Kind})
@@ -298,21 +311,22 @@ func (s *Session) sift(f *folderSync, window []dav.Change, objs map[string]raw) 
 			out = append(out, sent{ch: ch, kind: kind, r: r})
 		}
 		if send && kind != eas.ChangeSoftDelete {
-			seen[ch.Path] = nil
+			taken[ch.Path] = r.etag
 		} else {
-			seen[ch.Path] = &why
+			skip[ch.Path] = why
 		}
 	}
 	passed := s.b.passedOver(s.user, f.q.Path)
 	s.b.mu.Lock()
-	for p, why := range seen {
-		if why == nil {
+	defer s.b.mu.Unlock()
+	maps.Copy(passed, skip)
+	for p, etag := range taken {
+		// A record of the version sent is another device's filter's,
+		// which it still holds for.
+		if why, ok := passed[p]; ok && (etag == "" || why.etag != etag) {
 			delete(passed, p)
-		} else {
-			passed[p] = *why
 		}
 	}
-	s.b.mu.Unlock()
 	return out
 }
 
