@@ -55,7 +55,8 @@ type Backend struct {
 	homes dav.Homes
 	// passed are, per user and folder, the objects read and not sent (a
 	// to-do beside the events, an event before the FilterType window),
-	// by path: they are not read again until they change.
+	// by path: they are not read again until they change or a filter
+	// that takes them asks.
 	passed map[string]map[string]skipped
 	// windows keeps the deltas a phone gets in several windows.
 	windows dav.Windows

@@ -286,7 +286,7 @@ type sent struct {
 
 // sift picks the changes of window the phone gets, given the objects
 // read for them. It records the objects read and not sent as passed
-// over, and forgets those sent.
+// over, and forgets the records of older versions of those sent.
 func (s *Session) sift(f *folderSync, window []dav.Change, objs map[string]raw) []sent {
 	var out []sent
 	skip := map[string]skipped{} // objects read and not sent
