@@ -55,8 +55,9 @@ type Backend struct {
 	homes dav.Homes
 	// passed are, per user and folder, the objects read and not sent (a
 	// to-do beside the events, an event before the FilterType window),
-	// with their versions: they are not read again until they change.
-	passed map[string]map[string]string
+	// by path: they are not read again until they change or a filter
+	// that takes them asks.
+	passed map[string]map[string]skipped
 	// windows keeps the deltas a phone gets in several windows.
 	windows dav.Windows
 }
@@ -67,7 +68,7 @@ func New(cfg Config) *Backend {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	b := &Backend{cfg: cfg, log: log, homes: dav.Homes{Kind: dav.Calendars}, passed: map[string]map[string]string{}}
+	b := &Backend{cfg: cfg, log: log, homes: dav.Homes{Kind: dav.Calendars}, passed: map[string]map[string]skipped{}}
 	b.poller = &dav.Poller{Config: cfg.DAV, Interval: cfg.PollInterval, OnError: func(user string, err error) {
 		log.Warn("polling calendars", zap.String("user", user), zap.Error(err))
 	}}
@@ -96,14 +97,40 @@ func (b *Backend) open(ctx context.Context, cred eas.Credentials) (*Session, err
 		log: b.log.With(zap.String("user", cred.Username))}, nil
 }
 
+// skipped is an object read in one version and not sent, and why. The
+// devices of a user share the record, and their filters may differ: it
+// counts only for a query that would pass the object over too.
+type skipped struct {
+	version string
+	// since: an event with no occurrence since then; closed: a closed
+	// task; neither: an object of the other component.
+	since  time.Time
+	closed bool
+}
+
+// covers reports whether the object in version v is passed over for q
+// as it was when recorded. An event before one window is before every
+// later one.
+func (p skipped) covers(v string, q eas.SyncQuery) bool {
+	switch {
+	case v == "" || v != p.version:
+		return false
+	case p.closed:
+		return q.IncompleteOnly
+	case !p.since.IsZero():
+		return !q.Since.IsZero() && !q.Since.Before(p.since)
+	}
+	return true
+}
+
 // passedOver returns the objects of a folder that were read and not sent.
-func (b *Backend) passedOver(user, folder string) map[string]string {
+func (b *Backend) passedOver(user, folder string) map[string]skipped {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	key := user + "\x00" + folder
 	m := b.passed[key]
 	if m == nil {
-		m = map[string]string{}
+		m = map[string]skipped{}
 		b.passed[key] = m
 	}
 	return m

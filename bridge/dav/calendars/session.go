@@ -3,6 +3,7 @@ package calendars
 import (
 	"context"
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -164,47 +165,138 @@ func (s *Session) options(v eas.Version) calconv.Options {
 	return o
 }
 
+// folderSync is one Sync or estimate of one folder: what the phone lacks
+// before any window.
+type folderSync struct {
+	q    eas.SyncQuery
+	coll string
+	k    kind
+	o    calconv.Options
+	key  dav.WindowKey
+	d    dav.Delta
+	// all are the delta's changes the phone lacks, less the adds of
+	// objects passed over in the version listed.
+	all []dav.Change
+}
+
+// lacking finds what the phone lacks in the folder q names. It reads no
+// object.
+func (s *Session) lacking(ctx context.Context, q eas.SyncQuery) (*folderSync, error) {
+	coll, k, err := splitPath(q.Path)
+	if err != nil {
+		return nil, err
+	}
+	f := &folderSync{q: q, coll: coll, k: k, o: s.options(q.Body.Version),
+		key: dav.WindowKey{User: s.user, Path: q.Path, Cursor: q.Cursor}}
+	if f.d, err = s.delta(ctx, coll, f.key); err != nil {
+		return nil, err
+	}
+	passed := s.b.passedOver(s.user, q.Path)
+	if f.d, err = s.versioned(ctx, coll, f.d, q.Known, passed); err != nil {
+		return nil, err
+	}
+	s.b.mu.Lock()
+	defer s.b.mu.Unlock()
+	// The records of objects gone are of no use.
+	for _, p := range f.d.Deleted {
+		delete(passed, p)
+	}
+	if f.d.Full {
+		listed := make(map[string]bool, len(f.d.Updated))
+		for _, o := range f.d.Updated {
+			listed[o.Path] = true
+		}
+		maps.DeleteFunc(passed, func(p string, _ skipped) bool { return !listed[p] })
+	}
+	f.all = slices.DeleteFunc(dav.Diff(f.d, q.Known), func(ch dav.Change) bool {
+		p, ok := passed[ch.Path]
+		return ch.Kind == eas.ChangeAdd && ok && p.covers(ch.Version, q)
+	})
+	return f, nil
+}
+
 // Changes returns what the phone lacks in one folder: one small request
 // when nothing changed, one calendar-multiget to read the objects that
 // did. Objects of the other component (a to-do in a calendar folder) and
 // events that end before the FilterType window are not sent; a held event
 // that changed to end before the window leaves the phone (SoftDelete).
 func (s *Session) Changes(ctx context.Context, q eas.SyncQuery) (*eas.ChangeSet, error) {
-	coll, k, err := splitPath(q.Path)
+	f, err := s.lacking(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	key := dav.WindowKey{User: s.user, Path: q.Path, Cursor: q.Cursor}
-	d, err := s.delta(ctx, coll, key)
-	if err != nil {
-		return nil, err
-	}
-	passed := s.b.passedOver(s.user, q.Path)
-	if d, err = s.versioned(ctx, coll, d, q.Known, passed); err != nil {
-		return nil, err
-	}
-	all := s.diff(d, q.Known, passed)
-	cs := &eas.ChangeSet{Cursor: d.Cursor}
-	window := all
-	if q.Window > 0 && len(all) > q.Window {
+	cs := &eas.ChangeSet{Cursor: f.d.Cursor}
+	window := f.all
+	if q.Window > 0 && len(f.all) > q.Window {
 		// The rest comes from the same delta next time: what the phone
 		// got by then is in Known, so it is not sent twice.
-		window, cs.More, cs.Cursor = all[:q.Window], true, q.Cursor
+		window, cs.More, cs.Cursor = f.all[:q.Window], true, q.Cursor
 	}
-	objs, err := s.read(ctx, coll, window)
+	objs, err := s.read(ctx, f.coll, window)
 	if err != nil {
 		return nil, err
 	}
 	if cs.More {
-		s.b.windows.Keep(key, dav.Refreshed(d, window, versions(objs)), q.Known)
+		s.b.windows.Keep(f.key, dav.Refreshed(f.d, window, versions(objs)), q.Known)
 	} else {
-		s.b.windows.Drop(key)
+		s.b.windows.Drop(f.key)
 	}
-	o := s.options(q.Body.Version)
-	seen := map[string]string{} // objects read: path → version, "" when sent
+	for _, c := range s.sift(f, window, objs) {
+		ic := eas.ItemChange{Kind: c.kind, ServerID: c.ch.ID}
+		if c.kind == eas.ChangeAdd || c.kind == eas.ChangeModify {
+			ic.Version = c.r.version
+			ic.Item, ic.Err = c.r.item(f.k, f.o, q.Body)
+			if ic.Err != nil {
+				s.log.Warn("sending an item read in part", zap.String("path", c.ch.Path), zap.Error(ic.Err))
+			}
+		}
+		cs.Changes = append(cs.Changes, ic)
+	}
+	return cs, nil
+}
+
+// estimateBatch bounds the objects Pending holds at once.
+const estimateBatch = 256
+
+// Pending counts the changes Changes would send, in all its windows: it
+// reads the objects that changed, as Changes does, since only their
+// content tells whether they fall in the FilterType window. What it
+// finds outside joins the record of objects passed over, so neither the
+// next estimate nor the next Sync reads them again.
+func (s *Session) Pending(ctx context.Context, q eas.SyncQuery) (int, error) {
+	f, err := s.lacking(ctx, q)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for batch := range slices.Chunk(f.all, estimateBatch) {
+		objs, err := s.read(ctx, f.coll, batch)
+		if err != nil {
+			return 0, err
+		}
+		n += len(s.sift(f, batch, objs))
+	}
+	return n, nil
+}
+
+// sent is a change a Sync sends: a delete, or the object read, as its own
+// change or as a SoftDelete.
+type sent struct {
+	ch   dav.Change
+	kind eas.ChangeKind
+	r    raw
+}
+
+// sift picks the changes of window the phone gets, given the objects
+// read for them. It records the objects read and not sent as passed
+// over, and forgets the records of older versions of those sent.
+func (s *Session) sift(f *folderSync, window []dav.Change, objs map[string]raw) []sent {
+	var out []sent
+	skip := map[string]skipped{} // objects read and not sent
+	taken := map[string]string{} // objects read and sent: path → version
 	for _, ch := range window {
 		if ch.Kind == eas.ChangeDelete {
-			cs.Changes = append(cs.Changes, eas.ItemChange{Kind: ch.Kind, ServerID: ch.ID})
+			out = append(out, sent{ch: ch, kind: ch.Kind})
 			continue
 		}
 		r, ok := objs[ch.Path]
@@ -213,86 +305,55 @@ func (s *Session) Changes(ctx context.Context, q eas.SyncQuery) (*eas.ChangeSet,
 			// sees it gone.
 			continue
 		}
-		if v, ok := q.Known.Version(ch.ID); ch.Kind == eas.ChangeModify && ok && v == r.version {
+		if v, ok := f.q.Known.Version(ch.ID); ch.Kind == eas.ChangeModify && ok && v == r.version {
 			// The phone wrote it since the listing: it holds this version.
 			continue
 		}
-		ic, send := s.change(ch, r, k, q, o)
+		kind, send, why := f.shown(ch, r)
 		if send {
-			cs.Changes = append(cs.Changes, ic)
+			out = append(out, sent{ch: ch, kind: kind, r: r})
 		}
-		if send && ic.Kind != eas.ChangeSoftDelete {
-			seen[ch.Path] = ""
+		if send && kind != eas.ChangeSoftDelete {
+			taken[ch.Path] = r.version
 		} else {
-			seen[ch.Path] = r.version
+			skip[ch.Path] = why
 		}
 	}
-	s.b.mu.Lock()
-	for p, v := range seen {
-		if v == "" {
-			delete(passed, p)
-		} else {
-			passed[p] = v
-		}
-	}
-	s.b.mu.Unlock()
-	return cs, nil
-}
-
-// change converts one object read for a folder; send is false for an
-// object the phone does not get: one of the other component, an event
-// before the FilterType window or a closed task under FilterType 8 that
-// the phone does not hold (one it holds leaves it: SoftDelete).
-func (s *Session) change(ch dav.Change, r raw, k kind, q eas.SyncQuery, o calconv.Options) (ic eas.ItemChange, send bool) {
-	if !r.is(k) {
-		return ic, false
-	}
-	if k == events && !q.Since.IsZero() && !r.occursSince(q.Since, o) ||
-		k == tasks && q.IncompleteOnly && !calconv.TaskIncomplete(r.cal) {
-		if ch.Kind == eas.ChangeAdd {
-			return ic, false
-		}
-		return eas.ItemChange{Kind: eas.ChangeSoftDelete, ServerID: ch.ID}, true
-	}
-	ic = eas.ItemChange{Kind: ch.Kind, ServerID: ch.ID, Version: r.version}
-	ic.Item, ic.Err = r.item(k, o, q.Body)
-	if ic.Err != nil {
-		s.log.Warn("sending an item read in part", zap.String("path", ch.Path), zap.Error(ic.Err))
-	}
-	return ic, true
-}
-
-// diff compares a delta with what the phone holds, leaving out the
-// objects read and not sent that did not change since.
-func (s *Session) diff(d dav.Delta, known eas.KnownItems, passed map[string]string) []dav.Change {
+	passed := s.b.passedOver(s.user, f.q.Path)
 	s.b.mu.Lock()
 	defer s.b.mu.Unlock()
-	return slices.DeleteFunc(dav.Diff(d, known), func(ch dav.Change) bool {
-		return ch.Kind == eas.ChangeAdd && ch.Version != "" && passed[ch.Path] == ch.Version
-	})
+	maps.Copy(passed, skip)
+	for p, v := range taken {
+		// A record of the version sent is another device's filter's,
+		// which it still holds for.
+		if why, ok := passed[p]; ok && why.version != v {
+			delete(passed, p)
+		}
+	}
+	return out
 }
 
-// Pending counts the changes the phone lacks without reading any object
-// (but those a server without ETags makes it read to compare); in a
-// calendar that also holds to-dos it counts those that changed since they
-// were passed over too.
-func (s *Session) Pending(ctx context.Context, q eas.SyncQuery) (int, error) {
-	coll, _, err := splitPath(q.Path)
-	if err != nil {
-		return 0, err
+// shown tells how the phone gets a change whose object was read: not at
+// all when it is one of the other component, an event before the
+// FilterType window or a closed task under FilterType 8 that the phone
+// does not hold; as a SoftDelete when the phone holds it; else as itself.
+// why is the reason for the first three.
+func (f *folderSync) shown(ch dav.Change, r raw) (kind eas.ChangeKind, send bool, why skipped) {
+	why.version = r.version
+	switch {
+	case !r.is(f.k):
+		return 0, false, why
+	case f.k == events && !f.q.Since.IsZero() && !r.occursSince(f.q.Since, f.o):
+		why.since = f.q.Since
+	case f.k == tasks && f.q.IncompleteOnly && !calconv.TaskIncomplete(r.cal):
+		why.closed = true
+	default:
+		return ch.Kind, true, why
 	}
-	d, err := s.c.Changes(ctx, coll, q.Cursor)
-	if err != nil {
-		return 0, dav.EASError(err)
+	if ch.Kind == eas.ChangeAdd {
+		return 0, false, why
 	}
-	if d.Empty() {
-		return 0, nil
-	}
-	passed := s.b.passedOver(s.user, q.Path)
-	if d, err = s.versioned(ctx, coll, d, q.Known, passed); err != nil {
-		return 0, err
-	}
-	return len(s.diff(d, q.Known, passed)), nil
+	return eas.ChangeSoftDelete, true, why
 }
 
 // versions maps the paths of objects read to their versions.

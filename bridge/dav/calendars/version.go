@@ -60,7 +60,7 @@ func digestComponent(d *dav.Digest, c *ical.Component) {
 // versioned gives the objects of d the server gave no ETag their digest
 // (dav.Versioned): those the phone holds, and those read and not sent
 // (passed), which would otherwise be read again at every Sync.
-func (s *Session) versioned(ctx context.Context, coll string, d dav.Delta, known eas.KnownItems, passed map[string]string) (dav.Delta, error) {
+func (s *Session) versioned(ctx context.Context, coll string, d dav.Delta, known eas.KnownItems, passed map[string]skipped) (dav.Delta, error) {
 	held := dav.Held(known)
 	want := func(o dav.Object) bool {
 		if held(o) {
