@@ -34,6 +34,10 @@ type Delta struct {
 	// this delta. It is this package's own (a sync-token or a digest of
 	// the listing).
 	Cursor string
+	// listed: a full delta kept for later windows (Windows.Keep), whose
+	// Gone are one phone's; what another phone holds that it neither
+	// lists nor deletes is to be found (Settled).
+	listed bool
 }
 
 // Empty reports whether nothing changed.

@@ -1,7 +1,9 @@
 package dav
 
 import (
+	"context"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -71,17 +73,17 @@ func (w *Windows) Kept(k WindowKey) (Delta, bool) {
 // Keep keeps d for the next window; known is what the phone held when d
 // was listed. A full delta is kept as the deletions it gave then (Gone):
 // later, the phone may hold objects it wrote itself since the listing,
-// which it must not be told are gone. (A second device of the user taking
-// the same delta, from the same cursor, gets these deletions too; one it
-// alone holds of what the listing left out it learns at the next full
-// listing.)
+// which it must not be told are gone. A second device of the user taking
+// the same delta, from the same cursor, may hold objects the first did
+// not (one the first deleted itself before the listing): Settled finds
+// them.
 func (w *Windows) Keep(k WindowKey, d Delta, known eas.KnownItems) {
 	if d.Full {
 		listed := make(map[string]bool, len(d.Updated))
 		for _, o := range d.Updated {
 			listed[ServerID(o.Path)] = true
 		}
-		d.Full, d.Gone = false, slices.Clone(d.Gone)
+		d.Full, d.listed, d.Gone = false, true, slices.Clone(d.Gone)
 		known.Range(func(id, _ string) bool {
 			if !listed[id] {
 				d.Gone = append(d.Gone, id)
@@ -140,4 +142,66 @@ func Refreshed(d Delta, window []Change, read map[string]string) Delta {
 		out.Updated = append(out.Updated, o)
 	}
 	return out
+}
+
+// Settled finds, for a delta kept from a full listing, what the phone
+// holds that the listing neither lists nor deletes: objects the phone (or
+// another device of the user) wrote since, or objects gone before the
+// listing that only this phone still holds, since the kept deletions are
+// those of the phone the delta was kept for. read reads a batch of
+// objects in coll and returns the version of each it found; one found
+// joins the delta, one not found is gone. ok is false when such an object
+// has a ServerID that does not name its path (a long name): the caller
+// lists the collection again.
+func Settled(ctx context.Context, d Delta, coll string, known eas.KnownItems,
+	read func(context.Context, []Change) (map[string]string, error)) (out Delta, ok bool, err error) {
+	if !d.listed {
+		return d, true, nil
+	}
+	seen := make(map[string]bool, len(d.Updated)+len(d.Deleted)+len(d.Gone))
+	for _, o := range d.Updated {
+		seen[ServerID(o.Path)] = true
+	}
+	for _, p := range d.Deleted {
+		seen[ServerID(p)] = true
+	}
+	for _, id := range d.Gone {
+		seen[id] = true
+	}
+	var unlisted []Change
+	ok = true
+	known.Range(func(id, _ string) bool {
+		if seen[id] {
+			return true
+		}
+		if strings.HasPrefix(id, "~") {
+			ok = false
+			return false
+		}
+		unlisted = append(unlisted, Change{Kind: eas.ChangeModify, ID: id, Path: coll + id})
+		return true
+	})
+	if !ok || len(unlisted) == 0 {
+		return d, ok, nil
+	}
+	got := make(map[string]string, len(unlisted))
+	for batch := range slices.Chunk(unlisted, VersionBatch) {
+		vs, err := read(ctx, batch)
+		if err != nil {
+			return d, false, err
+		}
+		for p, v := range vs {
+			got[p] = v
+		}
+	}
+	out = d // d may be shared with another window: copy what changes
+	out.Updated, out.Gone = slices.Clone(d.Updated), slices.Clone(d.Gone)
+	for _, ch := range unlisted {
+		if v, found := got[ch.Path]; found {
+			out.Updated = append(out.Updated, Object{Path: ch.Path, ETag: v})
+		} else {
+			out.Gone = append(out.Gone, ch.ID)
+		}
+	}
+	return out, true, nil
 }

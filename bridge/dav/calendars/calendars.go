@@ -9,6 +9,7 @@ package calendars
 
 import (
 	"context"
+	"maps"
 	"sync"
 	"time"
 
@@ -57,7 +58,9 @@ type Backend struct {
 	// to-do beside the events, an event before the FilterType window),
 	// by path: they are not read again until they change or a filter
 	// that takes them asks.
-	passed map[string]map[string]skipped
+	passed map[string]*passedRecord
+	swept  time.Time // when passed was last rid of records unused
+	now    func() time.Time
 	// windows keeps the deltas a phone gets in several windows.
 	windows dav.Windows
 }
@@ -68,7 +71,8 @@ func New(cfg Config) *Backend {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	b := &Backend{cfg: cfg, log: log, homes: dav.Homes{Kind: dav.Calendars}, passed: map[string]map[string]skipped{}}
+	b := &Backend{cfg: cfg, log: log, homes: dav.Homes{Kind: dav.Calendars},
+		passed: map[string]*passedRecord{}, now: time.Now}
 	b.poller = &dav.Poller{Config: cfg.DAV, Interval: cfg.PollInterval, OnError: func(user string, err error) {
 		log.Warn("polling calendars", zap.String("user", user), zap.Error(err))
 	}}
@@ -123,24 +127,49 @@ func (p skipped) covers(v string, q eas.SyncQuery) bool {
 	return true
 }
 
+// passedIdle is how long the record of a folder's objects passed over
+// outlives its last use. Most of a calendar is passed over (the events
+// before the window): a user's record is dropped some time after the
+// user's devices stop syncing the folder, and rebuilt, by reading the
+// objects once more, if they come back.
+const passedIdle = 24 * time.Hour
+
+// passedRecord is the record of one folder's objects passed over.
+type passedRecord struct {
+	objs map[string]skipped
+	used time.Time
+}
+
 // passedOver returns the objects of a folder that were read and not sent.
+// It drops the records unused for passedIdle, looking at most once an
+// hour.
 func (b *Backend) passedOver(user, folder string) map[string]skipped {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	key := user + "\x00" + folder
-	m := b.passed[key]
-	if m == nil {
-		m = map[string]skipped{}
-		b.passed[key] = m
+	now := b.now()
+	if now.Sub(b.swept) >= time.Hour {
+		maps.DeleteFunc(b.passed, func(_ string, r *passedRecord) bool { return now.Sub(r.used) > passedIdle })
+		b.swept = now
 	}
-	return m
+	key := user + "\x00" + folder
+	r := b.passed[key]
+	if r == nil {
+		r = &passedRecord{objs: map[string]skipped{}}
+		b.passed[key] = r
+	}
+	r.used = now
+	return r.objs
 }
 
-// delta returns what changed in coll since the cursor of key: the rest
-// of a delta a phone is getting in windows, or the server's answer.
-func (s *Session) delta(ctx context.Context, coll string, key dav.WindowKey) (dav.Delta, error) {
+// delta returns what changed in coll since the cursor of key for a
+// phone that holds known: the rest of a delta a phone is getting in
+// windows, or the server's answer.
+func (s *Session) delta(ctx context.Context, coll string, key dav.WindowKey, known eas.KnownItems) (dav.Delta, error) {
 	if d, ok := s.b.windows.Kept(key); ok {
-		return d, nil
+		d, ok, err := dav.Settled(ctx, d, coll, known, s.versionsOf(coll))
+		if err != nil || ok {
+			return d, err
+		}
 	}
 	d, err := s.c.Changes(ctx, coll, key.Cursor)
 	if err != nil {

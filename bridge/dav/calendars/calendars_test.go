@@ -626,3 +626,71 @@ func TestIncompleteTasks(t *testing.T) {
 		t.Errorf("phone holds %q, want %q", g, w)
 	}
 }
+
+// TestTwoPhonesOneDelta: a second phone of the user at the cursor of a
+// delta kept for the first phone's windows learns of an event the first
+// deleted itself before the listing, and the first phone's own add,
+// between its windows, is not taken for gone.
+func TestTwoPhonesOneDelta(t *testing.T) {
+	srv := start(t)
+	if err := srv.Calendar(user, "calendar", "Cal", "VEVENT"); err != nil {
+		t.Fatal(err)
+	}
+	const coll = "/anna/calendar/"
+	at := time.Now().Add(24 * time.Hour).Truncate(time.Hour)
+	for i := range 3 {
+		put(t, srv, fmt.Sprintf("%se%d.ics", coll, i), event(fmt.Sprintf("e%d", i), "Event", at))
+	}
+	se := open(t, srv, dav.Config{NoSyncCollection: true})
+	ctx := context.Background()
+	q := eas.SyncQuery{Path: coll + eventsSuffix, Window: 2}
+	a, b := known{}, known{}
+	_, cursor := syncAll(t, se, q, a)
+	if _, cb := syncAll(t, se, q, b); cb != cursor {
+		t.Fatalf("the phones are at %q and %q", cursor, cb)
+	}
+	if err := se.DeleteItem(ctx, eas.ItemRef{Path: q.Path, ServerID: "e0.ics"}); err != nil {
+		t.Fatal(err)
+	}
+	delete(a, "e0.ics")
+	for i := range 3 {
+		put(t, srv, fmt.Sprintf("%sn%d.ics", coll, i), event(fmt.Sprintf("n%d", i), "New", at))
+	}
+	q.Cursor, q.Known = cursor, a
+	cs, err := se.Changes(ctx, q)
+	if err != nil || !cs.More {
+		t.Fatalf("first window: %+v %v", cs, err)
+	}
+	a.apply(cs)
+	_, cb := syncAll(t, se, q, b)
+	if _, held := b["e0.ics"]; held {
+		t.Error("phone b still holds e0.ics, which phone a deleted")
+	}
+	id, v, err := se.AddItem(ctx, q.Path, &eas.Calendar{Subject: ptr("Added by a"),
+		StartTime: eas.NewCompactTime(at), EndTime: eas.NewCompactTime(at.Add(time.Hour))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a[id] = v
+	got, ca := syncAll(t, se, q, a)
+	if slices.ContainsFunc(got, func(ch eas.ItemChange) bool { return ch.ServerID == id }) {
+		t.Errorf("phone a's own event came back: %q", kinds(got))
+	}
+	q.Cursor = ca
+	syncAll(t, se, q, a)
+	q.Cursor = cb
+	syncAll(t, se, q, b)
+	objs, err := se.c.List(ctx, coll)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{}
+	for _, o := range objs {
+		want[dav.ServerID(o.Path)] = o.ETag
+	}
+	for name, p := range map[string]known{"a": a, "b": b} {
+		if !maps.Equal(map[string]string(p), want) {
+			t.Errorf("phone %s holds %v, the server %v", name, p, want)
+		}
+	}
+}

@@ -188,7 +188,7 @@ func (s *Session) lacking(ctx context.Context, q eas.SyncQuery) (*folderSync, er
 	}
 	f := &folderSync{q: q, coll: coll, k: k, o: s.options(q.Body.Version),
 		key: dav.WindowKey{User: s.user, Path: q.Path, Cursor: q.Cursor}}
-	if f.d, err = s.delta(ctx, coll, f.key); err != nil {
+	if f.d, err = s.delta(ctx, coll, f.key, q.Known); err != nil {
 		return nil, err
 	}
 	passed := s.b.passedOver(s.user, q.Path)

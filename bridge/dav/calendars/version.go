@@ -71,13 +71,18 @@ func (s *Session) versioned(ctx context.Context, coll string, d dav.Delta, known
 		_, ok := passed[o.Path]
 		return ok
 	}
-	return dav.Versioned(ctx, d, want, func(ctx context.Context, batch []dav.Change) (map[string]string, error) {
+	return dav.Versioned(ctx, d, want, s.versionsOf(coll))
+}
+
+// versionsOf reads objects of coll for their versions.
+func (s *Session) versionsOf(coll string) func(context.Context, []dav.Change) (map[string]string, error) {
+	return func(ctx context.Context, batch []dav.Change) (map[string]string, error) {
 		objs, err := s.read(ctx, coll, batch)
 		if err != nil {
 			return nil, err
 		}
 		return versions(objs), nil
-	})
+	}
 }
 
 // written is the version of an object just written: the ETag the server

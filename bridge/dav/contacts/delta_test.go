@@ -305,3 +305,69 @@ func TestLargeDeltaWithPhoneWrites(t *testing.T) {
 		})
 	}
 }
+
+// TestTwoPhonesOneDelta: two phones of one user at the same cursor share
+// the delta kept for the windows of the first; the second still learns
+// of a card the first deleted itself before the listing (the first does
+// not hold it, so the deletions kept for its windows lacked it, and the
+// second kept the card for good), and neither gets what the other's
+// phone added as gone.
+func TestTwoPhonesOneDelta(t *testing.T) {
+	srv := start(t)
+	fillBook(t, srv, 6)
+	se := open(t, srv, dav.Config{NoSyncCollection: true})
+	ctx := context.Background()
+	a, b := newPhone(), newPhone()
+	cursor, _ := a.sync(t, se, "", 100, nil)
+	if cb, _ := b.sync(t, se, "", 100, nil); cb != cursor {
+		t.Fatalf("the phones are at %q and %q", cursor, cb)
+	}
+	if err := se.DeleteItem(ctx, eas.ItemRef{Path: book, ServerID: "c0000.vcf"}); err != nil {
+		t.Fatal(err)
+	}
+	delete(a.known, "c0000.vcf")
+	for i := range 5 {
+		uid := fmt.Sprintf("n%04d", i)
+		put(t, srv, book+uid+".vcf", vcf(uid, "New "+uid))
+	}
+	// Phone a takes the first window of the new cards, then adds one.
+	cs, err := se.Changes(ctx, eas.SyncQuery{Path: book, Cursor: cursor, Known: a.known, Window: 2})
+	if err != nil || !cs.More {
+		t.Fatalf("first window: %+v %v", cs, err)
+	}
+	a.take(t, cs)
+	// Phone b syncs meanwhile, from the same cursor, and again.
+	cb, _ := b.sync(t, se, cursor, 100, nil)
+	cb, _ = b.sync(t, se, cb, 100, nil)
+	if _, held := b.known["c0000.vcf"]; held {
+		t.Error("phone b still holds c0000.vcf, which phone a deleted")
+	}
+	// Then phone a adds a card between its windows.
+	id, v, err := se.AddItem(ctx, book, &eas.Contact{LastName: "Added by a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.known[id] = v
+	ca, _ := a.sync(t, se, cursor, 2, nil)
+	a.sync(t, se, ca, 2, nil)
+	b.sync(t, se, cb, 100, nil)
+	objs, err := se.c.List(ctx, book)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, o := range objs {
+		want = append(want, dav.ServerID(o.Path))
+	}
+	slices.Sort(want)
+	for name, p := range map[string]*phoneLog{"a": a, "b": b} {
+		var got []string
+		for id := range p.known {
+			got = append(got, id)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("phone %s holds %q, the server %q", name, got, want)
+		}
+	}
+}

@@ -90,7 +90,7 @@ func (s *Session) objectPath(ctx context.Context, coll, id string) (string, erro
 // delta larger than the window is listed once and kept for the windows
 // that follow.
 func (s *Session) Changes(ctx context.Context, q eas.SyncQuery) (*eas.ChangeSet, error) {
-	d, err := s.delta(ctx, q.Path, q.Cursor)
+	d, err := s.delta(ctx, q.Path, q.Cursor, q.Known)
 	if err != nil {
 		return nil, err
 	}
@@ -141,11 +141,15 @@ func (s *Session) Changes(ctx context.Context, q eas.SyncQuery) (*eas.ChangeSet,
 	return cs, nil
 }
 
-// delta returns what changed in coll since cursor: the rest of a delta
-// the phone is getting in windows, or the server's answer.
-func (s *Session) delta(ctx context.Context, coll, cursor string) (dav.Delta, error) {
+// delta returns what changed in coll since cursor for a phone that holds
+// known: the rest of a delta a phone is getting in windows, or the
+// server's answer.
+func (s *Session) delta(ctx context.Context, coll, cursor string, known eas.KnownItems) (dav.Delta, error) {
 	if d, ok := s.windows.Kept(dav.WindowKey{User: s.user, Path: coll, Cursor: cursor}); ok {
-		return d, nil
+		d, ok, err := dav.Settled(ctx, d, coll, known, s.versionsOf(coll))
+		if err != nil || ok {
+			return d, err
+		}
 	}
 	d, err := s.c.Changes(ctx, coll, cursor)
 	if err != nil {
@@ -156,7 +160,7 @@ func (s *Session) delta(ctx context.Context, coll, cursor string) (dav.Delta, er
 
 // Pending counts the changes the phone lacks without reading any card.
 func (s *Session) Pending(ctx context.Context, q eas.SyncQuery) (int, error) {
-	d, err := s.delta(ctx, q.Path, q.Cursor)
+	d, err := s.delta(ctx, q.Path, q.Cursor, q.Known)
 	if err != nil {
 		return 0, err
 	}

@@ -58,11 +58,16 @@ func digest(card vcard.Card, data []byte) string {
 // versioned gives the cards of d that the phone holds and the server gave
 // no ETag their digest (dav.Versioned).
 func (s *Session) versioned(ctx context.Context, coll string, d dav.Delta, known eas.KnownItems) (dav.Delta, error) {
-	return dav.Versioned(ctx, d, dav.Held(known), func(ctx context.Context, batch []dav.Change) (map[string]string, error) {
+	return dav.Versioned(ctx, d, dav.Held(known), s.versionsOf(coll))
+}
+
+// versionsOf reads cards of coll for their versions.
+func (s *Session) versionsOf(coll string) func(context.Context, []dav.Change) (map[string]string, error) {
+	return func(ctx context.Context, batch []dav.Change) (map[string]string, error) {
 		cards, err := s.read(ctx, coll, batch)
 		if err != nil {
 			return nil, err
 		}
 		return versions(cards), nil
-	})
+	}
 }
