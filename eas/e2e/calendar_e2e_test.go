@@ -219,6 +219,14 @@ func calendarEndToEnd(t *testing.T, v eas.Version) {
 	if added.Status != 1 || added.ServerID == "" {
 		t.Fatalf("phone Add: %+v", added)
 	}
+	// MS-ASCAL 2.2.2.46: the server returns the UID it made (16.x, which
+	// sends none, or an older phone that sent none).
+	if added.ApplicationData == nil || added.ApplicationData.UID == "" {
+		t.Fatalf("phone Add answered without the item's UID: %+v", added)
+	}
+	if v == eas.V161 && added.ApplicationData.UID != add.ClientUID {
+		t.Errorf("16.1 Add answered UID %q, want the ClientUid %q it was made of", added.ApplicationData.UID, add.ClientUID)
+	}
 	cl, _ := dav.NewClient(dav.Config{URL: rad.URL()}, dav.Credentials{Username: user, Password: pw})
 	raw, _, err := cl.Get(ctx, "/"+user+"/calendar/standup.ics")
 	if err != nil {
@@ -234,13 +242,18 @@ func calendarEndToEnd(t *testing.T, v eas.Version) {
 	if err != nil || len(objs) != 2 {
 		t.Fatalf("server has %d events (%v), want 2", len(objs), err)
 	}
+	found := false
 	for _, o := range objs {
 		if strings.HasSuffix(added.ServerID, ":"+o.Path[strings.LastIndex(o.Path, "/")+1:]) {
+			found = true
 			data, _, _ := cl.Get(ctx, o.Path)
-			if !strings.Contains(string(data), "SUMMARY:Lunch with Ana") {
-				t.Errorf("the phone's event on the server:\n%s", data)
+			if !strings.Contains(string(data), "SUMMARY:Lunch with Ana") || !strings.Contains(string(data), "UID:"+added.ApplicationData.UID+"\r\n") {
+				t.Errorf("the phone's event on the server (UID %q in the Add response):\n%s", added.ApplicationData.UID, data)
 			}
 		}
+	}
+	if !found {
+		t.Errorf("no object on the server for the phone's Add %s", added.ServerID)
 	}
 
 	// Nothing new for the phone: its own writes do not come back.
