@@ -137,10 +137,12 @@ type SavedAttachment struct {
 	FileReference string `wbxml:"AirSyncBase:FileReference" json:"f"`
 }
 
-// SavedDraftData is the ApplicationData of a Sync response to a draft
-// with attachments added.
+// SavedDraftData is the ApplicationData of a Sync response to an Add or
+// Change: the attachments added to a draft, or the UID the server gave a
+// new calendar item.
 type SavedDraftData struct {
 	Attachments *SavedAttachments `wbxml:"AirSyncBase:Attachments"`
+	UID         string            `wbxml:"Calendar:UID,omitempty"`
 }
 
 // Attachment is an AirSyncBase Attachment (MS-ASAIRS 2.2.2.7).

@@ -146,7 +146,31 @@ func (cs *collSync) add(ctx context.Context, pc *phoneCommand, o *commandOutcome
 	}
 	cs.st.SetBoth(id, version)
 	o.ServerID, o.Status = itemServerID(cs.req.CollectionID, id), SyncSuccess
+	if c, ok := it.Item.(*Calendar); ok && (c.UID == "" || cs.run.r.version().AtLeast(V160)) {
+		cs.addedUID(ctx, id, o)
+	}
 	return nil
+}
+
+// addedUID reads back the UID the store gave a phone's new calendar item,
+// for the Add response. MS-ASCAL 2.2.2.46: from 16.0 the phone sends no
+// UID and the server returns the one it made; up to 14.1 the server may
+// return one when the phone sent none. The item is stored either way: a
+// failed read only leaves the UID out, rather than failing the request
+// and having the phone send its Add again.
+func (cs *collSync) addedUID(ctx context.Context, id string, o *commandOutcome) {
+	se, err := cs.session(ctx)
+	var it Item
+	if err == nil {
+		it, err = se.Fetch(ctx, cs.ref(id), cs.body)
+	}
+	if err != nil {
+		cs.log.Warn("added calendar item not read back; Add answered without its UID", zap.String("item", o.ServerID), zap.Error(err))
+		return
+	}
+	if c, ok := it.(*Calendar); ok {
+		o.UID = c.UID
+	}
 }
 
 // change applies a phone's Change of an item it holds.

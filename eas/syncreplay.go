@@ -37,6 +37,8 @@ type commandOutcome struct {
 	Status int `json:"st,omitempty"`
 	// Atts are the attachments a phone added to a draft.
 	Atts []SavedAttachment `json:"a,omitempty"`
+	// UID is the UID the server gave a phone's new calendar item.
+	UID string `json:"uid,omitempty"`
 }
 
 // mutates tells an outcome that changed the store.
@@ -45,12 +47,17 @@ func (o *commandOutcome) mutates() bool {
 }
 
 // savedDraftData tells a phone the FileReferences of the attachments it
-// added to a draft; nil when it added none.
+// added to a draft, or the UID of the calendar item it added; nil when
+// there is neither.
 func (o *commandOutcome) savedDraftData() *SavedDraftData {
-	if len(o.Atts) == 0 {
+	if len(o.Atts) == 0 && o.UID == "" {
 		return nil
 	}
-	return &SavedDraftData{Attachments: &SavedAttachments{Attachment: o.Atts}}
+	d := &SavedDraftData{UID: o.UID}
+	if len(o.Atts) > 0 {
+		d.Attachments = &SavedAttachments{Attachment: o.Atts}
+	}
+	return d
 }
 
 // commandsHash identifies a request's commands.

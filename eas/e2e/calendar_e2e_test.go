@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"context"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -219,6 +220,20 @@ func calendarEndToEnd(t *testing.T, v eas.Version) {
 	if added.Status != 1 || added.ServerID == "" {
 		t.Fatalf("phone Add: %+v", added)
 	}
+	// MS-ASCAL 2.2.2.46: the server returns the UID it made (16.x, which
+	// sends none, or an older phone that sent none).
+	if added.ApplicationData == nil || added.ApplicationData.UID == "" {
+		t.Fatalf("phone Add answered without the item's UID: %+v", added)
+	}
+	if v == eas.V161 && added.ApplicationData.UID != add.ClientUID {
+		t.Errorf("16.1 Add answered UID %q, want the ClientUid %q it was made of", added.ApplicationData.UID, add.ClientUID)
+	}
+	// The phone lost that answer and sends the request again: the same
+	// answer, UID included, and no second event.
+	again := sync(&eas.SyncRequest{Collections: []eas.SyncCollection{{SyncKey: c1.SyncKey, CollectionID: calID, Commands: &cmds}}})
+	if again.Responses == nil || len(again.Responses.Add) != 1 || !reflect.DeepEqual(again.Responses.Add[0], added) {
+		t.Fatalf("repeated request answered %+v, first %+v", again.Responses, added)
+	}
 	cl, _ := dav.NewClient(dav.Config{URL: rad.URL()}, dav.Credentials{Username: user, Password: pw})
 	raw, _, err := cl.Get(ctx, "/"+user+"/calendar/standup.ics")
 	if err != nil {
@@ -234,17 +249,23 @@ func calendarEndToEnd(t *testing.T, v eas.Version) {
 	if err != nil || len(objs) != 2 {
 		t.Fatalf("server has %d events (%v), want 2", len(objs), err)
 	}
+	found := false
 	for _, o := range objs {
 		if strings.HasSuffix(added.ServerID, ":"+o.Path[strings.LastIndex(o.Path, "/")+1:]) {
+			found = true
 			data, _, _ := cl.Get(ctx, o.Path)
-			if !strings.Contains(string(data), "SUMMARY:Lunch with Ana") {
-				t.Errorf("the phone's event on the server:\n%s", data)
+			if !strings.Contains(string(data), "SUMMARY:Lunch with Ana") || !strings.Contains(string(data), "UID:"+added.ApplicationData.UID+"\r\n") {
+				t.Errorf("the phone's event on the server (UID %q in the Add response):\n%s", added.ApplicationData.UID, data)
 			}
 		}
 	}
+	if !found {
+		t.Errorf("no object on the server for the phone's Add %s", added.ServerID)
+	}
 
-	// Nothing new for the phone: its own writes do not come back.
-	c3 := sync(&eas.SyncRequest{Collections: []eas.SyncCollection{{SyncKey: c2.SyncKey, CollectionID: calID, GetChanges: &yes}}})
+	// Nothing new for the phone: its own writes do not come back. (It
+	// goes on from the key of the answer it got, the repeated one.)
+	c3 := sync(&eas.SyncRequest{Collections: []eas.SyncCollection{{SyncKey: again.SyncKey, CollectionID: calID, GetChanges: &yes}}})
 	if c3.Commands != nil {
 		t.Errorf("the phone's own writes came back: %+v", c3.Commands)
 	}

@@ -381,16 +381,7 @@ func applyChanges(c *ical.Component, ch changes, t times, o Options) {
 		c.Props.Del(ical.PropDescription)
 	}
 	if ch.sensitivity != nil {
-		switch *ch.sensitivity {
-		case 1, 2:
-			setText(c, ical.PropClass, "PRIVATE")
-		case 3:
-			setText(c, ical.PropClass, "CONFIDENTIAL")
-		default:
-			if c.Props.Get(ical.PropClass) != nil {
-				setText(c, ical.PropClass, "PUBLIC")
-			}
-		}
+		applySensitivity(c, *ch.sensitivity)
 	}
 	if ch.busy != nil && busyStatusOf(c) != *ch.busy {
 		b := *ch.busy
@@ -433,6 +424,28 @@ func applyChanges(c *ical.Component, ch changes, t times, o Options) {
 // the copy the phone was sent cut to its TruncationSize, which phones
 // (AOSP, iOS) send back with an edit of any other field. Writing it would
 // cut the text.
+// applySensitivity sets CLASS from an EAS Sensitivity; personal is
+// PRIVATE marked with propSensitivity so that it comes back as 1.
+func applySensitivity(c *ical.Component, s int) {
+	if s == sensitivityOf(c) {
+		return // keeps a CLASS x-name another client set
+	}
+	c.Props.Del(propSensitivity)
+	switch s {
+	case 1:
+		setText(c, ical.PropClass, "PRIVATE")
+		setText(c, propSensitivity, "PERSONAL")
+	case 2:
+		setText(c, ical.PropClass, "PRIVATE")
+	case 3:
+		setText(c, ical.PropClass, "CONFIDENTIAL")
+	default:
+		if c.Props.Get(ical.PropClass) != nil {
+			setText(c, ical.PropClass, "PUBLIC")
+		}
+	}
+}
+
 func phoneDescription(c *ical.Component, b *eas.Body) (string, bool) {
 	s := b.Data
 	if b.Type == eas.BodyHTML {

@@ -224,14 +224,30 @@ func plainBody(s string) *eas.Body {
 	return &eas.Body{Type: eas.BodyPlain, EstimatedDataSize: int64(len(s)), Data: s}
 }
 
+// propSensitivity keeps EAS Sensitivity 1 (personal), which iCalendar has
+// no CLASS for. The item itself says CLASS:PRIVATE, so every other CalDAV
+// client hides it as it should; a CLASS x-name would rely on each client
+// reading unknown values as PRIVATE (RFC 5545 3.8.1.3), which not all do.
+const propSensitivity = "X-EASGATE-SENSITIVITY"
+
 func sensitivityOf(c *ical.Component) int {
-	switch strings.ToUpper(propText(c, ical.PropClass)) {
-	case "PRIVATE":
-		return 2
+	switch class := strings.ToUpper(propText(c, ical.PropClass)); class {
+	case "", "PUBLIC":
+		return 0
 	case "CONFIDENTIAL":
 		return 3
+	case "PRIVATE":
+		// The mark counts only while CLASS is still PRIVATE: a client
+		// that changed CLASS and left the X- property alone wins.
+		if strings.EqualFold(propText(c, propSensitivity), "PERSONAL") {
+			return 1
+		}
+		return 2
+	default:
+		// RFC 5545 3.8.1.3: x-name and iana-token values one does not
+		// know are treated as PRIVATE.
+		return 2
 	}
-	return 0
 }
 
 var busyNames = []string{"FREE", "TENTATIVE", "BUSY", "OOF", "WORKINGELSEWHERE"}

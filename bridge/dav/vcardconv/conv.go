@@ -436,12 +436,12 @@ func (w *writer) dates(c *eas.Contact) {
 		case d.t.IsZero():
 			w.remove(r.key, r.f)
 			w.changed = true
-		case phoneDate(d.t).Equal(old) && shown:
+		case phoneDate(d.t, old).Equal(old) && shown:
 		case exists:
-			r.f.Value = formatDate(phoneDate(d.t), r.f.Value, w.v4)
+			r.f.Value = formatDate(phoneDate(d.t, old), r.f.Value, w.v4)
 			w.changed = true
 		default:
-			w.create(d.name, formatDate(phoneDate(d.t), "", w.v4))
+			w.create(d.name, formatDate(phoneDate(d.t, old), "", w.v4))
 			if d.name == "Anniversary" && w.v4 {
 				// vCard 4.0 has its own property.
 				f := w.refs[d.name].f

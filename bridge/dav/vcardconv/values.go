@@ -189,9 +189,39 @@ func easDate(t time.Time) time.Time {
 	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
 }
 
-// phoneDate rounds a phone's birthday to the nearest date: phones send
-// local midnight as UTC.
-func phoneDate(t time.Time) time.Time { return easDate(t.UTC().Add(12 * time.Hour)) }
+// phoneDate reads the date of a phone's Birthday or Anniversary. The forms
+// seen, at UTC time of day on day X:
+//   - 00:00 (AOSP, Z-Push, what easgate sends) and 11:59 (MS-ASCNTC
+//     2.2.2.6: the time "might be 11:59" and should be ignored): day X.
+//   - iOS: local midnight of the phone's zone as UTC. West of UTC (to
+//     -10, Hawaii) that is 00:00-10:00 of day X; east of UTC (to +14)
+//     it is after 10:00 of the day before: 10:15 (Chatham, summer),
+//     11:00 (Tonga, Samoa, New Zealand in summer), 11:15 (Chatham), 12:00
+//     (New Zealand, Fiji), 23:00 (Berlin).
+//
+// So day X runs from 10:00 (exclusive) of the day before to 10:00 of day
+// X, except 11:59 which is its own day. Three times are not decided by the
+// instant alone: 10:00 (Hawaii -10 or Kiribati +14), 11:00 (Niue and
+// American Samoa -11 or +13) and 12:00 (a noon form or +12; -12 is
+// uninhabited). The rule takes the side most people live on; when the
+// card already holds the other candidate date (the phone sends back what
+// it had), that date is kept.
+func phoneDate(t, held time.Time) time.Time {
+	u := t.UTC()
+	day := easDate(u)
+	h, m, s := u.Clock()
+	secs := h*3600 + m*60 + s
+	if h == 11 && m == 59 || secs <= 10*3600 {
+		if other := day.AddDate(0, 0, 1); secs == 10*3600 && other.Equal(held) {
+			return other
+		}
+		return day
+	}
+	if ambiguous := secs == 11*3600 || secs == 12*3600; ambiguous && day.Equal(held) {
+		return day
+	}
+	return day.AddDate(0, 0, 1)
+}
 
 // formatDate writes a date in the form of the value it replaces, or the
 // version's usual form.
