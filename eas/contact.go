@@ -118,9 +118,50 @@ func (*Contact) Class() Class { return ClassContacts }
 // Body, Categories and Children (they are not in its Supported list), and
 // a phone that never got a Picture (too large) sends none: those are kept
 // when left out rather than cleared, since a phone's silence must not
-// delete what it cannot show.
+// delete what it cannot show. iOS sends no Supported list and shows fewer
+// fields still: iosContactEdits.
 var contactCodec = &classCodec{
-	newItem:    func() Item { return &Contact{} },
-	ghostable:  []string{"Body", "Categories", "Children", "Picture"},
-	minVersion: V121,
+	newItem:     func() Item { return &Contact{} },
+	ghostable:   []string{"Body", "Categories", "Children", "Picture"},
+	minVersion:  V121,
+	clientEdits: contactEdits,
+}
+
+// contactEdits names the Contacts elements a client without a Supported
+// list is known to show and send back; nil for a client not known.
+func contactEdits(c ClientIdentity) []string {
+	if low := c.lower(); isIOS(low) && !isNine(low) {
+		return iosContactEdits
+	}
+	return nil
+}
+
+// iosContactEdits are the elements the iOS client shows, edits and sends
+// back in a Change whenever they hold a value, so that one left out was
+// deleted on the phone: the names, company, the three e-mail addresses,
+// the phones of its labels (mobile, home, work, their faxes and pager),
+// the three addresses, the birthday and the web page. FileAs (FN)
+// follows the names when cleared.
+//
+// Every other element is kept when a Change leaves it out: the Yomi
+// names, Spouse, Children, Anniversary, the assistant and manager, car,
+// radio, company main and MMS numbers, OfficeLocation, the IM addresses,
+// CustomerId, GovernmentId and AccountName. iOS sends no Supported list
+// and maps Exchange's contact fields onto its own ones, and these have
+// no unambiguous place there (an Outlook contact's assistant, car,
+// company and radio phones and office do not show on an iPhone at all);
+// a user deleting one of them on the phone sees it come back, which is
+// better than a change of a phone number deleting them on the server.
+// Body, Categories and Picture are kept for every client without a list.
+var iosContactEdits = []string{
+	"FirstName", "LastName", "MiddleName", "Title", "Suffix", "NickName", "FileAs",
+	"CompanyName", "Department", "JobTitle",
+	"Email1Address", "Email2Address", "Email3Address",
+	"MobilePhoneNumber", "HomePhoneNumber", "Home2PhoneNumber", "BusinessPhoneNumber",
+	"Business2PhoneNumber", "HomeFaxNumber", "BusinessFaxNumber", "PagerNumber",
+	"HomeAddressStreet", "HomeAddressCity", "HomeAddressState", "HomeAddressPostalCode", "HomeAddressCountry",
+	"BusinessAddressStreet", "BusinessAddressCity", "BusinessAddressState", "BusinessAddressPostalCode",
+	"BusinessAddressCountry",
+	"OtherAddressStreet", "OtherAddressCity", "OtherAddressState", "OtherAddressPostalCode", "OtherAddressCountry",
+	"Birthday", "WebPage",
 }
