@@ -139,22 +139,25 @@ func contactEdits(c ClientIdentity) []string {
 // iosContactEdits are the elements the iOS client shows, edits and sends
 // back in a Change whenever they hold a value, so that one left out was
 // deleted on the phone: the names, company, the three e-mail addresses,
-// the phones of its labels (mobile, home, work, their faxes and pager),
-// the three addresses, the birthday and the web page. FileAs (FN)
-// follows the names when cleared.
+// the phones of its labels (mobile, home, work, their faxes, pager), the
+// three addresses, the birthday and the web page.
 //
-// Every other element is kept when a Change leaves it out: the Yomi
-// names, Spouse, Children, Anniversary, the assistant and manager, car,
-// radio, company main and MMS numbers, OfficeLocation, the IM addresses,
-// CustomerId, GovernmentId and AccountName. iOS sends no Supported list
-// and maps Exchange's contact fields onto its own ones, and these have
-// no unambiguous place there (an Outlook contact's assistant, car,
-// company and radio phones and office do not show on an iPhone at all);
-// a user deleting one of them on the phone sees it come back, which is
-// better than a change of a phone number deleting them on the server.
-// Body, Categories and Picture are kept for every client without a list.
+// Every other element is kept when a Change leaves it out. iOS sends no
+// Supported list, and the MS-ASCMD reading (clear whatever is left out)
+// deletes upstream what iOS has no place for whenever the user edits
+// anything else: an Outlook contact's assistant, car, company main and
+// radio phones and its office never reach an iPhone, and iOS 4 left the
+// Picture out of its edits (Horde ghosts it for that reason). Z-Push and
+// grommunio-sync clear nothing a client without a list leaves out
+// (UNSET_UNDEFINED_PROPERTIES off by default). So the Yomi names, Spouse,
+// Anniversary, the assistant and manager, the car, radio, company main
+// and MMS numbers, OfficeLocation, the IM addresses, CustomerId,
+// GovernmentId and AccountName are kept; a user who deletes one of them
+// on the phone sees it come back, which is better than losing it.
+// FileAs is kept too: FN then stays, a name the user gave ("Mom")
+// included, and an FN made of the names follows them upstream.
 var iosContactEdits = []string{
-	"FirstName", "LastName", "MiddleName", "Title", "Suffix", "NickName", "FileAs",
+	"FirstName", "LastName", "MiddleName", "Title", "Suffix", "NickName",
 	"CompanyName", "Department", "JobTitle",
 	"Email1Address", "Email2Address", "Email3Address",
 	"MobilePhoneNumber", "HomePhoneNumber", "Home2PhoneNumber", "BusinessPhoneNumber",

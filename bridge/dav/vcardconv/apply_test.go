@@ -287,7 +287,7 @@ func TestApplyKeepsLargePhonePicture(t *testing.T) {
 // Change; it sends no Supported list, so the gateway ghosts every other
 // element (eas: iosContactEdits) and Apply gets those as ghosted.
 var iosShows = []string{
-	"FirstName", "LastName", "MiddleName", "Title", "Suffix", "NickName", "FileAs",
+	"FirstName", "LastName", "MiddleName", "Title", "Suffix", "NickName",
 	"CompanyName", "Department", "JobTitle", "Email1Address", "Email2Address", "Email3Address",
 	"MobilePhoneNumber", "HomePhoneNumber", "Home2PhoneNumber", "BusinessPhoneNumber",
 	"Business2PhoneNumber", "HomeFaxNumber", "BusinessFaxNumber", "PagerNumber",
@@ -315,13 +315,27 @@ func iosShaped(c *eas.Contact) *eas.Contact {
 // the user changed or deleted on the phone changes.
 func TestApplyIOSShapedChange(t *testing.T) {
 	iosGhosted := func(el string) bool { return !slices.Contains(iosShows, el) }
+	mom := "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:mom\r\nFN:Mom\r\nN:Smith;Jane;;;\r\nTEL;TYPE=CELL:+1 555 0300\r\nEND:VCARD\r\n"
 	tests := []struct {
 		name string
-		file string
+		file string // in the corpus, or the card itself
 		edit func(c *eas.Contact)
 		want []string // lineDiff of canon before and after
 	}{
 		{"echo of a KAddressBook card changes nothing", "18-kaddressbook.vcf", func(*eas.Contact) {}, nil},
+		{"echo of an FN without the prefix changes nothing", "17-evolution.vcf", func(*eas.Contact) {}, nil},
+		{"renamed: an FN made of the names follows them", "02-apple-related.vcf", func(c *eas.Contact) {
+			c.FirstName = "Jon"
+		}, []string{"+ FN:Jon Doe", "+ N:Doe;Jon;;;", "- FN:John Doe", "- N:Doe;John;;;"}},
+		{"renamed: an FN of some of the names follows them", "17-evolution.vcf", func(c *eas.Contact) {
+			c.FirstName = "Hannes"
+		}, []string{"+ FN:Herr Hannes Müller", "+ N:Müller;Hannes;;Herr;", "- FN:Hans Müller", "- N:Müller;Hans;;Herr;"}},
+		{"renamed: an FN the user gave stays", mom, func(c *eas.Contact) {
+			c.FirstName = "Janet"
+		}, []string{"+ N:Smith;Janet;;;", "- N:Smith;Jane;;;"}},
+		{"mobile changed: an FN the user gave stays", mom, func(c *eas.Contact) {
+			c.MobilePhoneNumber = "+1 555 0301"
+		}, []string{"+ TEL;TYPE=CELL:+1 555 0301", "- TEL;TYPE=CELL:+1 555 0300"}},
 		{"echo of Apple related names and dates changes nothing", "02-apple-related.vcf", func(*eas.Contact) {}, nil},
 		{"mobile added next to Apple related names", "02-apple-related.vcf", func(c *eas.Contact) {
 			c.MobilePhoneNumber = "+1 555 0200"
@@ -341,7 +355,11 @@ func TestApplyIOSShapedChange(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			card, _ := Parse(readCorpus(t, tt.file))
+			data := []byte(tt.file)
+			if strings.HasSuffix(tt.file, ".vcf") {
+				data = readCorpus(t, tt.file)
+			}
+			card, _ := Parse(data)
 			before := canon(card)
 			c := iosShaped(ToContact(card, Options{}))
 			tt.edit(c)
