@@ -125,6 +125,12 @@ type classCodec struct {
 	// whatever did not change (calendar and tasks: 16.0, MS-ASCAL
 	// 3.1.5.3): every element left out is then ghosted. Zero: none.
 	ghostsAllFrom Version
+	// clientEdits, for a client known to send no Supported list, names
+	// the elements it shows and sends back when set (nil: a client not
+	// known): left out of a Change, those are cleared and every other
+	// element is kept. A client's silence about what it cannot show must
+	// not delete it.
+	clientEdits func(ClientIdentity) []string
 }
 
 // classCodecs is the table of classes the engine serves.
@@ -174,28 +180,52 @@ type PhoneItem struct {
 	Ghosted []string
 }
 
-// decode reads the ApplicationData (nil: none) a phone speaking v sent.
-// supported are the elements the collection's Supported listed: left out
-// of a Change, they are cleared rather than kept, and every element it
-// does not list is ghosted (MS-ASCMD 2.2.3.179; the spec's example lists
-// only JobTitle and OfficeLocation, so a phone's Change then carries
-// little else). Without a list, or with an empty one, every ghostable
-// element left out is kept: MS-ASCMD would clear them all when no
-// Supported came, but phones that send none (iOS) leave out what they do
-// not show, and clearing it would lose data.
+// sender is what decides how a phone's ApplicationData reads: the
+// protocol version it speaks, the Supported list of its collection, and
+// the client it is.
+type sender struct {
+	version   Version
+	supported []string
+	client    ClientIdentity
+}
+
+// decode reads the ApplicationData a client not known sent; see
+// decodeFrom.
 func (cc *classCodec) decode(data *wbxml.Element, supported []string, v Version) (PhoneItem, error) {
+	return cc.decodeFrom(data, sender{version: v, supported: supported})
+}
+
+// decodeFrom reads the ApplicationData (nil: none) a phone sent.
+// The elements its collection's Supported listed are cleared when a
+// Change leaves them out rather than kept, and every element the list
+// does not name is ghosted (MS-ASCMD 2.2.3.179; the spec's example lists
+// only JobTitle and OfficeLocation, so a phone's Change then carries
+// little else). Without a list, or with an empty one, MS-ASCMD would
+// clear whatever a Change leaves out, but phones that send none (iOS)
+// leave out what they do not show, and clearing it would lose data: a
+// client whose fields are known (clientEdits) has every other element
+// kept, any other client the codec's ghostable ones.
+func (cc *classCodec) decodeFrom(data *wbxml.Element, from sender) (PhoneItem, error) {
 	it := cc.newItem()
 	sent := map[string]bool{}
 	ghostable := cc.ghostable
+	var edits []string
+	if cc.clientEdits != nil && len(from.supported) == 0 {
+		edits = cc.clientEdits(from.client)
+	}
 	switch {
 	case len(ghostable) == 0:
-	case cc.ghostsAllFrom != 0 && v.AtLeast(cc.ghostsAllFrom):
+	case cc.ghostsAllFrom != 0 && from.version.AtLeast(cc.ghostsAllFrom):
 		ghostable = itemElements(it)
-	case len(supported) > 0 && !cc.refusesSupported:
+	case len(from.supported) > 0 && !cc.refusesSupported:
 		ghostable = itemElements(it)
-		fallthrough
+		for _, f := range from.supported {
+			sent[f] = true
+		}
+	case edits != nil:
+		ghostable = slices.DeleteFunc(itemElements(it), func(f string) bool { return slices.Contains(edits, f) })
 	default:
-		for _, f := range supported {
+		for _, f := range from.supported {
 			sent[f] = true
 		}
 	}

@@ -118,9 +118,53 @@ func (*Contact) Class() Class { return ClassContacts }
 // Body, Categories and Children (they are not in its Supported list), and
 // a phone that never got a Picture (too large) sends none: those are kept
 // when left out rather than cleared, since a phone's silence must not
-// delete what it cannot show.
+// delete what it cannot show. iOS sends no Supported list and shows fewer
+// fields still: iosContactEdits.
 var contactCodec = &classCodec{
-	newItem:    func() Item { return &Contact{} },
-	ghostable:  []string{"Body", "Categories", "Children", "Picture"},
-	minVersion: V121,
+	newItem:     func() Item { return &Contact{} },
+	ghostable:   []string{"Body", "Categories", "Children", "Picture"},
+	minVersion:  V121,
+	clientEdits: contactEdits,
+}
+
+// contactEdits names the Contacts elements a client without a Supported
+// list is known to show and send back; nil for a client not known.
+func contactEdits(c ClientIdentity) []string {
+	if low := c.lower(); isIOS(low) && !isNine(low) {
+		return iosContactEdits
+	}
+	return nil
+}
+
+// iosContactEdits are the elements the iOS client shows, edits and sends
+// back in a Change whenever they hold a value, so that one left out was
+// deleted on the phone: the names, company, the three e-mail addresses,
+// the phones of its labels (mobile, home, work, their faxes, pager), the
+// three addresses, the birthday and the web page.
+//
+// Every other element is kept when a Change leaves it out. iOS sends no
+// Supported list, and the MS-ASCMD reading (clear whatever is left out)
+// deletes upstream what iOS has no place for whenever the user edits
+// anything else: an Outlook contact's assistant, car, company main and
+// radio phones and its office never reach an iPhone, and iOS 4 left the
+// Picture out of its edits (Horde ghosts it for that reason). Z-Push and
+// grommunio-sync clear nothing a client without a list leaves out
+// (UNSET_UNDEFINED_PROPERTIES off by default). So the Yomi names, Spouse,
+// Anniversary, the assistant and manager, the car, radio, company main
+// and MMS numbers, OfficeLocation, the IM addresses, CustomerId,
+// GovernmentId and AccountName are kept; a user who deletes one of them
+// on the phone sees it come back, which is better than losing it.
+// FileAs is kept too: FN then stays, a name the user gave ("Mom")
+// included, and an FN made of the names follows them upstream.
+var iosContactEdits = []string{
+	"FirstName", "LastName", "MiddleName", "Title", "Suffix", "NickName",
+	"CompanyName", "Department", "JobTitle",
+	"Email1Address", "Email2Address", "Email3Address",
+	"MobilePhoneNumber", "HomePhoneNumber", "Home2PhoneNumber", "BusinessPhoneNumber",
+	"Business2PhoneNumber", "HomeFaxNumber", "BusinessFaxNumber", "PagerNumber",
+	"HomeAddressStreet", "HomeAddressCity", "HomeAddressState", "HomeAddressPostalCode", "HomeAddressCountry",
+	"BusinessAddressStreet", "BusinessAddressCity", "BusinessAddressState", "BusinessAddressPostalCode",
+	"BusinessAddressCountry",
+	"OtherAddressStreet", "OtherAddressCity", "OtherAddressState", "OtherAddressPostalCode", "OtherAddressCountry",
+	"Birthday", "WebPage",
 }

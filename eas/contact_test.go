@@ -82,7 +82,7 @@ func TestContactDecodeGhosting(t *testing.T) {
 		data := wbxml.NewElement("AirSync", "ApplicationData")
 		for _, n := range names {
 			ns := "Contacts"
-			if n == "NickName" {
+			if n == "NickName" || n == "CustomerId" || n == "MMS" {
 				ns = "Contacts2"
 			}
 			data.Add(wbxml.NewElement(ns, n).SetText("x"))
@@ -97,16 +97,35 @@ func TestContactDecodeGhosting(t *testing.T) {
 		}
 		return e
 	}
+	iphone := ClientIdentity{DeviceID: "ApplC39XK0", DeviceType: "iPhone", UserAgent: "Apple-iPhone11C8/2007.75"}
 	tests := []struct {
 		name      string
+		client    ClientIdentity
 		sent      []string
 		supported []string
 		ghosted   []string // exactly, when has is nil
 		has       []string // among the ghosted
 		hasnt     []string // not among the ghosted
 	}{
-		{name: "no Supported (iOS): only what phones never send back is kept",
+		{name: "no Supported, client not known: only what phones never send back is kept",
 			sent: []string{"FirstName"}, ghosted: []string{"Body", "Categories", "Children", "Picture"}},
+		{name: "iPhone: what iOS cannot show is kept", client: iphone,
+			sent: []string{"FirstName", "LastName", "MobilePhoneNumber", "Email1Address"},
+			has: []string{"YomiFirstName", "YomiLastName", "YomiCompanyName", "Children", "Spouse", "Anniversary",
+				"AssistantName", "AssistantPhoneNumber", "CarPhoneNumber", "RadioPhoneNumber", "CompanyMainPhone",
+				"ManagerName", "CustomerId", "GovernmentId", "AccountName", "MMS", "IMAddress", "IMAddress2",
+				"IMAddress3", "OfficeLocation", "Body", "Categories", "Picture", "FileAs"},
+			hasnt: []string{"HomePhoneNumber", "BusinessPhoneNumber", "Email2Address", "CompanyName", "JobTitle",
+				"HomeAddressStreet", "Birthday", "WebPage", "NickName", "PagerNumber"}},
+		{name: "iPad and iPod by DeviceType alone", client: ClientIdentity{DeviceType: "iPad"},
+			sent: []string{"FirstName"}, has: []string{"Spouse", "YomiFirstName"}, hasnt: []string{"MobilePhoneNumber"}},
+		{name: "iOS by User-Agent alone", client: ClientIdentity{DeviceType: "SmartPhone", UserAgent: "iOS/17.4 (21E219) dataaccessd/1.0"},
+			sent: []string{"FirstName"}, has: []string{"Spouse"}, hasnt: []string{"HomePhoneNumber"}},
+		{name: "Android: spec rules, not iOS's", client: ClientIdentity{DeviceType: "Android", UserAgent: "Android/12-EAS-2.0"},
+			sent: []string{"FirstName"}, ghosted: []string{"Body", "Categories", "Children", "Picture"}},
+		{name: "iPhone with a Supported list: the list decides", client: iphone,
+			sent: []string{"JobTitle"}, supported: []string{"JobTitle", "OfficeLocation", "Spouse"},
+			has: []string{"FirstName", "MobilePhoneNumber"}, hasnt: []string{"OfficeLocation", "Spouse"}},
 		{name: "empty Supported (LG) is no list",
 			sent: []string{"FirstName", "Picture"}, supported: []string{}, ghosted: []string{"Body", "Categories", "Children"}},
 		{name: "AOSP list: Body, Categories, Children kept",
@@ -118,7 +137,7 @@ func TestContactDecodeGhosting(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			it, err := contactCodec.decode(change(tt.sent...), tt.supported, V141)
+			it, err := contactCodec.decodeFrom(change(tt.sent...), sender{version: V141, supported: tt.supported, client: tt.client})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -139,6 +158,17 @@ func TestContactDecodeGhosting(t *testing.T) {
 				t.Errorf("FirstName not read: %+v", c)
 			}
 		})
+	}
+}
+
+// Every element iosContactEdits names is a Contacts element: a misspelt
+// one would be ghosted, and an iPhone could never delete it.
+func TestIOSContactEditsAreElements(t *testing.T) {
+	all := itemElements(&Contact{})
+	for _, n := range iosContactEdits {
+		if !slices.Contains(all, n) {
+			t.Errorf("%q is no Contacts element", n)
+		}
 	}
 }
 

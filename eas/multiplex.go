@@ -61,10 +61,7 @@ var oneFolderRules = []oneFolderRule{
 	}, nil},
 	// iOS (DeviceType iPhone/iPad/iPod, User-Agent "Apple-iPhone11C8/…",
 	// or "iOS/…") shows every folder, notes included in current releases.
-	{func(c ClientIdentity) bool {
-		return c.DeviceType == "iphone" || c.DeviceType == "ipad" || c.DeviceType == "ipod" ||
-			strings.HasPrefix(c.UserAgent, "apple-") || strings.HasPrefix(c.UserAgent, "ios/")
-	}, nil},
+	{isIOS, nil},
 	// Samsung's own client (DeviceType "SAMSUNGSGHI317M", User-Agent
 	// "SAMSUNG-SGH-I317M/…" or "Android-SAMSUNG-…") and the HTC One mini 2
 	// show one folder of each class.
@@ -109,6 +106,22 @@ func isNine(c ClientIdentity) bool {
 	return err == nil && strings.HasPrefix(strings.ToLower(string(id)), "nine")
 }
 
+// isIOS tells Apple's own client (DeviceType iPhone/iPad/iPod,
+// User-Agent "Apple-iPhone11C8/…" or "iOS/…") by its lower-case identity.
+func isIOS(c ClientIdentity) bool {
+	return c.DeviceType == "iphone" || c.DeviceType == "ipad" || c.DeviceType == "ipod" ||
+		strings.HasPrefix(c.UserAgent, "apple-") || strings.HasPrefix(c.UserAgent, "ios/")
+}
+
+// lower is the identity in lower case, the form the client rules read.
+func (c ClientIdentity) lower() ClientIdentity {
+	return ClientIdentity{
+		DeviceID:   strings.ToLower(c.DeviceID),
+		DeviceType: strings.ToLower(c.DeviceType),
+		UserAgent:  strings.ToLower(c.UserAgent),
+	}
+}
+
 // isAndroidNative tells Android's own client, and any other client that
 // sends DeviceType "Android" without saying which it is.
 func isAndroidNative(c ClientIdentity) bool {
@@ -137,11 +150,7 @@ func androidAtLeast44(ua string) bool {
 
 // OneFolderClasses returns the classes a client shows one folder of.
 func OneFolderClasses(c ClientIdentity) []Class {
-	low := ClientIdentity{
-		DeviceID:   strings.ToLower(c.DeviceID),
-		DeviceType: strings.ToLower(c.DeviceType),
-		UserAgent:  strings.ToLower(c.UserAgent),
-	}
+	low := c.lower()
 	for _, r := range oneFolderRules {
 		if r.match(low) {
 			return slices.Clone(r.one)

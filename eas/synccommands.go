@@ -135,7 +135,7 @@ func (cs *collSync) add(ctx context.Context, pc *phoneCommand, o *commandOutcome
 	if err != nil || w == nil || pc.Data == nil {
 		return err
 	}
-	it, err := cs.codec.decode(pc.Data, cs.st.Meta.Supported, cs.run.r.version())
+	it, err := cs.codec.decodeFrom(pc.Data, cs.sender())
 	if err != nil {
 		return nil
 	}
@@ -173,6 +173,12 @@ func (cs *collSync) addedUID(ctx context.Context, id string, o *commandOutcome) 
 	}
 }
 
+// sender is who sends the collection's Adds and Changes.
+func (cs *collSync) sender() sender {
+	r := cs.run.r
+	return sender{version: r.version(), supported: cs.st.Meta.Supported, client: r.clientIdentity()}
+}
+
 // change applies a phone's Change of an item it holds.
 func (cs *collSync) change(ctx context.Context, id string, pc *phoneCommand, o *commandOutcome) error {
 	if cs.class == ClassEmail {
@@ -188,7 +194,7 @@ func (cs *collSync) change(ctx context.Context, id string, pc *phoneCommand, o *
 		o.Status = SyncConversionError
 		return nil
 	}
-	it, err := cs.codec.decode(pc.Data, cs.st.Meta.Supported, cs.run.r.version())
+	it, err := cs.codec.decodeFrom(pc.Data, cs.sender())
 	if w == nil || err != nil {
 		o.Status = SyncConversionError
 		return nil

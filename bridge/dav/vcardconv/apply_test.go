@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -279,5 +280,95 @@ func TestApplyKeepsLargePhonePicture(t *testing.T) {
 	}
 	if photoData(card.Get(vcard.FieldPhoto)) != big {
 		t.Error("a change without the photo lost it")
+	}
+}
+
+// iosShows are the Contacts elements an iPhone shows and sends back in a
+// Change; it sends no Supported list, so the gateway ghosts every other
+// element (eas: iosContactEdits) and Apply gets those as ghosted.
+var iosShows = []string{
+	"FirstName", "LastName", "MiddleName", "Title", "Suffix", "NickName",
+	"CompanyName", "Department", "JobTitle", "Email1Address", "Email2Address", "Email3Address",
+	"MobilePhoneNumber", "HomePhoneNumber", "Home2PhoneNumber", "BusinessPhoneNumber",
+	"Business2PhoneNumber", "HomeFaxNumber", "BusinessFaxNumber", "PagerNumber",
+	"HomeAddressStreet", "HomeAddressCity", "HomeAddressState", "HomeAddressPostalCode", "HomeAddressCountry",
+	"BusinessAddressStreet", "BusinessAddressCity", "BusinessAddressState", "BusinessAddressPostalCode",
+	"BusinessAddressCountry", "OtherAddressStreet", "OtherAddressCity", "OtherAddressState",
+	"OtherAddressPostalCode", "OtherAddressCountry", "Birthday", "WebPage",
+}
+
+// iosShaped is c as an iPhone sends it back: only what iOS shows.
+func iosShaped(c *eas.Contact) *eas.Contact {
+	out := &eas.Contact{}
+	in, o := reflect.ValueOf(c).Elem(), reflect.ValueOf(out).Elem()
+	for i := 0; i < in.NumField(); i++ {
+		if slices.Contains(iosShows, Element(in.Type().Field(i).Name)) {
+			o.Field(i).Set(in.Field(i))
+		}
+	}
+	return out
+}
+
+// An iPhone's Change of a card from another client carries only what iOS
+// shows: the rest (related names, dates, phonetic names, the phones iOS
+// has no label for, the office, the note) stays on the card, and what
+// the user changed or deleted on the phone changes.
+func TestApplyIOSShapedChange(t *testing.T) {
+	iosGhosted := func(el string) bool { return !slices.Contains(iosShows, el) }
+	mom := "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:mom\r\nFN:Mom\r\nN:Smith;Jane;;;\r\nTEL;TYPE=CELL:+1 555 0300\r\nEND:VCARD\r\n"
+	tests := []struct {
+		name string
+		file string // in the corpus, or the card itself
+		edit func(c *eas.Contact)
+		want []string // lineDiff of canon before and after
+	}{
+		{"echo of a KAddressBook card changes nothing", "18-kaddressbook.vcf", func(*eas.Contact) {}, nil},
+		{"echo of an FN without the prefix changes nothing", "17-evolution.vcf", func(*eas.Contact) {}, nil},
+		{"renamed: an FN made of the names follows them", "02-apple-related.vcf", func(c *eas.Contact) {
+			c.FirstName = "Jon"
+		}, []string{"+ FN:Jon Doe", "+ N:Doe;Jon;;;", "- FN:John Doe", "- N:Doe;John;;;"}},
+		{"renamed: an FN of some of the names follows them", "17-evolution.vcf", func(c *eas.Contact) {
+			c.FirstName = "Hannes"
+		}, []string{"+ FN:Herr Hannes Müller", "+ N:Müller;Hannes;;Herr;", "- FN:Hans Müller", "- N:Müller;Hans;;Herr;"}},
+		{"renamed: an FN the user gave stays", mom, func(c *eas.Contact) {
+			c.FirstName = "Janet"
+		}, []string{"+ N:Smith;Janet;;;", "- N:Smith;Jane;;;"}},
+		{"mobile changed: an FN the user gave stays", mom, func(c *eas.Contact) {
+			c.MobilePhoneNumber = "+1 555 0301"
+		}, []string{"+ TEL;TYPE=CELL:+1 555 0301", "- TEL;TYPE=CELL:+1 555 0300"}},
+		{"echo of Apple related names and dates changes nothing", "02-apple-related.vcf", func(*eas.Contact) {}, nil},
+		{"mobile added next to Apple related names", "02-apple-related.vcf", func(c *eas.Contact) {
+			c.MobilePhoneNumber = "+1 555 0200"
+		}, []string{"+ TEL;TYPE=CELL:+1 555 0200"}},
+		{"mobile deleted, phonetic names kept", "04-apple-phonetic.vcf", func(c *eas.Contact) {
+			c.MobilePhoneNumber = ""
+		}, []string{"- TEL;TYPE=CELL;TYPE=VOICE;TYPE=pref:090-1234-5678"}},
+		{"home number deleted, main and other numbers kept", "07-apple-phones.vcf", func(c *eas.Contact) {
+			c.HomePhoneNumber = ""
+		}, []string{"- TEL;TYPE=HOME;TYPE=VOICE:+84 28 000 0002"}},
+		{"job title changed, Evolution's manager, spouse, car and company phones kept", "17-evolution.vcf", func(c *eas.Contact) {
+			c.JobTitle = "Chef"
+		}, []string{"+ TITLE:Chef"}},
+		{"untyped number deleted, car, radio, MMS, assistant, office kept", "29-special-phones.vcf", func(c *eas.Contact) {
+			c.HomePhoneNumber = ""
+		}, []string{"- TEL:+1 555 0106"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := []byte(tt.file)
+			if strings.HasSuffix(tt.file, ".vcf") {
+				data = readCorpus(t, tt.file)
+			}
+			card, _ := Parse(data)
+			before := canon(card)
+			c := iosShaped(ToContact(card, Options{}))
+			tt.edit(c)
+			if _, err := Apply(card, c, Options{}, iosGhosted); err != nil {
+				t.Fatal(err)
+			}
+			if got := lineDiff(before, canon(card)); got != strings.Join(tt.want, "\n") {
+				t.Errorf("diff\n%s\nwant\n%s", got, strings.Join(tt.want, "\n"))
+			}
+		})
 	}
 }

@@ -236,6 +236,13 @@ func Apply(card vcard.Card, c *eas.Contact, opt Options, ghosted Ghosted) (bool,
 			cc.FileAs = namesOf(c)
 		}
 		c = &cc
+	} else if c.FileAs == "" && w.keep("FileAs") {
+		// A phone that does not send FileAs back (iOS) keeps FN: a name
+		// the user gave ("Mom") stays, and only an FN made of the names
+		// follows a change of them.
+		cc := *c
+		cc.FileAs = w.followNames(c)
+		c = &cc
 	}
 	for _, name := range stringFields {
 		if name != "Body" {
@@ -570,6 +577,25 @@ func (w *writer) ensureNames() {
 		w.card.SetValue(vcard.FieldName, ";;;;")
 		w.changed = true
 	}
+}
+
+// followNames is the FN of a card whose FileAs the phone left out and
+// ghosted: the names of c when FN was made of the card's names (every
+// word of it one of theirs, "Hans Müller" of "Herr Hans Müller") and c
+// changed them, else "", which keeps FN.
+func (w *writer) followNames(c *eas.Contact) string {
+	fn, names := w.value("FileAs"), w.displayName()
+	now := namesOf(c)
+	if fn == "" || now == "" || now == names {
+		return ""
+	}
+	words := strings.Fields(names)
+	for _, f := range strings.Fields(fn) {
+		if !slices.Contains(words, f) {
+			return ""
+		}
+	}
+	return now
 }
 
 // namesOf is a contact's name as FN shows it: "Dr. Anna Maria Smith PhD".
