@@ -2,10 +2,13 @@ package eas_test
 
 import (
 	"context"
+	"fmt"
+	"net/http"
 	"testing"
 	"time"
 
 	"github.com/easgate/easgate/eas"
+	"github.com/easgate/easgate/eas/easclient"
 )
 
 // TestPingRechecksAfterFailedCheck: a notice whose check meets an upstream
@@ -48,5 +51,37 @@ func TestPingRechecksAfterFailedCheck(t *testing.T) {
 				t.Fatal("the mail announced while the upstream failed never answered the Ping")
 			}
 		})
+	}
+}
+
+// TestPingRefusedLoginDuringWait: a notice whose check meets a refused
+// login ends the Ping with HTTP 401, as the same refusal does before the
+// wait, so the phone asks for the new password: it is not checked again
+// and again with a password the upstream refuses.
+func TestPingRefusedLoginDuringWait(t *testing.T) {
+	g := startFakeConfig(t, eas.V141, eas.Config{MinHeartbeat: time.Second, MaxHeartbeat: time.Hour})
+	inbox := g.id(t, "INBOX")
+	g.primed(t, g.phone, inbox)
+	hb := 1800
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := g.phone.Ping(ctx, &eas.PingRequest{HeartbeatInterval: &hb,
+			Folders: []eas.PingFolder{{ID: inbox, Class: "Email"}}})
+		done <- err
+	}()
+	g.subscribed(t, 1)
+	g.mail.mu.Lock()
+	g.mail.pendingFails, g.mail.pendingErr = 1000, fmt.Errorf("open mailbox: %w", eas.ErrUnauthorized)
+	g.mail.mu.Unlock()
+	g.mail.add("INBOX", "pushed", time.Now())
+	select {
+	case err := <-done:
+		if !easclient.IsHTTP(err, http.StatusUnauthorized) {
+			t.Fatalf("Ping = %v, want HTTP 401", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the Ping still waits after its check met a refused login")
 	}
 }
