@@ -55,6 +55,8 @@ type fakeMail struct {
 	// pendingFails is how many of the next Pending calls fail as an
 	// upstream that does not answer would.
 	pendingFails int
+	// pendingErr is what those calls fail with; nil: ErrUnavailable.
+	pendingErr error
 }
 
 func newFakeMail() *fakeMail {
@@ -416,6 +418,9 @@ func (f *fakeMailbox) Pending(ctx context.Context, q eas.SyncQuery) (int, error)
 	defer f.m.mu.Unlock()
 	if f.m.pendingFails > 0 {
 		f.m.pendingFails--
+		if f.m.pendingErr != nil {
+			return 0, f.m.pendingErr
+		}
 		return 0, fmt.Errorf("%w: STATUS timed out", eas.ErrUnavailable)
 	}
 	all, err := f.diff(q)

@@ -250,3 +250,49 @@ func TestSyncPrefetchOtherNode(t *testing.T) {
 		})
 	}
 }
+
+// TestHangingSyncLetsPrefetchGo: a Sync with a heartbeat that did not use
+// the window prefetched for another collection lets it go before it
+// hangs, as a Ping does, rather than hold it for the whole heartbeat.
+func TestHangingSyncLetsPrefetchGo(t *testing.T) {
+	g := startFake(t, eas.V141)
+	admin := httptest.NewServer(g.server.AdminHandler("prefetch-test-token"))
+	defer admin.Close()
+	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 25 {
+		g.mail.add("INBOX", fmt.Sprintf("m%d", i), base.Add(time.Duration(i)*time.Minute))
+	}
+	inbox, work := g.id(t, "INBOX"), g.id(t, "Work")
+	workKey, _ := g.primed(t, g.phone, work)
+	col := g.sync(t, g.phone, eas.SyncCollection{SyncKey: "0", CollectionID: inbox})
+	col = g.sync(t, g.phone, eas.SyncCollection{SyncKey: col.SyncKey, CollectionID: inbox, WindowSize: intp(10)})
+	if !col.MoreAvailable {
+		t.Fatal("first window says no MoreAvailable")
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan *eas.SyncResponse, 1)
+	go func() {
+		r, err := g.phone.Sync(ctx, &eas.SyncRequest{HeartbeatInterval: intp(10),
+			Collections: []eas.SyncCollection{{SyncKey: workKey, CollectionID: work}}})
+		if err != nil && ctx.Err() == nil {
+			t.Error(err)
+		}
+		done <- r
+	}()
+	g.subscribed(t, 1)
+	unused := func() float64 {
+		return metricstest.Scrape(t, admin.URL, "easgate_sync_prefetches_total", map[string]string{"result": "unused"})
+	}
+	if got := unused(); got != 1 {
+		t.Errorf("unused prefetches while the Sync hangs: %v, want 1", got)
+	}
+	g.mail.add("Work", "ends the wait", time.Now())
+	if r := answered(t, done); r == nil || len(r.Collections) != 1 {
+		t.Fatalf("wait ended with %+v", r)
+	}
+	if got := unused(); got != 1 {
+		t.Errorf("unused prefetches once the Sync answered: %v, want 1", got)
+	}
+}

@@ -329,6 +329,10 @@ func (s *Server) firstPass(ctx context.Context, r *request) (*hangingSync, *repl
 		run.startPrefetch(ctx)
 		return nil, syncAnswer(results), nil
 	}
+	// The first pass took the prefetched window if it was one of its
+	// collections': any other is of no use to the collections synced
+	// again after the wait, and is not kept for a wait of up to an hour.
+	s.dropPrefetch(r)
 	watch, byID := watchedCollections(results)
 	return &hangingSync{run: run, colls: m.colls, watch: watch, byID: byID, wait: wait}, nil, nil
 }

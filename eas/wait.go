@@ -293,13 +293,17 @@ func (w *watcher) drain(first string) ([]watchedFolder, bool) {
 // checkNotified takes the device again and looks at what a notice named;
 // outcome 0: nothing there the phone lacks. failed: a check could not be
 // made (the upstream or the state did not answer), so the notice must be
-// looked at again rather than dropped.
+// looked at again rather than dropped. A refused login is an error: it
+// ends the wait as it would have ended the request before it.
 func (s *Server) checkNotified(ctx context.Context, r *request, folders []watchedFolder, list bool) (changed []string, outcome waitOutcome, failed bool, err error) {
 	if err := r.lockDevice(ctx); err != nil {
 		return nil, 0, false, err
 	}
 	if list {
 		moved, err := s.hierarchyChanged(ctx, r)
+		if errors.Is(err, ErrUnauthorized) {
+			return nil, 0, false, err
+		}
 		if err != nil {
 			r.log.Warn("checking the folder list", zap.Error(err))
 			failed = true
@@ -309,6 +313,11 @@ func (s *Server) checkNotified(ctx context.Context, r *request, folders []watche
 		}
 	}
 	changed, err = s.changedFolders(ctx, r, folders)
+	if errors.Is(err, ErrUnauthorized) {
+		// The password changed meanwhile: the phone must learn it (401)
+		// rather than wait while it is tried again and again.
+		return nil, 0, false, err
+	}
 	if err != nil {
 		r.log.Warn("checking a notified folder", zap.Error(err))
 		failed = true
