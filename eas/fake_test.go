@@ -57,6 +57,9 @@ type fakeMail struct {
 	pendingFails int
 	// pendingErr is what those calls fail with; nil: ErrUnavailable.
 	pendingErr error
+	// pendingFailPath makes every Pending of that folder fail with
+	// ErrUnavailable, as a folder whose upstream keeps failing would.
+	pendingFailPath string
 }
 
 func newFakeMail() *fakeMail {
@@ -416,6 +419,9 @@ func (f *fakeMailbox) Changes(ctx context.Context, q eas.SyncQuery) (*eas.Change
 func (f *fakeMailbox) Pending(ctx context.Context, q eas.SyncQuery) (int, error) {
 	f.m.mu.Lock()
 	defer f.m.mu.Unlock()
+	if q.Path != "" && q.Path == f.m.pendingFailPath {
+		return 0, fmt.Errorf("%w: STATUS %s timed out", eas.ErrUnavailable, q.Path)
+	}
 	if f.m.pendingFails > 0 {
 		f.m.pendingFails--
 		if f.m.pendingErr != nil {

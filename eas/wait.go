@@ -1,6 +1,7 @@
 package eas
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -68,19 +69,27 @@ func (s *Server) pendingChanges(ctx context.Context, r *request, f watchedFolder
 	return n > 0, nil
 }
 
-// changedFolders checks every folder once.
+// changedFolders checks every folder once. A folder whose check fails
+// does not hide another's change: the others are still checked, and the
+// first error comes back beside what changed. A refused login ends the
+// round, as every other folder would be refused too.
 func (s *Server) changedFolders(ctx context.Context, r *request, folders []watchedFolder) ([]string, error) {
 	var changed []string
+	var first error
 	for _, f := range folders {
 		ok, err := s.pendingChanges(ctx, r, f)
-		if err != nil {
+		if errors.Is(err, ErrUnauthorized) {
 			return nil, err
+		}
+		if err != nil {
+			first = cmp.Or(first, err)
+			continue
 		}
 		if ok {
 			changed = append(changed, f.ID)
 		}
 	}
-	return changed, nil
+	return changed, first
 }
 
 // answerBefore is how long a request with heartbeat hb waits for changes:
@@ -166,8 +175,13 @@ func (s *Server) startWait(ctx context.Context, r *request, spec waitSpec) (_ *w
 		}
 	}()
 	changed, err = s.changedFolders(ctx, r, spec.folders)
-	if err != nil || len(changed) > 0 {
-		return nil, changed, err
+	if len(changed) > 0 {
+		// What changed is answered; a folder whose check failed is
+		// looked at again when the phone next waits.
+		return nil, changed, nil
+	}
+	if err != nil {
+		return nil, nil, err
 	}
 	r.releaseMailbox()
 	r.unlockDevice()

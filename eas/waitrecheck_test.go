@@ -100,3 +100,37 @@ func TestRefusedLoginDuringWait(t *testing.T) {
 		})
 	}
 }
+
+// TestFailingFolderHidesNoChange: a watched folder whose check keeps
+// failing does not keep another folder's change from the phone.
+func TestFailingFolderHidesNoChange(t *testing.T) {
+	g := startFakeConfig(t, eas.V141, eas.Config{MinHeartbeat: time.Second, MaxHeartbeat: time.Hour})
+	inbox, work := g.id(t, "INBOX"), g.id(t, "Work")
+	g.primed(t, g.phone, inbox)
+	g.primed(t, g.phone, work)
+	g.mail.mu.Lock()
+	g.mail.pendingFailPath = "Work"
+	g.mail.mu.Unlock()
+	g.mail.add("INBOX", "arrived before the Ping", time.Now())
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	hb := 1800
+	done := make(chan *eas.PingResponse, 1)
+	go func() {
+		r, err := g.phone.Ping(ctx, &eas.PingRequest{HeartbeatInterval: &hb, Folders: []eas.PingFolder{
+			{ID: work, Class: "Email"}, {ID: inbox, Class: "Email"}}})
+		if err != nil && ctx.Err() == nil {
+			t.Error(err)
+		}
+		done <- r
+	}()
+	select {
+	case r := <-done:
+		if r == nil || r.Status != eas.PingChanges || len(r.Folders) != 1 || r.Folders[0] != inbox {
+			t.Fatalf("Ping answered %+v, want Status %d naming the inbox only", r, eas.PingChanges)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the inbox's change waited behind the failing folder")
+	}
+}
