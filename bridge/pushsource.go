@@ -101,6 +101,11 @@ func (n *Notifier) Know(users ...string) {
 // message. So the marks of the folders poked are dropped, and the next
 // Subscribe waits for a fresh one (one STATUS). The folder in IDLE keeps
 // its mark: the server reports its changes itself.
+//
+// A Subscribe may be waiting for its marks (in await) when the pass that
+// took them is over already: the loop is woken for a fresh pass, or that
+// Subscribe, and the phone's Ping behind it, would wait until the next
+// periodic check or the Backend's CommandTimeout.
 func (w *watcher) poked(folders []string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -109,11 +114,12 @@ func (w *watcher) poked(folders []string) {
 			folders = append(folders, p)
 		}
 	}
-	told := false
+	told, awaited := false, false
 	for _, p := range folders {
 		for _, s := range w.byPath[p] {
 			s.notify(p)
 			told = true
+			awaited = awaited || (!s.returned && p != w.idling)
 		}
 		if p != w.idling {
 			delete(w.seen, p)
@@ -121,6 +127,9 @@ func (w *watcher) poked(folders []string) {
 	}
 	if told {
 		w.prewarm()
+	}
+	if awaited {
+		w.poke()
 	}
 }
 

@@ -110,3 +110,38 @@ func TestPokeKeepsIdle(t *testing.T) {
 	// IDLE still reports what no notification did.
 	expectNotice(t, s, "INBOX")
 }
+
+// TestPokeWhileSubscribing: a poke that drops a folder's mark while a
+// Subscribe of that folder waits for the marks (the pass it asked for
+// over already) has the loop take a fresh one, so the Subscribe returns
+// with its mark. It used to wait for the next check or its time limit:
+// a phone's Ping sent just before a change went unanswered for a minute.
+func TestPokeWhileSubscribing(t *testing.T) {
+	e := startWatch(t, watchOptions{dovecot: true, cfg: Config{CommandTimeout: time.Minute}, watch: WatchConfig{
+		Source: PushDovecot, CheckInterval: time.Hour, Grace: time.Hour,
+	}})
+	a := e.accounts[0]
+	ctx := context.Background()
+	e.subscribe(t, a, "INBOX") // the watcher runs and holds INBOX's mark
+
+	// What Subscribe does, with the poke between the pass and the wait.
+	s := &subscription{paths: []string{"INBOX"}, queued: make([]bool, 1), ch: make(chan string, 1)}
+	_, failures, err := e.n.join(a, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	if !e.n.Poke(ctx, a.Username, []string{"INBOX"}) {
+		t.Fatal("Poke does not know an account with a waiting phone")
+	}
+	if err := s.w.await(ctx, s, failures); err != nil {
+		t.Fatal(err)
+	}
+	s.w.mu.Lock()
+	seen := s.w.seenAll(s.paths)
+	s.w.mu.Unlock()
+	if !seen {
+		t.Error("Subscribe returned without INBOX's mark: no pass was made after the poke dropped it")
+	}
+	expectNotice(t, s, "INBOX")
+}

@@ -455,6 +455,9 @@ func (s *Server) config() (string, error) {
 	p("state_dir = %s/state", s.dir)
 	p("log_path = %s/dovecot.log", s.dir)
 	p("instance_name = %s", filepath.Base(s.dir))
+	// The greeting names the instance, so that the probe knows its own
+	// server from another that holds the port (see probe).
+	p("login_greeting = %s", s.greeting())
 	if s.opt.LMTP {
 		p("protocols = imap lmtp")
 	} else {
@@ -559,7 +562,8 @@ func (s *Server) launch() error {
 	addr := s.Addr()
 	cmd := exec.Command(s.bin, "-F", "-c", confPath)
 	cmd.Dir = s.dir
-	p, err := proc.Start(cmd, startTimeout, func() error { return probe(addr) })
+	greeting := s.greeting()
+	p, err := proc.Start(cmd, startTimeout, func() error { return probe(addr, greeting) })
 	if err != nil {
 		return fmt.Errorf("dovecot on %s: %w\n%s", addr, err, s.report())
 	}
@@ -569,10 +573,19 @@ func (s *Server) launch() error {
 	return nil
 }
 
+// greeting is the instance's login_greeting: its directory's name, unique
+// among the instances running.
+func (s *Server) greeting() string {
+	return filepath.Base(s.dir) + " ready."
+}
+
 // probe succeeds once Dovecot sends its real greeting. Before the auth
 // process is up it first sends "* OK Waiting for authentication process",
-// and only then the greeting with the capability list.
-func probe(addr string) error {
+// and only then the greeting with the capability list. That greeting must
+// end with this instance's: a port picked free may have been taken by
+// another test's Dovecot meanwhile, which would greet too while this one
+// fails to bind and exits (start then tries another port).
+func probe(addr, greeting string) error {
 	conn, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
 		return err
@@ -589,6 +602,9 @@ func probe(addr string) error {
 		}
 		if strings.HasPrefix(line, "* OK [CAPABILITY ") {
 			_, _ = conn.Write([]byte("x LOGOUT\r\n"))
+			if !strings.HasSuffix(strings.TrimRight(line, "\r\n"), "] "+greeting) {
+				return fmt.Errorf("another server greets on %s: %q", addr, strings.TrimSpace(line))
+			}
 			return nil
 		}
 		if !strings.HasPrefix(line, "* OK") {
