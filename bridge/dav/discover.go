@@ -43,6 +43,10 @@ type Collection struct {
 	// "VTODO"); empty for address books, and for calendars that did not
 	// say (RFC 4791: any).
 	Components []string
+	// TimeZone is a calendar's CALDAV:calendar-timezone (RFC 4791
+	// 5.2.2): an iCalendar object with one VTIMEZONE, the zone of its
+	// floating times and all-day items; "" when the server has none.
+	TimeZone string
 }
 
 // Segment is the last path segment of the collection ("contacts").
@@ -131,14 +135,11 @@ func (c *Client) principalAt(ctx context.Context, u *url.URL, redirects int) (st
 func (c *Client) Collections(ctx context.Context, kind Kind, home string) ([]Collection, error) {
 	var list []Collection
 	if kind == Calendars {
-		cals, err := c.cal.FindCalendars(ctx, home)
+		cals, err := c.calendars(ctx, home)
 		if err != nil {
 			return nil, fmt.Errorf("dav: calendars in %s: %w", home, err)
 		}
-		for _, cal := range cals {
-			list = append(list, Collection{Path: dirPath(cal.Path), Name: cal.Name, Description: cal.Description,
-				Components: cal.SupportedComponentSet})
-		}
+		list = cals
 	} else {
 		books, err := c.card.FindAddressBooks(ctx, home)
 		if err != nil {

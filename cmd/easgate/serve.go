@@ -73,6 +73,10 @@ type serveConfig struct {
 	// CalDAV is the calendar and tasks server; "" serves neither.
 	CalDAV          string
 	DAVPollInterval time.Duration
+	// TimeZone is the users' zone for floating times and all-day items
+	// of calendars that name none (CALDAV:calendar-timezone) and for the
+	// birthdays phones send; nil is the host's.
+	TimeZone *time.Location
 	// PushSource is idle, dovecot or both (bridge.ParsePushSource);
 	// PushSecretFile holds the secret Dovecot's notifications carry.
 	PushSource     string
@@ -87,6 +91,28 @@ type serveConfig struct {
 	adminListener net.Listener
 	// insecureTLS is for tests with self-signed upstreams only; no flag.
 	tlsConfig *tls.Config
+}
+
+// zoneValue is the --timezone flag: an IANA zone name, or "Local".
+type zoneValue struct{ loc **time.Location }
+
+func (z zoneValue) String() string {
+	if z.loc == nil || *z.loc == nil {
+		return "Local"
+	}
+	return (*z.loc).String()
+}
+
+func (z zoneValue) Set(v string) error {
+	if strings.TrimSpace(v) == "" {
+		return fmt.Errorf("time zone: empty name")
+	}
+	l, err := time.LoadLocation(v)
+	if err != nil {
+		return fmt.Errorf("time zone %q: %w", v, err)
+	}
+	*z.loc = l
+	return nil
 }
 
 // prefixList is a repeatable --trusted-proxy flag.
@@ -161,6 +187,9 @@ func serveFlags(c *serveConfig, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.CardDAV, "carddav", "", "CardDAV server URL for contacts (e.g. https://dav.example.com/); users log in with their own credentials")
 	fs.StringVar(&c.CalDAV, "caldav", "", "CalDAV server URL for calendars and tasks (e.g. https://dav.example.com/); users log in with their own credentials")
 	fs.DurationVar(&c.DAVPollInterval, "dav-poll-interval", dav.DefaultPollInterval, "how often push polls watched address books and calendars")
+	c.TimeZone = time.Local
+	fs.Var(zoneValue{&c.TimeZone}, "timezone",
+		"IANA `zone` (e.g. Europe/Berlin) of the users' floating times and all-day events, for calendars that name no CALDAV:calendar-timezone, and of the birthdays phones send; default the host's")
 	fs.StringVar(&c.PushSource, "push-source", "idle",
 		"where mail push comes from: idle (an IMAP IDLE connection per account with a waiting phone), dovecot (Dovecot's push_notification plugin calls /api/push/dovecot on --admin-listen; no connection held) or both")
 	fs.StringVar(&c.PushSecretFile, "push-secret-file", "", "file holding the secret Dovecot's notifications must present; required by --push-source dovecot or both")
@@ -608,6 +637,14 @@ func registerUpstreamMetrics(reg prometheus.Registerer, b *bridge.Backend, n *br
 	)
 }
 
+// zone is --timezone, the host's zone when unset.
+func (c *serveConfig) zone() *time.Location {
+	if c.TimeZone == nil {
+		return time.Local
+	}
+	return c.TimeZone
+}
+
 // davUpstreams are the CardDAV and CalDAV stores the flags name.
 func (c *serveConfig) davUpstreams(log *zap.Logger) ([]eas.Upstream, error) {
 	var ups []eas.Upstream
@@ -616,7 +653,7 @@ func (c *serveConfig) davUpstreams(log *zap.Logger) ([]eas.Upstream, error) {
 		if _, err := dav.NewClient(davCfg, dav.Credentials{}); err != nil {
 			return nil, fmt.Errorf("--carddav: %w", err)
 		}
-		cards := contacts.New(contacts.Config{DAV: davCfg, PollInterval: c.DAVPollInterval, Log: log.Named("carddav")})
+		cards := contacts.New(contacts.Config{DAV: davCfg, PollInterval: c.DAVPollInterval, Zone: c.zone(), Log: log.Named("carddav")})
 		ups = append(ups, eas.Upstream{Name: "carddav", Backend: cards, Notifier: cards.Notifier(),
 			Classes: []eas.Class{eas.ClassContacts}})
 	}
@@ -625,7 +662,7 @@ func (c *serveConfig) davUpstreams(log *zap.Logger) ([]eas.Upstream, error) {
 		if _, err := dav.NewClient(davCfg, dav.Credentials{}); err != nil {
 			return nil, fmt.Errorf("--caldav: %w", err)
 		}
-		cals := calendars.New(calendars.Config{DAV: davCfg, PollInterval: c.DAVPollInterval, Log: log.Named("caldav")})
+		cals := calendars.New(calendars.Config{DAV: davCfg, PollInterval: c.DAVPollInterval, Zone: c.zone(), Log: log.Named("caldav")})
 		ups = append(ups, eas.Upstream{Name: "caldav", Backend: cals, Notifier: cals.Notifier(),
 			Classes: []eas.Class{eas.ClassCalendar, eas.ClassTasks}})
 	}

@@ -172,34 +172,65 @@ func (z *zones) lookup(tzid string) *time.Location {
 }
 
 func (z *zones) resolve(tzid string) *time.Location {
-	id := strings.Trim(tzid, `"`)
-	// IANA names have no spaces; Windows ids ("W. Europe Standard Time")
-	// are not worth a trip to the zone database.
-	if !strings.Contains(id, " ") && id != "" && id != "Local" {
-		if l, err := loadZone(id); err == nil {
-			return l
-		}
-	}
-	parts := strings.Split(id, "/")
-	for i := 1; i < len(parts)-1; i++ {
-		if l, err := loadZone(strings.Join(parts[i:], "/")); err == nil {
-			return l
-		}
-	}
-	if l, ok := WindowsZone(id); ok {
+	if l, ok := z.known(tzid); ok {
 		return l
-	}
-	if tz, ok := z.vtimezone(id); ok {
-		year := time.Now().Year()
-		if l, ok := MatchZone(tz, year, z.user); ok {
-			return l
-		}
-		return tz.Location(id)
 	}
 	if z.user != nil {
 		return z.user
 	}
 	return time.UTC
+}
+
+// known is the zone a TZID names, ok false when neither the name nor the
+// object's VTIMEZONE of that TZID says.
+func (z *zones) known(tzid string) (*time.Location, bool) {
+	id := strings.Trim(tzid, `"`)
+	// IANA names have no spaces; Windows ids ("W. Europe Standard Time")
+	// are not worth a trip to the zone database.
+	if !strings.Contains(id, " ") && id != "" && id != "Local" {
+		if l, err := loadZone(id); err == nil {
+			return l, true
+		}
+	}
+	parts := strings.Split(id, "/")
+	for i := 1; i < len(parts)-1; i++ {
+		if l, err := loadZone(strings.Join(parts[i:], "/")); err == nil {
+			return l, true
+		}
+	}
+	if l, ok := WindowsZone(id); ok {
+		return l, true
+	}
+	if tz, ok := z.vtimezone(id); ok {
+		year := time.Now().Year()
+		if l, ok := MatchZone(tz, year, z.user); ok {
+			return l, true
+		}
+		return tz.Location(id), true
+	}
+	return nil, false
+}
+
+// CollectionZone reads a calendar's CALDAV:calendar-timezone (RFC 4791
+// 5.2.2), an iCalendar object with one VTIMEZONE, as the zone its TZID
+// names, the way an event's TZID is read: an IANA name, a Windows id, or
+// the VTIMEZONE's rules matched to an IANA zone. ok is false when the
+// text holds no VTIMEZONE that says.
+func CollectionZone(text string) (loc *time.Location, ok bool) {
+	if strings.TrimSpace(text) == "" {
+		return nil, false
+	}
+	cal, err := ical.NewDecoder(strings.NewReader(text)).Decode()
+	if err != nil {
+		return nil, false
+	}
+	z := newZones(cal, nil)
+	for _, c := range cal.Children {
+		if c.Name == ical.CompTimezone {
+			return z.known(propText(c, ical.PropTimezoneID))
+		}
+	}
+	return nil, false
 }
 
 func (z *zones) vtimezone(tzid string) (TimeZone, bool) {

@@ -39,8 +39,9 @@ type Config struct {
 	// PollInterval is how often watched calendars are polled for push; 0
 	// means dav.DefaultPollInterval.
 	PollInterval time.Duration
-	// Zone is the zone floating times and all-day items are read in; nil
-	// is UTC.
+	// Zone is the zone floating times and all-day items are read in when
+	// neither their calendar nor the user's default calendar has a
+	// CALDAV:calendar-timezone; nil is UTC.
 	Zone *time.Location
 	Log  *zap.Logger
 }
@@ -63,6 +64,8 @@ type Backend struct {
 	now    func() time.Time
 	// windows keeps the deltas a phone gets in several windows.
 	windows dav.Windows
+	// zones are the zones of each user's calendars, by user.
+	zones map[string]userZones
 }
 
 // New makes the calendar store.
@@ -72,7 +75,7 @@ func New(cfg Config) *Backend {
 		log = zap.NewNop()
 	}
 	b := &Backend{cfg: cfg, log: log, homes: dav.Homes{Kind: dav.Calendars},
-		passed: map[string]*passedRecord{}, now: time.Now}
+		passed: map[string]*passedRecord{}, zones: map[string]userZones{}, now: time.Now}
 	b.poller = &dav.Poller{Config: cfg.DAV, Interval: cfg.PollInterval, OnError: func(user string, err error) {
 		log.Warn("polling calendars", zap.String("user", user), zap.Error(err))
 	}}

@@ -34,7 +34,11 @@ func (s *Session) tell(ctx context.Context, v eas.Version, before, after *ical.C
 	if s.send == nil || !v.AtLeast(eas.V160) {
 		return
 	}
-	o := s.options(v)
+	o, err := s.options(ctx, v, "")
+	if err != nil {
+		s.log.Warn("no invitations mailed", zap.Error(err))
+		return
+	}
 	if o.User == "" {
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"path"
 	"strings"
 	"time"
 
@@ -34,13 +35,16 @@ func (s *Session) RespondToMeeting(ctx context.Context, m eas.MeetingReply) (*ea
 	if err != nil {
 		return nil, err
 	}
-	o := s.options(eas.V161)
-	if m.User != "" {
-		o.User = m.User
-	}
 	cur, folder, err := s.meetingEvent(ctx, m)
 	if err != nil {
 		return nil, err
+	}
+	o, err := s.options(ctx, eas.V161, path.Dir(cur.path)+"/")
+	if err != nil {
+		return nil, err
+	}
+	if m.User != "" {
+		o.User = m.User
 	}
 	answered, err := calconv.SetPartStat(cur.cal, o.User, partstat, m.Instance, o)
 	if err != nil {

@@ -101,6 +101,7 @@ func (s *Session) Folders(ctx context.Context) ([]eas.Folder, error) {
 			return nil, dav.EASError(err)
 		}
 	}
+	s.rememberZones(colls)
 	var out []eas.Folder
 	for _, k := range []kind{events, tasks} {
 		var of []dav.Collection
@@ -156,13 +157,18 @@ func (s *Session) objectPath(ctx context.Context, coll, id string) (string, erro
 	return "", fmt.Errorf("calendar item %q: %w", id, eas.ErrNotFound)
 }
 
-// options is the conversion context of a request.
-func (s *Session) options(v eas.Version) calconv.Options {
-	o := calconv.Options{Version: v, Zone: s.zone}
+// options is the conversion context of a request on the collection coll
+// ("": on no calendar in particular).
+func (s *Session) options(ctx context.Context, v eas.Version, coll string) (calconv.Options, error) {
+	zone, err := s.zoneOf(ctx, coll)
+	if err != nil {
+		return calconv.Options{}, err
+	}
+	o := calconv.Options{Version: v, Zone: zone}
 	if strings.Contains(s.user, "@") {
 		o.User = s.user
 	}
-	return o
+	return o, nil
 }
 
 // folderSync is one Sync or estimate of one folder: what the phone lacks
@@ -186,7 +192,11 @@ func (s *Session) lacking(ctx context.Context, q eas.SyncQuery) (*folderSync, er
 	if err != nil {
 		return nil, err
 	}
-	f := &folderSync{q: q, coll: coll, k: k, o: s.options(q.Body.Version),
+	o, err := s.options(ctx, q.Body.Version, coll)
+	if err != nil {
+		return nil, err
+	}
+	f := &folderSync{q: q, coll: coll, k: k, o: o,
 		key: dav.WindowKey{User: s.user, Path: q.Path, Cursor: q.Cursor}}
 	if f.d, err = s.delta(ctx, coll, f.key, q.Known); err != nil {
 		return nil, err
@@ -508,7 +518,11 @@ func (s *Session) Fetch(ctx context.Context, ref eas.ItemRef, body eas.BodyOptio
 	if err != nil {
 		return nil, dav.EASError(err)
 	}
-	it, err := parsed(data, etag).item(k, s.options(body.Version), body)
+	o, err := s.options(ctx, body.Version, coll)
+	if err != nil {
+		return nil, err
+	}
+	it, err := parsed(data, etag).item(k, o, body)
 	if err != nil {
 		s.log.Warn("fetched an item read in part", zap.String("path", p), zap.Error(err))
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
 	"regexp"
 	"slices"
 
@@ -42,7 +43,11 @@ func (s *Session) AddNewItem(ctx context.Context, n eas.NewItem) (string, string
 	if v == 0 {
 		v = guessVersion(n.Item)
 	}
-	cal, uid, err := s.newObject(k, n.Item, v)
+	o, err := s.options(ctx, v, coll)
+	if err != nil {
+		return "", "", err
+	}
+	cal, uid, err := s.newObject(k, n.Item, o)
 	if err != nil {
 		return "", "", err
 	}
@@ -71,8 +76,7 @@ func (s *Session) AddNewItem(ctx context.Context, n eas.NewItem) (string, string
 }
 
 // newObject makes the object of a phone's new item and returns its UID.
-func (s *Session) newObject(k kind, it eas.Item, v eas.Version) (*ical.Calendar, string, error) {
-	o := s.options(v)
+func (s *Session) newObject(k kind, it eas.Item, o calconv.Options) (*ical.Calendar, string, error) {
 	switch in := it.(type) {
 	case *eas.Calendar:
 		if k != events || in == nil {
@@ -208,7 +212,10 @@ func (s *Session) ChangeItem(ctx context.Context, ref eas.ItemRef, u eas.ItemUpd
 	if err != nil {
 		return "", err
 	}
-	o := s.options(u.Version)
+	o, err := s.options(ctx, u.Version, path.Dir(cur.path)+"/")
+	if err != nil {
+		return "", err
+	}
 	o.ClearAbsent = !u.Version.AtLeast(eas.V160)
 	ghosted := func(el string) bool { return slices.Contains(u.Ghosted, el) }
 	switch in := u.Item.(type) {
@@ -296,7 +303,11 @@ func (s *Session) DeleteInstance(ctx context.Context, ref eas.ItemRef, instance 
 	if k != events {
 		return "", fmt.Errorf("%w: an occurrence of a task", ErrInvalidItem)
 	}
-	if err := calconv.DeleteInstance(cur.cal, instance, s.options(eas.V160)); err != nil {
+	o, err := s.options(ctx, eas.V160, path.Dir(cur.path)+"/")
+	if err != nil {
+		return "", err
+	}
+	if err := calconv.DeleteInstance(cur.cal, instance, o); err != nil {
 		return "", err
 	}
 	s.log.Debug("deleting one occurrence", zap.String("path", cur.path), zap.String("instance", string(instance)))

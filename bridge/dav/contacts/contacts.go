@@ -33,7 +33,11 @@ type Config struct {
 	// PollInterval is how often watched address books are polled for
 	// push; 0 means dav.DefaultPollInterval.
 	PollInterval time.Duration
-	Log          *zap.Logger
+	// Zone is the users' zone, for the birthdays and anniversaries phones
+	// send as a UTC instant of local midnight; nil: not known, the date is
+	// read from the instant alone.
+	Zone *time.Location
+	Log  *zap.Logger
 }
 
 // Backend opens users' contacts sessions. It keeps each user's home set so
@@ -72,6 +76,6 @@ func (b *Backend) Open(ctx context.Context, cred eas.Credentials) (eas.Session, 
 	if err != nil {
 		return nil, dav.EASError(err)
 	}
-	return &Session{c: c, home: home, user: cred.Username, windows: &b.windows,
+	return &Session{c: c, home: home, user: cred.Username, windows: &b.windows, zone: b.cfg.Zone,
 		log: b.log.With(zap.String("user", cred.Username))}, nil
 }

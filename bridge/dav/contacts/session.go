@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/emersion/go-vcard"
 	"github.com/emersion/go-webdav/carddav"
@@ -21,6 +22,7 @@ type Session struct {
 	home    string
 	user    string
 	windows *dav.Windows
+	zone    *time.Location // Config.Zone
 	log     *zap.Logger
 	// books and whole (the cards of a book read whole) cache what the
 	// request's lookups read.

@@ -35,7 +35,7 @@ func (s *Session) AddItem(ctx context.Context, coll string, it eas.Item) (string
 		return "", "", err
 	}
 	uid := dav.NewUID()
-	card, err := vcardconv.New(c, uid)
+	card, err := vcardconv.New(c, uid, vcardconv.Options{Zone: s.zone})
 	if err != nil {
 		return "", "", err
 	}
@@ -98,7 +98,7 @@ func (s *Session) ChangeItem(ctx context.Context, ref eas.ItemRef, u eas.ItemUpd
 		s.log.Warn("changing a contact read in part", zap.String("path", p), zap.Error(perr))
 	}
 	ghosted := func(el string) bool { return slices.Contains(u.Ghosted, el) }
-	changed, err := vcardconv.Apply(card, c, vcardconv.Options{}, ghosted)
+	changed, err := vcardconv.Apply(card, c, vcardconv.Options{Zone: s.zone}, ghosted)
 	if err != nil {
 		return "", err
 	}

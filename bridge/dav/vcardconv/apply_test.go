@@ -174,7 +174,7 @@ func TestApplyRefusesBadPictures(t *testing.T) {
 			if d := lineDiff(before, canon(card)); d != "" {
 				t.Errorf("a refused change was half written:\n%s", d)
 			}
-			if _, err := New(c, "x"); !errors.Is(err, ErrInvalid) {
+			if _, err := New(c, "x", Options{}); !errors.Is(err, ErrInvalid) {
 				t.Errorf("New: %v, want ErrInvalid", err)
 			}
 		})
@@ -200,7 +200,7 @@ func TestNewRoundTrip(t *testing.T) {
 	in.IMAddress, in.IMAddress2, in.IMAddress3 = "im1@x.example", "skype:im2", "im3"
 	for _, version := range []string{"3.0", "4.0"} {
 		t.Run(version, func(t *testing.T) {
-			card, err := New(in, "uid-1")
+			card, err := New(in, "uid-1", Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -242,7 +242,7 @@ func TestApplyFileAsSortForm(t *testing.T) {
 	if fn := card.Value(vcard.FieldFormattedName); fn != "Bob from accounting" {
 		t.Errorf("FN %q", fn)
 	}
-	made, err := New(&eas.Contact{FirstName: "Neu", MiddleName: "K.", LastName: "Kontakt", FileAs: "Kontakt, Neu K."}, "n")
+	made, err := New(&eas.Contact{FirstName: "Neu", MiddleName: "K.", LastName: "Kontakt", FileAs: "Kontakt, Neu K."}, "n", Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

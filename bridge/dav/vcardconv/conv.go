@@ -48,6 +48,10 @@ type Options struct {
 	// 0 means eas.PictureMaxSize. A larger photo is not sent, and stays
 	// on the server when the phone changes the contact.
 	PictureMaxSize int
+	// Zone is the user's zone, when known: a phone's Birthday or
+	// Anniversary at midnight of it is that date. Other times, and all
+	// times without a zone, are read as phoneDate says.
+	Zone *time.Location
 }
 
 func (o Options) pictureMax() int {
@@ -196,11 +200,11 @@ type Ghosted func(element string) bool
 
 // New makes a vCard 3.0 for a phone's Add. vCard 3.0 because servers keep
 // its inline PHOTO form; Radicale drops vCard 4.0 data: URIs.
-func New(c *eas.Contact, uid string) (vcard.Card, error) {
+func New(c *eas.Contact, uid string, opt Options) (vcard.Card, error) {
 	card := vcard.Card{}
 	card.SetValue(vcard.FieldVersion, "3.0")
 	card.SetValue(vcard.FieldUID, uid)
-	if _, err := Apply(card, c, Options{}, nil); err != nil {
+	if _, err := Apply(card, c, opt, nil); err != nil {
 		return nil, err
 	}
 	return card, nil
@@ -225,7 +229,7 @@ func Apply(card vcard.Card, c *eas.Contact, opt Options, ghosted Ghosted) (bool,
 			return false, err
 		}
 	}
-	w := &writer{binding: bind(card), ghosted: ghosted, made: map[string]*vcard.Field{}, pictureMax: opt.pictureMax()}
+	w := &writer{binding: bind(card), ghosted: ghosted, made: map[string]*vcard.Field{}, pictureMax: opt.pictureMax(), zone: opt.Zone}
 	if sortForm(c) {
 		// FileAs "Last, First" (Nokia, Outlook) is the order the phone
 		// files the contact by, not the name other clients show in FN:
@@ -285,6 +289,7 @@ type writer struct {
 	// the city and the street of a new address land in one ADR.
 	made       map[string]*vcard.Field
 	pictureMax int
+	zone       *time.Location // the user's; nil: not known
 	changed    bool
 }
 
@@ -436,6 +441,7 @@ func (w *writer) dates(c *eas.Contact) {
 		t    time.Time
 	}{{"Birthday", c.Birthday}, {"Anniversary", c.Anniversary}} {
 		old, shown := w.date(d.name)
+		day := userDate(d.t, old, w.zone)
 		r, exists := w.refs[d.name]
 		switch {
 		case d.t.IsZero() && (!exists || !shown || w.keep(d.name)):
@@ -443,12 +449,12 @@ func (w *writer) dates(c *eas.Contact) {
 		case d.t.IsZero():
 			w.remove(r.key, r.f)
 			w.changed = true
-		case phoneDate(d.t, old).Equal(old) && shown:
+		case day.Equal(old) && shown:
 		case exists:
-			r.f.Value = formatDate(phoneDate(d.t, old), r.f.Value, w.v4)
+			r.f.Value = formatDate(day, r.f.Value, w.v4)
 			w.changed = true
 		default:
-			w.create(d.name, formatDate(phoneDate(d.t, old), "", w.v4))
+			w.create(d.name, formatDate(day, "", w.v4))
 			if d.name == "Anniversary" && w.v4 {
 				// vCard 4.0 has its own property.
 				f := w.refs[d.name].f

@@ -223,6 +223,19 @@ func phoneDate(t, held time.Time) time.Time {
 	return day.AddDate(0, 0, 1)
 }
 
+// userDate reads the date of a phone's Birthday or Anniversary knowing
+// the user's zone (nil: not known): midnight of it, as iOS sends, is that
+// date exactly, which the instant alone cannot always tell (+13 and +14
+// against -11 and -10). Other times are phoneDate's.
+func userDate(t, held time.Time, zone *time.Location) time.Time {
+	if zone != nil {
+		if l := t.In(zone); l.Hour() == 0 && l.Minute() == 0 && l.Second() == 0 {
+			return easDate(l)
+		}
+	}
+	return phoneDate(t, held)
+}
+
 // formatDate writes a date in the form of the value it replaces, or the
 // version's usual form.
 func formatDate(t time.Time, like string, v4 bool) string {
