@@ -4,13 +4,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
 
 	"github.com/emersion/go-webdav"
-	"github.com/emersion/go-webdav/carddav"
 )
 
 // Delta is what changed in a collection since a cursor. Callers compare
@@ -74,23 +74,71 @@ func (c *Client) Changes(ctx context.Context, collection, cursor string) (Delta,
 	return Delta{}, err
 }
 
+// maxSyncRounds bounds the REPORTs one Changes sends to a server that
+// truncates its answers (RFC 6578 3.6): at a few hundred objects a round,
+// enough for any address book or calendar.
+const maxSyncRounds = 100
+
+// errSyncTruncated is a truncated answer that cannot be continued: no
+// new token, the token sent, or more rounds than maxSyncRounds. It is
+// the server's passing trouble as far as the phone is concerned.
+var errSyncTruncated = errors.New("dav: sync-collection answer truncated")
+
+// syncDelta asks for the changes since token ("" for all) and, while the
+// server truncates its answer, for the rest from the token it gave.
 func (c *Client) syncDelta(ctx context.Context, collection, token string) (Delta, error) {
-	resp, err := c.card.SyncCollection(ctx, collection, &carddav.SyncQuery{SyncToken: token})
-	if err != nil {
-		return Delta{}, fmt.Errorf("dav: sync-collection %s: %w", collection, err)
-	}
-	if resp.SyncToken == "" {
-		return Delta{}, fmt.Errorf("dav: sync-collection %s: %w", collection, errNoToken)
-	}
-	d := Delta{Full: token == "", Cursor: syncPrefix + resp.SyncToken, Deleted: resp.Deleted}
-	for _, o := range resp.Updated {
-		if o.Path == collection || strings.HasSuffix(o.Path, "/") {
-			continue
+	m := syncMerge{updated: map[string]Object{}, deleted: map[string]bool{}}
+	sent := token
+	for range maxSyncRounds {
+		page, err := c.syncReport(ctx, collection, sent)
+		if err != nil {
+			return Delta{}, fmt.Errorf("dav: sync-collection %s: %w", collection, err)
 		}
-		d.Updated = append(d.Updated, Object{Path: o.Path, ETag: o.ETag})
+		m.add(page)
+		switch {
+		case !page.Truncated && page.Token == "":
+			return Delta{}, fmt.Errorf("dav: sync-collection %s: %w", collection, errNoToken)
+		case !page.Truncated:
+			return m.delta(token == "", page.Token), nil
+		case page.Token == "" || page.Token == sent:
+			// Sending the same again would get the same answer.
+			return Delta{}, fmt.Errorf("%w: %s: no new token to go on from", errSyncTruncated, collection)
+		}
+		sent = page.Token
+	}
+	return Delta{}, fmt.Errorf("%w: %s: still truncated after %d rounds", errSyncTruncated, collection, maxSyncRounds)
+}
+
+// syncMerge gathers the answers of a truncated sync: a later answer's
+// entry for a path wins over an earlier one's.
+type syncMerge struct {
+	updated map[string]Object
+	deleted map[string]bool
+}
+
+func (m syncMerge) add(p syncPage) {
+	for _, o := range p.Updated {
+		m.updated[o.Path] = o
+		delete(m.deleted, o.Path)
+	}
+	for _, path := range p.Deleted {
+		m.deleted[path] = true
+		delete(m.updated, path)
+	}
+}
+
+// delta is what the answers add up to, sorted by path.
+func (m syncMerge) delta(full bool, token string) Delta {
+	d := Delta{Full: full, Cursor: syncPrefix + token}
+	for _, o := range m.updated {
+		d.Updated = append(d.Updated, o)
+	}
+	for p := range m.deleted {
+		d.Deleted = append(d.Deleted, p)
 	}
 	slices.SortFunc(d.Updated, func(a, b Object) int { return strings.Compare(a.Path, b.Path) })
-	return d, nil
+	slices.Sort(d.Deleted)
+	return d
 }
 
 var errNoToken = &StatusError{Method: "REPORT", Code: http.StatusNotImplemented, Body: "no sync-token in the answer"}

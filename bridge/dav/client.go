@@ -8,7 +8,8 @@
 //
 // WebDAV XML is left to github.com/emersion/go-webdav; this package adds
 // what that client lacks: If-Match and If-None-Match on writes, raw
-// objects, status codes a caller can act on, and extended MKCOL.
+// objects, status codes a caller can act on, extended MKCOL, and a
+// sync-collection that goes on after a truncated answer.
 package dav
 
 import (
