@@ -70,6 +70,12 @@ func (c *Client) Changes(ctx context.Context, collection, cursor string) (Delta,
 		return c.syncDelta(ctx, collection, "")
 	case token == "" && unsupported(err):
 		return c.listingDelta(ctx, collection, "")
+	case errors.Is(err, errSyncTruncated):
+		// A server that truncates and cannot say where to go on would
+		// fail this collection on every Sync; its full listing, compared
+		// by ETags, still gives the phone everything. The cursor is then
+		// the listing's, and so are the later deltas.
+		return c.listingDelta(ctx, collection, "")
 	}
 	return Delta{}, err
 }
@@ -80,8 +86,8 @@ func (c *Client) Changes(ctx context.Context, collection, cursor string) (Delta,
 const maxSyncRounds = 100
 
 // errSyncTruncated is a truncated answer that cannot be continued: no
-// new token, the token sent, or more rounds than maxSyncRounds. It is
-// the server's passing trouble as far as the phone is concerned.
+// new token, the token sent, or more rounds than maxSyncRounds. Changes
+// then lists the collection instead.
 var errSyncTruncated = errors.New("dav: sync-collection answer truncated")
 
 // syncDelta asks for the changes since token ("" for all) and, while the
