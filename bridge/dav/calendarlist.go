@@ -1,7 +1,6 @@
 package dav
 
 import (
-	"bytes"
 	"context"
 	"encoding/xml"
 	"fmt"
@@ -51,18 +50,7 @@ type calendarProp struct {
 
 // calendars lists the calendars in home with one Depth 1 PROPFIND.
 func (c *Client) calendars(ctx context.Context, home string) ([]Collection, error) {
-	var body bytes.Buffer
-	body.WriteString(xml.Header)
-	if err := xml.NewEncoder(&body).Encode(calendarPropfind{}); err != nil {
-		return nil, err
-	}
-	req, err := c.newRequest(ctx, "PROPFIND", dirPath(home), body.Bytes())
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", `application/xml; charset="utf-8"`)
-	req.Header.Set("Depth", "1")
-	resp, err := c.http.Do(req)
+	resp, err := c.sendXML(ctx, "PROPFIND", dirPath(home), "1", calendarPropfind{})
 	if err != nil {
 		return nil, err
 	}

@@ -13,7 +13,9 @@
 package dav
 
 import (
+	"bytes"
 	"context"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -298,6 +300,25 @@ func (c *Client) Delete(ctx context.Context, path, ifMatch string) error {
 	}
 	resp.Body.Close()
 	return nil
+}
+
+// sendXML sends body, encoded as XML, with method to path, and a Depth
+// header unless depth is "". The caller closes the answer's body.
+func (c *Client) sendXML(ctx context.Context, method, path, depth string, body any) (*http.Response, error) {
+	var buf bytes.Buffer
+	buf.WriteString(xml.Header)
+	if err := xml.NewEncoder(&buf).Encode(body); err != nil {
+		return nil, fmt.Errorf("dav: %s %s: %w", method, path, err)
+	}
+	req, err := c.newRequest(ctx, method, path, buf.Bytes())
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", `application/xml; charset="utf-8"`)
+	if depth != "" {
+		req.Header.Set("Depth", depth)
+	}
+	return c.http.Do(req)
 }
 
 func (c *Client) newRequest(ctx context.Context, method, path string, body []byte) (*http.Request, error) {

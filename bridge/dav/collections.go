@@ -1,7 +1,6 @@
 package dav
 
 import (
-	"bytes"
 	"context"
 	"encoding/xml"
 	"fmt"
@@ -30,17 +29,7 @@ type multiStatus struct {
 // The path stays: DAV clients find collections by path, names are for
 // people.
 func (c *Client) Rename(ctx context.Context, path, name string) error {
-	var buf bytes.Buffer
-	buf.WriteString(xml.Header)
-	if err := xml.NewEncoder(&buf).Encode(propertyUpdate{DisplayName: name}); err != nil {
-		return fmt.Errorf("dav: PROPPATCH %s: %w", path, err)
-	}
-	req, err := c.newRequest(ctx, "PROPPATCH", dirPath(path), buf.Bytes())
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", `application/xml; charset="utf-8"`)
-	resp, err := c.http.Do(req)
+	resp, err := c.sendXML(ctx, "PROPPATCH", dirPath(path), "", propertyUpdate{DisplayName: name})
 	if err != nil {
 		return err
 	}

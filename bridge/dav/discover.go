@@ -1,7 +1,6 @@
 package dav
 
 import (
-	"bytes"
 	"context"
 	"encoding/xml"
 	"errors"
@@ -221,17 +220,7 @@ func (c *Client) MakeCollection(ctx context.Context, kind Kind, path, name strin
 	} else {
 		body.Prop.ResourceType.AddressBook = &struct{}{}
 	}
-	var buf bytes.Buffer
-	buf.WriteString(xml.Header)
-	if err := xml.NewEncoder(&buf).Encode(&body); err != nil {
-		return fmt.Errorf("dav: MKCOL %s: %w", path, err)
-	}
-	req, err := c.newRequest(ctx, "MKCOL", dirPath(path), buf.Bytes())
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", `application/xml; charset="utf-8"`)
-	resp, err := c.http.Do(req)
+	resp, err := c.sendXML(ctx, "MKCOL", dirPath(path), "", &body)
 	if err != nil {
 		return fmt.Errorf("dav: make collection %s: %w", path, err)
 	}

@@ -1,7 +1,6 @@
 package dav
 
 import (
-	"bytes"
 	"context"
 	"encoding/xml"
 	"fmt"
@@ -66,18 +65,8 @@ var errSyncTooLarge = fmt.Errorf("over %d MiB", maxSyncAnswer>>20)
 // syncReport sends one sync-collection REPORT from token ("" for all)
 // and reads the answer; the caller adds the collection to errors.
 func (c *Client) syncReport(ctx context.Context, collection, token string) (syncPage, error) {
-	var body bytes.Buffer
-	body.WriteString(xml.Header)
 	// RFC 6578 3.2: sync-level 1 and no Depth header (Depth 0 is implied).
-	if err := xml.NewEncoder(&body).Encode(syncCollection{SyncToken: token, SyncLevel: "1"}); err != nil {
-		return syncPage{}, fmt.Errorf("encode the REPORT: %w", err)
-	}
-	req, err := c.newRequest(ctx, "REPORT", collection, body.Bytes())
-	if err != nil {
-		return syncPage{}, err
-	}
-	req.Header.Set("Content-Type", `application/xml; charset="utf-8"`)
-	resp, err := c.http.Do(req)
+	resp, err := c.sendXML(ctx, "REPORT", collection, "", syncCollection{SyncToken: token, SyncLevel: "1"})
 	if err != nil {
 		return syncPage{}, err
 	}
@@ -89,7 +78,7 @@ func (c *Client) syncReport(ctx context.Context, collection, token string) (sync
 		return syncPage{}, &StatusError{Method: "REPORT", Path: collection, Code: http.StatusNotImplemented,
 			Body: fmt.Sprintf("answered %d, not a multistatus", resp.StatusCode)}
 	}
-	return parseSync(collection, req.URL, &capReader{r: resp.Body, n: maxSyncAnswer})
+	return parseSync(collection, resp.Request.URL, &capReader{r: resp.Body, n: maxSyncAnswer})
 }
 
 // parseSync reads a sync-collection multistatus for the collection at
