@@ -95,23 +95,11 @@ func (s *Store) Devices(ctx context.Context) ([]eas.Device, error) {
 // Users lists the accounts that have a device, each once, in order. A
 // new process learns from it whom it serves before their phones return.
 func (s *Store) Users(ctx context.Context) ([]string, error) {
-	rows, err := s.r.QueryContext(ctx, s.q(`SELECT DISTINCT username FROM devices ORDER BY username`))
+	users, err := s.readStrings(ctx, `SELECT DISTINCT username FROM devices ORDER BY username`)
 	if err != nil {
 		return nil, s.fail("store: list users: %w", err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var u string
-		if err := rows.Scan(&u); err != nil {
-			return nil, s.fail("store: list users: %w", err)
-		}
-		out = append(out, u)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, s.fail("store: list users: %w", err)
-	}
-	return out, nil
+	return users, nil
 }
 
 // touchQuery records a request: it creates the device on its first one,

@@ -180,25 +180,32 @@ func (s *Store) DeleteCollectionState(ctx context.Context, user, deviceID, colle
 // CollectionIDs lists, in byte order, the collections with a stored state
 // for the device.
 func (s *Store) CollectionIDs(ctx context.Context, user, deviceID string) ([]string, error) {
-	rows, err := s.r.QueryContext(ctx,
-		s.q(`SELECT collection_id FROM collection_states WHERE username = ? AND device_id = ? ORDER BY collection_id`),
+	ids, err := s.readStrings(ctx,
+		`SELECT collection_id FROM collection_states WHERE username = ? AND device_id = ? ORDER BY collection_id`,
 		user, deviceID)
 	if err != nil {
 		return nil, s.fail("store: collections of device %q of user %q: %w", deviceID, user, err)
 	}
+	return ids, nil
+}
+
+// readStrings returns the rows of a query of one text column; the caller
+// wraps its error.
+func (s *Store) readStrings(ctx context.Context, query string, args ...any) ([]string, error) {
+	rows, err := s.r.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, err
+	}
 	defer rows.Close()
 	var out []string
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, s.fail("store: collections of device %q of user %q: %w", deviceID, user, err)
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
 		}
-		out = append(out, id)
+		out = append(out, v)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, s.fail("store: collections of device %q of user %q: %w", deviceID, user, err)
-	}
-	return out, nil
+	return out, rows.Err()
 }
 
 // MarkSent records a ComposeMail ClientId and reports whether it is new for
