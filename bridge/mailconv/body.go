@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/easgate/easgate/eas/htmltext"
 )
 
 // content is the readable body of an entity: its plain text and HTML as
@@ -26,7 +28,7 @@ func (c content) text() string {
 		return c.plain
 	}
 	if c.hasHTML {
-		return crlf(htmlToText(c.html))
+		return crlf(htmltext.ToText(c.html))
 	}
 	return ""
 }
@@ -49,7 +51,7 @@ func (c content) htmlFragment() string {
 	if c.hasHTML {
 		return htmlBodyContent(c.html)
 	}
-	return textToHTML(c.plain)
+	return htmltext.FromText(c.plain)
 }
 
 // document is the HTML rendering: the HTML part, else the plain text
@@ -58,7 +60,7 @@ func (c content) document() string {
 	if c.hasHTML {
 		return c.html
 	}
-	return htmlDocument(textToHTML(c.plain))
+	return htmlDocument(htmltext.FromText(c.plain))
 }
 
 // documentCut tells whether document is cut and estimates what it lacks.

@@ -13,6 +13,8 @@ import (
 
 	"github.com/emersion/go-message"
 	"github.com/emersion/go-message/textproto"
+
+	"github.com/easgate/easgate/eas/htmltext"
 )
 
 // CheckMessage reports why raw cannot be stored as a message a phone
@@ -130,7 +132,7 @@ func composeDraft(base []byte, d Draft) ([]byte, []string, error) {
 	switch {
 	case d.Body != nil && d.Body.HTML:
 		text = &outPart{mediaType: "multipart/alternative", parts: []*outPart{
-			textPart("text/plain", htmlToText(d.Body.Text)), textPart("text/html", d.Body.Text)}}
+			textPart("text/plain", htmltext.ToText(d.Body.Text)), textPart("text/html", d.Body.Text)}}
 	case d.Body != nil:
 		text = textPart("text/plain", d.Body.Text)
 	case pm != nil && pm.body.hasHTML:

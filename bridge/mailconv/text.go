@@ -11,8 +11,6 @@ import (
 
 	"github.com/emersion/go-message/charset"
 	"golang.org/x/text/encoding/charmap"
-
-	"github.com/easgate/easgate/eas/htmltext"
 )
 
 // ErrUnknownCharset is wrapped by the errors of text in a charset that
@@ -184,9 +182,6 @@ var (
 	htmlBodyClose = regexp.MustCompile(`(?i)</body\s*>`)
 )
 
-// htmlToText renders HTML as readable plain text.
-func htmlToText(h string) string { return htmltext.ToText(h) }
-
 var metaCharset = regexp.MustCompile(`(?i)(<meta\b[^>]*?charset\s*=\s*["']?)[a-z0-9_.:-]+`)
 
 // metaCharsetUTF8 makes the <meta> charset of a transcoded HTML document say
@@ -202,9 +197,6 @@ func metaCharsetUTF8(h string) string {
 	}
 	return metaCharset.ReplaceAllString(head, "${1}utf-8") + h[len(head):]
 }
-
-// textToHTML renders plain text as an HTML fragment.
-func textToHTML(s string) string { return htmltext.FromText(s) }
 
 // htmlDocument wraps an HTML fragment into a minimal document.
 func htmlDocument(fragment string) string {
