@@ -191,7 +191,7 @@ func (n *Notifier) Subscribe(ctx context.Context, cred eas.Credentials, paths []
 	if len(uniq) == 0 {
 		return nil, errors.New("watch: no folders to watch")
 	}
-	s := &subscription{paths: uniq, queued: make([]bool, len(uniq)), ch: make(chan string, len(uniq))}
+	s := newSubscription(uniq)
 	start, failures, err := n.join(cred, s)
 	if err != nil {
 		return nil, err
@@ -264,6 +264,12 @@ type subscription struct {
 	// news to this subscription. Guarded by w.mu, as is done.
 	returned bool
 	done     bool
+}
+
+// newSubscription is a subscription of paths, each named once, before
+// it joins a watcher.
+func newSubscription(paths []string) *subscription {
+	return &subscription{paths: paths, queued: make([]bool, len(paths)), ch: make(chan string, len(paths))}
 }
 
 func (s *subscription) C() <-chan string { return s.ch }

@@ -125,7 +125,7 @@ func TestPokeWhileSubscribing(t *testing.T) {
 	e.subscribe(t, a, "INBOX") // the watcher runs and holds INBOX's mark
 
 	// What Subscribe does, with the poke between the pass and the wait.
-	s := &subscription{paths: []string{"INBOX"}, queued: make([]bool, 1), ch: make(chan string, 1)}
+	s := newSubscription([]string{"INBOX"})
 	_, failures, err := e.n.join(a, s)
 	if err != nil {
 		t.Fatal(err)

@@ -393,8 +393,7 @@ func TestSubscriptionCoalesces(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			w := &watcher{}
-			s := &subscription{w: w, paths: []string{"A", "B"}, queued: make([]bool, 2), ch: make(chan string, 2)}
+			s := newSubscription([]string{"A", "B"})
 			for _, st := range tc.steps {
 				if st.notify != "" {
 					s.notify(st.notify)
