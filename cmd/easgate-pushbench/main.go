@@ -228,22 +228,32 @@ func (c *child) stats(gc bool) (*gatewayStats, error) {
 
 // waitSubscriptions waits until the gateway holds n subscriptions.
 func (c *child) waitSubscriptions(ctx context.Context, n int, limit time.Duration) error {
+	s, ok, err := c.waitStats(ctx, limit, 20*time.Millisecond, func(s *gatewayStats) bool { return s.Subscriptions == n })
+	if err == nil && !ok {
+		err = fmt.Errorf("%d Pings waiting, want %d", s.Subscriptions, n)
+	}
+	return err
+}
+
+// waitStats reads the gateway's stats every period until done holds or
+// limit has passed, and returns the last ones read and whether done held.
+func (c *child) waitStats(ctx context.Context, limit, period time.Duration, done func(*gatewayStats) bool) (*gatewayStats, bool, error) {
 	deadline := time.Now().Add(limit)
 	for {
 		s, err := c.stats(false)
 		if err != nil {
-			return err
+			return nil, false, err
 		}
-		if s.Subscriptions == n {
-			return nil
+		if done(s) {
+			return s, true, nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%d Pings waiting, want %d", s.Subscriptions, n)
+			return s, false, nil
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
+			return nil, false, ctx.Err()
+		case <-time.After(period):
 		}
 	}
 }
@@ -316,28 +326,19 @@ func (c *child) settle(ctx context.Context, o options, push int, out io.Writer) 
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	deadline := start.Add(3 * time.Minute)
-	for {
-		s, err := c.stats(false)
-		if err != nil {
-			return nil, err
-		}
-		pooled := s.Connections - s.PushConnections
-		if pooled == 0 && s.PushConnections == push {
-			fmt.Fprintf(out, "  settled after %v\n", time.Since(start).Round(time.Millisecond))
-			return c.stats(true)
-		}
-		if time.Now().After(deadline) {
-			fmt.Fprintf(out, "  not settled after %v: %d pooled connections, %d held for push (want %d)\n",
-				time.Since(start).Round(time.Millisecond), pooled, s.PushConnections, push)
-			return c.stats(true)
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(250 * time.Millisecond):
-		}
+	s, ok, err := c.waitStats(ctx, time.Until(start.Add(3*time.Minute)), 250*time.Millisecond, func(s *gatewayStats) bool {
+		return s.Connections == s.PushConnections && s.PushConnections == push
+	})
+	if err != nil {
+		return nil, err
 	}
+	if ok {
+		fmt.Fprintf(out, "  settled after %v\n", time.Since(start).Round(time.Millisecond))
+	} else {
+		fmt.Fprintf(out, "  not settled after %v: %d pooled connections, %d held for push (want %d)\n",
+			time.Since(start).Round(time.Millisecond), s.Connections-s.PushConnections, s.PushConnections, push)
+	}
+	return c.stats(true)
 }
 
 // result is what a benchmark run measured.
