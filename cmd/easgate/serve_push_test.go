@@ -504,12 +504,11 @@ func TestPushSourceFlags(t *testing.T) {
 func TestPushEndpointOnAdminListener(t *testing.T) {
 	e := startPushGateway(t, pushOptions{driver: "ox", source: "dovecot", check: 10 * time.Minute})
 	url := e.adminURL()
-	put := func(secret, body string) int { return e.notify(t, secret, body) }
 	const ox = `{"user":"anna","event":"messageNew","folder":"INBOX","imap-uidvalidity":1,"imap-uid":1}`
-	if code := put("wrong", ox); code != http.StatusUnauthorized {
+	if code := e.notify(t, "wrong", ox); code != http.StatusUnauthorized {
 		t.Errorf("wrong secret: HTTP %d", code)
 	}
-	if code := put(pushSecret, ox); code != http.StatusNotFound {
+	if code := e.notify(t, pushSecret, ox); code != http.StatusNotFound {
 		t.Errorf("a user no phone has waited for: HTTP %d, want 404", code)
 	}
 	p := e.phone(t, "endpoint1")
@@ -522,7 +521,7 @@ func TestPushEndpointOnAdminListener(t *testing.T) {
 	// notification without a change does not answer the Ping: easgate
 	// looks at the folder first.
 	e.dc.Append(t, "anna", "a", "INBOX", message("appended"))
-	if code := put(pushSecret, ox); code != http.StatusNoContent {
+	if code := e.notify(t, pushSecret, ox); code != http.StatusNoContent {
 		t.Errorf("notification for a waiting phone: HTTP %d, want 204", code)
 	}
 	answered(t, ping, 2, p.inbox)
