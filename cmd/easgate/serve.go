@@ -93,26 +93,17 @@ type serveConfig struct {
 	tlsConfig *tls.Config
 }
 
-// zoneValue is the --timezone flag: an IANA zone name, or "Local".
-type zoneValue struct{ loc **time.Location }
-
-func (z zoneValue) String() string {
-	if z.loc == nil || *z.loc == nil {
-		return "Local"
-	}
-	return (*z.loc).String()
-}
-
-func (z zoneValue) Set(v string) error {
+// loadZone reads the --timezone flag: an IANA zone name, or "Local".
+// LoadLocation takes "" for UTC, which no one means by an empty setting.
+func loadZone(v string) (*time.Location, error) {
 	if strings.TrimSpace(v) == "" {
-		return fmt.Errorf("time zone: empty name")
+		return nil, fmt.Errorf("time zone: empty name")
 	}
 	l, err := time.LoadLocation(v)
 	if err != nil {
-		return fmt.Errorf("time zone %q: %w", v, err)
+		return nil, fmt.Errorf("time zone %q: %w", v, err)
 	}
-	*z.loc = l
-	return nil
+	return l, nil
 }
 
 // prefixList is a repeatable --trusted-proxy flag.
@@ -188,8 +179,15 @@ func serveFlags(c *serveConfig, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.CalDAV, "caldav", "", "CalDAV server URL for calendars and tasks (e.g. https://dav.example.com/); users log in with their own credentials")
 	fs.DurationVar(&c.DAVPollInterval, "dav-poll-interval", dav.DefaultPollInterval, "how often push polls watched address books and calendars")
 	c.TimeZone = time.Local
-	fs.Var(zoneValue{&c.TimeZone}, "timezone",
-		"IANA `zone` (e.g. Europe/Berlin) of the users' floating times and all-day events, for calendars that name no CALDAV:calendar-timezone, and of the birthdays phones send; default the host's")
+	fs.Func("timezone",
+		"IANA `zone` (e.g. Europe/Berlin) of the users' floating times and all-day events, for calendars that name no CALDAV:calendar-timezone, and of the birthdays phones send; default the host's",
+		func(v string) error {
+			l, err := loadZone(v)
+			if err == nil {
+				c.TimeZone = l
+			}
+			return err
+		})
 	fs.StringVar(&c.PushSource, "push-source", "idle",
 		"where mail push comes from: idle (an IMAP IDLE connection per account with a waiting phone), dovecot (Dovecot's push_notification plugin calls /api/push/dovecot on --admin-listen; no connection held) or both")
 	fs.StringVar(&c.PushSecretFile, "push-secret-file", "", "file holding the secret Dovecot's notifications must present; required by --push-source dovecot or both")
