@@ -121,8 +121,9 @@ type Notifier struct {
 	closed   bool
 	watchers map[string]*watcher
 	wg       sync.WaitGroup
-	// users holds every account a phone has waited for since start (see
-	// Poke); switched those whose NotifyEntry was set.
+	// users holds every account a phone has waited for since start, and
+	// those Know named (see Poke); switched those whose NotifyEntry was
+	// set.
 	users    map[string]struct{}
 	switched map[string]bool
 	// reconnects counts watching connections lost and dialled again.
