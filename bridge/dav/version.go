@@ -65,6 +65,10 @@ func (d *Digest) Version() string {
 	return DigestPrefix + hex.EncodeToString(d.h.Sum(nil)[:16])
 }
 
+// ReadVersions reads a batch of objects and returns the version of each
+// it found, by path; one gone is left out.
+type ReadVersions func(context.Context, []Change) (map[string]string, error)
+
 // VersionBatch bounds the objects one read of Versioned asks for: they
 // are only digested, not kept.
 const VersionBatch = 100
@@ -75,8 +79,7 @@ const VersionBatch = 100
 // version of each it found. One gone before it was read is listed
 // deleted. Objects the phone lacks need no version to be told apart (they
 // are Adds) and get theirs when their window reads them.
-func Versioned(ctx context.Context, d Delta, want func(Object) bool,
-	read func(context.Context, []Change) (map[string]string, error)) (Delta, error) {
+func Versioned(ctx context.Context, d Delta, want func(Object) bool, read ReadVersions) (Delta, error) {
 	var bare []Change
 	for _, o := range d.Updated {
 		if o.ETag == "" && want(o) {

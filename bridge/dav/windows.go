@@ -99,6 +99,24 @@ func (w *Windows) Keep(k WindowKey, d Delta, known eas.KnownItems) {
 	w.kept[k] = keptDelta{delta: d, at: time.Now()}
 }
 
+// Delta returns what changed in coll since k's cursor for a phone that
+// holds known: the rest of a delta the phone is getting in windows, once
+// Settled, or the server's answer. read reads objects of coll for
+// Settled.
+func (w *Windows) Delta(ctx context.Context, c *Client, k WindowKey, coll string, known eas.KnownItems, read ReadVersions) (Delta, error) {
+	if d, ok := w.Kept(k); ok {
+		d, ok, err := Settled(ctx, d, coll, known, read)
+		if err != nil || ok {
+			return d, err
+		}
+	}
+	d, err := c.Changes(ctx, coll, k.Cursor)
+	if err != nil {
+		return d, EASError(err)
+	}
+	return d, nil
+}
+
 // Drop forgets the delta k names, once the phone has it all.
 func (w *Windows) Drop(k WindowKey) {
 	w.mu.Lock()
@@ -153,8 +171,7 @@ func Refreshed(d Delta, window []Change, read map[string]string) Delta {
 // joins the delta, one not found is gone. ok is false when such an object
 // has a ServerID that does not name its path (a long name): the caller
 // lists the collection again.
-func Settled(ctx context.Context, d Delta, coll string, known eas.KnownItems,
-	read func(context.Context, []Change) (map[string]string, error)) (out Delta, ok bool, err error) {
+func Settled(ctx context.Context, d Delta, coll string, known eas.KnownItems, read ReadVersions) (out Delta, ok bool, err error) {
 	if !d.listed {
 		return d, true, nil
 	}

@@ -198,7 +198,7 @@ func (s *Session) lacking(ctx context.Context, q eas.SyncQuery) (*folderSync, er
 	}
 	f := &folderSync{q: q, coll: coll, k: k, o: o,
 		key: dav.WindowKey{User: s.user, Path: q.Path, Cursor: q.Cursor}}
-	if f.d, err = s.delta(ctx, coll, f.key, q.Known); err != nil {
+	if f.d, err = s.b.windows.Delta(ctx, s.c, f.key, coll, q.Known, s.versionsOf(coll)); err != nil {
 		return nil, err
 	}
 	passed := s.b.passedOver(s.user, q.Path)
