@@ -99,7 +99,7 @@ func Versioned(ctx context.Context, d Delta, want func(Object) bool, read ReadVe
 			got[p] = v
 		}
 	}
-	return Refreshed(d, bare, got), nil
+	return refreshed(d, bare, got), nil
 }
 
 // Held says which objects the phone holds, for Versioned.

@@ -124,7 +124,18 @@ func (w *Windows) Drop(k WindowKey) {
 	delete(w.kept, k)
 }
 
-// Refreshed returns d with the objects of window as they were just read,
+// Sent records that the phone got window, whose objects were read at the
+// versions read (by path): while more is to come, d is kept, refreshed,
+// for the next window; once the phone has it all, it is dropped.
+func (w *Windows) Sent(k WindowKey, d Delta, window []Change, read map[string]string, known eas.KnownItems, more bool) {
+	if !more {
+		w.Drop(k)
+		return
+	}
+	w.Keep(k, refreshed(d, window, read), known)
+}
+
+// refreshed returns d with the objects of window as they were just read,
 // for the next window taken from it; read maps the path of each object
 // read to its version ("" when the server gave none). One changed since
 // the listing (by the phone's own write, most often, which gave the
@@ -133,7 +144,7 @@ func (w *Windows) Drop(k WindowKey) {
 // window; one not read, gone since, is listed deleted. Otherwise such
 // entries come back in every window and, once they fill it, the phone
 // never gets to the end of the delta.
-func Refreshed(d Delta, window []Change, read map[string]string) Delta {
+func refreshed(d Delta, window []Change, read map[string]string) Delta {
 	asked := map[string]bool{}
 	for _, ch := range window {
 		if ch.Kind != eas.ChangeDelete {

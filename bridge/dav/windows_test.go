@@ -78,7 +78,7 @@ func TestRefreshed(t *testing.T) {
 	const c = "/anna/contacts/"
 	d := Delta{Updated: []Object{{c + "a.vcf", "1"}, {c + "b.vcf", "1"}, {c + "c.vcf", "1"}}, Deleted: []string{c + "x.vcf"}}
 	window := []Change{{Kind: eas.ChangeAdd, Path: c + "a.vcf"}, {Kind: eas.ChangeAdd, Path: c + "b.vcf"}, {Kind: eas.ChangeDelete, ID: "x.vcf"}}
-	out := Refreshed(d, window, map[string]string{c + "a.vcf": "2"})
+	out := refreshed(d, window, map[string]string{c + "a.vcf": "2"})
 	if want := []Object{{c + "a.vcf", "2"}, {c + "c.vcf", "1"}}; !slices.Equal(out.Updated, want) {
 		t.Errorf("updated %v, want %v", out.Updated, want)
 	}

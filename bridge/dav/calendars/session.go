@@ -246,11 +246,7 @@ func (s *Session) Changes(ctx context.Context, q eas.SyncQuery) (*eas.ChangeSet,
 	if err != nil {
 		return nil, err
 	}
-	if cs.More {
-		s.b.windows.Keep(f.key, dav.Refreshed(f.d, window, versions(objs)), q.Known)
-	} else {
-		s.b.windows.Drop(f.key)
-	}
+	s.b.windows.Sent(f.key, f.d, window, versions(objs), q.Known, cs.More)
 	for _, c := range s.sift(f, window, objs) {
 		ic := eas.ItemChange{Kind: c.kind, ServerID: c.ch.ID}
 		if c.kind == eas.ChangeAdd || c.kind == eas.ChangeModify {

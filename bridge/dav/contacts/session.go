@@ -112,11 +112,7 @@ func (s *Session) Changes(ctx context.Context, q eas.SyncQuery) (*eas.ChangeSet,
 	if err != nil {
 		return nil, err
 	}
-	if cs.More {
-		s.windows.Keep(key, dav.Refreshed(d, window, versions(cards)), q.Known)
-	} else {
-		s.windows.Drop(key)
-	}
+	s.windows.Sent(key, d, window, versions(cards), q.Known, cs.More)
 	opt := options(q.Body)
 	for _, ch := range window {
 		ic := eas.ItemChange{Kind: ch.Kind, ServerID: ch.ID, Version: ch.Version}
