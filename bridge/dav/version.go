@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"hash"
+	"maps"
 	"slices"
 	"sort"
 
@@ -69,8 +70,8 @@ func (d *Digest) Version() string {
 // it found, by path; one gone is left out.
 type ReadVersions func(context.Context, []Change) (map[string]string, error)
 
-// VersionBatch bounds the objects one read of Versioned asks for: they
-// are only digested, not kept.
+// VersionBatch bounds the objects one read of Versioned or Settled asks
+// for: they are only versioned, not kept.
 const VersionBatch = 100
 
 // Versioned gives the objects of d that the server listed without an
@@ -89,17 +90,25 @@ func Versioned(ctx context.Context, d Delta, want func(Object) bool, read ReadVe
 	if len(bare) == 0 {
 		return d, nil
 	}
-	got := make(map[string]string, len(bare))
-	for batch := range slices.Chunk(bare, VersionBatch) {
-		vs, err := read(ctx, batch)
-		if err != nil {
-			return d, err
-		}
-		for p, v := range vs {
-			got[p] = v
-		}
+	got, err := read.all(ctx, bare)
+	if err != nil {
+		return d, err
 	}
 	return refreshed(d, bare, got), nil
+}
+
+// all reads the objects of changes in batches of VersionBatch and
+// returns the version of each found, by path.
+func (read ReadVersions) all(ctx context.Context, changes []Change) (map[string]string, error) {
+	got := make(map[string]string, len(changes))
+	for batch := range slices.Chunk(changes, VersionBatch) {
+		vs, err := read(ctx, batch)
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(got, vs)
+	}
+	return got, nil
 }
 
 // Held says which objects the phone holds, for Versioned.

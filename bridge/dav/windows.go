@@ -186,6 +186,30 @@ func Settled(ctx context.Context, d Delta, coll string, known eas.KnownItems, re
 	if !d.listed {
 		return d, true, nil
 	}
+	unlisted, ok := d.unlisted(coll, known)
+	if !ok || len(unlisted) == 0 {
+		return d, ok, nil
+	}
+	got, err := read.all(ctx, unlisted)
+	if err != nil {
+		return d, false, err
+	}
+	out = d // d may be shared with another window: copy what changes
+	out.Updated, out.Gone = slices.Clone(d.Updated), slices.Clone(d.Gone)
+	for _, ch := range unlisted {
+		if v, found := got[ch.Path]; found {
+			out.Updated = append(out.Updated, Object{Path: ch.Path, ETag: v})
+		} else {
+			out.Gone = append(out.Gone, ch.ID)
+		}
+	}
+	return out, true, nil
+}
+
+// unlisted is what known holds that d neither lists nor deletes, for
+// Settled; ok is false when one of them has a ServerID that does not
+// name its path.
+func (d Delta) unlisted(coll string, known eas.KnownItems) (unlisted []Change, ok bool) {
 	seen := make(map[string]bool, len(d.Updated)+len(d.Deleted)+len(d.Gone))
 	for _, o := range d.Updated {
 		seen[ServerID(o.Path)] = true
@@ -196,7 +220,6 @@ func Settled(ctx context.Context, d Delta, coll string, known eas.KnownItems, re
 	for _, id := range d.Gone {
 		seen[id] = true
 	}
-	var unlisted []Change
 	ok = true
 	known.Range(func(id, _ string) bool {
 		if seen[id] {
@@ -209,27 +232,5 @@ func Settled(ctx context.Context, d Delta, coll string, known eas.KnownItems, re
 		unlisted = append(unlisted, Change{Kind: eas.ChangeModify, ID: id, Path: coll + id})
 		return true
 	})
-	if !ok || len(unlisted) == 0 {
-		return d, ok, nil
-	}
-	got := make(map[string]string, len(unlisted))
-	for batch := range slices.Chunk(unlisted, VersionBatch) {
-		vs, err := read(ctx, batch)
-		if err != nil {
-			return d, false, err
-		}
-		for p, v := range vs {
-			got[p] = v
-		}
-	}
-	out = d // d may be shared with another window: copy what changes
-	out.Updated, out.Gone = slices.Clone(d.Updated), slices.Clone(d.Gone)
-	for _, ch := range unlisted {
-		if v, found := got[ch.Path]; found {
-			out.Updated = append(out.Updated, Object{Path: ch.Path, ETag: v})
-		} else {
-			out.Gone = append(out.Gone, ch.ID)
-		}
-	}
-	return out, true, nil
+	return unlisted, ok
 }
