@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/emersion/go-ical"
-	"github.com/k3a/html2text"
 
 	"github.com/easgate/easgate/eas"
+	"github.com/easgate/easgate/eas/htmltext"
 )
 
 // ErrBadItem reports a phone's item that cannot be applied (a time that
@@ -449,7 +449,7 @@ func applySensitivity(c *ical.Component, s int) {
 func phoneDescription(c *ical.Component, b *eas.Body) (string, bool) {
 	s := b.Data
 	if b.Type == eas.BodyHTML {
-		s = html2text.HTML2Text(s)
+		s = htmltext.ToText(s)
 	}
 	s = strings.ReplaceAll(s, "\r\n", "\n")
 	old := strings.ReplaceAll(propText(c, ical.PropDescription), "\r\n", "\n")
