@@ -2,6 +2,7 @@ package dav
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -55,19 +56,17 @@ func (w *Windows) ttl() time.Duration {
 	return DefaultWindowTTL
 }
 
-// Kept returns the rest of the delta k names, if one is kept. It forgets
-// the deltas that waited too long.
+// Kept returns the rest of the delta k names, if one is kept that has
+// not waited too long. It is asked on every Sync and estimate, so it
+// looks at k alone; Keep forgets the others.
 func (w *Windows) Kept(k WindowKey) (Delta, bool) {
-	now := time.Now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for key, v := range w.kept {
-		if now.Sub(v.at) > w.ttl() {
-			delete(w.kept, key)
-		}
-	}
 	kd, ok := w.kept[k]
-	return kd.delta, ok
+	if !ok || time.Since(kd.at) > w.ttl() {
+		return Delta{}, false
+	}
+	return kd.delta, true
 }
 
 // Keep keeps d for the next window; known is what the phone held when d
@@ -91,12 +90,15 @@ func (w *Windows) Keep(k WindowKey, d Delta, known eas.KnownItems) {
 			return true
 		})
 	}
+	now := time.Now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.kept == nil {
 		w.kept = map[WindowKey]keptDelta{}
 	}
-	w.kept[k] = keptDelta{delta: d, at: time.Now()}
+	// The deltas that waited too long go as new ones come.
+	maps.DeleteFunc(w.kept, func(_ WindowKey, v keptDelta) bool { return now.Sub(v.at) > w.ttl() })
+	w.kept[k] = keptDelta{delta: d, at: now}
 }
 
 // Delta returns what changed in coll since k's cursor for a phone that
