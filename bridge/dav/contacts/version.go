@@ -14,9 +14,6 @@ import (
 // A card's version is its ETag, or a digest of the card as parsed when
 // the server gives none (dav.Digest says why).
 
-// digestPrefix starts a version that is a digest.
-const digestPrefix = dav.DigestPrefix
-
 // version is the version of a card read: its ETag, or its digest when
 // the server gave none.
 func version(etag string, card vcard.Card, data []byte) string {
