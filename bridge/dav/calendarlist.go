@@ -63,7 +63,7 @@ func (c *Client) calendars(ctx context.Context, home string) ([]Collection, erro
 	for _, r := range ms.Responses {
 		var p calendarProp
 		for _, ps := range r.PropStats {
-			if f := strings.Fields(ps.Status); len(f) >= 2 && f[1][0] == '2' {
+			if success(propStatCode(ps.Status)) {
 				mergeProp(&p, ps.Prop)
 			}
 		}

@@ -61,13 +61,16 @@ func (c *Client) Changes(ctx context.Context, collection, cursor string) (Delta,
 	}
 	token := strings.TrimPrefix(cursor, syncPrefix)
 	d, err := c.syncDelta(ctx, collection, token)
+	if token != "" && invalidToken(err) {
+		// The server forgot the token (RFC 6578 3.2): start over, and let
+		// the caller find deletions against the full list. The fresh
+		// start falls back as a first sync does.
+		token = ""
+		d, err = c.syncDelta(ctx, collection, "")
+	}
 	switch {
 	case err == nil:
 		return d, nil
-	case token != "" && invalidToken(err):
-		// The server forgot the token (RFC 6578 3.2): start over, and let
-		// the caller find deletions against the full list.
-		return c.syncDelta(ctx, collection, "")
 	case token == "" && unsupported(err):
 		return c.listingDelta(ctx, collection, "")
 	case errors.Is(err, errSyncTruncated):

@@ -251,12 +251,16 @@ func (c *Client) Put(ctx context.Context, path, contentType string, data []byte,
 	return c.put(ctx, path, contentType, data, "If-Match", strconv.Quote(ifMatch))
 }
 
-// Overwrite writes one existing object with no precondition, for a server
-// that gives no ETag to match: the caller compares the content it read
-// just before. (If-Match: * would do, but Radicale takes the star for an
-// ETag and refuses.)
-func (c *Client) Overwrite(ctx context.Context, path, contentType string, data []byte) (string, error) {
-	return c.put(ctx, path, contentType, data, "", "")
+// Replace writes one existing object over the version read: only while
+// it still has ETag ifMatch, or with no precondition when the server gave
+// no ETag to match, the caller having compared the content it read just
+// before. (If-Match: * would do for the latter, but Radicale takes the
+// star for an ETag and refuses.) It returns the new ETag, as Put does.
+func (c *Client) Replace(ctx context.Context, path, contentType string, data []byte, ifMatch string) (string, error) {
+	if ifMatch == "" {
+		return c.put(ctx, path, contentType, data, "", "")
+	}
+	return c.Put(ctx, path, contentType, data, ifMatch)
 }
 
 func (c *Client) put(ctx context.Context, path, contentType string, data []byte, header, value string) (string, error) {

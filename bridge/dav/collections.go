@@ -43,19 +43,19 @@ func (c *Client) Rename(ctx context.Context, path, name string) error {
 	}
 	for _, r := range ms.Responses {
 		for _, ps := range r.PropStats {
-			// "HTTP/1.1 200 OK"
-			if f := strings.Fields(ps.Status); len(f) < 2 || f[1][0] != '2' {
-				return &StatusError{Method: "PROPPATCH", Path: path, Code: propStatCode(f), Body: ps.Status}
+			if code := propStatCode(ps.Status); !success(code) {
+				return &StatusError{Method: "PROPPATCH", Path: path, Code: code, Body: ps.Status}
 			}
 		}
 	}
 	return nil
 }
 
-// propStatCode is the code of a propstat's status line, 500 when it has
-// none.
-func propStatCode(fields []string) int {
+// propStatCode is the code of a multistatus status line ("HTTP/1.1 200
+// OK"), 500 when it has none.
+func propStatCode(status string) int {
 	var code int
+	fields := strings.Fields(status)
 	if len(fields) < 2 {
 		return http.StatusInternalServerError
 	}
@@ -64,6 +64,9 @@ func propStatCode(fields []string) int {
 	}
 	return code
 }
+
+// success reports whether a status code is a 2xx.
+func success(code int) bool { return code/100 == 2 }
 
 // DeleteCollection removes the collection at path with everything in it;
 // one that is gone already is no error.

@@ -48,19 +48,17 @@ func Diff(d Delta, known eas.KnownItems) []Change {
 		}
 	}
 	var gone []string
-	for _, p := range d.Deleted {
-		if id := ServerID(p); !seen[id] {
-			if _, ok := known.Version(id); ok {
-				gone = append(gone, id)
-				seen[id] = true
-			}
-		}
-	}
-	for _, id := range d.Gone {
+	drop := func(id string) {
 		if _, ok := known.Version(id); ok && !seen[id] {
 			gone = append(gone, id)
 			seen[id] = true
 		}
+	}
+	for _, p := range d.Deleted {
+		drop(ServerID(p))
+	}
+	for _, id := range d.Gone {
+		drop(id)
 	}
 	if d.Full {
 		known.Range(func(id, _ string) bool {

@@ -93,7 +93,7 @@ func parseSync(collection string, reqURL *url.URL, r io.Reader) (syncPage, error
 	for _, resp := range ms.Responses {
 		code := 0
 		if resp.Status != "" {
-			code = propStatCode(strings.Fields(resp.Status))
+			code = propStatCode(resp.Status)
 		}
 		for _, href := range resp.Hrefs {
 			p, err := hrefPath(reqURL, href)
@@ -106,7 +106,7 @@ func parseSync(collection string, reqURL *url.URL, r io.Reader) (syncPage, error
 				page.Truncated = true
 			case self || strings.HasSuffix(p, "/"):
 				// The collection itself or one inside it: no object.
-			case code == 0 || code/100 == 2:
+			case code == 0 || success(code):
 				page.Updated = append(page.Updated, Object{Path: p, ETag: propETag(resp.PropStats)})
 			case code == http.StatusNotFound:
 				page.Deleted = append(page.Deleted, p)
@@ -122,7 +122,7 @@ func parseSync(collection string, reqURL *url.URL, r io.Reader) (syncPage, error
 // a server may give none (a propstat with 404), which callers handle.
 func propETag(stats []syncPropStat) string {
 	for _, ps := range stats {
-		if f := strings.Fields(ps.Status); len(f) >= 2 && f[1][0] == '2' && ps.Prop.ETag != "" {
+		if success(propStatCode(ps.Status)) && ps.Prop.ETag != "" {
 			return unquoteETag(ps.Prop.ETag)
 		}
 	}

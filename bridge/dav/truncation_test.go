@@ -144,7 +144,8 @@ func TestChangesTruncated(t *testing.T) {
 // TestChangesTruncatedEndless: a truncated answer that cannot be
 // continued (no new token, the token sent again, or truncated round after
 // round) is no reason to fail the collection on every Sync: Changes lists
-// it instead, in full, and goes on from the listing.
+// it instead, in full, and goes on from the listing; so too when the
+// truncated answer is to the fresh start after a token the server forgot.
 func TestChangesTruncatedEndless(t *testing.T) {
 	for _, tc := range []struct {
 		name, cursor string
@@ -159,6 +160,12 @@ func TestChangesTruncatedEndless(t *testing.T) {
 		}, 1},
 		{"same token later", "", func(string, int) (int, string) {
 			return http.StatusMultiStatus, syncAnswer("t1", true, []string{"a.vcf 1"})
+		}, 2},
+		{"after a token forgotten", "sync:t0", func(token string, _ int) (int, string) {
+			if token != "" {
+				return http.StatusForbidden, ""
+			}
+			return http.StatusMultiStatus, syncAnswer("", true, []string{"a.vcf 1"})
 		}, 2},
 		{"endless", "", func(_ string, n int) (int, string) {
 			return http.StatusMultiStatus, syncAnswer(fmt.Sprint("t", n+1), true, []string{fmt.Sprintf("%d.vcf 1", n)})

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"hash"
+	"maps"
 	"slices"
 	"sort"
 
@@ -65,8 +66,12 @@ func (d *Digest) Version() string {
 	return DigestPrefix + hex.EncodeToString(d.h.Sum(nil)[:16])
 }
 
-// VersionBatch bounds the objects one read of Versioned asks for: they
-// are only digested, not kept.
+// ReadVersions reads a batch of objects and returns the version of each
+// it found, by path; one gone is left out.
+type ReadVersions func(context.Context, []Change) (map[string]string, error)
+
+// VersionBatch bounds the objects one read of Versioned or Settled asks
+// for: they are only versioned, not kept.
 const VersionBatch = 100
 
 // Versioned gives the objects of d that the server listed without an
@@ -75,8 +80,7 @@ const VersionBatch = 100
 // version of each it found. One gone before it was read is listed
 // deleted. Objects the phone lacks need no version to be told apart (they
 // are Adds) and get theirs when their window reads them.
-func Versioned(ctx context.Context, d Delta, want func(Object) bool,
-	read func(context.Context, []Change) (map[string]string, error)) (Delta, error) {
+func Versioned(ctx context.Context, d Delta, want func(Object) bool, read ReadVersions) (Delta, error) {
 	var bare []Change
 	for _, o := range d.Updated {
 		if o.ETag == "" && want(o) {
@@ -86,17 +90,25 @@ func Versioned(ctx context.Context, d Delta, want func(Object) bool,
 	if len(bare) == 0 {
 		return d, nil
 	}
-	got := make(map[string]string, len(bare))
-	for batch := range slices.Chunk(bare, VersionBatch) {
+	got, err := read.all(ctx, bare)
+	if err != nil {
+		return d, err
+	}
+	return refreshed(d, bare, got), nil
+}
+
+// all reads the objects of changes in batches of VersionBatch and
+// returns the version of each found, by path.
+func (read ReadVersions) all(ctx context.Context, changes []Change) (map[string]string, error) {
+	got := make(map[string]string, len(changes))
+	for batch := range slices.Chunk(changes, VersionBatch) {
 		vs, err := read(ctx, batch)
 		if err != nil {
-			return d, err
+			return nil, err
 		}
-		for p, v := range vs {
-			got[p] = v
-		}
+		maps.Copy(got, vs)
 	}
-	return Refreshed(d, bare, got), nil
+	return got, nil
 }
 
 // Held says which objects the phone holds, for Versioned.

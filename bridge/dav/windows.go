@@ -2,6 +2,7 @@ package dav
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -55,19 +56,17 @@ func (w *Windows) ttl() time.Duration {
 	return DefaultWindowTTL
 }
 
-// Kept returns the rest of the delta k names, if one is kept. It forgets
-// the deltas that waited too long.
+// Kept returns the rest of the delta k names, if one is kept that has
+// not waited too long. It is asked on every Sync and estimate, so it
+// looks at k alone; Keep forgets the others.
 func (w *Windows) Kept(k WindowKey) (Delta, bool) {
-	now := time.Now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for key, v := range w.kept {
-		if now.Sub(v.at) > w.ttl() {
-			delete(w.kept, key)
-		}
-	}
 	kd, ok := w.kept[k]
-	return kd.delta, ok
+	if !ok || time.Since(kd.at) > w.ttl() {
+		return Delta{}, false
+	}
+	return kd.delta, true
 }
 
 // Keep keeps d for the next window; known is what the phone held when d
@@ -91,12 +90,33 @@ func (w *Windows) Keep(k WindowKey, d Delta, known eas.KnownItems) {
 			return true
 		})
 	}
+	now := time.Now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.kept == nil {
 		w.kept = map[WindowKey]keptDelta{}
 	}
-	w.kept[k] = keptDelta{delta: d, at: time.Now()}
+	// The deltas that waited too long go as new ones come.
+	maps.DeleteFunc(w.kept, func(_ WindowKey, v keptDelta) bool { return now.Sub(v.at) > w.ttl() })
+	w.kept[k] = keptDelta{delta: d, at: now}
+}
+
+// Delta returns what changed in coll since k's cursor for a phone that
+// holds known: the rest of a delta the phone is getting in windows, once
+// Settled, or the server's answer. read reads objects of coll for
+// Settled.
+func (w *Windows) Delta(ctx context.Context, c *Client, k WindowKey, coll string, known eas.KnownItems, read ReadVersions) (Delta, error) {
+	if d, ok := w.Kept(k); ok {
+		d, ok, err := Settled(ctx, d, coll, known, read)
+		if err != nil || ok {
+			return d, err
+		}
+	}
+	d, err := c.Changes(ctx, coll, k.Cursor)
+	if err != nil {
+		return d, EASError(err)
+	}
+	return d, nil
 }
 
 // Drop forgets the delta k names, once the phone has it all.
@@ -106,7 +126,18 @@ func (w *Windows) Drop(k WindowKey) {
 	delete(w.kept, k)
 }
 
-// Refreshed returns d with the objects of window as they were just read,
+// Sent records that the phone got window, whose objects were read at the
+// versions read (by path): while more is to come, d is kept, refreshed,
+// for the next window; once the phone has it all, it is dropped.
+func (w *Windows) Sent(k WindowKey, d Delta, window []Change, read map[string]string, known eas.KnownItems, more bool) {
+	if !more {
+		w.Drop(k)
+		return
+	}
+	w.Keep(k, refreshed(d, window, read), known)
+}
+
+// refreshed returns d with the objects of window as they were just read,
 // for the next window taken from it; read maps the path of each object
 // read to its version ("" when the server gave none). One changed since
 // the listing (by the phone's own write, most often, which gave the
@@ -115,7 +146,7 @@ func (w *Windows) Drop(k WindowKey) {
 // window; one not read, gone since, is listed deleted. Otherwise such
 // entries come back in every window and, once they fill it, the phone
 // never gets to the end of the delta.
-func Refreshed(d Delta, window []Change, read map[string]string) Delta {
+func refreshed(d Delta, window []Change, read map[string]string) Delta {
 	asked := map[string]bool{}
 	for _, ch := range window {
 		if ch.Kind != eas.ChangeDelete {
@@ -153,11 +184,34 @@ func Refreshed(d Delta, window []Change, read map[string]string) Delta {
 // joins the delta, one not found is gone. ok is false when such an object
 // has a ServerID that does not name its path (a long name): the caller
 // lists the collection again.
-func Settled(ctx context.Context, d Delta, coll string, known eas.KnownItems,
-	read func(context.Context, []Change) (map[string]string, error)) (out Delta, ok bool, err error) {
+func Settled(ctx context.Context, d Delta, coll string, known eas.KnownItems, read ReadVersions) (out Delta, ok bool, err error) {
 	if !d.listed {
 		return d, true, nil
 	}
+	unlisted, ok := d.unlisted(coll, known)
+	if !ok || len(unlisted) == 0 {
+		return d, ok, nil
+	}
+	got, err := read.all(ctx, unlisted)
+	if err != nil {
+		return d, false, err
+	}
+	out = d // d may be shared with another window: copy what changes
+	out.Updated, out.Gone = slices.Clone(d.Updated), slices.Clone(d.Gone)
+	for _, ch := range unlisted {
+		if v, found := got[ch.Path]; found {
+			out.Updated = append(out.Updated, Object{Path: ch.Path, ETag: v})
+		} else {
+			out.Gone = append(out.Gone, ch.ID)
+		}
+	}
+	return out, true, nil
+}
+
+// unlisted is what known holds that d neither lists nor deletes, for
+// Settled; ok is false when one of them has a ServerID that does not
+// name its path.
+func (d Delta) unlisted(coll string, known eas.KnownItems) (unlisted []Change, ok bool) {
 	seen := make(map[string]bool, len(d.Updated)+len(d.Deleted)+len(d.Gone))
 	for _, o := range d.Updated {
 		seen[ServerID(o.Path)] = true
@@ -168,7 +222,6 @@ func Settled(ctx context.Context, d Delta, coll string, known eas.KnownItems,
 	for _, id := range d.Gone {
 		seen[id] = true
 	}
-	var unlisted []Change
 	ok = true
 	known.Range(func(id, _ string) bool {
 		if seen[id] {
@@ -181,27 +234,5 @@ func Settled(ctx context.Context, d Delta, coll string, known eas.KnownItems,
 		unlisted = append(unlisted, Change{Kind: eas.ChangeModify, ID: id, Path: coll + id})
 		return true
 	})
-	if !ok || len(unlisted) == 0 {
-		return d, ok, nil
-	}
-	got := make(map[string]string, len(unlisted))
-	for batch := range slices.Chunk(unlisted, VersionBatch) {
-		vs, err := read(ctx, batch)
-		if err != nil {
-			return d, false, err
-		}
-		for p, v := range vs {
-			got[p] = v
-		}
-	}
-	out = d // d may be shared with another window: copy what changes
-	out.Updated, out.Gone = slices.Clone(d.Updated), slices.Clone(d.Gone)
-	for _, ch := range unlisted {
-		if v, found := got[ch.Path]; found {
-			out.Updated = append(out.Updated, Object{Path: ch.Path, ETag: v})
-		} else {
-			out.Gone = append(out.Gone, ch.ID)
-		}
-	}
-	return out, true, nil
+	return unlisted, ok
 }

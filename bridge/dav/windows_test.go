@@ -3,6 +3,7 @@ package dav
 import (
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/easgate/easgate/eas"
 )
@@ -71,6 +72,27 @@ func TestKeptDelta(t *testing.T) {
 	}
 }
 
+// TestKeptExpires: a delta that waited longer than the TTL is not given
+// out, and is forgotten when another is kept; a fresh one is given out.
+func TestKeptExpires(t *testing.T) {
+	w := Windows{TTL: 10 * time.Millisecond}
+	stale, fresh := WindowKey{User: "anna", Cursor: "1"}, WindowKey{User: "anna", Cursor: "2"}
+	w.Keep(stale, Delta{Cursor: "sync:1"}, held{})
+	time.Sleep(30 * time.Millisecond)
+	if _, ok := w.Kept(stale); ok {
+		t.Error("a delta kept past its TTL is given out")
+	}
+	w.Keep(fresh, Delta{Cursor: "sync:2"}, held{})
+	if d, ok := w.Kept(fresh); !ok || d.Cursor != "sync:2" {
+		t.Errorf("fresh delta: %+v, %v", d, ok)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, ok := w.kept[stale]; ok || len(w.kept) != 1 {
+		t.Errorf("kept %d deltas, the stale one still among them: %v", len(w.kept), ok)
+	}
+}
+
 // TestRefreshed: the objects a window read take the versions read; one
 // not read (gone since the listing) is listed deleted; the delta the
 // window came from is not changed.
@@ -78,7 +100,7 @@ func TestRefreshed(t *testing.T) {
 	const c = "/anna/contacts/"
 	d := Delta{Updated: []Object{{c + "a.vcf", "1"}, {c + "b.vcf", "1"}, {c + "c.vcf", "1"}}, Deleted: []string{c + "x.vcf"}}
 	window := []Change{{Kind: eas.ChangeAdd, Path: c + "a.vcf"}, {Kind: eas.ChangeAdd, Path: c + "b.vcf"}, {Kind: eas.ChangeDelete, ID: "x.vcf"}}
-	out := Refreshed(d, window, map[string]string{c + "a.vcf": "2"})
+	out := refreshed(d, window, map[string]string{c + "a.vcf": "2"})
 	if want := []Object{{c + "a.vcf", "2"}, {c + "c.vcf", "1"}}; !slices.Equal(out.Updated, want) {
 		t.Errorf("updated %v, want %v", out.Updated, want)
 	}

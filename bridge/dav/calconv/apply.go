@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/emersion/go-ical"
-	"github.com/k3a/html2text"
 
 	"github.com/easgate/easgate/eas"
+	"github.com/easgate/easgate/eas/htmltext"
 )
 
 // ErrBadItem reports a phone's item that cannot be applied (a time that
@@ -419,11 +419,6 @@ func applyChanges(c *ical.Component, ch changes, t times, o Options) {
 	}
 }
 
-// phoneDescription is the DESCRIPTION a phone's Body sets; ok is false
-// when the body is marked Truncated and is the start of the stored text:
-// the copy the phone was sent cut to its TruncationSize, which phones
-// (AOSP, iOS) send back with an edit of any other field. Writing it would
-// cut the text.
 // applySensitivity sets CLASS from an EAS Sensitivity; personal is
 // PRIVATE marked with propSensitivity so that it comes back as 1.
 func applySensitivity(c *ical.Component, s int) {
@@ -446,10 +441,15 @@ func applySensitivity(c *ical.Component, s int) {
 	}
 }
 
+// phoneDescription is the DESCRIPTION a phone's Body sets; ok is false
+// when the body is marked Truncated and is the start of the stored text:
+// the copy the phone was sent cut to its TruncationSize, which phones
+// (AOSP, iOS) send back with an edit of any other field. Writing it would
+// cut the text.
 func phoneDescription(c *ical.Component, b *eas.Body) (string, bool) {
 	s := b.Data
 	if b.Type == eas.BodyHTML {
-		s = html2text.HTML2Text(s)
+		s = htmltext.ToText(s)
 	}
 	s = strings.ReplaceAll(s, "\r\n", "\n")
 	old := strings.ReplaceAll(propText(c, ical.PropDescription), "\r\n", "\n")

@@ -148,6 +148,9 @@ func TestApplyEventEdits(t *testing.T) {
 			has: []string{"LOCATION:Tokyo Station", "GEO:35.6812;139.7671", "COLOR:red"}},
 		{name: "HTML body becomes text", file: "nextcloud-tokyo.ics", in: eas.Calendar{Body: &eas.Body{Type: eas.BodyHTML, Data: "<p>Bring <b>samples</b></p>"}},
 			has: []string{"DESCRIPTION:Bring samples"}},
+		{name: "HTML body keeps its lines and the text of its links", file: "nextcloud-tokyo.ics",
+			in:  eas.Calendar{Body: &eas.Body{Type: eas.BodyHTML, Data: "<div>Bring samples</div><div>Ask for <a>Anna</a></div>"}},
+			has: []string{`DESCRIPTION:Bring samples\nAsk for Anna`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

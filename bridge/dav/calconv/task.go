@@ -54,29 +54,8 @@ func TodoToEAS(cal *ical.Calendar, o Options) (*eas.Task, error) {
 			out.DueDate, out.UtcDueDate = wallClock(due), due.UTC()
 		}
 	}
-	done := strings.EqualFold(propText(c, ical.PropStatus), "COMPLETED") || propText(c, ical.PropPercentComplete) == "100"
-	out.Complete = &done
-	if p := c.Props.Get(ical.PropCompleted); p != nil {
-		if w, err := z.parse(p); err == nil {
-			done = true
-			out.Complete = &done
-			out.DateCompleted = w.t.UTC()
-		}
-	}
-	// MS-ASTASK requires DateCompleted with Complete 1: a to-do marked
-	// done without COMPLETED was done when last changed, or at the latest
-	// when stamped.
-	for _, name := range []string{ical.PropLastModified, ical.PropDateTimeStamp} {
-		if !done || !out.DateCompleted.IsZero() {
-			break
-		}
-		if w, err := z.parse(c.Props.Get(name)); err == nil {
-			out.DateCompleted = w.t.UTC()
-		}
-	}
-	if done && out.DateCompleted.IsZero() {
-		out.DateCompleted = o.now()
-	}
+	done, at := completion(c, z, o)
+	out.Complete, out.DateCompleted = &done, at
 	out.Sensitivity = ptr(sensitivityOf(c))
 	if cats := textList(c, ical.PropCategories); len(cats) > 0 {
 		out.Categories = &eas.TaskCategory{Category: cats}
@@ -107,6 +86,25 @@ func TodoToEAS(cal *ical.Calendar, o Options) (*eas.Task, error) {
 		}
 	}
 	return out, nil
+}
+
+// completion tells whether a to-do is done, and when: a COMPLETED marks
+// it done. MS-ASTASK requires DateCompleted with Complete 1, so a to-do
+// marked done without COMPLETED was done when last changed, or at the
+// latest when stamped, or else now.
+func completion(c *ical.Component, z *zones, o Options) (bool, time.Time) {
+	if w, err := z.parse(c.Props.Get(ical.PropCompleted)); err == nil {
+		return true, w.t.UTC()
+	}
+	if !strings.EqualFold(propText(c, ical.PropStatus), "COMPLETED") && propText(c, ical.PropPercentComplete) != "100" {
+		return false, time.Time{}
+	}
+	for _, name := range []string{ical.PropLastModified, ical.PropDateTimeStamp} {
+		if w, err := z.parse(c.Props.Get(name)); err == nil {
+			return true, w.t.UTC()
+		}
+	}
+	return true, o.now()
 }
 
 // TaskIncomplete tells whether an object's to-do is still open, for the

@@ -163,20 +163,3 @@ func (b *Backend) passedOver(user, folder string) map[string]skipped {
 	r.used = now
 	return r.objs
 }
-
-// delta returns what changed in coll since the cursor of key for a
-// phone that holds known: the rest of a delta a phone is getting in
-// windows, or the server's answer.
-func (s *Session) delta(ctx context.Context, coll string, key dav.WindowKey, known eas.KnownItems) (dav.Delta, error) {
-	if d, ok := s.b.windows.Kept(key); ok {
-		d, ok, err := dav.Settled(ctx, d, coll, known, s.versionsOf(coll))
-		if err != nil || ok {
-			return d, err
-		}
-	}
-	d, err := s.c.Changes(ctx, coll, key.Cursor)
-	if err != nil {
-		return d, dav.EASError(err)
-	}
-	return d, nil
-}

@@ -198,7 +198,7 @@ func (s *Session) lacking(ctx context.Context, q eas.SyncQuery) (*folderSync, er
 	}
 	f := &folderSync{q: q, coll: coll, k: k, o: o,
 		key: dav.WindowKey{User: s.user, Path: q.Path, Cursor: q.Cursor}}
-	if f.d, err = s.delta(ctx, coll, f.key, q.Known); err != nil {
+	if f.d, err = s.b.windows.Delta(ctx, s.c, f.key, coll, q.Known, s.versionsOf(coll)); err != nil {
 		return nil, err
 	}
 	passed := s.b.passedOver(s.user, q.Path)
@@ -246,11 +246,7 @@ func (s *Session) Changes(ctx context.Context, q eas.SyncQuery) (*eas.ChangeSet,
 	if err != nil {
 		return nil, err
 	}
-	if cs.More {
-		s.b.windows.Keep(f.key, dav.Refreshed(f.d, window, versions(objs)), q.Known)
-	} else {
-		s.b.windows.Drop(f.key)
-	}
+	s.b.windows.Sent(f.key, f.d, window, versions(objs), q.Known, cs.More)
 	for _, c := range s.sift(f, window, objs) {
 		ic := eas.ItemChange{Kind: c.kind, ServerID: c.ch.ID}
 		if c.kind == eas.ChangeAdd || c.kind == eas.ChangeModify {

@@ -75,7 +75,7 @@ func (s *Session) versioned(ctx context.Context, coll string, d dav.Delta, known
 }
 
 // versionsOf reads objects of coll for their versions.
-func (s *Session) versionsOf(coll string) func(context.Context, []dav.Change) (map[string]string, error) {
+func (s *Session) versionsOf(coll string) dav.ReadVersions {
 	return func(ctx context.Context, batch []dav.Change) (map[string]string, error) {
 		objs, err := s.read(ctx, coll, batch)
 		if err != nil {

@@ -184,15 +184,12 @@ func (s *Session) store(ctx context.Context, cur *current) (string, error) {
 		return "", err
 	}
 	var etag string
-	switch {
-	case cur.etag != "":
-		etag, err = s.c.Put(ctx, cur.path, ical.MIMEType, data, cur.etag)
-	case cur.stored:
-		// A server without ETags: nothing to match. The version compared
-		// when the object was read is the check, short of a write by
-		// another client in between.
-		etag, err = s.c.Overwrite(ctx, cur.path, ical.MIMEType, data)
-	default:
+	if cur.stored {
+		// From a server without ETags there is nothing to match: the
+		// version compared when the object was read is the check, short
+		// of a write by another client in between.
+		etag, err = s.c.Replace(ctx, cur.path, ical.MIMEType, data, cur.etag)
+	} else {
 		etag, err = s.c.Put(ctx, cur.path, ical.MIMEType, data, "")
 	}
 	if err != nil {

@@ -53,7 +53,7 @@ func TestNoETags(t *testing.T) {
 				t.Fatal("the proxy removed no ETag")
 			}
 			for id, v := range phone.known {
-				if !strings.HasPrefix(v, digestPrefix) {
+				if !strings.HasPrefix(v, dav.DigestPrefix) {
 					t.Errorf("%s: version %q is no digest", id, v)
 				}
 			}
@@ -76,13 +76,13 @@ func TestNoETags(t *testing.T) {
 				}, []string{"Change c0007.vcf Card X0007"}},
 				{"the phone adds and changes", false, func(t *testing.T) {
 					id, v, err := se.AddItem(ctx, book, &eas.Contact{LastName: "Added by the phone"})
-					if err != nil || !strings.HasPrefix(v, digestPrefix) {
+					if err != nil || !strings.HasPrefix(v, dav.DigestPrefix) {
 						t.Fatalf("AddItem: %q %v", v, err)
 					}
 					phone.known[id] = v
 					v, err = se.ChangeItem(ctx, eas.ItemRef{Path: book, ServerID: "c0005.vcf"},
 						eas.ItemUpdate{Item: &eas.Contact{LastName: "Changed by the phone"}, Known: phone.known["c0005.vcf"]})
-					if err != nil || v == phone.known["c0005.vcf"] || !strings.HasPrefix(v, digestPrefix) {
+					if err != nil || v == phone.known["c0005.vcf"] || !strings.HasPrefix(v, dav.DigestPrefix) {
 						t.Fatalf("ChangeItem: %q (held %q) %v", v, phone.known["c0005.vcf"], err)
 					}
 					phone.known["c0005.vcf"] = v

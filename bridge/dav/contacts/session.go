@@ -92,7 +92,8 @@ func (s *Session) objectPath(ctx context.Context, coll, id string) (string, erro
 // delta larger than the window is listed once and kept for the windows
 // that follow.
 func (s *Session) Changes(ctx context.Context, q eas.SyncQuery) (*eas.ChangeSet, error) {
-	d, err := s.delta(ctx, q.Path, q.Cursor, q.Known)
+	key := s.windowKey(q)
+	d, err := s.windows.Delta(ctx, s.c, key, q.Path, q.Known, s.versionsOf(q.Path))
 	if err != nil {
 		return nil, err
 	}
@@ -111,12 +112,7 @@ func (s *Session) Changes(ctx context.Context, q eas.SyncQuery) (*eas.ChangeSet,
 	if err != nil {
 		return nil, err
 	}
-	key := dav.WindowKey{User: s.user, Path: q.Path, Cursor: q.Cursor}
-	if cs.More {
-		s.windows.Keep(key, dav.Refreshed(d, window, versions(cards)), q.Known)
-	} else {
-		s.windows.Drop(key)
-	}
+	s.windows.Sent(key, d, window, versions(cards), q.Known, cs.More)
 	opt := options(q.Body)
 	for _, ch := range window {
 		ic := eas.ItemChange{Kind: ch.Kind, ServerID: ch.ID, Version: ch.Version}
@@ -143,26 +139,14 @@ func (s *Session) Changes(ctx context.Context, q eas.SyncQuery) (*eas.ChangeSet,
 	return cs, nil
 }
 
-// delta returns what changed in coll since cursor for a phone that holds
-// known: the rest of a delta a phone is getting in windows, or the
-// server's answer.
-func (s *Session) delta(ctx context.Context, coll, cursor string, known eas.KnownItems) (dav.Delta, error) {
-	if d, ok := s.windows.Kept(dav.WindowKey{User: s.user, Path: coll, Cursor: cursor}); ok {
-		d, ok, err := dav.Settled(ctx, d, coll, known, s.versionsOf(coll))
-		if err != nil || ok {
-			return d, err
-		}
-	}
-	d, err := s.c.Changes(ctx, coll, cursor)
-	if err != nil {
-		return d, dav.EASError(err)
-	}
-	return d, nil
+// windowKey names the delta q takes in windows.
+func (s *Session) windowKey(q eas.SyncQuery) dav.WindowKey {
+	return dav.WindowKey{User: s.user, Path: q.Path, Cursor: q.Cursor}
 }
 
 // Pending counts the changes the phone lacks without reading any card.
 func (s *Session) Pending(ctx context.Context, q eas.SyncQuery) (int, error) {
-	d, err := s.delta(ctx, q.Path, q.Cursor, q.Known)
+	d, err := s.windows.Delta(ctx, s.c, s.windowKey(q), q.Path, q.Known, s.versionsOf(q.Path))
 	if err != nil {
 		return 0, err
 	}

@@ -14,9 +14,6 @@ import (
 // A card's version is its ETag, or a digest of the card as parsed when
 // the server gives none (dav.Digest says why).
 
-// digestPrefix starts a version that is a digest.
-const digestPrefix = dav.DigestPrefix
-
 // version is the version of a card read: its ETag, or its digest when
 // the server gave none.
 func version(etag string, card vcard.Card, data []byte) string {
@@ -62,7 +59,7 @@ func (s *Session) versioned(ctx context.Context, coll string, d dav.Delta, known
 }
 
 // versionsOf reads cards of coll for their versions.
-func (s *Session) versionsOf(coll string) func(context.Context, []dav.Change) (map[string]string, error) {
+func (s *Session) versionsOf(coll string) dav.ReadVersions {
 	return func(ctx context.Context, batch []dav.Change) (map[string]string, error) {
 		cards, err := s.read(ctx, coll, batch)
 		if err != nil {

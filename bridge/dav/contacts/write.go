@@ -109,14 +109,9 @@ func (s *Session) ChangeItem(ctx context.Context, ref eas.ItemRef, u eas.ItemUpd
 	if err != nil {
 		return "", err
 	}
-	var newTag string
-	if etag != "" {
-		newTag, err = s.c.Put(ctx, p, vcard.MIMEType, out, etag)
-	} else {
-		// Nothing to match: the digest compared above is the check,
-		// short of a write by another client in between.
-		newTag, err = s.c.Overwrite(ctx, p, vcard.MIMEType, out)
-	}
+	// With no ETag to match, the digest compared above is the check,
+	// short of a write by another client in between.
+	newTag, err := s.c.Replace(ctx, p, vcard.MIMEType, out, etag)
 	if err != nil {
 		return "", dav.EASError(err)
 	}

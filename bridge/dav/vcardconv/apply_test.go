@@ -125,6 +125,9 @@ func TestApplyEdits(t *testing.T) {
 		{"HTML note stored as text", "08-google-basic.vcf", func(c *eas.Contact) {
 			c.Body = &eas.Body{Type: eas.BodyHTML, Data: "<p>Met at <b>FOSDEM</b></p>"}
 		}, nil, []string{"+ NOTE:Met at FOSDEM", "- NOTE:Met at the conference in 2019.\nLikes tea."}},
+		{"HTML note keeps its lines and the text of its links", "08-google-basic.vcf", func(c *eas.Contact) {
+			c.Body = &eas.Body{Type: eas.BodyHTML, Data: "<div>Gate code 1234</div><div>Ask for <a>Anna</a></div>"}
+		}, nil, []string{"+ NOTE:Gate code 1234\nAsk for Anna", "- NOTE:Met at the conference in 2019.\nLikes tea."}},
 		{"FileAs otherwise is FN", "08-google-basic.vcf", func(c *eas.Contact) { c.FileAs = "Dr. P. Sharma" }, nil, []string{
 			"+ FN:Dr. P. Sharma", "- FN:Priya Sharma"}},
 		{"name parts", "17-evolution.vcf", func(c *eas.Contact) { c.Title, c.Suffix = "Dr.", "Jr." }, nil, []string{

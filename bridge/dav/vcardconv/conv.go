@@ -23,9 +23,9 @@ import (
 	"time"
 
 	"github.com/emersion/go-vcard"
-	"github.com/k3a/html2text"
 
 	"github.com/easgate/easgate/eas"
+	"github.com/easgate/easgate/eas/htmltext"
 )
 
 // ErrInvalid is the error of a phone's contact that cannot be stored as
@@ -521,7 +521,7 @@ func (w *writer) body(body *eas.Body) {
 		v = body.Data
 		if body.Type == eas.BodyHTML {
 			// NOTE is text; a phone writing HTML (Outlook) means its text.
-			v = html2text.HTML2Text(v)
+			v = htmltext.ToText(v)
 		}
 		v = strings.ReplaceAll(v, "\r\n", "\n")
 	}
