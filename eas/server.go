@@ -167,7 +167,10 @@ type command struct {
 	provisioned bool
 	// supersedes: the command ends the device's waiting Ping or Sync.
 	supersedes bool
-	handle     func(ctx context.Context, r *request) (*reply, error)
+	// takesPrefetch: the command may use the device's prefetched Sync
+	// window (Sync).
+	takesPrefetch bool
+	handle        func(ctx context.Context, r *request) (*reply, error)
 }
 
 // NewServer builds a Server. notifier may be nil (no push: Ping then only
@@ -582,8 +585,13 @@ func (s *Server) enter(ctx context.Context, r *request) (*reply, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Any request of the device ends its prefetch; only a Sync may use it.
+	// Any request of the device ends its prefetch. Only a Sync may use
+	// it: any other lets it go now rather than hold it while it runs (a
+	// Ping may wait an hour).
 	r.prefetched = s.prefetches.take(key)
+	if !r.cmd.takesPrefetch {
+		s.dropPrefetch(r)
+	}
 	locked := true
 	r.unlockDevice = func() {
 		if locked {
