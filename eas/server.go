@@ -501,10 +501,9 @@ func (s *Server) admit(ctx context.Context, r *request) (untrack func(), err err
 	if q.Version == 0 {
 		return nil, httpError(http.StatusBadRequest, errors.New("no MS-ASProtocolVersion"))
 	}
-	if r.body, err = s.readBody(r, s.cfg.MaxRequestBytes); err != nil {
+	if err = s.readBody(r, s.cfg.MaxRequestBytes); err != nil {
 		return nil, err
 	}
-	r.in = len(r.body)
 	untrack = func() {}
 	if cmd.supersedes {
 		untrack = s.devices.track(deviceKey{r.user, q.DeviceID})
@@ -615,25 +614,28 @@ func (s *Server) enter(ctx context.Context, r *request) (*reply, error) {
 
 var errUnsupportedEncoding = errors.New("unsupported Content-Encoding")
 
-// readBody reads a request's body, gunzipping one that comes compressed;
-// the limit applies to what is read on the wire and to what it expands to.
-// A body that stops arriving is cut off (see bodyDeadline).
-func (s *Server) readBody(r *request, limit int64) ([]byte, error) {
+// readBody reads a request's body into r.body, and its size into r.in,
+// which outlasts a body a waiting request drops. It gunzips a body that
+// comes compressed; the limit applies to what is read on the wire and to
+// what it expands to. A body that stops arriving is cut off (see
+// bodyDeadline).
+func (s *Server) readBody(r *request, limit int64) error {
 	body, err := s.readBodyLimited(r, limit)
 	if err == nil {
-		return body, nil
+		r.body, r.in = body, len(body)
+		return nil
 	}
 	var mbe *http.MaxBytesError
 	var ne net.Error
 	switch {
 	case errors.As(err, &mbe):
-		return nil, httpError(http.StatusRequestEntityTooLarge, err)
+		return httpError(http.StatusRequestEntityTooLarge, err)
 	case errors.Is(err, errUnsupportedEncoding):
-		return nil, httpError(http.StatusUnsupportedMediaType, err)
+		return httpError(http.StatusUnsupportedMediaType, err)
 	case errors.As(err, &ne) && ne.Timeout():
-		return nil, httpError(http.StatusRequestTimeout, fmt.Errorf("request body too slow: %w", err))
+		return httpError(http.StatusRequestTimeout, fmt.Errorf("request body too slow: %w", err))
 	}
-	return nil, httpError(http.StatusBadRequest, err)
+	return httpError(http.StatusBadRequest, err)
 }
 
 func (s *Server) readBodyLimited(r *request, limit int64) (_ []byte, err error) {
