@@ -151,8 +151,10 @@ func (s *Server) handleMeetingResponse(ctx context.Context, r *request) (*reply,
 		return nil, err
 	}
 	resp := &MeetingResponseResponse{}
+	// One listing of the folders serves every answer's Deleted Items.
+	folders := newRequestFolders(r)
 	for _, q := range req.Request {
-		res, err := s.meetingResponse(ctx, r, q)
+		res, err := s.meetingResponse(ctx, r, folders, q)
 		if err != nil {
 			return nil, err
 		}
@@ -166,7 +168,7 @@ func (s *Server) handleMeetingResponse(ctx context.Context, r *request) (*reply,
 }
 
 // meetingResponse carries out one answer; an error ends the request.
-func (s *Server) meetingResponse(ctx context.Context, r *request, q MeetingResponseQuestion) (MeetingResponseResult, error) {
+func (s *Server) meetingResponse(ctx context.Context, r *request, folders *requestFolders, q MeetingResponseQuestion) (MeetingResponseResult, error) {
 	res := MeetingResponseResult{RequestID: q.RequestID, Status: MeetingResponseInvalidRequest}
 	if q.UserResponse < UserAccepted || q.UserResponse > UserDeclined || q.LongID != "" {
 		return res, nil
@@ -233,7 +235,7 @@ func (s *Server) meetingResponse(ctx context.Context, r *request, q MeetingRespo
 		}
 	}
 	if sendMeetingReply(ctx, r, mb, m, out) && m.Invitation != nil {
-		s.binInvitation(ctx, r, mb, ref)
+		binInvitation(ctx, r, mb, folders, ref)
 	}
 	res.Status = MeetingResponseSuccess
 	return res, nil
@@ -267,8 +269,8 @@ func sendMeetingReply(ctx context.Context, r *request, mb Mailbox, m MeetingRepl
 // links the event to its message but the UID inside the text/calendar
 // part, and finding that would mean a search through every message body
 // of the user's folders.
-func (s *Server) binInvitation(ctx context.Context, r *request, mb Mailbox, ref ItemRef) {
-	trash, err := newRequestFolders(r).trashPath(ctx)
+func binInvitation(ctx context.Context, r *request, mb Mailbox, folders *requestFolders, ref ItemRef) {
+	trash, err := folders.trashPath(ctx)
 	switch {
 	case err != nil:
 		r.log.Warn("answered invitation left in place: folders unknown", zap.Error(err))
