@@ -1,6 +1,7 @@
 package eas
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -173,19 +174,10 @@ func (s *Server) meetingResponse(ctx context.Context, r *request, folders *reque
 	if q.UserResponse < UserAccepted || q.UserResponse > UserDeclined || q.LongID != "" {
 		return res, nil
 	}
-	instance := q.InstanceID
-	if instance == "" {
-		instance = q.AirInstanceID
-	}
-	if instance != "" {
-		// InstanceId came with 14.1 (MS-ASCMD 2.2.3.89.1).
-		if !r.version().AtLeast(V141) {
-			return res, nil
-		}
-		if t, err := instance.Time(); err != nil || t.IsZero() {
-			res.Status = MeetingResponseInvalidDateTime
-			return res, nil
-		}
+	instance, status := meetingInstance(q, r.version())
+	if status != 0 {
+		res.Status = status
+		return res, nil
 	}
 	path, err := s.folderPath(ctx, r, q.CollectionID)
 	if errors.Is(err, ErrNotFound) {
@@ -239,6 +231,23 @@ func (s *Server) meetingResponse(ctx context.Context, r *request, folders *reque
 	}
 	res.Status = MeetingResponseSuccess
 	return res, nil
+}
+
+// meetingInstance is the occurrence q answers, "" for the whole meeting,
+// or the Status that refuses q.
+func meetingInstance(q MeetingResponseQuestion, v Version) (CompactTime, int) {
+	instance := cmp.Or(q.InstanceID, q.AirInstanceID)
+	switch {
+	case instance == "":
+		return "", 0
+	case !v.AtLeast(V141):
+		// InstanceId came with 14.1 (MS-ASCMD 2.2.3.89.1).
+		return "", MeetingResponseInvalidRequest
+	}
+	if t, err := instance.Time(); err != nil || t.IsZero() {
+		return "", MeetingResponseInvalidDateTime
+	}
+	return instance, 0
 }
 
 // sendMeetingReply sends the REPLY the store made when the phone asked
