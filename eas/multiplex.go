@@ -548,11 +548,7 @@ func (s *muxSession) writer() (ItemWriter, error) {
 // AddItem stores a new item in the folder the phone named: for a merged
 // collection, its default folder, whose ids are the collection's own.
 func (s *muxSession) AddItem(ctx context.Context, path string, it Item) (string, string, error) {
-	w, err := s.writer()
-	if err != nil {
-		return "", "", err
-	}
-	return w.AddItem(ctx, path, it)
+	return s.AddNewItem(ctx, NewItem{Path: path, Item: it})
 }
 
 // AddNewItem is AddItem with the phone's version.
