@@ -89,18 +89,16 @@ func (s *Server) handleAutodiscover(ctx context.Context, r *request) (*reply, er
 	if err := s.login(ctx, r); err != nil {
 		return nil, err
 	}
-	body, err := s.readBody(r, maxAutodiscoverBody)
-	if err != nil {
+	if err := s.readBody(r, maxAutodiscoverBody); err != nil {
 		return nil, err
 	}
-	r.body, r.in = body, len(body)
 	var req autodiscoverRequest
 	email := r.cred.Username
 	schema := autodiscoverMobileNS
 	// Some Android clients post no body at all, only credentials: they
 	// want the mobilesync answer.
-	if len(strings.TrimSpace(string(body))) > 0 {
-		if err := xml.Unmarshal(body, &req); err != nil {
+	if len(strings.TrimSpace(string(r.body))) > 0 {
+		if err := xml.Unmarshal(r.body, &req); err != nil {
 			return autodiscoverFailure(600, "Invalid Request", err)
 		}
 		if req.Request.EMailAddress != "" {

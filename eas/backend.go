@@ -334,7 +334,8 @@ type NewItem struct {
 
 // ItemAdder is an ItemWriter that takes an Add with the phone's protocol
 // version. The engine calls AddNewItem instead of AddItem when a store
-// has it.
+// has it; AddNewItem with Version zero must do what AddItem does, so that
+// a session forwarding to another store may implement AddItem by it.
 type ItemAdder interface {
 	AddNewItem(ctx context.Context, n NewItem) (serverID, version string, err error)
 }

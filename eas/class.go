@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/easgate/easgate/wbxml"
 )
@@ -131,6 +132,10 @@ type classCodec struct {
 	// element is kept. A client's silence about what it cannot show must
 	// not delete it.
 	clientEdits func(ClientIdentity) []string
+
+	// elemsOnce guards elems, the cache of elements().
+	elemsOnce sync.Once
+	elems     []string
 }
 
 // classCodecs is the table of classes the engine serves.
@@ -207,41 +212,56 @@ func (cc *classCodec) decode(data *wbxml.Element, supported []string, v Version)
 // kept, any other client the codec's ghostable ones.
 func (cc *classCodec) decodeFrom(data *wbxml.Element, from sender) (PhoneItem, error) {
 	it := cc.newItem()
-	sent := map[string]bool{}
-	ghostable := cc.ghostable
-	var edits []string
-	if cc.clientEdits != nil && len(from.supported) == 0 {
-		edits = cc.clientEdits(from.client)
-	}
-	switch {
-	case len(ghostable) == 0:
-	case cc.ghostsAllFrom != 0 && from.version.AtLeast(cc.ghostsAllFrom):
-		ghostable = itemElements(it)
-	case len(from.supported) > 0 && !cc.refusesSupported:
-		ghostable = itemElements(it)
-		for _, f := range from.supported {
-			sent[f] = true
-		}
-	case edits != nil:
-		ghostable = slices.DeleteFunc(itemElements(it), func(f string) bool { return slices.Contains(edits, f) })
-	default:
-		for _, f := range from.supported {
-			sent[f] = true
+	if data != nil {
+		if err := decodeElement(data, it); err != nil {
+			return PhoneItem{}, fmt.Errorf("decode %s item: %w", it.Class(), err)
 		}
 	}
-	if data == nil {
-		return PhoneItem{Item: it, Ghosted: ghosted(ghostable, sent)}, nil
-	}
-	if err := decodeElement(data, it); err != nil {
-		return PhoneItem{}, fmt.Errorf("decode %s item: %w", it.Class(), err)
-	}
+	ghostable := cc.ghostableFrom(from)
 	if len(ghostable) == 0 {
 		return PhoneItem{Item: it}, nil
 	}
-	for _, c := range data.Children {
-		sent[c.Name()] = true
+	sent := map[string]bool{}
+	if data != nil {
+		for _, c := range data.Children {
+			sent[c.Name()] = true
+		}
 	}
 	return PhoneItem{Item: it, Ghosted: ghosted(ghostable, sent)}, nil
+}
+
+// ghostableFrom are the elements a Change from the sender may leave out
+// without clearing them (see decodeFrom). What its Supported list names is
+// never among them, except from the version on that ghosts all.
+func (cc *classCodec) ghostableFrom(from sender) []string {
+	switch {
+	case len(cc.ghostable) == 0:
+		return nil
+	case cc.ghostsAllFrom != 0 && from.version.AtLeast(cc.ghostsAllFrom):
+		return cc.elements()
+	case len(from.supported) > 0 && cc.refusesSupported:
+		return without(cc.ghostable, from.supported)
+	case len(from.supported) > 0:
+		return without(cc.elements(), from.supported)
+	}
+	if cc.clientEdits != nil {
+		if edits := cc.clientEdits(from.client); edits != nil {
+			return without(cc.elements(), edits)
+		}
+	}
+	return cc.ghostable
+}
+
+// without is list less the elements in drop, as a new slice.
+func without(list, drop []string) []string {
+	return slices.DeleteFunc(slices.Clone(list), func(f string) bool { return slices.Contains(drop, f) })
+}
+
+// elements are the top-level elements of the codec's item type. They are
+// read from its tags once: a Change of any ghosted class may need them.
+func (cc *classCodec) elements() []string {
+	cc.elemsOnce.Do(func() { cc.elems = itemElements(cc.newItem()) })
+	return cc.elems
 }
 
 // ghosted are the elements of ghostable not in sent.

@@ -257,12 +257,7 @@ func (s *combinedSession) writer(ctx context.Context, path string) (ItemWriter, 
 }
 
 func (s *combinedSession) AddItem(ctx context.Context, path string, it Item) (string, string, error) {
-	w, p, err := s.writer(ctx, path)
-	if err != nil {
-		return "", "", err
-	}
-	id, v, err := w.AddItem(ctx, p, it)
-	return id, v, s.wrap(path, err)
+	return s.AddNewItem(ctx, NewItem{Path: path, Item: it})
 }
 
 // AddNewItem is AddItem with the phone's version, for the upstream that

@@ -6,7 +6,7 @@ func (s *Server) register() {
 	s.add(&command{name: "Provision", root: root("Provision", "Provision"), handle: s.handleProvision})
 	s.add(&command{name: "Settings", root: root("Settings", "Settings"), provisioned: true, handle: s.handleSettings})
 	s.add(&command{name: "FolderSync", root: root("FolderHierarchy", "FolderSync"), provisioned: true, handle: s.handleFolderSync})
-	s.add(&command{name: "Sync", root: root("AirSync", "Sync"), provisioned: true, supersedes: true, handle: s.handleSync})
+	s.add(&command{name: "Sync", root: root("AirSync", "Sync"), provisioned: true, supersedes: true, takesPrefetch: true, handle: s.handleSync})
 	// AOSP sends Ping without X-MS-PolicyKey; checkPolicy lets that pass.
 	s.add(&command{name: "Ping", root: root("Ping", "Ping"), provisioned: true, supersedes: true, handle: s.handlePing})
 	s.add(&command{name: "GetItemEstimate", root: root("GetItemEstimate", "GetItemEstimate"), provisioned: true, handle: s.handleGetItemEstimate})

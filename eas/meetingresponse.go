@@ -1,6 +1,7 @@
 package eas
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -151,8 +152,10 @@ func (s *Server) handleMeetingResponse(ctx context.Context, r *request) (*reply,
 		return nil, err
 	}
 	resp := &MeetingResponseResponse{}
+	// One listing of the folders serves every answer's Deleted Items.
+	folders := newRequestFolders(r)
 	for _, q := range req.Request {
-		res, err := s.meetingResponse(ctx, r, q)
+		res, err := s.meetingResponse(ctx, r, folders, q)
 		if err != nil {
 			return nil, err
 		}
@@ -166,24 +169,15 @@ func (s *Server) handleMeetingResponse(ctx context.Context, r *request) (*reply,
 }
 
 // meetingResponse carries out one answer; an error ends the request.
-func (s *Server) meetingResponse(ctx context.Context, r *request, q MeetingResponseQuestion) (MeetingResponseResult, error) {
+func (s *Server) meetingResponse(ctx context.Context, r *request, folders *requestFolders, q MeetingResponseQuestion) (MeetingResponseResult, error) {
 	res := MeetingResponseResult{RequestID: q.RequestID, Status: MeetingResponseInvalidRequest}
 	if q.UserResponse < UserAccepted || q.UserResponse > UserDeclined || q.LongID != "" {
 		return res, nil
 	}
-	instance := q.InstanceID
-	if instance == "" {
-		instance = q.AirInstanceID
-	}
-	if instance != "" {
-		// InstanceId came with 14.1 (MS-ASCMD 2.2.3.89.1).
-		if !r.version().AtLeast(V141) {
-			return res, nil
-		}
-		if t, err := instance.Time(); err != nil || t.IsZero() {
-			res.Status = MeetingResponseInvalidDateTime
-			return res, nil
-		}
+	instance, status := meetingInstance(q, r.version())
+	if status != 0 {
+		res.Status = status
+		return res, nil
 	}
 	path, err := s.folderPath(ctx, r, q.CollectionID)
 	if errors.Is(err, ErrNotFound) {
@@ -233,10 +227,27 @@ func (s *Server) meetingResponse(ctx context.Context, r *request, q MeetingRespo
 		}
 	}
 	if sendMeetingReply(ctx, r, mb, m, out) && m.Invitation != nil {
-		s.binInvitation(ctx, r, mb, ref)
+		binInvitation(ctx, r, mb, folders, ref)
 	}
 	res.Status = MeetingResponseSuccess
 	return res, nil
+}
+
+// meetingInstance is the occurrence q answers, "" for the whole meeting,
+// or the Status that refuses q.
+func meetingInstance(q MeetingResponseQuestion, v Version) (CompactTime, int) {
+	instance := cmp.Or(q.InstanceID, q.AirInstanceID)
+	switch {
+	case instance == "":
+		return "", 0
+	case !v.AtLeast(V141):
+		// InstanceId came with 14.1 (MS-ASCMD 2.2.3.89.1).
+		return "", MeetingResponseInvalidRequest
+	}
+	if t, err := instance.Time(); err != nil || t.IsZero() {
+		return "", MeetingResponseInvalidDateTime
+	}
+	return instance, 0
 }
 
 // sendMeetingReply sends the REPLY the store made when the phone asked
@@ -267,8 +278,8 @@ func sendMeetingReply(ctx context.Context, r *request, mb Mailbox, m MeetingRepl
 // links the event to its message but the UID inside the text/calendar
 // part, and finding that would mean a search through every message body
 // of the user's folders.
-func (s *Server) binInvitation(ctx context.Context, r *request, mb Mailbox, ref ItemRef) {
-	trash, err := newRequestFolders(r).trashPath(ctx)
+func binInvitation(ctx context.Context, r *request, mb Mailbox, folders *requestFolders, ref ItemRef) {
+	trash, err := folders.trashPath(ctx)
 	switch {
 	case err != nil:
 		r.log.Warn("answered invitation left in place: folders unknown", zap.Error(err))

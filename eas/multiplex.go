@@ -209,11 +209,11 @@ func (c *folderCache) put(user string, f cachedFolders) {
 }
 
 // watchedPaths are the folders whose changes are changes of the
-// collection at path: for a merged one, every folder of its class.
+// collection at path: for a merged one, every folder of its class. Only
+// the mailbox of a client that shows one folder of a class merges
+// (multiplexed), so it alone tells; the client rules are not read again
+// for every folder a Ping watches. The wait has the mailbox open already.
 func (r *request) watchedPaths(ctx context.Context, path string) []string {
-	if r.q == nil || len(OneFolderClasses(r.clientIdentity())) == 0 {
-		return []string{path}
-	}
 	mb, err := r.mailbox(ctx)
 	if err != nil {
 		return []string{path}
@@ -548,11 +548,7 @@ func (s *muxSession) writer() (ItemWriter, error) {
 // AddItem stores a new item in the folder the phone named: for a merged
 // collection, its default folder, whose ids are the collection's own.
 func (s *muxSession) AddItem(ctx context.Context, path string, it Item) (string, string, error) {
-	w, err := s.writer()
-	if err != nil {
-		return "", "", err
-	}
-	return w.AddItem(ctx, path, it)
+	return s.AddNewItem(ctx, NewItem{Path: path, Item: it})
 }
 
 // AddNewItem is AddItem with the phone's version.

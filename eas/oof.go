@@ -174,7 +174,7 @@ func (o *OofSet) config() (cfg *OofConfig, given [3]bool, err error) {
 		reply := OofReply{
 			Enabled: m.Enabled == "1",
 			Message: m.ReplyMessage,
-			HTML:    strings.EqualFold(m.BodyType, "HTML"),
+			HTML:    strings.EqualFold(m.BodyType, oofHTML),
 		}
 		switch {
 		case m.AppliesToInternal:
@@ -257,17 +257,22 @@ func oofWire(cfg *OofConfig, want string) *OofSet {
 		if a.reply.Enabled {
 			m.Enabled = "1"
 		}
-		m.ReplyMessage, m.BodyType = a.reply.Message, oofText
-		if a.reply.HTML {
-			m.BodyType = oofHTML
-		}
-		switch {
-		case want == oofText && a.reply.HTML:
-			m.ReplyMessage, m.BodyType = htmltext.ToText(a.reply.Message), oofText
-		case want == oofHTML && !a.reply.HTML:
-			m.ReplyMessage, m.BodyType = htmltext.FromText(a.reply.Message), oofHTML
-		}
+		m.ReplyMessage, m.BodyType = replyAs(a.reply, want)
 		out.OofMessage = append(out.OofMessage, m)
 	}
 	return out
+}
+
+// replyAs is the reply's message in the body type want, or with no type
+// asked in the one it was set with, and that type.
+func replyAs(r *OofReply, want string) (msg, bodyType string) {
+	switch {
+	case want == oofText && r.HTML:
+		return htmltext.ToText(r.Message), oofText
+	case want == oofHTML && !r.HTML:
+		return htmltext.FromText(r.Message), oofHTML
+	case r.HTML:
+		return r.Message, oofHTML
+	}
+	return r.Message, oofText
 }

@@ -186,10 +186,9 @@ func (s *Server) preparePing(ctx context.Context, r *request) (*pingWait, *reply
 		return nil, pingStatus(&PingResponse{Status: PingHierarchyChanged}), nil
 	}
 	// Nothing after the wait reads the folder ids the checks cached (a
-	// notice lists the folders afresh), and only a Sync uses a prefetched
-	// window: neither is kept for a wait of up to an hour.
+	// notice lists the folders afresh): they are not kept for a wait of
+	// up to an hour.
 	r.folderIDs = nil
-	s.dropPrefetch(r)
 	return &pingWait{folders: p.Folders, watched: folders, deadline: deadline}, nil, nil
 }
 

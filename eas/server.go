@@ -167,7 +167,10 @@ type command struct {
 	provisioned bool
 	// supersedes: the command ends the device's waiting Ping or Sync.
 	supersedes bool
-	handle     func(ctx context.Context, r *request) (*reply, error)
+	// takesPrefetch: the command may use the device's prefetched Sync
+	// window (Sync).
+	takesPrefetch bool
+	handle        func(ctx context.Context, r *request) (*reply, error)
 }
 
 // NewServer builds a Server. notifier may be nil (no push: Ping then only
@@ -498,10 +501,9 @@ func (s *Server) admit(ctx context.Context, r *request) (untrack func(), err err
 	if q.Version == 0 {
 		return nil, httpError(http.StatusBadRequest, errors.New("no MS-ASProtocolVersion"))
 	}
-	if r.body, err = s.readBody(r, s.cfg.MaxRequestBytes); err != nil {
+	if err = s.readBody(r, s.cfg.MaxRequestBytes); err != nil {
 		return nil, err
 	}
-	r.in = len(r.body)
 	untrack = func() {}
 	if cmd.supersedes {
 		untrack = s.devices.track(deviceKey{r.user, q.DeviceID})
@@ -582,8 +584,13 @@ func (s *Server) enter(ctx context.Context, r *request) (*reply, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Any request of the device ends its prefetch; only a Sync may use it.
+	// Any request of the device ends its prefetch. Only a Sync may use
+	// it: any other lets it go now rather than hold it while it runs (a
+	// Ping may wait an hour).
 	r.prefetched = s.prefetches.take(key)
+	if !r.cmd.takesPrefetch {
+		s.dropPrefetch(r)
+	}
 	locked := true
 	r.unlockDevice = func() {
 		if locked {
@@ -607,25 +614,28 @@ func (s *Server) enter(ctx context.Context, r *request) (*reply, error) {
 
 var errUnsupportedEncoding = errors.New("unsupported Content-Encoding")
 
-// readBody reads a request's body, gunzipping one that comes compressed;
-// the limit applies to what is read on the wire and to what it expands to.
-// A body that stops arriving is cut off (see bodyDeadline).
-func (s *Server) readBody(r *request, limit int64) ([]byte, error) {
+// readBody reads a request's body into r.body, and its size into r.in,
+// which outlasts a body a waiting request drops. It gunzips a body that
+// comes compressed; the limit applies to what is read on the wire and to
+// what it expands to. A body that stops arriving is cut off (see
+// bodyDeadline).
+func (s *Server) readBody(r *request, limit int64) error {
 	body, err := s.readBodyLimited(r, limit)
 	if err == nil {
-		return body, nil
+		r.body, r.in = body, len(body)
+		return nil
 	}
 	var mbe *http.MaxBytesError
 	var ne net.Error
 	switch {
 	case errors.As(err, &mbe):
-		return nil, httpError(http.StatusRequestEntityTooLarge, err)
+		return httpError(http.StatusRequestEntityTooLarge, err)
 	case errors.Is(err, errUnsupportedEncoding):
-		return nil, httpError(http.StatusUnsupportedMediaType, err)
+		return httpError(http.StatusUnsupportedMediaType, err)
 	case errors.As(err, &ne) && ne.Timeout():
-		return nil, httpError(http.StatusRequestTimeout, fmt.Errorf("request body too slow: %w", err))
+		return httpError(http.StatusRequestTimeout, fmt.Errorf("request body too slow: %w", err))
 	}
-	return nil, httpError(http.StatusBadRequest, err)
+	return httpError(http.StatusBadRequest, err)
 }
 
 func (s *Server) readBodyLimited(r *request, limit int64) (_ []byte, err error) {

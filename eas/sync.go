@@ -267,7 +267,7 @@ func (s *Server) handleSync(ctx context.Context, r *request) (*reply, error) {
 	if h == nil {
 		return rep, err
 	}
-	return h.run.hang(ctx, h)
+	return h.hang(ctx)
 }
 
 // hangingSync is a Sync whose first pass found nothing for the phone and
@@ -356,9 +356,9 @@ func (run *syncRun) collections(ctx context.Context, colls []SyncCollection) ([]
 // hang holds a Sync that has nothing for the phone yet until something
 // changes, for what is left of its heartbeat since the request arrived,
 // and then syncs the collections that changed.
-func (run *syncRun) hang(ctx context.Context, h *hangingSync) (*reply, error) {
-	s, r := run.s, run.r
-	left := answerBefore(h.wait) - s.cfg.Now().Sub(run.now)
+func (h *hangingSync) hang(ctx context.Context) (*reply, error) {
+	s, r := h.run.s, h.run.r
+	left := answerBefore(h.wait) - s.cfg.Now().Sub(h.run.now)
 	if left <= 0 {
 		// The first pass took the whole heartbeat.
 		return &reply{}, nil
@@ -371,7 +371,7 @@ func (run *syncRun) hang(ctx context.Context, h *hangingSync) (*reply, error) {
 		// MS-ASCMD: a hanging Sync that ends without changes has an empty body.
 		return &reply{}, nil
 	}
-	return run.resync(ctx, h.colls, h.byID, changed)
+	return h.resync(ctx, changed)
 }
 
 // watchedCollections lists the folders of the collections that synced
@@ -389,23 +389,23 @@ func watchedCollections(results []collectionResult) ([]watchedFolder, map[string
 }
 
 // resync syncs the collections that changed while the Sync hung.
-func (run *syncRun) resync(ctx context.Context, colls []SyncCollection, byID map[string]int, changed []string) (*reply, error) {
+func (h *hangingSync) resync(ctx context.Context, changed []string) (*reply, error) {
 	var again []collectionResult
 	for _, id := range changed {
-		i, ok := byID[id]
+		i, ok := h.byID[id]
 		if !ok {
 			continue
 		}
-		c := colls[i]
+		c := h.colls[i]
 		c.Commands = nil
 		c.Options = nil
-		res, err := run.collection(ctx, &c)
+		res, err := h.run.collection(ctx, &c)
 		if err != nil {
 			return nil, err
 		}
 		again = append(again, res)
 	}
-	run.startPrefetch(ctx)
+	h.run.startPrefetch(ctx)
 	return syncAnswer(again), nil
 }
 

@@ -281,7 +281,9 @@ func (w *watcher) close() {
 
 // drain takes the notice first and everything that arrived with it (the
 // notifier does not send a path again while the channel holds it): the
-// watched folders named, and whether the folder list may have changed.
+// watched folders named, each once, and whether the folder list may have
+// changed. A merged collection watches several paths, so the folders are
+// told apart by id: one checked or synced twice would be answered twice.
 func (w *watcher) drain(first string) ([]watchedFolder, bool) {
 	set := map[string]watchedFolder{}
 	list := false
@@ -289,7 +291,7 @@ func (w *watcher) drain(first string) ([]watchedFolder, bool) {
 		if path == FolderListPath {
 			list = w.hierarchy
 		} else if f, known := w.byPath[path]; known {
-			set[path] = f
+			set[f.ID] = f
 		}
 		select {
 		case path, ok = <-w.events:
