@@ -1,5 +1,37 @@
 package eas
 
+import (
+	"strings"
+
+	"github.com/easgate/easgate/eas/htmltext"
+)
+
+// Text is a phone's body as the plain text a store of text (a vCard NOTE,
+// an iCalendar DESCRIPTION) keeps: HTML read as text, with LF line ends.
+func (b *Body) Text() string {
+	if b == nil {
+		return ""
+	}
+	s := b.Data
+	if b.Type == BodyHTML {
+		// Outlook writes HTML; the user means its text.
+		s = htmltext.ToText(s)
+	}
+	return strings.ReplaceAll(s, "\r\n", "\n")
+}
+
+// CutCopyOf reports whether b, read as text (Text), is the copy of stored
+// a phone was sent cut to its TruncationSize (markCutBodies): marked
+// Truncated, not empty, and a shorter start of stored. A store keeps
+// stored then, or the phone's edit of another field would cut the text.
+func (b *Body) CutCopyOf(stored string) bool {
+	if b == nil || !b.Truncated {
+		return false
+	}
+	s, old := b.Text(), strings.ReplaceAll(stored, "\r\n", "\n")
+	return s != "" && len(s) < len(old) && strings.HasPrefix(old, s)
+}
+
 // markCutBodies flags the bodies of a phone's Change that may be the copy
 // it was sent, cut to the collection's TruncationSize: phones send a body
 // back as they hold it with an edit of any other field, and a store that

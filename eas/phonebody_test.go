@@ -38,3 +38,25 @@ func TestMarkCutBodies(t *testing.T) {
 		})
 	}
 }
+
+func TestBodyCutCopyOf(t *testing.T) {
+	const stored = "first line\r\nsecond line"
+	for _, tc := range []struct {
+		name string
+		b    *Body
+		want bool
+	}{
+		{"no body", nil, false},
+		{"cut copy", &Body{Type: BodyPlain, Truncated: true, Data: "first line\r\nsec"}, true},
+		{"cut copy, LF", &Body{Type: BodyPlain, Truncated: true, Data: "first line\nsec"}, true},
+		{"cut copy as HTML", &Body{Type: BodyHTML, Truncated: true, Data: "<p>first line</p>"}, true},
+		{"not marked: the user's edit", &Body{Type: BodyPlain, Data: "first line"}, false},
+		{"whole text", &Body{Type: BodyPlain, Truncated: true, Data: stored}, false},
+		{"empty", &Body{Type: BodyPlain, Truncated: true}, false},
+		{"another start", &Body{Type: BodyPlain, Truncated: true, Data: "second"}, false},
+	} {
+		if got := tc.b.CutCopyOf(stored); got != tc.want {
+			t.Errorf("%s: CutCopyOf = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -12,7 +12,6 @@ import (
 	"github.com/emersion/go-ical"
 
 	"github.com/easgate/easgate/eas"
-	"github.com/easgate/easgate/eas/htmltext"
 )
 
 // ErrBadItem reports a phone's item that cannot be applied (a time that
@@ -447,16 +446,10 @@ func applySensitivity(c *ical.Component, s int) {
 // (AOSP, iOS) send back with an edit of any other field. Writing it would
 // cut the text.
 func phoneDescription(c *ical.Component, b *eas.Body) (string, bool) {
-	s := b.Data
-	if b.Type == eas.BodyHTML {
-		s = htmltext.ToText(s)
-	}
-	s = strings.ReplaceAll(s, "\r\n", "\n")
-	old := strings.ReplaceAll(propText(c, ical.PropDescription), "\r\n", "\n")
-	if b.Truncated && s != "" && len(s) < len(old) && strings.HasPrefix(old, s) {
+	if b.CutCopyOf(propText(c, ical.PropDescription)) {
 		return "", false
 	}
-	return s, true
+	return b.Text(), true
 }
 
 // applyReminder sets the lead time of the alarm the item's Reminder maps

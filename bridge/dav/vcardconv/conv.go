@@ -25,7 +25,6 @@ import (
 	"github.com/emersion/go-vcard"
 
 	"github.com/easgate/easgate/eas"
-	"github.com/easgate/easgate/eas/htmltext"
 )
 
 // ErrInvalid is the error of a phone's contact that cannot be stored as
@@ -515,22 +514,13 @@ func sameSet(a, b []string) bool {
 // body writes the note. A body marked Truncated that is the start of the
 // stored note is the cut copy the phone was sent, not an edit.
 func (w *writer) body(body *eas.Body) {
-	old := w.note()
-	v := ""
-	if body != nil {
-		v = body.Data
-		if body.Type == eas.BodyHTML {
-			// NOTE is text; a phone writing HTML (Outlook) means its text.
-			v = htmltext.ToText(v)
-		}
-		v = strings.ReplaceAll(v, "\r\n", "\n")
-	}
+	old, v := w.note(), body.Text()
 	switch {
 	case v == old:
 		return
 	case body == nil && w.keep("Body"):
 		return
-	case body != nil && body.Truncated && v != "" && strings.HasPrefix(old, v):
+	case body.CutCopyOf(old):
 		return
 	}
 	w.changed = true
